@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Bootstrap and task runner: needs nothing but Python 3.10+.
+
+    python3 dev.py demo [ARGS...]   run the demo pipeline (the main job)
+    python3 dev.py test [PYTEST ARGS...]   ruff, mypy --strict, then the whole test suite
+    python3 dev.py bench            run the benchmarks in bench/
+    python3 dev.py lock             re-pin requirements/dev.lock (needs uv)
+
+The first run creates `.venv/` and installs the pinned dependencies from
+`requirements/dev.lock` plus this project in editable mode; later runs reuse it
+and reinstall only when the lock file or pyproject.toml changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+LOCK = ROOT / "requirements" / "dev.lock"
+STAMP = VENV / ".rag-otel-stamp"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+
+
+def _digest() -> str:
+    h = hashlib.sha256()
+    for f in (LOCK, ROOT / "pyproject.toml"):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _run(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py runs on whatever python3 is
+        sys.exit("rag-otel needs Python 3.10 or newer")
+    want = _digest()
+    if STAMP.exists() and STAMP.read_text().strip() == want and PY.exists():
+        return
+    if not PY.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    pip = [PY, "-m", "pip", "--disable-pip-version-check", "-q"]
+    steps = [
+        [*pip, "install", "-r", LOCK],
+        [*pip, "install", "--no-deps", "-e", ROOT],
+    ]
+    for step in steps:
+        if _run(*step) != 0:
+            sys.exit(f"dependency install failed: {' '.join(map(str, step))}")
+    STAMP.write_text(want + "\n")
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["VIRTUAL_ENV"] = str(VENV)
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def cmd_demo(args: list[str]) -> int:
+    ensure_venv()
+    return _run(BIN / "rag-otel", "demo", *args, env=_env())
+
+
+def cmd_test(args: list[str]) -> int:
+    ensure_venv()
+    env = _env()
+    checks: list[list[str | os.PathLike[str]]] = [
+        [PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py"],
+        [PY, "-m", "ruff", "format", "--check", "src", "tests", "bench", "dev.py"],
+        [PY, "-m", "mypy"],
+    ]
+    for check in checks:
+        if _run(*check, env=env) != 0:
+            return 1
+    return _run(PY, "-m", "pytest", *args, env=env)
+
+
+def cmd_bench(args: list[str]) -> int:
+    ensure_venv()
+    return _run(PY, ROOT / "bench" / "run.py", *args, env=_env())
+
+
+def cmd_lock(args: list[str]) -> int:
+    return _run(
+        "uv",
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--extra",
+        "dev",
+        "--python-version",
+        "3.11",
+        "--no-header",
+        "-o",
+        LOCK,
+        *args,
+    )
+
+
+COMMANDS = {"demo": cmd_demo, "test": cmd_test, "bench": cmd_bench, "lock": cmd_lock}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
