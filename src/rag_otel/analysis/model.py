@@ -1,0 +1,104 @@
+"""The span model every reader produces and every analysis step consumes.
+
+Readers turn OTLP JSON, Jaeger JSON or a live Jaeger into a stream of `Span`
+records; problems that do not stop the analysis are counted in `Diagnostics`;
+input that cannot be read at all raises `InputError`, which names the source,
+where in it (line or byte offset) and what was expected.
+
+Only what the analysis needs is kept per span, so memory grows with the
+number of spans kept, not with the size of their attributes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+# span.kind, as OTLP's integer enum values; Jaeger's `span.kind` tag maps onto these
+SPAN_KIND_UNSPECIFIED = 0
+SPAN_KIND_INTERNAL = 1
+SPAN_KIND_SERVER = 2
+SPAN_KIND_CLIENT = 3
+SPAN_KIND_PRODUCER = 4
+SPAN_KIND_CONSUMER = 5
+
+
+@dataclass(slots=True)
+class Span:
+    """One span, normalised: lower-case hex ids, nanosecond times, no empty-string parents."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    start_ns: int | None
+    """None when the source has no timestamp (such spans count, but have no duration)."""
+    end_ns: int | None
+    stage: str | None = None
+    """Value of `rag.stage`, None for spans that are not stages."""
+    stage_kind: str | None = None
+    """Value of `rag.stage.kind`."""
+    is_turn: bool = False
+    """True for `rag.turn` spans."""
+    turn_id: str | None = None
+    """Value of `rag.turn.id` on turn spans."""
+    error: bool = False
+    """Status ERROR (OTLP `status.code` 2) or Jaeger `error=true` tag."""
+    service: str | None = None
+    kind: int = SPAN_KIND_UNSPECIFIED
+    follows_from: bool = False
+    """The parent link is a FOLLOWS_FROM reference (async hand-off, not a call)."""
+    attributes: dict[str, Any] | None = None
+    """All attributes, only when the reader was asked to keep them."""
+
+    @property
+    def duration_ns(self) -> int | None:
+        if self.start_ns is None or self.end_ns is None:
+            return None
+        return self.end_ns - self.start_ns
+
+
+@dataclass(slots=True)
+class Diagnostics:
+    """Counted, non-fatal problems met while reading and analysing.
+
+    `warn(code, detail)` counts one occurrence of `code` (a short, stable,
+    kebab-case identifier such as ``duplicate-span-id``) and keeps the first few
+    details as examples for the warnings summary.
+    """
+
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    max_examples: int = 3
+
+    def warn(self, code: str, detail: str = "", n: int = 1) -> None:
+        self.counts[code] += n
+        if detail:
+            kept = self.examples.setdefault(code, [])
+            if len(kept) < self.max_examples:
+                kept.append(detail)
+
+    def merge(self, other: Diagnostics) -> None:
+        for code, n in other.counts.items():
+            self.counts[code] += n
+        for code, details in other.examples.items():
+            kept = self.examples.setdefault(code, [])
+            kept.extend(details[: max(0, self.max_examples - len(kept))])
+
+    def __bool__(self) -> bool:
+        return bool(self.counts)
+
+
+class InputError(Exception):
+    """Input that cannot be analysed. Its message is one line, e.g.
+
+    ``spans.jsonl: line 12: expected a JSON object with "resourceSpans", got a list``
+    """
+
+    def __init__(self, source: str, location: str | None, expected: str) -> None:
+        self.source = source
+        self.location = location
+        self.expected = expected
+        where = f"{source}: {location}" if location else source
+        super().__init__(f"{where}: {expected}")

@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+One SDK TracerProvider for the whole test session, with an InMemorySpanExporter
+behind a SimpleSpanProcessor; `span_exporter` hands it to a test, cleared.
+Tests that need a fresh process-global state (configure(), env vars, atexit)
+run a subprocess instead of fighting the global provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+_EXPORTER = InMemorySpanExporter()
+
+
+def _install_provider() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    trace.set_tracer_provider(provider)
+
+
+_install_provider()
+
+
+@pytest.fixture
+def span_exporter() -> Iterator[InMemorySpanExporter]:
+    """The session's in-memory exporter, empty at the start of the test."""
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
