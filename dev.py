@@ -102,6 +102,8 @@ def cmd_lock(args: list[str]) -> int:
         "dev",
         "--python-version",
         "3.11",
+        "--python-platform",
+        "x86_64-unknown-linux-gnu",
         "--no-header",
         "-o",
         LOCK,

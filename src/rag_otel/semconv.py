@@ -16,6 +16,12 @@ TURN_SPAN_NAME: Final = "rag.turn"
 RAG_TURN_ID: Final = "rag.turn.id"
 RAG_STAGE: Final = "rag.stage"
 RAG_STAGE_KIND: Final = "rag.stage.kind"
+RAG_OPERATION: Final = "rag.operation"  # ingest/housekeeping spans that are not stages
+RAG_CANCELLED: Final = "rag.cancelled"  # ended by cancellation (not an error)
+RAG_STREAM_CHUNK_COUNT: Final = "rag.stream.chunk_count"  # chunks a streaming stage yielded
+RAG_STREAM_CLOSED_EARLY: Final = "rag.stream.closed_early"  # consumer stopped iterating first
+EVENT_FIRST_CHUNK: Final = "rag.first_chunk"  # span event at a stream's first chunk
+DEFAULT_WORKFLOW_NAME: Final = "rag"  # gen_ai.workflow.name of turns and non-GenAI stages
 
 StageKind = Literal["embedding", "retrieval", "fusion", "rerank", "generation", "other"]
 STAGE_KINDS: Final[tuple[StageKind, ...]] = (
@@ -48,6 +54,7 @@ GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chun
 GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_OPERATION_INVOKE_WORKFLOW: Final = "invoke_workflow"  # a turn (GenAiOperationNameValues)
 
 # --- OpenInference -----------------------------------------------------------------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
@@ -60,6 +67,9 @@ RERANKER_OUTPUT_DOCUMENTS_PREFIX: Final = "reranker.output_documents"
 RERANKER_MODEL_NAME: Final = "reranker.model_name"
 RERANKER_TOP_K: Final = "reranker.top_k"
 RERANKER_QUERY: Final = "reranker.query"
+DOCUMENT_ID: Final = "document.id"  # suffixes under {prefix}.{i}.
+DOCUMENT_SCORE: Final = "document.score"
+DOCUMENT_CONTENT: Final = "document.content"
 EMBEDDING_MODEL_NAME: Final = "embedding.model_name"
 LLM_MODEL_NAME: Final = "llm.model_name"
 LLM_TOKEN_COUNT_PROMPT: Final = "llm.token_count.prompt"
@@ -76,14 +86,51 @@ class KindConventions(NamedTuple):
     openinference: str
     """``openinference.span.kind`` value."""
     gen_ai_operation: str | None
-    """``gen_ai.operation.name`` value, where the GenAI conventions define one."""
+    """``gen_ai.operation.name`` value, where the GenAI conventions define one (``rerank``:
+    the open proposal semantic-conventions-genai #253). Kinds without one carry
+    ``gen_ai.workflow.name`` instead, so every stage has a ``gen_ai.*`` attribute."""
 
 
 KIND_CONVENTIONS: Final[dict[str, KindConventions]] = {
     "embedding": KindConventions("EMBEDDING", "embeddings"),
     "retrieval": KindConventions("RETRIEVER", "retrieval"),
     "fusion": KindConventions("CHAIN", None),
-    "rerank": KindConventions("RERANKER", None),
+    "rerank": KindConventions("RERANKER", "rerank"),  # proposed: semantic-conventions-genai #253
     "generation": KindConventions("LLM", "chat"),
     "other": KindConventions("CHAIN", None),
 }
+
+# --- auto-instrumentation (rag_otel.instrumentation) -------------------------------------
+# OpenTelemetry database conventions (stable names), on chromadb spans
+DB_SYSTEM_NAME: Final = "db.system.name"
+DB_COLLECTION_NAME: Final = "db.collection.name"
+DB_OPERATION_NAME: Final = "db.operation.name"
+DB_SYSTEM_CHROMA: Final = "chroma"
+# rag-otel's own, on retrieval stages and ingest operations of the instrumented libraries
+RAG_RETRIEVAL_QUERY_COUNT: Final = "rag.retrieval.query_count"  # queries in one batch call
+RAG_RETRIEVAL_QUERY_TYPE: Final = "rag.retrieval.query_type"  # embeddings|texts|images|uris
+RAG_RETRIEVAL_QUERY_TOKEN_COUNT: Final = "rag.retrieval.query_token_count"  # BM25 query tokens
+RAG_RETRIEVAL_RESULT_COUNT: Final = "rag.retrieval.result_count"  # hits returned, all queries
+RAG_RETRIEVAL_SCORE_TYPE: Final = "rag.retrieval.score_type"  # "distance" (lower is better)|"bm25"
+RAG_RETRIEVAL_FILTER_WHERE: Final = "rag.retrieval.filter.where"  # bool: metadata filter given
+RAG_RETRIEVAL_FILTER_WHERE_DOCUMENT: Final = "rag.retrieval.filter.where_document"  # bool
+RAG_RETRIEVAL_FILTER_IDS: Final = "rag.retrieval.filter.ids"  # int: ids the call was limited to
+RAG_RETRIEVAL_CANDIDATE_COUNT: Final = "rag.retrieval.candidate_count"  # docs scored
+RAG_INGEST_RECORD_COUNT: Final = "rag.ingest.record_count"  # records added/upserted/updated
+RAG_INGEST_DELETED_COUNT: Final = "rag.ingest.deleted_count"  # records a delete removed
+RAG_BM25_ALGORITHM: Final = "rag.bm25.algorithm"  # BM25Okapi|BM25L|BM25Plus|subclass name
+RAG_BM25_CORPUS_SIZE: Final = "rag.bm25.corpus_size"
+RAG_BM25_VOCABULARY_SIZE: Final = "rag.bm25.vocabulary_size"
+RAG_BM25_AVERAGE_DOCUMENT_LENGTH: Final = "rag.bm25.average_document_length"  # tokens
+
+# --- the demo pipeline (rag_otel.demo), on its own stages --------------------------------
+RAG_RERANK_METHOD: Final = "rag.rerank.method"  # "cross-encoder"|"cosine": what really reranked
+RAG_GENERATION_METHOD: Final = (
+    "rag.generation.method"  # "llm"|"extractive": no LLM, sentences picked
+)
+
+# --- metrics (rag_otel.metrics): histograms in seconds, per the OTel metric conventions ------
+# attributes: rag.stage and rag.stage.kind on stage durations; error.type on failed calls
+METRIC_STAGE_DURATION: Final = "rag.stage.duration"  # Prometheus: rag_stage_duration_seconds_*
+METRIC_TURN_DURATION: Final = "rag.turn.duration"  # Prometheus: rag_turn_duration_seconds_*
+METRIC_COLLECT_HOOK: Final = "rag.metrics.collect_hook"  # observes nothing: drains at collection

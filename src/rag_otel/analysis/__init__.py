@@ -1,1 +1,29 @@
-"""Per-stage latency analysis of RAG traces: readers -> span model -> stats and critical path -> renderers."""
+"""Per-stage latency analysis of RAG traces: readers -> span model -> stats and critical path -> renderers.
+
+    from rag_otel.analysis import analyze_sources, render
+
+    report = analyze_sources(["rag-otel-spans.jsonl"])
+    print(render(report, "markdown"))
+    print(report.verdict.lines[0])
+
+Each step is usable on its own: `read_spans` / `read_many` (readers), `analyze` (spans ->
+`Report`), `render` (a `Report` -> table, JSON, CSV or Markdown).
+"""
+
+from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.pipeline import analyze_sources
+from rag_otel.analysis.readers import read_many, read_spans
+from rag_otel.analysis.renderers import render
+from rag_otel.analysis.report import Report, analyze
+
+__all__ = [
+    "Diagnostics",
+    "InputError",
+    "Report",
+    "Span",
+    "analyze",
+    "analyze_sources",
+    "read_many",
+    "read_spans",
+    "render",
+]

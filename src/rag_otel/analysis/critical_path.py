@@ -1,0 +1,134 @@
+"""Critical-path attribution: which stage the turn was actually waiting on.
+
+Stages that run in parallel (vector and BM25 search under ``asyncio.gather``)
+must not both be charged for the same wall-clock time. For each turn we walk
+its critical path backwards from the turn's end::
+
+    turn      |=====================================| 12 ms
+    vector       |==============================|     10 ms  (ends last: on the path)
+    bm25      |=================|                      6 ms  (only [0, 1] is on the path)
+    path      bm25|<----------- vector ----------->|turn
+
+At each level the cursor starts at the span's end; repeatedly the child that
+ends last before the cursor (a child still running at the cursor counts as
+ending there) is put on the path, the walk recurses into it, and the cursor
+jumps to that child's start. Gaps between chosen children are the parent's own
+time. Each nanosecond on the path is charged to the innermost *stage* covering
+it (a span that is not a stage passes its time to its nearest stage ancestor),
+so a nested child's time goes to the child, and time the turn spends outside
+any stage is the *untraced remainder*. Per turn the charges add up to its
+duration exactly.
+
+Children are clipped to their parent's interval (`traces.Node` already is),
+and FOLLOWS_FROM children (fire-and-forget work the parent does not wait for)
+are never on the parent's path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rag_otel.analysis.traces import Node, Turn
+
+
+@dataclass(slots=True)
+class Attribution:
+    """One turn's critical path: nanoseconds charged per stage, and the untraced remainder."""
+
+    duration_ns: int
+    charges: dict[str, int]
+    remainder_ns: int
+
+
+def attribute(turn: Turn) -> Attribution:
+    charges: dict[str, int] = {}
+    remainder = 0
+    root = turn.root
+    work: list[tuple[Node, int, int]] = [(root, root.start, root.end)]
+    while work:
+        node, lo, hi = work.pop()
+        own = 0
+        cursor = hi
+        if node.children:
+            kids = sorted(node.children, key=_end_then_earliest_start, reverse=True)
+            for kid in kids:
+                if kid.end <= lo or cursor <= lo:
+                    break
+                if kid.start >= cursor or kid.span.follows_from or kid.end == kid.start:
+                    continue
+                end = kid.end if kid.end < cursor else cursor
+                start = kid.start if kid.start > lo else lo
+                own += cursor - end
+                work.append((kid, start, end))
+                cursor = start
+        own += cursor - lo
+        if node.key is None:
+            remainder += own
+        elif own:
+            charges[node.key] = charges.get(node.key, 0) + own
+    return Attribution(root.end - root.start, charges, remainder)
+
+
+def _end_then_earliest_start(node: Node) -> tuple[int, int]:
+    return node.end, -node.start
+
+
+@dataclass(frozen=True, slots=True)
+class Shares:
+    """Fractions of turn time on the critical path, per stage plus the untraced remainder.
+
+    Over a set of turns: (sum of each stage's charged time) / (sum of turn durations).
+    The stage shares and the remainder add up to 1 (when the turns have any duration).
+    """
+
+    turns: int
+    total_ns: int
+    stages: dict[str, float]
+    remainder: float
+
+    def ranked(self) -> list[tuple[str, float]]:
+        """Stages by share, largest first (ties by name)."""
+        return sorted(self.stages.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def shares(attributions: Iterable[Attribution]) -> Shares:
+    totals: dict[str, int] = {}
+    total = remainder = n = 0
+    for a in attributions:
+        n += 1
+        total += a.duration_ns
+        remainder += a.remainder_ns
+        for stage, ns in a.charges.items():
+            totals[stage] = totals.get(stage, 0) + ns
+    if total <= 0:
+        return Shares(n, 0, dict.fromkeys(totals, 0.0), 0.0)
+    return Shares(n, total, {k: v / total for k, v in totals.items()}, remainder / total)
+
+
+# Turns "at p95" are those ranked within this many quantile points of it.
+BAND_HALF_WIDTH = 0.025
+
+
+def turns_near(
+    durations: Sequence[int], q: float, half_width: float = BAND_HALF_WIDTH
+) -> list[int]:
+    """Indices of the turns whose duration rank lies within ``q ± half_width``.
+
+    Ranks are placed as in the percentile method (rank ``i`` of ``n`` sits at
+    ``i / (n - 1)``); when no rank falls in the band, the turn nearest to ``q``.
+    """
+    n = len(durations)
+    if n == 0:
+        return []
+    order = sorted(range(n), key=durations.__getitem__)
+    if n == 1:
+        return order
+    lo = math.ceil((q - half_width) * (n - 1) - 1e-9)
+    hi = math.floor((q + half_width) * (n - 1) + 1e-9)
+    lo, hi = max(lo, 0), min(hi, n - 1)
+    if lo > hi:
+        nearest = min(max(round(q * (n - 1)), 0), n - 1)
+        return [order[nearest]]
+    return order[lo : hi + 1]

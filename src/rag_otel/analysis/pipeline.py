@@ -1,0 +1,65 @@
+"""One call from sources to `Report`: read, group, compute, attribute.
+
+    from rag_otel.analysis.pipeline import analyze_sources
+
+    report = analyze_sources(["spans.jsonl"])
+    report = analyze_sources(["http://127.0.0.1:16686"], service="faq-bot", since="1h")
+
+Large OTLP JSON-lines files are analysed on all cores (`rag_otel.analysis.parallel`);
+everything else streams through one `Analyzer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.report import Report, analyze
+
+
+def analyze_sources(
+    sources: Sequence[str],
+    *,
+    format: str | None = None,
+    all_spans: bool = False,
+    diagnostics: Diagnostics | None = None,
+    workers: int | None = None,
+    **live_options: Any,
+) -> Report:
+    """Analyse files, ``-`` (stdin) or Jaeger URLs. Raises `InputError` for unreadable
+    input, and when all the sources together hold no span at all.
+
+    ``workers=1`` never starts processes; ``None`` uses the available cores for
+    files large enough to be worth it.
+    """
+    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.readers import read_many
+
+    diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+    live = {k: v for k, v in live_options.items() if v is not None}
+    if workers != 1 and not live:
+        parallel = Diagnostics()
+        report = analyze_files(
+            sources, format=format, all_spans=all_spans, diagnostics=parallel, workers=workers
+        )
+        if report is not None and (report.turn.count or report.stages):
+            diagnostics.merge(parallel)
+            report.diagnostics = diagnostics
+            return report
+    spans = _Counted(read_many(sources, format=format, diagnostics=diagnostics, **live))
+    report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
+    if spans.n == 0:
+        raise InputError(", ".join(sources), None, "expected trace data, found no spans")
+    return report
+
+
+class _Counted(Iterable[Span]):
+    def __init__(self, spans: Iterator[Span]) -> None:
+        self.spans = spans
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Span]:
+        for span in self.spans:
+            self.n += 1
+            yield span

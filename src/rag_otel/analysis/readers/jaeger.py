@@ -1,0 +1,249 @@
+"""Jaeger v1 JSON -> `Span`.
+
+    from rag_otel.analysis.readers.jaeger import decode_response
+
+    spans = decode_response(orjson.loads(data), state, None)  # {"data": [trace, ...]}
+
+Three layouts hold v1 spans:
+
+- the HTTP API response and the UI's "Download Results" file: ``{"data": [trace, ...], "errors": ...}``;
+- one trace: ``{"traceID", "spans": [...], "processes": {"p1": {"serviceName", "tags"}}}``;
+- a bare array of spans, each with an inline ``process`` (Jaeger's anonymizer writes this).
+
+A span's parent is its first CHILD_OF reference in the same trace, else its first
+FOLLOWS_FROM reference (then ``Span.follows_from`` is True), else the legacy
+``parentSpanID`` field. ``startTime`` and ``duration`` are microseconds; they become
+nanoseconds. Ids are lower-cased and zero-padded to OTLP's widths (a 64-bit trace id
+``2be38093ead7a083`` becomes ``00000000000000002be38093ead7a083``), so a trace read from
+Jaeger and from OTLP gets the same ids. Tags ``error=true`` and ``otel.status_code=ERROR``
+mark an error; the ``span.kind`` tag gives `Span.kind`. api_v3 responses
+(``{"result": {"resourceSpans": ...}}``) are OTLP and are read by `otlp`. With
+``keep_attributes``, every tag is kept, typed by its ``type`` (``span.kind``, ``error``
+and ``otel.status_code`` included).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag_otel import semconv
+from rag_otel.analysis.model import InputError, Span
+from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
+
+SPAN_KIND_TAG = "span.kind"
+ERROR_TAG = "error"
+OTEL_STATUS_CODE_TAG = "otel.status_code"
+SPAN_KIND_VALUES: dict[str, int] = {
+    "internal": 1,
+    "server": 2,
+    "client": 3,
+    "producer": 4,
+    "consumer": 5,
+}
+_RAG_KEYS = frozenset((semconv.RAG_STAGE, semconv.RAG_STAGE_KIND, semconv.RAG_TURN_ID))
+_TRUE = (True, "true", "True", "TRUE", 1)
+
+
+def tag_value(tag: Any) -> Any:
+    """A v1 tag's value as a Python value, by its declared ``type``."""
+    value = tag.get("value")
+    vtype = tag.get("type")
+    if vtype == "bool":
+        return value in _TRUE
+    if vtype == "int64":
+        return int(value)
+    if vtype == "float64":
+        return float(value)
+    return value
+
+
+def _trace_id(value: Any, state: ReadState, where: str) -> str:
+    if value.__class__ is str and len(value) == 32:
+        low = value.lower()
+        if low != value:
+            state.diagnostics.warn("upper-case-id", f"{where}: trace {value}")
+        return low
+    if value.__class__ is str and len(value) == 16:  # a 64-bit v1 trace id: not odd, just short
+        return "0000000000000000" + value.lower()
+    return odd_id(value, 32, state.diagnostics, where)
+
+
+def _span_id(value: Any, state: ReadState, where: str) -> str:
+    if value.__class__ is str and len(value) == 16:
+        low = value.lower()
+        if low != value:
+            state.diagnostics.warn("upper-case-id", f"{where}: span {value}")
+        return low
+    return odd_id(value, 16, state.diagnostics, where)
+
+
+def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
+    """``{"data": [trace, ...], "errors": [...]}``: errors Jaeger reports are counted."""
+    errors = obj.get("errors")
+    if errors:
+        for err in errors if errors.__class__ is list else [errors]:
+            msg = err.get("msg", err) if err.__class__ is dict else err
+            state.diagnostics.warn("jaeger-error", f"{state.where(location)}: {msg}")
+    data = obj.get("data")
+    if data is None:
+        return []
+    if data.__class__ is not list:
+        raise InputError(
+            state.source,
+            location_text(location),
+            f'expected "data" to be an array of traces, got {type_name(data)}',
+        )
+    out: list[Span] = []
+    for i, trace in enumerate(data):
+        if trace.__class__ is not dict:
+            raise InputError(
+                state.source,
+                location_text(location),
+                f"expected data[{i}] to be a trace object, got {type_name(trace)}",
+            )
+        out.extend(decode_trace(trace, state, location))
+    return out
+
+
+def decode_trace(trace: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
+    """One v1 trace: ``{"traceID", "spans": [...], "processes": {...}}``."""
+    spans = trace.get("spans")
+    if spans.__class__ is not list:
+        raise InputError(
+            state.source,
+            location_text(location),
+            f'expected a trace\'s "spans" to be an array, got {type_name(spans)}',
+        )
+    processes = trace.get("processes")
+    if processes.__class__ is not dict:
+        processes = {}
+    warnings = trace.get("warnings")
+    if warnings:
+        state.diagnostics.warn("jaeger-warning", f"{state.where(location)}: {warnings!r}")
+    return decode_spans(spans, processes, state, location)
+
+
+def decode_spans(
+    spans: list[Any], processes: dict[str, Any], state: ReadState, location: Location
+) -> list[Span]:
+    """v1 spans; a span's service comes from ``processes[processID]`` or its inline ``process``."""
+    out: list[Span] = []
+    append = out.append
+    diag = state.diagnostics
+    warn = diag.warn
+    keep = state.keep_attributes
+    intern = state.strings.setdefault
+    where = state.where(location)
+    services: dict[str, str | None] = {}
+    rag_keys = _RAG_KEYS
+    for s in spans:
+        try:
+            tid = _trace_id(s["traceID"], state, where)
+            sid = _span_id(s["spanID"], state, where)
+
+            parent: str | None = None
+            follows = False
+            for ref in s.get("references") or ():
+                ref_trace = ref.get("traceID")
+                if ref_trace is not None and _trace_id(ref_trace, state, where) != tid:
+                    warn("cross-trace-reference", f"{where}: span {sid} -> trace {ref_trace}")
+                    continue
+                ref_type = ref.get("refType", "CHILD_OF")
+                if ref_type == "CHILD_OF":
+                    parent = _span_id(ref["spanID"], state, where)
+                    follows = False
+                    break
+                if ref_type == "FOLLOWS_FROM" and parent is None:
+                    parent = _span_id(ref["spanID"], state, where)
+                    follows = True
+            if parent is None:
+                legacy = s.get("parentSpanID")
+                if legacy and legacy.strip("0"):
+                    parent = _span_id(legacy, state, where)
+            if follows:
+                warn("follows-from", f"{where}: span {sid} follows from {parent}")
+
+            name = s.get("operationName")
+            if name.__class__ is not str:
+                if name is not None:
+                    raise TypeError(f"operationName is {type_name(name)}, not a string")
+                warn("missing-name", f"{where}: span {sid}")
+                name = ""
+            name = intern(name, name)
+
+            start_us = s.get("startTime")
+            duration_us = s.get("duration")
+            start = int(start_us) * 1000 if start_us else None
+            end = None
+            if start is not None and duration_us is not None:
+                end = start + int(duration_us) * 1000
+            else:
+                warn("missing-timestamp", f"{where}: span {sid} ({name})")
+
+            kind = 0
+            error = False
+            stage = stage_kind = turn_id = None
+            kept: dict[str, Any] | None = {} if keep else None
+            for tag in s.get("tags") or ():
+                key = tag["key"]
+                if key == SPAN_KIND_TAG:
+                    kind = SPAN_KIND_VALUES.get(str(tag.get("value")).lower(), 0)
+                elif key == ERROR_TAG:
+                    error = error or tag.get("value") in _TRUE
+                elif key == OTEL_STATUS_CODE_TAG:
+                    error = error or tag.get("value") == "ERROR"
+                elif key in rag_keys:
+                    value = tag.get("value")
+                    text = None if value is None else intern(str(value), str(value))
+                    if key == semconv.RAG_STAGE:
+                        stage = text
+                    elif key == semconv.RAG_STAGE_KIND:
+                        stage_kind = text
+                    else:
+                        turn_id = text
+                if kept is not None:
+                    kept[key] = tag_value(tag)
+
+            pid_key = s.get("processID")
+            if pid_key is not None and pid_key in services:
+                service = services[pid_key]
+            else:
+                process = processes.get(pid_key) if pid_key is not None else None
+                if process is None:
+                    process = s.get("process")
+                    if process is not None:
+                        warn("inline-process", f"{where}: span {sid}")
+                service = None
+                if process:
+                    service = process.get("serviceName")
+                    if service is not None:
+                        service = intern(str(service), str(service))
+                if pid_key is not None and pid_key in processes:
+                    services[pid_key] = service
+            if s.get("warnings"):
+                warn("jaeger-warning", f"{where}: span {sid}: {s['warnings']!r}")
+        except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
+            sid_text = s.get("spanID") if s.__class__ is dict else None
+            warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
+            continue
+
+        append(
+            Span(
+                tid,
+                sid,
+                parent,
+                name,
+                start,
+                end,
+                stage,
+                stage_kind,
+                name == semconv.TURN_SPAN_NAME,
+                turn_id,
+                error,
+                service,
+                kind,
+                follows,
+                kept,
+            )
+        )
+    return out

@@ -1,0 +1,231 @@
+"""Render a `Report`: a terminal table (rich), JSON, CSV or Markdown.
+
+text = render(report, "markdown")     # or "table", "json", "csv"
+print_table(report, Console())        # coloured, straight to a terminal
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rag_otel.analysis.critical_path import Shares
+from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
+from rag_otel.analysis.report import REMAINDER_ROW, Report
+from rag_otel.analysis.stats import LatencyStats
+from rag_otel.analysis.traces import WARNINGS as TRACE_WARNINGS
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+FORMATS: tuple[str, ...] = ("table", "json", "csv", "markdown")
+
+# One sentence per warning code, whether the reader or the trace assembly counted it.
+WARNINGS: dict[str, str] = {**READER_WARNINGS, **TRACE_WARNINGS}
+
+_LATENCY_COLUMNS = ("count", "turns", "mean", "p50", "p90", "p95", "p99", "max", "errors")
+
+
+def _ms(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _latency_cells(s: LatencyStats) -> list[str]:
+    return [
+        str(s.count),
+        str(s.turns),
+        _ms(s.mean_ms),
+        _ms(s.p50_ms),
+        _ms(s.p90_ms),
+        _ms(s.p95_ms),
+        _ms(s.p99_ms),
+        _ms(s.max_ms),
+        str(s.errors),
+    ]
+
+
+def attribution_rows(report: Report) -> list[tuple[str, float | None, float | None, float | None]]:
+    """(stage, overall share, share at the p50 turns, at the p95 turns), largest first, then untraced."""
+    a = report.attribution
+    names = [name for name, _ in a.overall.ranked()]
+    names += [s.name for s in report.stages if s.name not in a.overall.stages]
+
+    def get(s: Shares, name: str) -> float | None:
+        return s.stages.get(name, 0.0) if s.turns else None
+
+    rows = [(n, get(a.overall, n), get(a.at_p50, n), get(a.at_p95, n)) for n in names]
+    rest = [s.remainder if s.turns else None for s in (a.overall, a.at_p50, a.at_p95)]
+    rows.append((REMAINDER_ROW, rest[0], rest[1], rest[2]))
+    return rows
+
+
+def warning_lines(report: Report) -> list[str]:
+    """The warnings summary: one line per diagnostic code, with its first example."""
+    d = report.diagnostics
+    lines = []
+    for code, n in sorted(d.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        what = WARNINGS.get(code, "")
+        line = f"{n} x {code}" + (f": {what}" if what else "")
+        examples = d.examples.get(code)
+        if examples:
+            line += f" (e.g. {examples[0]})"
+        lines.append(line)
+    return lines
+
+
+def _footer(report: Report) -> list[str]:
+    half = 100 * report.attribution.band_half_width
+    return [
+        f"times in ms; percentiles: {report.percentile_method}",
+        f"p50 / p95 turns: the turns ranked within ±{half:g} percentile points of p50 / p95",
+    ]
+
+
+def print_table(report: Report, console: Console) -> None:
+    from rich.table import Table
+
+    title = "per-stage latency (ms)"
+    if report.sources:
+        title += f" — {', '.join(report.sources)}"
+    lat = Table(title=title, title_justify="left")
+    lat.add_column("stage", style="bold", no_wrap=True)
+    for col in _LATENCY_COLUMNS:
+        lat.add_column(col, justify="right")
+    for s in report.stages:
+        lat.add_row(s.name, *_latency_cells(s))
+    lat.add_section()
+    lat.add_row(report.turn.name, *_latency_cells(report.turn), style="italic")
+    console.print(lat)
+
+    a = report.attribution
+    cp = Table(title="share of turn time on the critical path", title_justify="left")
+    cp.add_column("stage", style="bold", no_wrap=True)
+    cp.add_column(f"all turns ({a.overall.turns})", justify="right")
+    cp.add_column(f"p50 turns ({a.at_p50.turns})", justify="right")
+    cp.add_column(f"p95 turns ({a.at_p95.turns})", justify="right")
+    for name, overall, p50, p95 in attribution_rows(report):
+        style = "bold green" if name == report.verdict.stage else None
+        cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
+    console.print(cp)
+
+    first, *rest = report.verdict.lines
+    console.print(f"[bold]{first}[/bold]", highlight=False)
+    for line in rest:
+        console.print(line, highlight=False)
+    warnings = warning_lines(report)
+    if warnings:
+        console.print(f"[yellow]warnings ({sum(report.diagnostics.counts.values())}):[/yellow]")
+        for line in warnings:
+            console.print(f"  {line}", highlight=False, markup=False)
+    for line in _footer(report):
+        console.print(line, style="dim", highlight=False)
+
+
+def render_table(report: Report, width: int = 110) -> str:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    print_table(report, Console(file=buf, width=width, color_system=None, highlight=False))
+    return buf.getvalue()
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+CSV_HEADER: tuple[str, ...] = (
+    "stage",
+    "count",
+    "turns",
+    "timed",
+    "errors",
+    "mean_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "critical_path_share",
+    "critical_path_share_p50_turns",
+    "critical_path_share_p95_turns",
+)
+
+
+def render_csv(report: Report) -> str:
+    """One row per stage, then the whole turn, then the untraced remainder (shares only)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    shares = {name: rest for name, *rest in attribution_rows(report)}
+
+    def num(x: float | None) -> str:
+        return "" if x is None else repr(x)
+
+    for s in [*report.stages, report.turn]:
+        share = shares.get(s.name, [None, None, None]) if s is not report.turn else [1.0] * 3
+        w.writerow(
+            [
+                s.name,
+                s.count,
+                s.turns,
+                s.timed,
+                s.errors,
+                *(num(x) for x in (s.mean_ms, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.max_ms)),
+                *(num(x) for x in share),
+            ]
+        )
+    w.writerow([REMAINDER_ROW, *[""] * 10, *(num(x) for x in shares[REMAINDER_ROW])])
+    return buf.getvalue()
+
+
+def render_markdown(report: Report) -> str:
+    out = ["## Per-stage latency (ms)", ""]
+    out.append("| stage | " + " | ".join(_LATENCY_COLUMNS) + " |")
+    out.append("|---|" + "---:|" * len(_LATENCY_COLUMNS))
+    out += [
+        f"| {s.name} | " + " | ".join(_latency_cells(s)) + " |"
+        for s in [*report.stages, report.turn]
+    ]
+    a = report.attribution
+    out += ["", "## Share of turn time on the critical path", ""]
+    out.append(
+        f"| stage | all turns ({a.overall.turns}) | p50 turns ({a.at_p50.turns}) "
+        f"| p95 turns ({a.at_p95.turns}) |"
+    )
+    out.append("|---|---:|---:|---:|")
+    for name, overall, p50, p95 in attribution_rows(report):
+        out.append(f"| {name} | {_pct(overall)} | {_pct(p50)} | {_pct(p95)} |")
+    out += ["", *(f"**{line}**" if i == 0 else line for i, line in enumerate(report.verdict.lines))]
+    warnings = warning_lines(report)
+    if warnings:
+        out += ["", "Warnings:", "", *(f"- {line}" for line in warnings)]
+    out += ["", *(f"_{line}_  " for line in _footer(report))]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "table": render_table,
+    "json": render_json,
+    "csv": render_csv,
+    "markdown": render_markdown,
+}
+
+
+def render(report: Report, fmt: str = "table") -> str:
+    try:
+        return RENDERERS[fmt](report)
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None

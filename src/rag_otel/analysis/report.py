@@ -1,0 +1,289 @@
+"""`analyze()`: spans in, a `Report` out. The library API behind ``rag-otel analyze``.
+
+    from rag_otel.analysis.model import Diagnostics
+    from rag_otel.analysis.readers import read_spans
+    from rag_otel.analysis.report import analyze
+    from rag_otel.analysis.renderers import render
+
+    diagnostics = Diagnostics()
+    report = analyze(read_spans("spans.jsonl", diagnostics=diagnostics), diagnostics=diagnostics)
+    print(report.verdict.lines[0])
+    print(render(report, "markdown"))
+
+Spans are consumed as a stream: traces are analysed as soon as they are
+complete and dropped, so memory grows with the durations kept (one integer per
+stage span and a few per turn), not with the input.
+"""
+
+from __future__ import annotations
+
+import gc
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag_otel.analysis.critical_path import (
+    BAND_HALF_WIDTH,
+    Attribution,
+    Shares,
+    attribute,
+    shares,
+    turns_near,
+)
+from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
+from rag_otel.analysis.traces import DEFAULT_IDLE_WINDOW, Trace, build_trace, group_traces
+from rag_otel.analysis.verdict import Verdict, decide
+
+TURN_ROW = "(turn)"
+"""Name of the whole-turn row in tables and comparisons."""
+REMAINDER_ROW = "(untraced)"
+"""Name of the untraced-remainder row in attribution tables."""
+
+
+@dataclass(slots=True)
+class Attributions:
+    """Critical-path shares over all turns, over the turns near p50 and near p95."""
+
+    overall: Shares
+    at_p50: Shares
+    at_p95: Shares
+    band_half_width: float
+    """The p50 and p95 rows are the turns ranked within this many quantile points of it."""
+
+
+@dataclass(slots=True)
+class Report:
+    stages: list[LatencyStats]
+    """Per stage, in pipeline order (mean start offset within the turn)."""
+    turn: LatencyStats
+    """The same statistics for whole turns."""
+    attribution: Attributions
+    verdict: Verdict
+    diagnostics: Diagnostics
+    percentile_method: str = PERCENTILE_METHOD
+    sources: list[str] = field(default_factory=list)
+    all_spans: bool = False
+    samples: dict[str, array[int]] = field(default_factory=dict, repr=False)
+    """Durations (ns) per stage, and under `TURN_ROW` per turn: for `compare` and plots."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything but the raw samples, as JSON-ready values."""
+
+        def share_dict(s: Shares) -> dict[str, Any]:
+            return {
+                "turns": s.turns,
+                "total_ms": s.total_ns / 1e6,
+                "stages": dict(s.ranked()),
+                "untraced": s.remainder,
+            }
+
+        a = self.attribution
+        return {
+            "sources": self.sources,
+            "percentile_method": self.percentile_method,
+            "all_spans": self.all_spans,
+            "turn": _stats_dict(self.turn),
+            "stages": [_stats_dict(s) for s in self.stages],
+            "critical_path": {
+                "overall": share_dict(a.overall),
+                "p50_turns": share_dict(a.at_p50),
+                "p95_turns": share_dict(a.at_p95),
+                "band_half_width": a.band_half_width,
+            },
+            "verdict": {
+                "stage": self.verdict.stage,
+                "share": self.verdict.share,
+                "runner_up": self.verdict.runner_up,
+                "runner_up_share": self.verdict.runner_up_share,
+                "p50_stage": self.verdict.p50_stage,
+                "p95_stage": self.verdict.p95_stage,
+                "lines": list(self.verdict.lines),
+            },
+            "warnings": {
+                code: {"count": n, "examples": self.diagnostics.examples.get(code, [])}
+                for code, n in sorted(self.diagnostics.counts.items())
+            },
+        }
+
+
+def _stats_dict(s: LatencyStats) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "count": s.count,
+        "turns": s.turns,
+        "timed": s.timed,
+        "errors": s.errors,
+        "mean_ms": s.mean_ms,
+        "p50_ms": s.p50_ms,
+        "p90_ms": s.p90_ms,
+        "p95_ms": s.p95_ms,
+        "p99_ms": s.p99_ms,
+        "max_ms": s.max_ms,
+    }
+
+
+class _StageAcc:
+    __slots__ = ("count", "durations", "errors", "offset_n", "offset_sum", "turns")
+
+    def __init__(self) -> None:
+        self.durations: array[int] = array("q")
+        self.count = self.errors = self.turns = self.offset_n = self.offset_sum = 0
+
+
+class Analyzer:
+    """Streaming accumulator: feed spans (or built traces), then ask for the `Report`."""
+
+    def __init__(self, *, all_spans: bool = False, diagnostics: Diagnostics | None = None) -> None:
+        self.all_spans = all_spans
+        self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
+        self._stages: dict[str, _StageAcc] = {}
+        self._turn_durations: array[int] = array("q")
+        self._turn_count = self._turn_errors = 0
+        self._attributions: list[Attribution] = []
+
+    def feed(
+        self,
+        spans: Iterable[Span],
+        *,
+        idle_window: int = DEFAULT_IDLE_WINDOW,
+        held: list[list[Span]] | None = None,
+        hold_head: int = 0,
+        hold_tail: bool = False,
+    ) -> None:
+        """Analyse a stream of spans (lazy readers are consumed here).
+
+        ``held``, ``hold_head`` and ``hold_tail`` are for one chunk of a larger input: see `group_traces`.
+
+        The cyclic garbage collector is paused meanwhile and restored after: the
+        span model, trace trees and accumulators hold no reference cycles (plain
+        reference counting frees them), while the collector's passes over millions
+        of short-lived parse objects would double the time of a large input.
+        """
+        diagnostics, all_spans = self.diagnostics, self.all_spans
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            groups = group_traces(
+                spans,
+                diagnostics,
+                idle_window=idle_window,
+                held=held,
+                hold_head=hold_head,
+                hold_tail=hold_tail,
+            )
+            for group, late in groups:
+                self.add(
+                    build_trace(group, all_spans=all_spans, diagnostics=diagnostics, late=late)
+                )
+        finally:
+            if paused:
+                gc.enable()
+
+    def add(self, trace: Trace) -> None:
+        stages = self._stages
+        for name, duration, error, _turn, offset in trace.samples:
+            acc = stages.get(name)
+            if acc is None:
+                acc = stages[name] = _StageAcc()
+            acc.count += 1
+            if duration is not None:
+                acc.durations.append(duration)
+            if error:
+                acc.errors += 1
+            if offset is not None:
+                acc.offset_n += 1
+                acc.offset_sum += offset
+        self._turn_count += len(trace.turns) + len(trace.incomplete_turns)
+        for turn in trace.turns:
+            self._turn_durations.append(turn.duration_ns)
+            if turn.span.error:
+                self._turn_errors += 1
+            for name in turn.stages:
+                acc = stages.get(name)
+                if acc is None:
+                    acc = stages[name] = _StageAcc()
+                acc.turns += 1
+            self._attributions.append(attribute(turn))
+        for span in trace.incomplete_turns:
+            if span.error:
+                self._turn_errors += 1
+
+    def merge(self, other: Analyzer) -> None:
+        """Add another analyzer's results (of other traces) to this one's."""
+        for name, theirs in other._stages.items():
+            acc = self._stages.get(name)
+            if acc is None:
+                acc = self._stages[name] = _StageAcc()
+            acc.durations.extend(theirs.durations)
+            acc.count += theirs.count
+            acc.errors += theirs.errors
+            acc.turns += theirs.turns
+            acc.offset_n += theirs.offset_n
+            acc.offset_sum += theirs.offset_sum
+        self._turn_durations.extend(other._turn_durations)
+        self._turn_count += other._turn_count
+        self._turn_errors += other._turn_errors
+        self._attributions.extend(other._attributions)
+        if other.diagnostics is not self.diagnostics:
+            self.diagnostics.merge(other.diagnostics)
+
+    def report(self, sources: Sequence[str] = ()) -> Report:
+        order = sorted(self._stages.items(), key=_pipeline_order)
+        stage_stats = [
+            summarize(name, acc.durations, count=acc.count, turns=acc.turns, errors=acc.errors)
+            for name, acc in order
+        ]
+        durations = self._turn_durations
+        turn_stats = summarize(
+            TURN_ROW,
+            durations,
+            count=self._turn_count,
+            turns=len(durations),
+            errors=self._turn_errors,
+        )
+        atts = self._attributions
+        attribution = Attributions(
+            shares(atts),
+            shares(atts[i] for i in turns_near(durations, 0.50)),
+            shares(atts[i] for i in turns_near(durations, 0.95)),
+            band_half_width=BAND_HALF_WIDTH,
+        )
+        verdict = decide(attribution.overall, attribution.at_p50, attribution.at_p95)
+        samples = {name: acc.durations for name, acc in order}
+        samples[TURN_ROW] = durations
+        return Report(
+            stages=stage_stats,
+            turn=turn_stats,
+            attribution=attribution,
+            verdict=verdict,
+            diagnostics=self.diagnostics,
+            sources=list(sources),
+            all_spans=self.all_spans,
+            samples=samples,
+        )
+
+
+def _pipeline_order(item: tuple[str, _StageAcc]) -> tuple[int, float, str]:
+    name, acc = item
+    if acc.offset_n == 0:
+        return (1, 0.0, name)
+    return (0, acc.offset_sum / acc.offset_n, name)
+
+
+def analyze(
+    spans: Iterable[Span],
+    *,
+    all_spans: bool = False,
+    diagnostics: Diagnostics | None = None,
+    sources: Sequence[str] = (),
+) -> Report:
+    """Group spans into turns, compute per-stage stats, attribute the critical path, decide.
+
+    ``diagnostics`` collects non-fatal problems (pass the one given to the
+    reader so that reading and analysing problems land in one summary).
+    """
+    analyzer = Analyzer(all_spans=all_spans, diagnostics=diagnostics)
+    analyzer.feed(spans)
+    return analyzer.report(sources)

@@ -1,0 +1,349 @@
+"""Group a stream of spans into traces, and each trace into turns made of stages.
+
+    for trace in group_traces(spans, diagnostics):
+        for turn in build_trace(trace, diagnostics=diagnostics).turns:
+            ...
+
+A *turn* is each ``rag.turn`` span; in a trace without one, each root span is a
+turn, so traces not made by rag-otel work too. A *stage* is a span with
+``rag.stage`` set (with ``all_spans=True``: every span, named by its stage or
+else its span name).
+
+Nothing here is fatal. Duplicate span ids, orphans (parent not in the trace),
+cycles in parent links, spans without timestamps and children outside their
+parent's interval (clock skew) are repaired for the analysis and counted in
+`Diagnostics` under the codes in `WARNINGS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from rag_otel.analysis.model import Diagnostics, Span
+
+# Diagnostic codes this module counts, with the sentence the warnings summary shows.
+WARNINGS: dict[str, str] = {
+    "duplicate-span-id": "spans repeated with the same trace and span id (the first with timestamps kept)",
+    "orphan-span": "spans whose parent is not in the trace (treated as roots)",
+    "parent-cycle": "cycles in parent links (broken; the span met first became a root)",
+    "untimed-stage": "stage spans without a start or end time (counted, not timed; their time stays with their parent)",
+    "negative-duration": "spans ending before they start (treated as without timestamps)",
+    "incomplete-turn": "turns without a start or end time (not in turn stats or attribution)",
+    "clock-skew": "children starting before or ending after their parent (clipped for attribution)",
+    "stage-outside-turn": "stage spans not inside any turn (in stage stats, not in attribution)",
+    "nested-turn": "turns inside another turn (each analysed; the inner one is not a stage of the outer)",
+    "turn-from-root": "traces without a rag.turn span (each root span used as a turn)",
+    "late-span": "spans arriving after their trace was analysed (in stage stats, not in attribution)",
+}
+
+# A trace is analysed once no span of it has been read for this many spans.
+DEFAULT_IDLE_WINDOW = 50_000
+_EVICT_EVERY = 4096
+
+
+def stage_name(span: Span, all_spans: bool) -> str | None:
+    """The stage a span is counted under: ``rag.stage``; with ``all_spans``, else its name."""
+    if span.stage is not None:
+        return span.stage
+    if all_spans and not span.is_turn:
+        return span.name
+    return None
+
+
+def group_traces(
+    spans: Iterable[Span],
+    diagnostics: Diagnostics,
+    *,
+    idle_window: int = DEFAULT_IDLE_WINDOW,
+    held: list[list[Span]] | None = None,
+    hold_head: int = 0,
+    hold_tail: bool = False,
+) -> Iterator[tuple[list[Span], bool]]:
+    """Yield ``(spans of one trace, late)`` as soon as each trace is complete.
+
+    A trace is complete once no span of it has been read for about ``idle_window``
+    spans, so memory is bounded by the spans of the traces in flight, not the
+    file. A span of a trace already yielded comes back in a group with
+    ``late=True`` (counted as ``late-span``).
+
+    For a chunk of a larger input (see `rag_otel.analysis.parallel`): the traces
+    first seen in the first ``hold_head`` spans and, with ``hold_tail``, those still
+    open at the end go to ``held`` instead: their other spans may be in the
+    neighbouring chunk.
+    """
+    # Per span only a dict lookup and an append. Every _EVICT_EVERY spans the oldest
+    # traces are checked: one that grew since the last check is stamped active now
+    # and moved to the back; one idle since before the horizon is yielded.
+    pending: dict[str, list[Span]] = {}
+    stamps: dict[str, tuple[int, int]] = {}  # trace id -> (size when stamped, span count then)
+    done: set[str] = set()
+    late: set[str] = set()
+    head: set[str] = set()  # trace ids first seen in the first `hold_head` spans
+    n = 0
+    for span in spans:
+        n += 1
+        tid = span.trace_id
+        group = pending.get(tid)
+        if group is not None:
+            group.append(span)
+        else:
+            if tid in done:
+                late.add(tid)
+                diagnostics.warn("late-span", f"trace {tid} span {span.span_id} ({span.name})")
+            pending[tid] = [span]
+            stamps[tid] = (1, n)
+        if n % _EVICT_EVERY == 0:
+            horizon = n - idle_window
+            for tid in list(pending):
+                group = pending[tid]
+                size, seen = stamps[tid]
+                if len(group) != size:
+                    del pending[tid]
+                    pending[tid] = group
+                    stamps[tid] = (len(group), n)
+                elif seen <= horizon:
+                    del pending[tid], stamps[tid]
+                    if held is not None and tid in head:
+                        held.append(group)
+                    else:
+                        yield group, _finish(tid, done, late)
+                else:
+                    break
+        if n == hold_head:
+            head = set(pending)
+    if n < hold_head:
+        head = set(pending)
+    if held is not None and hold_tail:
+        held.extend(pending.values())
+        return
+    for tid, group in pending.items():
+        if held is not None and tid in head:
+            held.append(group)
+        else:
+            yield group, _finish(tid, done, late)
+
+
+def _finish(tid: str, done: set[str], late: set[str]) -> bool:
+    if tid in late:
+        late.discard(tid)
+        return True
+    done.add(tid)
+    return False
+
+
+@dataclass(slots=True)
+class Node:
+    """A span placed in its turn: interval clipped to its parent's, and who its time is charged to."""
+
+    span: Span
+    start: int
+    end: int
+    key: str | None
+    """Stage charged for this node's self time; None for the turn's own (untraced) time."""
+    children: list[Node] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Turn:
+    span: Span
+    root: Node
+    stages: set[str]
+    """Stages that appear in this turn."""
+
+    @property
+    def duration_ns(self) -> int:
+        return self.root.end - self.root.start
+
+
+StageSample: TypeAlias = tuple[str, int | None, bool, int | None, int | None]
+"""(stage, duration ns or None, error, turn index or None, start offset in the turn or None).
+
+The turn index points into `Trace.turns` (None outside any analysed turn); the offset
+(start relative to the turn's start) orders stages as the pipeline runs them. A plain
+tuple: there is one per stage span, on the hot path of large inputs.
+"""
+
+
+@dataclass(slots=True)
+class Trace:
+    turns: list[Turn]
+    samples: list[StageSample]
+    incomplete_turns: list[Span] = field(default_factory=list)
+    """Turn spans without timestamps (their stages are sampled, the turn is not)."""
+
+
+def build_trace(
+    spans: list[Span],
+    *,
+    all_spans: bool = False,
+    diagnostics: Diagnostics,
+    late: bool = False,
+) -> Trace:
+    """Repair one trace's spans and split them into turns and stage samples.
+
+    One walk from the roots does it all: it places every span in the turn above
+    it, builds each turn's tree of `Node` (clipped), and samples the stages.
+    With ``late=True`` (spans of a trace already analysed) only stage samples are built.
+    """
+    by_id = {s.span_id: s for s in spans}
+    if len(by_id) != len(spans):
+        by_id = _dedupe(spans, diagnostics)
+    trace = Trace([], [])
+    if late:
+        for s in by_id.values():
+            name = stage_name(s, all_spans)
+            if name is not None:
+                trace.samples.append((name, _duration(s, diagnostics), s.error, None, None))
+        return trace
+
+    children: dict[str, list[Span]] = {}
+    roots: list[Span] = []
+    has_turn = False
+    for s in by_id.values():
+        has_turn = has_turn or s.is_turn
+        parent = s.parent_id
+        if parent is None:
+            roots.append(s)
+        elif parent in by_id and parent != s.span_id:
+            kids = children.get(parent)
+            if kids is None:
+                children[parent] = [s]
+            else:
+                kids.append(s)
+        elif parent == s.span_id:
+            diagnostics.warn("parent-cycle", f"span {s.span_id} ({s.name}) is its own parent")
+            roots.append(s)
+        else:
+            diagnostics.warn("orphan-span", f"span {s.span_id} ({s.name}): parent {parent}")
+            roots.append(s)
+    if not has_turn and any(r.stage is None for r in roots):
+        diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
+
+    reached = _walk(roots, children, trace, has_turn, all_spans, diagnostics)
+    if reached < len(by_id):
+        # Whatever no root reaches hangs off a cycle: cut each cycle once.
+        seen = _reachable(roots, children)
+        for s in by_id.values():
+            if s.span_id in seen:
+                continue
+            diagnostics.warn("parent-cycle", f"span {s.span_id} ({s.name})")
+            assert s.parent_id is not None
+            children[s.parent_id].remove(s)
+            seen |= _reachable([s], children)
+            _walk([s], children, trace, has_turn, all_spans, diagnostics)
+    return trace
+
+
+def _walk(
+    roots: list[Span],
+    children: dict[str, list[Span]],
+    trace: Trace,
+    has_turn: bool,
+    all_spans: bool,
+    diagnostics: Diagnostics,
+) -> int:
+    """Place the spans under `roots` into `trace`; return how many spans were visited."""
+    turns, samples = trace.turns, trace.samples
+    warn = diagnostics.warn
+    visited = 0
+    # (span, parent node or None, charge key, turn index: None outside a turn, -1 in an
+    # incomplete one, turn start, is a root)
+    stack: list[tuple[Span, Node | None, str | None, int | None, int, bool]] = [
+        (r, None, None, None, 0, True) for r in reversed(roots)
+    ]
+    while stack:
+        span, parent, key, turn, turn_start, is_root = stack.pop()
+        visited += 1
+        kids = children.get(span.span_id, ())
+        start, end = span.start_ns, span.end_ns
+        if span.is_turn or (is_root and not has_turn and span.stage is None):
+            if turn is not None:
+                warn("nested-turn", f"turn {span.span_id} inside another turn")
+            if start is not None and end is not None and end >= start:
+                node = Node(span, start, end, None, [])
+                turn = len(turns)
+                turns.append(Turn(span, node, set()))
+                stack.extend((c, node, None, turn, start, False) for c in kids)
+            else:
+                warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
+                trace.incomplete_turns.append(span)
+                stack.extend((c, None, None, -1, 0, False) for c in kids)
+            continue
+
+        own = span.stage if span.stage is not None else span.name if all_spans else None
+        timed = start is not None and end is not None and end >= start
+        if own is not None:
+            key = own
+            if turn is None:
+                warn("stage-outside-turn", f"span {span.span_id} ({span.name})")
+                samples.append((own, _duration(span, diagnostics), span.error, None, None))
+            elif turn < 0:
+                samples.append((own, _duration(span, diagnostics), span.error, None, None))
+            else:
+                turns[turn].stages.add(own)
+                if timed:
+                    samples.append((own, end - start, span.error, turn, start - turn_start))  # type: ignore[operator]
+                else:
+                    samples.append((own, _duration(span, diagnostics), span.error, turn, None))
+        if parent is None:  # outside an attributed turn: no tree to build
+            stack.extend((c, None, key, turn, turn_start, False) for c in kids)
+            continue
+        if not timed:
+            if own is not None:
+                warn("untimed-stage", f"span {span.span_id} ({span.name})")
+            stack.extend(
+                (c, parent, key, turn, turn_start, False) for c in kids
+            )  # to the timed ancestor
+            continue
+        assert start is not None
+        assert end is not None
+        if start < parent.start or end > parent.end:
+            warn(
+                "clock-skew",
+                f"span {span.span_id} ({span.name}) outside its parent {parent.span.span_id}",
+            )
+            start = min(max(start, parent.start), parent.end)
+            end = max(min(end, parent.end), start)
+        node = Node(span, start, end, key, [])
+        parent.children.append(node)
+        if kids:
+            stack.extend((c, node, key, turn, turn_start, False) for c in kids)
+    return visited
+
+
+def _duration(span: Span, diagnostics: Diagnostics) -> int | None:
+    start, end = span.start_ns, span.end_ns
+    if start is None or end is None:
+        return None
+    if end < start:
+        diagnostics.warn("negative-duration", f"span {span.span_id} ({span.name})")
+        return None
+    return end - start
+
+
+def _reachable(start: list[Span], children: dict[str, list[Span]]) -> set[str]:
+    reached: set[str] = set()
+    stack = list(start)
+    while stack:
+        s = stack.pop()
+        if s.span_id not in reached:
+            reached.add(s.span_id)
+            stack.extend(children.get(s.span_id, ()))
+    return reached
+
+
+def _dedupe(spans: list[Span], diagnostics: Diagnostics) -> dict[str, Span]:
+    by_id: dict[str, Span] = {}
+    for s in spans:
+        prev = by_id.get(s.span_id)
+        if prev is None:
+            by_id[s.span_id] = s
+            continue
+        diagnostics.warn("duplicate-span-id", f"trace {s.trace_id} span {s.span_id} ({s.name})")
+        if (prev.start_ns is None or prev.end_ns is None) and (
+            s.start_ns is not None and s.end_ns is not None
+        ):
+            by_id[s.span_id] = s
+    return by_id

@@ -1,0 +1,67 @@
+"""The verdict: which stage to optimise next, and by how much it leads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag_otel.analysis.critical_path import Shares
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    stage: str | None
+    """The dominant stage: largest critical-path share over all turns (None without stages)."""
+    share: float
+    runner_up: str | None
+    runner_up_share: float
+    p50_stage: str | None
+    p95_stage: str | None
+    lines: tuple[str, ...]
+    """The verdict as text: the main line, then notes (p50/p95 divergence, untraced time)."""
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _top(s: Shares) -> tuple[str, float] | None:
+    ranked = s.ranked()
+    return ranked[0] if ranked and ranked[0][1] > 0 else None
+
+
+def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
+    ranked = [kv for kv in overall.ranked() if kv[1] > 0]
+    p50, p95 = _top(at_p50), _top(at_p95)
+    p50_stage, p95_stage = (p50[0] if p50 else None), (p95[0] if p95 else None)
+    if not ranked:
+        line = (
+            "no stage on the critical path: nothing to attribute "
+            "(are stage spans tagged with rag.stage? try --all-spans)"
+        )
+        return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, (line,))
+    stage, share = ranked[0]
+    lines = []
+    if len(ranked) > 1:
+        runner, runner_share = ranked[1]
+        margin = 100 * (share - runner_share)
+        lines.append(
+            f"optimise this next: {stage} — {_pct(share)} of turn time on the critical path, "
+            f"{margin:.0f} points ahead of {runner}"
+        )
+    else:
+        runner, runner_share = None, 0.0
+        lines.append(
+            f"optimise this next: {stage} — {_pct(share)} of turn time on the critical path "
+            "(the only stage on it)"
+        )
+    if p50 and p95 and p50_stage != p95_stage:
+        lines.append(
+            f"at p95 the answer differs: {p95[0]} — {_pct(p95[1])} of the p95 turns' time "
+            f"(at p50: {p50[0]}, {_pct(p50[1])})"
+        )
+    if overall.remainder > share:
+        lines.append(
+            f"note: {_pct(overall.remainder)} of turn time is in no stage (untraced remainder): "
+            "trace more of the turn before trusting this"
+        )
+    return Verdict(stage, share, runner, runner_share, p50_stage, p95_stage, tuple(lines))

@@ -1,0 +1,183 @@
+"""``rag-otel analyze`` and ``rag-otel compare``: thin wrappers over `rag_otel.analysis`.
+
+    rag-otel analyze spans.jsonl                          # table in the terminal
+    rag-otel analyze a.json b.json.gz - --format markdown --output report.md
+    rag-otel analyze http://127.0.0.1:16686 --service faq-bot --since 1h --plot stages.png
+    rag-otel compare baseline.jsonl new.jsonl --fail-if-slower 10
+
+Exit codes: 0 ok, 1 regression found by ``compare --fail-if-slower``, 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rag_otel.analysis.report import Report
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_BAD_INPUT = 2
+
+OUTPUT_FORMATS = ("table", "json", "csv", "markdown")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="per-stage latency percentiles and the stage to optimise next",
+        description=(
+            "Per-stage count, mean, p50/p90/p95/p99, max and errors from trace files or a live "
+            "Jaeger, critical-path shares of turn time, and the stage to optimise next."
+        ),
+    )
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="OTLP JSON (lines) or Jaeger JSON file (gzip ok), '-' for stdin, or a Jaeger URL",
+    )
+    _input_options(p)
+    p.add_argument(
+        "--all-spans",
+        action="store_true",
+        help="treat every span as a stage (by rag.stage, else span name), not only rag.stage spans",
+    )
+    _output_options(p)
+    p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
+    p.set_defaults(handler=run_analyze)
+
+    c = subparsers.add_parser(
+        "compare",
+        help="per-stage p50/p95 change between two runs, with confidence intervals (CI gate)",
+        description=(
+            "Compare per-stage p50 and p95 of NEW against BASELINE with a seeded bootstrap "
+            "confidence interval. With --fail-if-slower PCT, exit 1 when a stage (or the whole "
+            "turn) is slower by more than PCT percent and the interval lies above zero."
+        ),
+    )
+    c.add_argument("baseline", metavar="BASELINE", help="trace file, '-' or Jaeger URL")
+    c.add_argument("new", metavar="NEW", help="trace file, '-' or Jaeger URL")
+    _input_options(c)
+    c.add_argument("--all-spans", action="store_true", help="treat every span as a stage")
+    _output_options(c)
+    c.add_argument(
+        "--fail-if-slower",
+        type=_percent,
+        metavar="PCT",
+        help="exit 1 if a p50 or p95 is significantly slower by more than PCT percent",
+    )
+    c.set_defaults(handler=run_compare)
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a percentage >= 0, got {text!r}")
+    return value
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("input")
+    g.add_argument(
+        "--input-format",
+        choices=("otlp", "otlp-jsonl", "jaeger", "jaeger-v3", "jaeger-live"),
+        help="force the input format (default: detected from the content)",
+    )
+    g.add_argument("--service", help="live Jaeger: service name")
+    g.add_argument("--since", help="live Jaeger: look back this far, e.g. 1h, 30m (or a timestamp)")
+    g.add_argument("--until", help="live Jaeger: end of the time range (default now)")
+    g.add_argument("--limit", type=int, metavar="N", help="live Jaeger: at most N traces")
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("output")
+    g.add_argument("--format", choices=OUTPUT_FORMATS, default="table", help="default: table")
+    g.add_argument("--output", "-o", metavar="FILE", help="write there instead of stdout")
+
+
+def _error(message: str) -> int:
+    print(f"rag-otel: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _load(sources: list[str], args: argparse.Namespace) -> Report:
+    """Read and analyse; raises InputError (fatal input problems, or no spans at all)."""
+    from rag_otel.analysis.pipeline import analyze_sources
+
+    return analyze_sources(
+        sources,
+        format=args.input_format,
+        all_spans=args.all_spans,
+        service=args.service,
+        since=args.since,
+        until=args.until,
+        limit=args.limit,
+    )
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from rag_otel.analysis.model import InputError
+
+    try:
+        report = _load(args.sources, args)
+    except InputError as exc:
+        return _error(str(exc))
+    try:
+        if args.format == "table" and args.output is None:
+            from rich.console import Console
+
+            from rag_otel.analysis.renderers import print_table
+
+            print_table(report, Console(highlight=False))
+        else:
+            from rag_otel.analysis.renderers import render
+
+            _write(render(report, args.format), args.output)
+        if args.plot:
+            from rag_otel.analysis.plot import plot_report
+
+            plot_report(report, args.plot)
+    except OSError as exc:
+        return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
+    except ImportError as exc:
+        return _error(f"{exc.name} is needed for this output: pip install 'rag-otel[plot]'")
+    return EXIT_OK
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from rag_otel.analysis.compare import compare, print_comparison, render_comparison
+    from rag_otel.analysis.model import InputError
+
+    try:
+        baseline = _load([args.baseline], args)
+        new = _load([args.new], args)
+    except InputError as exc:
+        return _error(str(exc))
+    comparison = compare(baseline, new)
+    threshold: float | None = args.fail_if_slower
+    try:
+        if args.format == "table" and args.output is None:
+            from rich.console import Console
+
+            print_comparison(comparison, Console(highlight=False), threshold)
+        else:
+            _write(render_comparison(comparison, args.format, threshold), args.output)
+    except OSError as exc:
+        return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
+    if threshold is not None and comparison.regressions(threshold):
+        return EXIT_REGRESSION
+    return EXIT_OK

@@ -1,0 +1,608 @@
+"""Stage and turn duration histograms: OpenTelemetry metrics, recorded for every call.
+
+Usage::
+
+    import rag_otel
+
+    rag_otel.configure(service_name="faq-bot", metrics=True)          # OTLP if an endpoint is set,
+                                                                      # else http://127.0.0.1:9464/metrics
+    rag_otel.configure(service_name="faq-bot", metrics="prometheus")  # a /metrics endpoint to scrape
+    rag_otel.configure(service_name="faq-bot", metrics="otlp", endpoint="http://127.0.0.1:4318")
+
+Two histograms, named and united per the OpenTelemetry conventions (unit ``s``):
+
+* ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind`` and, when the stage
+  raised, ``error.type`` (cancellation and early close are not errors, as on spans);
+* ``rag.turn.duration``: ``error.type`` when the turn raised.
+
+On a Prometheus endpoint they read ``rag_stage_duration_seconds_bucket{rag_stage, rag_stage_kind,
+error_type, le}`` (plus ``_sum`` and ``_count``) and ``rag_turn_duration_seconds_*``.
+
+Independent of trace sampling: the tracing API times each stage and turn itself, on its exit
+path, instead of deriving durations from spans in a span processor (a span the sampler drops
+never reaches a processor, so span-derived metrics would count 1% of the turns at 1% sampling).
+
+Cheap: the SDK's ``Histogram.record`` cleans and hashes the attributes, takes locks and
+updates buckets on every call, which costs about half of a whole stage span. So the hot path
+does not call it: `record` appends ``(seconds, key, error class)`` to a deque (one atomic
+append) and the samples are handed to the SDK histograms when a reader collects (a callback
+the SDK runs before every collection: the periodic OTLP export, a Prometheus scrape,
+``force_flush``, shutdown), or, when more than `MAX_PENDING` wait, by a background thread
+(by the recording thread itself past `MAX_BACKLOG`, so memory stays bounded). Every sample
+recorded before a collection is in it; none is dropped. The attribute
+dicts are built once per stage spec (`MetricKey`), at decoration time, not per call.
+
+Histograms are base-2 exponential (bounded relative error, no bucket list to tune) wherever
+the exporter supports them (OTLP, console); the Prometheus text exposition has no exponential
+histograms, so the ``/metrics`` endpoint uses the explicit `DEFAULT_BUCKETS` (0.1 ms to 82 s,
+at most 25% between neighbouring bounds). ``histogram="explicit"`` selects them for every
+exporter (for backends without exponential histograms).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from rag_otel import semconv as sc
+from rag_otel._errors import contained
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import CallbackOptions, Histogram, Observation
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.metrics.view import Aggregation
+    from opentelemetry.sdk.resources import Resource
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "EXPORTERS",
+    "MetricKey",
+    "MetricsConfiguration",
+    "disable",
+    "enable",
+    "force_flush",
+    "record",
+    "stage_key",
+]
+
+logger: Final = logging.getLogger("rag_otel")
+
+METRICS_ENV: Final = "RAG_OTEL_METRICS"
+"""``true``/``false`` or exporter names (``otlp``, ``prometheus``, ``console``, comma-separated)."""
+HISTOGRAM_ENV: Final = "RAG_OTEL_METRICS_HISTOGRAM"
+"""``exponential`` (default) or ``explicit``."""
+OTLP_HISTOGRAM_ENV: Final = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
+EXPORTERS: Final = ("otlp", "prometheus", "console")
+HISTOGRAMS: Final = ("exponential", "explicit")
+DEFAULT_PROMETHEUS_HOST: Final = "127.0.0.1"
+DEFAULT_PROMETHEUS_PORT: Final = 9464  # the OpenTelemetry default for OTEL_EXPORTER_PROMETHEUS_PORT
+
+_E12: Final = (1.0, 1.2, 1.5, 1.8, 2.2, 2.7, 3.3, 3.9, 4.7, 5.6, 6.8, 8.2)
+DEFAULT_BUCKETS: Final[tuple[float, ...]] = tuple(
+    round(m * 10.0**e, 6) for e in range(-4, 2) for m in _E12
+)
+"""Explicit bucket bounds in seconds: the E12 series (12 per decade) from 0.1 ms to 82 s,
+for RAG latencies from sub-millisecond fusion to tens of seconds of generation. Neighbouring
+bounds differ by at most 25%, which bounds the relative error of a quantile estimated by
+interpolating inside a bucket (Prometheus ``histogram_quantile``): within 25% of the true one."""
+
+MAX_PENDING: Final = 16_384
+"""Samples waiting for a collection before a background thread aggregates them."""
+MAX_BACKLOG: Final = 131_072
+"""Samples waiting before the recording thread aggregates them itself (about 12 MB)."""
+
+_STAGE: Final = 0
+_TURN: Final = 1
+
+# --- the hot path's side --------------------------------------------------------------------
+
+ENABLED: bool = False
+"""Read by the tracing API on every stage and turn: record durations or not."""
+
+
+class MetricKey:
+    """The attributes one stage (or the turn) records under, built once per stage spec."""
+
+    __slots__ = ("_errors", "attributes", "instrument")
+
+    def __init__(self, instrument: int, attributes: Mapping[str, str]) -> None:
+        self.instrument = instrument
+        self.attributes: Final[dict[str, str]] = dict(attributes)
+        self._errors: dict[type[BaseException], dict[str, str]] = {}
+
+    def attributes_for(self, error: type[BaseException] | None) -> dict[str, str]:
+        """The attributes of a sample that ended with ``error`` (None: it did not raise)."""
+        if error is None:
+            return self.attributes
+        attrs = self._errors.get(error)
+        if attrs is None:
+            if _not_an_error(error):
+                attrs = self.attributes
+            else:
+                attrs = {**self.attributes, sc.ERROR_TYPE: error_type_name(error)}
+            if len(self._errors) < 256:
+                self._errors[error] = attrs
+        return attrs
+
+
+def stage_key(name: str, kind: str) -> MetricKey:
+    """The key of a stage: ``rag.stage`` and ``rag.stage.kind``."""
+    return MetricKey(_STAGE, {sc.RAG_STAGE: name, sc.RAG_STAGE_KIND: kind})
+
+
+TURN_KEY: Final = MetricKey(_TURN, {})
+"""The key of every turn (no attributes but ``error.type`` on failures)."""
+
+_Sample = tuple[float, MetricKey, "type[BaseException] | None"]
+_PENDING: Final[deque[_Sample]] = deque()
+if hasattr(os, "register_at_fork"):  # a forked worker must not re-count its parent's samples
+    os.register_at_fork(after_in_child=_PENDING.clear)
+
+
+def record(seconds: float, key: MetricKey, error: type[BaseException] | None = None) -> None:
+    """Record one duration. The hot path: one append; aggregation happens at collection."""
+    _PENDING.append((seconds, key, error))
+    if len(_PENDING) > MAX_PENDING:
+        _overflow()
+
+
+def _overflow() -> None:
+    """Many samples wait: a background thread aggregates them, or, past `MAX_BACKLOG`
+    (it cannot keep up), the recording thread itself: memory stays bounded, nothing is lost."""
+    global _drainer
+    if len(_PENDING) > MAX_BACKLOG:
+        _drain()
+        return
+    if _drainer is None or not _drainer.is_alive():  # first time, or in a forked child
+        with _start_lock:
+            if _drainer is None or not _drainer.is_alive():
+                _drainer = threading.Thread(
+                    target=_drain_when_woken, name="rag-otel-metrics", daemon=True
+                )
+                _drainer.start()
+    if not _wake.is_set():
+        _wake.set()
+
+
+def _drain_when_woken() -> None:
+    while True:
+        _wake.wait()
+        _wake.clear()
+        try:
+            _drain()
+        except Exception:
+            contained("metrics-drain", "aggregating durations failed")
+
+
+def error_type_name(error: type[BaseException]) -> str:
+    """``error.type``: the class's qualified name, module-prefixed unless a builtin."""
+    module = error.__module__
+    return error.__qualname__ if module == "builtins" else f"{module}.{error.__qualname__}"
+
+
+def _not_an_error(error: type[BaseException]) -> bool:
+    """Cancellation, early close and interpreter exit end a stage without failing it."""
+    if issubclass(error, (GeneratorExit, KeyboardInterrupt, SystemExit)):
+        return True
+    import asyncio
+
+    return issubclass(error, asyncio.CancelledError)
+
+
+# --- aggregation: the SDK side ------------------------------------------------------------------
+
+
+class _Instruments:
+    __slots__ = ("histograms",)
+
+    def __init__(self, stage: Histogram, turn: Histogram) -> None:
+        self.histograms = (stage, turn)
+
+
+_INSTRUMENTS: _Instruments | None = None
+_drain_lock: Final = threading.Lock()
+_wake: Final = threading.Event()
+_start_lock: Final = threading.Lock()
+_drainer: threading.Thread | None = None
+
+
+def _drain() -> int:
+    """Hand every pending sample to the SDK histograms; returns how many."""
+    instruments = _INSTRUMENTS
+    pop = _PENDING.popleft
+    done = 0
+    # One drainer at a time keeps samples in order; a concurrent caller finds the queue empty.
+    with _drain_lock:
+        for _ in range(len(_PENDING)):
+            try:
+                seconds, key, error = pop()
+            except IndexError:
+                break
+            if instruments is None:
+                continue
+            try:
+                instruments.histograms[key.instrument].record(seconds, key.attributes_for(error))
+            except Exception:
+                contained("metrics-record", "recording a duration in a histogram failed")
+            done += 1
+    return done
+
+
+def _collect_hook(options: CallbackOptions) -> Iterable[Observation]:
+    """Runs before each collection (an observable-instrument callback): drains the queue."""
+    _drain()
+    return ()
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@dataclass
+class MetricsConfiguration:
+    """What `enable` set up."""
+
+    meter_provider: MeterProvider
+    created_provider: bool
+    """True when rag-otel created the MeterProvider (and shuts it down), False when given one."""
+    exporters: list[str] = field(default_factory=list)
+    """``otlp(http/protobuf http://...)``, ``prometheus(http://127.0.0.1:9464/metrics)`` ..."""
+    histogram: str = "exponential"
+    prometheus_address: tuple[str, int] | None = None
+    """(host, port) the ``/metrics`` endpoint listens on, if it is on."""
+    readers: list[MetricReader] = field(default_factory=list)
+    _server: Any = None
+
+    @property
+    def prometheus_url(self) -> str | None:
+        if self.prometheus_address is None:
+            return None
+        host, port = self.prometheus_address
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{port}/metrics"
+
+
+_lock: Final = threading.Lock()
+_active: MetricsConfiguration | None = None
+
+
+def _env(*names: str) -> str | None:
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+def exporter_names(
+    metrics: bool | str | Sequence[str] | None, *, otlp_endpoint: str | None
+) -> list[str]:
+    """Which exporters ``configure(metrics=...)`` means; [] when metrics stay off.
+
+    ``None`` reads ``RAG_OTEL_METRICS`` (off when unset). ``True`` (or ``"true"``) means
+    ``OTEL_METRICS_EXPORTER`` when set, else ``otlp`` when an OTLP endpoint is configured,
+    else ``prometheus``. Raises ValueError for an unknown exporter name.
+    """
+    source = "metrics="
+    if metrics is None:
+        raw = _env(METRICS_ENV)
+        if raw is None:
+            return []
+        source = METRICS_ENV
+        low = raw.lower()
+        if low in ("false", "0", "no", "off", "none"):
+            return []
+        metrics = True if low in ("true", "1", "yes", "on") else raw
+    if metrics is False:
+        return []
+    if metrics is True:
+        raw_env = _env("OTEL_METRICS_EXPORTER")
+        if raw_env is None:
+            return ["otlp" if otlp_endpoint else "prometheus"]
+        source, metrics = "OTEL_METRICS_EXPORTER", raw_env
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    out: list[str] = []
+    for raw_name in names:
+        name = raw_name.strip().lower()
+        if name == "none":
+            continue
+        if name not in EXPORTERS:
+            raise ValueError(
+                f"rag-otel: {source} names unknown metrics exporter {raw_name!r}; expected one "
+                f"of {', '.join(EXPORTERS)} (or true/false)"
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _histogram_choice(histogram: str | None) -> str | None:
+    """``exponential``/``explicit`` from the argument or ``RAG_OTEL_METRICS_HISTOGRAM``; None
+    when neither says (then the exporters' own defaults and environment apply)."""
+    value = histogram if histogram is not None else _env(HISTOGRAM_ENV)
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value not in HISTOGRAMS:
+        raise ValueError(
+            f"rag-otel: metrics histogram {value!r}; expected one of {', '.join(HISTOGRAMS)}"
+        )
+    return value
+
+
+def _aggregation(choice: str, buckets: Sequence[float]) -> Aggregation:
+    from opentelemetry.sdk.metrics.view import (
+        ExplicitBucketHistogramAggregation,
+        ExponentialBucketHistogramAggregation,
+    )
+
+    if choice == "explicit":
+        return ExplicitBucketHistogramAggregation(list(buckets))
+    return ExponentialBucketHistogramAggregation()
+
+
+def _otlp_reader(
+    endpoint: str | None,
+    protocol: str | None,
+    headers: Mapping[str, str] | None,
+    aggregation: Aggregation | None,
+    interval_millis: float | None,
+) -> tuple[MetricReader, str]:
+    from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
+    from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+
+    proto = protocol or _env("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    preferred: dict[type, Aggregation] | None = (
+        None if aggregation is None else {HistogramInstrument: aggregation}
+    )
+    hdrs = dict(headers) if headers is not None else None
+    exporter: MetricExporter
+    if proto == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcExporter,
+        )
+
+        exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred)
+        shown = endpoint or _env(
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        )
+        label = f"otlp(grpc {shown or 'localhost:4317'})"
+    else:
+        if proto not in (None, "http/protobuf"):
+            logger.warning(
+                "rag-otel: OTLP protocol %r is not supported; using http/protobuf", proto
+            )
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpExporter,
+        )
+
+        if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/metrics"):
+            endpoint = endpoint.rstrip("/") + "/v1/metrics"  # like OTEL_EXPORTER_OTLP_ENDPOINT
+        http_exporter = HttpExporter(
+            endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred
+        )
+        exporter = http_exporter
+        label = f"otlp(http/protobuf {http_exporter._endpoint})"
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_millis)
+    return reader, label
+
+
+def _console_reader(
+    aggregation: Aggregation | None, interval_millis: float | None
+) -> tuple[MetricReader, str]:
+    from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
+    from opentelemetry.sdk.metrics.export import (
+        ConsoleMetricExporter,
+        PeriodicExportingMetricReader,
+    )
+
+    agg = aggregation if aggregation is not None else _aggregation("exponential", DEFAULT_BUCKETS)
+    exporter = ConsoleMetricExporter(preferred_aggregation={HistogramInstrument: agg})
+    return PeriodicExportingMetricReader(
+        exporter, export_interval_millis=interval_millis
+    ), "console"
+
+
+def _prometheus_port(port: int | None) -> int:
+    if port is not None:
+        return int(port)
+    raw = _env("OTEL_EXPORTER_PROMETHEUS_PORT")
+    if raw is None:
+        return DEFAULT_PROMETHEUS_PORT
+    try:
+        return int(raw)
+    except ValueError:
+        logger.warning(
+            "rag-otel: OTEL_EXPORTER_PROMETHEUS_PORT=%r is not a port; using %d",
+            raw,
+            DEFAULT_PROMETHEUS_PORT,
+        )
+        return DEFAULT_PROMETHEUS_PORT
+
+
+def enable(
+    exporters: Sequence[str] = ("prometheus",),
+    *,
+    resource: Resource | None = None,
+    endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    prometheus_host: str | None = None,
+    prometheus_port: int | None = None,
+    histogram: str | None = None,
+    buckets: Sequence[float] | None = None,
+    export_interval_millis: float | None = None,
+    readers: Sequence[MetricReader] = (),
+    meter_provider: MeterProvider | None = None,
+) -> MetricsConfiguration:
+    """Start recording stage and turn durations; ``rag_otel.configure(metrics=...)`` calls this.
+
+    - ``exporters``: ``otlp`` (a PeriodicExportingMetricReader; ``endpoint``/``protocol``/
+      ``headers``, else ``OTEL_EXPORTER_OTLP_METRICS_*`` / ``OTEL_EXPORTER_OTLP_*``; interval
+      ``export_interval_millis`` or ``OTEL_METRIC_EXPORT_INTERVAL``), ``prometheus`` (a
+      ``/metrics`` endpoint on ``prometheus_host``:``prometheus_port``, else
+      ``OTEL_EXPORTER_PROMETHEUS_HOST``/``_PORT``, default 127.0.0.1:9464; port 0 picks a free
+      one), ``console``; plus any ``readers`` (tests pass an InMemoryMetricReader).
+    - ``histogram``: ``exponential`` (default where the exporter supports it) or ``explicit``
+      (``buckets``, default `DEFAULT_BUCKETS`; always used by the Prometheus endpoint).
+    - ``meter_provider``: record on the application's SDK MeterProvider instead of creating
+      one (then its readers export, and it is not shut down by rag-otel).
+
+    A second call replaces the first configuration (shut down first). A ``/metrics`` port
+    that cannot be bound is logged and skipped, never raised.
+    """
+    global _INSTRUMENTS, _active, ENABLED
+    from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+
+    from rag_otel._version import __version__
+
+    choice = _histogram_choice(histogram)
+    bounds = tuple(float(b) for b in (buckets if buckets is not None else DEFAULT_BUCKETS))
+    if list(bounds) != sorted(set(bounds)) or not bounds:
+        raise ValueError("rag-otel: metrics buckets must be distinct and increasing")
+    aggregation = None if choice is None else _aggregation(choice, bounds)
+
+    disable()
+    config_readers: list[MetricReader] = []
+    labels: list[str] = []
+    prometheus_start: tuple[str, int] | None = None
+    registry: Any = None
+    for name in exporters:
+        if name == "otlp":
+            # OTLP's own env var for it is honoured when set; else exponential by default.
+            otlp_aggregation = aggregation
+            if otlp_aggregation is None and not _env(OTLP_HISTOGRAM_ENV):
+                otlp_aggregation = _aggregation("exponential", bounds)
+            reader, label = _otlp_reader(
+                endpoint, protocol, headers, otlp_aggregation, export_interval_millis
+            )
+        elif name == "console":
+            reader, label = _console_reader(aggregation, export_interval_millis)
+        elif name == "prometheus":
+            from opentelemetry.exporter.prometheus import PrometheusMetricReader
+            from prometheus_client import CollectorRegistry
+
+            registry = CollectorRegistry(auto_describe=True)
+            # explicit buckets: the text exposition has no exponential histograms
+            reader, label = PrometheusMetricReader(registry=registry), "prometheus"
+            host = (
+                prometheus_host or _env("OTEL_EXPORTER_PROMETHEUS_HOST") or DEFAULT_PROMETHEUS_HOST
+            )
+            prometheus_start = (host, _prometheus_port(prometheus_port))
+        else:
+            raise ValueError(
+                f"rag-otel: unknown metrics exporter {name!r}; expected one of {', '.join(EXPORTERS)}"
+            )
+        config_readers.append(reader)
+        labels.append(label)
+    config_readers.extend(readers)
+    labels.extend(type(r).__name__ for r in readers)
+
+    created = meter_provider is None
+    if meter_provider is None:
+        provider = SdkMeterProvider(metric_readers=config_readers, resource=resource)
+    else:
+        provider = meter_provider
+        if config_readers:
+            logger.warning(
+                "rag-otel: meter_provider= given: its own readers export; exporters %s ignored",
+                labels,
+            )
+            labels = []
+    meter = provider.get_meter("rag_otel", __version__)
+    advice = list(bounds)
+    stage_hist = meter.create_histogram(
+        sc.METRIC_STAGE_DURATION,
+        unit="s",
+        description="Duration of RAG pipeline stages (rag_otel.stage), every call, unsampled.",
+        explicit_bucket_boundaries_advisory=advice,
+    )
+    turn_hist = meter.create_histogram(
+        sc.METRIC_TURN_DURATION,
+        unit="s",
+        description="Duration of RAG turns (rag_otel.turn), every call, unsampled.",
+        explicit_bucket_boundaries_advisory=advice,
+    )
+    # Its callback, which the SDK runs before every collection, hands over the pending samples.
+    meter.create_observable_gauge(
+        sc.METRIC_COLLECT_HOOK,
+        callbacks=[_collect_hook],
+        unit="{sample}",
+        description="rag-otel's hook to aggregate recorded durations before each collection.",
+    )
+    config = MetricsConfiguration(
+        meter_provider=provider,
+        created_provider=created,
+        exporters=labels,
+        histogram=choice or "exponential",
+        readers=config_readers if created else [],
+    )
+    if prometheus_start is not None and created:
+        config._server, config.prometheus_address = _serve(prometheus_start, registry)
+        if config.prometheus_url is not None:
+            labels[labels.index("prometheus")] = f"prometheus({config.prometheus_url})"
+    with _lock:
+        _active = config
+        _INSTRUMENTS = _Instruments(stage_hist, turn_hist)
+        ENABLED = True
+    logger.info("rag-otel: recording stage and turn durations, exporting to %s", labels)
+    return config
+
+
+def _serve(address: tuple[str, int], registry: Any) -> tuple[Any, tuple[str, int] | None]:
+    from prometheus_client import start_http_server
+
+    host, port = address
+    try:
+        server, _thread = start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        logger.warning(
+            "rag-otel: cannot serve /metrics on %s:%d (%s); the Prometheus endpoint is off",
+            host,
+            port,
+            exc.strerror or exc,
+        )
+        return None, None
+    return server, (host, int(server.server_port))
+
+
+def force_flush(timeout_millis: int = 30_000) -> bool:
+    """Aggregate pending samples and export what the configured readers push."""
+    config = _active
+    _drain()
+    if config is None:
+        return True
+    try:
+        return bool(config.meter_provider.force_flush(timeout_millis))
+    except Exception:
+        contained("metrics-flush", "flushing metrics failed")
+        return False
+
+
+def disable(timeout_millis: int = 30_000) -> None:
+    """Stop recording; flush and shut down what `enable` created (its provider and server)."""
+    global _INSTRUMENTS, _active, ENABLED
+    with _lock:
+        config, _active = _active, None
+        ENABLED = False
+    if config is None:
+        return
+    _drain()
+    with _lock:
+        _INSTRUMENTS = None
+    if config._server is not None:
+        try:
+            config._server.shutdown()
+            config._server.server_close()
+        except Exception:
+            contained("metrics-shutdown", "stopping the /metrics server failed")
+    if config.created_provider:
+        try:
+            config.meter_provider.shutdown(timeout_millis)
+        except Exception:
+            contained("metrics-shutdown", "shutting down the meter provider failed")

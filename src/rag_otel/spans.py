@@ -1,0 +1,1049 @@
+"""The tracing API: one span per RAG turn, one span per stage, plus non-stage operations.
+
+Usage::
+
+    import rag_otel
+
+    @rag_otel.stage("embed", kind="embedding")
+    def embed(text: str) -> list[float]: ...
+
+    with rag_otel.turn(session_id="user-42") as t:
+        vec = embed(question)
+        with rag_otel.stage("retrieve.bm25", kind="retrieval") as s:
+            hits = bm25.get_top_n(tokens, docs, n=20)
+            s.record_documents(ids, scores)
+
+How it stays cheap: everything static about a span (its name, kind and attributes) is
+built once, when a function is decorated (a ``_StageSpec``). A call then does one
+global read to learn whether tracing is on (``opentelemetry.trace._TRACER_PROVIDER``
+is None until a provider is installed, and is set only once), and when it is on:
+start the span with the prebuilt attributes, attach one context that holds both
+the span and the stage handle, call the function, detach, end. The hot path is
+``_wrap_sync`` and ``_StageSpec.open`` below.
+
+Never break the host: exceptions from the user's function are recorded and re-raised
+as the same object; anything that goes wrong inside rag-otel is contained
+(``rag_otel._errors``) and the user's function still runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import math
+import random
+import sys
+import time
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
+from itertools import islice
+from types import TracebackType
+from typing import Any, Final, Generic, ParamSpec, TypeVar, cast, overload
+
+from opentelemetry import context as _context
+from opentelemetry import trace as _api
+from opentelemetry.context import Context
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from rag_otel import metrics as _metrics
+from rag_otel import semconv as sc
+from rag_otel._config import SETTINGS, TRUNCATION_MARK
+from rag_otel._errors import contained
+from rag_otel._version import __version__
+from rag_otel.metrics import MetricKey
+
+__all__ = [
+    "OperationHandle",
+    "OperationScope",
+    "StageHandle",
+    "StageScope",
+    "TurnHandle",
+    "TurnScope",
+    "content_capture_enabled",
+    "current_stage",
+    "current_turn",
+    "operation",
+    "stage",
+    "turn",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+H = TypeVar("H", bound="_Handle")
+
+TRACER_NAME: Final = "rag_otel"
+
+# The context key OpenTelemetry keeps the current span under, learned through the
+# public API rather than imported from a private module.
+_SPAN_KEY: Final = next(iter(_api.set_span_in_context(INVALID_SPAN, Context())))
+_STAGE_KEY: Final = _context.create_key("rag_otel.stage")
+_TURN_KEY: Final = _context.create_key("rag_otel.turn")
+
+_perf = time.perf_counter
+_get_current = _context.get_current
+_attach = _context.attach
+_detach = _context.detach
+_INTERNAL: Final = SpanKind.INTERNAL
+_SERVER: Final = SpanKind.SERVER
+
+# Exceptions that end a span without making it an error (asyncio.CancelledError is looked
+# up when needed: it can only happen once asyncio is imported, and importing it is slow).
+_NOT_ERRORS: Final = (GeneratorExit, KeyboardInterrupt, SystemExit)
+
+
+# --- tracer lookup -------------------------------------------------------------------
+
+
+class _TracerCache:
+    """The rag_otel tracer of the installed provider, refreshed if the provider changes."""
+
+    __slots__ = ("provider", "tracer")
+
+    def __init__(self) -> None:
+        self.provider: object = None
+        self.tracer: _api.Tracer = _api.NoOpTracer()
+
+    def get(self, provider: _api.TracerProvider) -> _api.Tracer:
+        if provider is not self.provider:
+            self.tracer = provider.get_tracer(TRACER_NAME, __version__)
+            self.provider = provider
+        return self.tracer
+
+
+_TRACERS: Final = _TracerCache()
+
+
+# --- attribute values ----------------------------------------------------------------
+
+_PRIMITIVES: Final = (str, bool, int, float)
+
+
+def _clean(key: str, value: object) -> AttributeValue | None:
+    """``value`` as a valid OTel attribute value; odd values become ``str`` (logged once)."""
+    if isinstance(value, _PRIMITIVES):
+        return value
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        kinds = {type(v) for v in value}
+        if len(kinds) <= 1 and kinds <= {str, bool, int, float}:
+            return tuple(value)
+    contained(
+        "attribute-value", "attribute %r: %s value recorded as str", key, type(value).__name__
+    )
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _clean_all(attributes: Mapping[str, object]) -> dict[str, AttributeValue]:
+    out: dict[str, AttributeValue] = {}
+    for key, value in attributes.items():
+        cleaned = _clean(key, value)
+        if cleaned is not None:
+            out[str(key)] = cleaned
+    return out
+
+
+def content_capture_enabled() -> bool:
+    """Whether content (queries, documents, prompts, answers) is recorded. Cheap."""
+    return SETTINGS.capture_content
+
+
+def _content(value: object) -> str | None:
+    """``value`` as captured content: None unless capture is on; redacted; truncated."""
+    if not SETTINGS.capture_content or value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        except Exception:
+            text = str(value)
+    redact = SETTINGS.redact
+    if redact is not None:
+        text = redact(text)
+    limit = SETTINGS.max_content_length
+    if len(text) > limit:
+        text = text[:limit] + TRUNCATION_MARK
+    return text
+
+
+def _error_type(exc: BaseException) -> str:
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+# --- ending spans ----------------------------------------------------------------------
+
+
+def _end(span: Span, token: object, t0: float = 0.0, key: MetricKey | None = None) -> None:
+    if t0:  # stage/turn duration metrics are on (rag_otel.metrics)
+        _record(t0, key, None)
+    try:
+        _detach(token)  # type: ignore[arg-type]
+        span.end()
+    except Exception:
+        contained("span-end", "ending span failed")
+
+
+def _record(t0: float, key: MetricKey | None, error: type[BaseException] | None) -> None:
+    try:
+        _metrics.record(_perf() - t0, key, error)  # type: ignore[arg-type]
+    except Exception:
+        contained("metrics-record", "recording a duration failed")
+
+
+def _mark(span: Span, exc: BaseException) -> None:
+    """Record how ``exc`` ended the span: an error, or cancelled/closed (not an error)."""
+    asyncio = sys.modules.get("asyncio")
+    if isinstance(exc, _NOT_ERRORS) or (
+        asyncio is not None and isinstance(exc, asyncio.CancelledError)
+    ):
+        if isinstance(exc, GeneratorExit):
+            span.set_attribute(sc.RAG_STREAM_CLOSED_EARLY, True)
+        else:
+            span.set_attribute(sc.RAG_CANCELLED, True)
+        return
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+    span.set_attribute(sc.ERROR_TYPE, _error_type(exc))
+
+
+def _fail(
+    span: Span, token: object, exc: BaseException, t0: float = 0.0, key: MetricKey | None = None
+) -> None:
+    """End ``span`` for ``exc``; the caller re-raises ``exc`` itself, unchanged."""
+    if t0:
+        _record(t0, key, type(exc))
+    try:
+        _detach(token)  # type: ignore[arg-type]
+        _mark(span, exc)
+    except Exception:
+        contained("span-error", "recording an exception on a span failed")
+    try:
+        span.end()
+    except Exception:
+        contained("span-end", "ending span failed")
+
+
+# --- handles ---------------------------------------------------------------------------
+
+
+def _guarded(method: Callable[P, None]) -> Callable[P, None]:
+    """Handle methods never raise into user code."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            method(*args, **kwargs)
+        except Exception:
+            contained(f"handle.{method.__name__}", "%s failed", method.__qualname__)
+
+    return guarded
+
+
+class _Handle:
+    __slots__ = ("span",)
+
+    def __init__(self, span: Span) -> None:
+        self.span: Span = span
+        """The OTel span (a NonRecordingSpan when tracing is off)."""
+
+    @_guarded
+    def set_attribute(self, key: str, value: object) -> None:
+        cleaned = _clean(key, value)
+        if cleaned is not None:
+            self.span.set_attribute(key, cleaned)
+
+    @_guarded
+    def set_attributes(self, attributes: Mapping[str, object]) -> None:
+        self.span.set_attributes(_clean_all(attributes))
+
+    @_guarded
+    def set_input(self, value: object) -> None:
+        """``input.value``; recorded only with content capture on."""
+        text = _content(value)
+        if text is not None:
+            self.span.set_attribute(sc.INPUT_VALUE, text)
+
+    @_guarded
+    def set_output(self, value: object) -> None:
+        """``output.value``; recorded only with content capture on."""
+        text = _content(value)
+        if text is not None:
+            self.span.set_attribute(sc.OUTPUT_VALUE, text)
+
+
+class OperationHandle(_Handle):
+    """An ingest/housekeeping span (``rag_otel.operation``)."""
+
+    __slots__ = ()
+
+
+class TurnHandle(_Handle):
+    """The span of one question/answer turn."""
+
+    __slots__ = ("_turn_id",)
+
+    def __init__(self, span: Span, turn_id: str | None) -> None:
+        self.span = span
+        self._turn_id = turn_id
+
+    @property
+    def turn_id(self) -> str:
+        """The turn's id (``rag.turn.id``): given, or a generated uuid4 hex."""
+        if self._turn_id is None:
+            self._turn_id = _new_turn_id()
+        return self._turn_id
+
+
+class StageHandle(_Handle):
+    """The span of one stage; records structured results in every convention."""
+
+    __slots__ = ("_spec",)
+
+    def __init__(self, span: Span, spec: _StageSpec | StageScope) -> None:
+        self.span = span
+        self._spec = spec  # a scope stands in for the spec when tracing is off (cheaper)
+
+    @property
+    def name(self) -> str:
+        return self._spec.name or "stage"
+
+    @property
+    def kind(self) -> sc.StageKind:
+        return self._spec.kind
+
+    def _documents(
+        self,
+        prefix: str,
+        ids: Iterable[object],
+        scores: Iterable[object] | None,
+        contents: Iterable[object] | None,
+        gen_ai_json: bool,
+    ) -> None:
+        span = self.span
+        if not span.is_recording():
+            return
+        limit = SETTINGS.max_documents
+        id_list = [str(i) for i in islice(ids, limit)]
+        score_list = [float(cast(float, s)) for s in islice(scores, limit)] if scores else []
+        content_list = (
+            list(islice(contents, limit))
+            if contents is not None and SETTINGS.capture_content
+            else []
+        )
+        attrs: dict[str, AttributeValue] = {}
+        docs: list[dict[str, object]] = []
+        for i, doc_id in enumerate(id_list):
+            base = f"{prefix}.{i}."
+            attrs[base + sc.DOCUMENT_ID] = doc_id
+            doc: dict[str, object] = {"id": doc_id}
+            if i < len(score_list):
+                score = score_list[i]
+                attrs[base + sc.DOCUMENT_SCORE] = score
+                if math.isfinite(score):
+                    doc["score"] = score
+            if i < len(content_list):
+                text = _content(content_list[i])
+                if text is not None:
+                    attrs[base + sc.DOCUMENT_CONTENT] = text
+            docs.append(doc)
+        if gen_ai_json:
+            attrs[sc.GEN_AI_RETRIEVAL_DOCUMENTS] = json.dumps(docs)
+        span.set_attributes(attrs)
+
+    @_guarded
+    def record_documents(
+        self,
+        ids: Iterable[object],
+        scores: Iterable[object] | None = None,
+        *,
+        contents: Iterable[object] | None = None,
+    ) -> None:
+        """The stage's result documents, best first, bounded to the top N (``max_documents``).
+
+        Written as ``gen_ai.retrieval.documents`` (JSON ``[{id, score}]``) and as OpenInference
+        ``retrieval.documents.{i}.document.*`` (``reranker.output_documents.{i}...`` for a
+        rerank stage). ``contents`` are recorded only with content capture on.
+        """
+        prefix = (
+            sc.RERANKER_OUTPUT_DOCUMENTS_PREFIX
+            if self._spec.kind == "rerank"
+            else sc.RETRIEVAL_DOCUMENTS_PREFIX
+        )
+        self._documents(prefix, ids, scores, contents, gen_ai_json=True)
+
+    @_guarded
+    def record_input_documents(
+        self,
+        ids: Iterable[object],
+        scores: Iterable[object] | None = None,
+        *,
+        contents: Iterable[object] | None = None,
+    ) -> None:
+        """A rerank stage's input candidates (``reranker.input_documents.{i}.document.*``)."""
+        self._documents(sc.RERANKER_INPUT_DOCUMENTS_PREFIX, ids, scores, contents, False)
+
+    @_guarded
+    def set_top_k(self, k: int) -> None:
+        """``gen_ai.request.top_k`` (a double, per GenAI) and, for rerank, ``reranker.top_k``."""
+        self.span.set_attribute(sc.GEN_AI_REQUEST_TOP_K, float(k))
+        if self._spec.kind == "rerank":
+            self.span.set_attribute(sc.RERANKER_TOP_K, int(k))
+
+    @_guarded
+    def set_data_source(self, source_id: str) -> None:
+        """``gen_ai.data_source.id``: the collection, index or store searched."""
+        self.span.set_attribute(sc.GEN_AI_DATA_SOURCE_ID, str(source_id))
+
+    @_guarded
+    def set_model(self, name: str, *, response_model: str | None = None) -> None:
+        """``gen_ai.request.model`` plus the OpenInference model name of this stage kind."""
+        attrs: dict[str, AttributeValue] = {sc.GEN_AI_REQUEST_MODEL: str(name)}
+        kind_key = _MODEL_KEYS.get(self._spec.kind)
+        if kind_key is not None:
+            attrs[kind_key] = str(name)
+        if response_model is not None:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
+        self.span.set_attributes(attrs)
+
+    @_guarded
+    def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        """``gen_ai.usage.input_tokens`` / ``output_tokens`` and ``llm.token_count.*``."""
+        attrs: dict[str, AttributeValue] = {}
+        if input_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = int(input_tokens)
+            attrs[sc.LLM_TOKEN_COUNT_PROMPT] = int(input_tokens)
+        if output_tokens is not None:
+            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = int(output_tokens)
+            attrs[sc.LLM_TOKEN_COUNT_COMPLETION] = int(output_tokens)
+        if input_tokens is not None or output_tokens is not None:
+            attrs[sc.LLM_TOKEN_COUNT_TOTAL] = int(input_tokens or 0) + int(output_tokens or 0)
+        self.span.set_attributes(attrs)
+
+    @_guarded
+    def set_embedding_dimension(self, n: int) -> None:
+        """``gen_ai.embeddings.dimension.count``."""
+        self.span.set_attribute(sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, int(n))
+
+    @_guarded
+    def set_query(self, text: object) -> None:
+        """The query, content-gated: ``input.value`` plus ``gen_ai.retrieval.query.text``
+        (retrieval) or ``reranker.query`` (rerank)."""
+        value = _content(text)
+        if value is None:
+            return
+        attrs: dict[str, AttributeValue] = {sc.INPUT_VALUE: value}
+        kind_key = _QUERY_KEYS.get(self._spec.kind)
+        if kind_key is not None:
+            attrs[kind_key] = value
+        self.span.set_attributes(attrs)
+
+
+_MODEL_KEYS: Final[dict[str, str]] = {
+    "embedding": sc.EMBEDDING_MODEL_NAME,
+    "generation": sc.LLM_MODEL_NAME,
+    "rerank": sc.RERANKER_MODEL_NAME,
+}
+_QUERY_KEYS: Final[dict[str, str]] = {
+    "retrieval": sc.GEN_AI_RETRIEVAL_QUERY_TEXT,
+    "rerank": sc.RERANKER_QUERY,
+}
+
+
+def current_stage() -> StageHandle | None:
+    """The innermost active stage's handle, or None (outside any stage, or tracing off)."""
+    return cast("StageHandle | None", _get_current().get(_STAGE_KEY))
+
+
+def current_turn() -> TurnHandle | None:
+    """The active turn's handle, or None (outside any turn, or tracing off)."""
+    return cast("TurnHandle | None", _get_current().get(_TURN_KEY))
+
+
+def _new_turn_id() -> str:
+    """A random uuid4, as 32 hex digits (cheaper than ``uuid.uuid4().hex``)."""
+    bits = random.getrandbits(128)
+    bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
+    return f"{bits:032x}"
+
+
+# --- span specs: everything static, built once ----------------------------------------
+
+_Opened = tuple[Span, object, H, float, "MetricKey | None"]
+"""What opening a span gives: span, context token, handle, and the start time and metric key
+of the duration metric (0.0 and None while metrics are off)."""
+
+
+class _Spec(Generic[H]):
+    """What a decorated function opens on each call. ``open`` never raises."""
+
+    __slots__ = ("name",)
+    streaming: bool = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def open(self, provider: _api.TracerProvider) -> _Opened[H] | None:
+        raise NotImplementedError
+
+
+class _StageSpec(_Spec[StageHandle]):
+    __slots__ = ("attributes", "kind", "metric_key", "streaming")
+
+    def __init__(self, name: str, kind: sc.StageKind, extra: Mapping[str, object]) -> None:
+        super().__init__(name)
+        if kind not in sc.KIND_CONVENTIONS:
+            contained("stage-kind", "unknown stage kind %r recorded as 'other'", kind)
+            kind = "other"
+        conv = sc.KIND_CONVENTIONS[kind]
+        attrs: dict[str, AttributeValue] = {
+            sc.RAG_STAGE: name,
+            sc.RAG_STAGE_KIND: kind,
+            sc.OPENINFERENCE_SPAN_KIND: conv.openinference,
+        }
+        if conv.gen_ai_operation is not None:
+            attrs[sc.GEN_AI_OPERATION_NAME] = conv.gen_ai_operation
+        else:
+            attrs[sc.GEN_AI_WORKFLOW_NAME] = sc.DEFAULT_WORKFLOW_NAME
+        attrs.update(_clean_all(extra))
+        self.kind: sc.StageKind = kind
+        self.attributes: Final = attrs
+        self.streaming = kind == "generation"
+        self.metric_key: Final = _metrics.stage_key(name, kind)
+
+    def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
+        try:
+            parent = _get_current()
+            span = _TRACERS.get(provider).start_span(self.name, parent, _INTERNAL, self.attributes)
+            handle = StageHandle(span, self)
+            token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
+        except Exception:
+            contained("span-start", "starting stage span %r failed", self.name)
+            return None
+        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, self.metric_key
+
+
+class _OperationSpec(_Spec[OperationHandle]):
+    __slots__ = ("attributes",)
+
+    def __init__(self, name: str, kind: str, data_source: str | None, extra: Mapping[str, object]):
+        super().__init__(name)
+        attrs: dict[str, AttributeValue] = {sc.RAG_OPERATION: kind}
+        if data_source is not None:
+            attrs[sc.GEN_AI_DATA_SOURCE_ID] = str(data_source)
+        else:
+            attrs[sc.GEN_AI_WORKFLOW_NAME] = sc.DEFAULT_WORKFLOW_NAME
+        attrs.update(_clean_all(extra))
+        self.attributes: Final = attrs
+
+    def open(self, provider: _api.TracerProvider) -> _Opened[OperationHandle] | None:
+        try:
+            parent = _get_current()
+            span = _TRACERS.get(provider).start_span(self.name, parent, _INTERNAL, self.attributes)
+            token = _attach(Context({**parent, _SPAN_KEY: span}))
+        except Exception:
+            contained("span-start", "starting operation span %r failed", self.name)
+            return None
+        return span, token, OperationHandle(span), 0.0, None
+
+
+class _TurnSpec(_Spec[TurnHandle]):
+    __slots__ = ("attributes", "turn_id")
+
+    def __init__(
+        self,
+        session_id: str | None,
+        turn_id: str | None,
+        user_id: str | None,
+        extra: Mapping[str, object],
+    ) -> None:
+        super().__init__(sc.TURN_SPAN_NAME)
+        attrs: dict[str, AttributeValue] = {
+            sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_WORKFLOW,
+            sc.GEN_AI_WORKFLOW_NAME: sc.DEFAULT_WORKFLOW_NAME,
+        }
+        if session_id is not None:
+            attrs[sc.SESSION_ID] = attrs[sc.GEN_AI_CONVERSATION_ID] = str(session_id)
+        if user_id is not None:
+            attrs[sc.USER_ID] = str(user_id)
+        if extra:
+            attrs.update(_clean_all(extra))
+        self.attributes: Final = attrs
+        self.turn_id = None if turn_id is None else str(turn_id)
+
+    def open(self, provider: _api.TracerProvider) -> _Opened[TurnHandle] | None:
+        try:
+            parent = _get_current()
+            parent_span = cast("Span | None", parent.get(_SPAN_KEY))
+            is_child = parent_span is not None and parent_span.get_span_context().is_valid
+            turn_id = self.turn_id or _new_turn_id()
+            span = _TRACERS.get(provider).start_span(
+                sc.TURN_SPAN_NAME,
+                parent,
+                _INTERNAL if is_child else _SERVER,
+                {**self.attributes, sc.RAG_TURN_ID: turn_id},
+            )
+            handle = TurnHandle(span, turn_id)
+            ctx = Context({**parent, _SPAN_KEY: span, _TURN_KEY: handle, _STAGE_KEY: None})
+            token = _attach(ctx)
+        except Exception:
+            contained("span-start", "starting the turn span failed")
+            return None
+        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, _metrics.TURN_KEY
+
+
+# --- decorators: one wrapper per function shape ------------------------------------------
+
+
+def _wrap_sync(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
+    open_ = spec.open
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        provider = _api._TRACER_PROVIDER
+        if provider is None:
+            return func(*args, **kwargs)
+        opened = open_(provider)
+        if opened is None:
+            return func(*args, **kwargs)
+        span, token, _, t0, key = opened
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, token, exc, t0, key)
+            raise
+        _end(span, token, t0, key)
+        return result
+
+    return wrapper
+
+
+def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P, Awaitable[R]]:
+    open_ = spec.open
+
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        provider = _api._TRACER_PROVIDER
+        if provider is None:
+            return await func(*args, **kwargs)
+        opened = open_(provider)
+        if opened is None:
+            return await func(*args, **kwargs)
+        span, token, _, t0, key = opened
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            _fail(span, token, exc, t0, key)
+            raise
+        _end(span, token, t0, key)
+        return result
+
+    return wrapper
+
+
+class _Stream:
+    """Per-iteration state of a traced generator: its span, context and chunk count."""
+
+    __slots__ = ("chunks", "ctx", "key", "span", "started", "streaming", "t0")
+
+    def __init__(self, spec: _Spec[Any], provider: _api.TracerProvider) -> None:
+        self.span: Span = INVALID_SPAN
+        self.ctx: Context | None = None
+        self.streaming = spec.streaming
+        self.chunks = 0
+        self.started = _perf()
+        self.t0 = 0.0
+        self.key: MetricKey | None = None
+        opened = spec.open(provider)
+        if opened is not None:
+            # The span is current only while the generator body runs, not across yields.
+            self.span, token, _, self.t0, self.key = opened
+            self.ctx = _get_current()
+            _detach(token)  # type: ignore[arg-type]
+
+    def chunk(self) -> None:
+        self.chunks += 1
+        if self.chunks == 1 and self.streaming:
+            try:
+                ttfc = _perf() - self.started
+                self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
+                self.span.add_event(sc.EVENT_FIRST_CHUNK)
+            except Exception:
+                contained("stream", "recording the first chunk failed")
+
+    def finish(self, exc: BaseException | None) -> None:
+        if self.t0:
+            _record(self.t0, self.key, None if exc is None else type(exc))
+        span = self.span
+        try:
+            if self.streaming:
+                span.set_attribute(sc.RAG_STREAM_CHUNK_COUNT, self.chunks)
+            if exc is not None:
+                _mark(span, exc)
+        except Exception:
+            contained("span-error", "recording the end of a stream failed")
+        try:
+            span.end()
+        except Exception:
+            contained("span-end", "ending span failed")
+
+
+def _wrap_gen(
+    func: Callable[P, Generator[Any, Any, Any]], spec: _Spec[Any]
+) -> Callable[P, Generator[Any, Any, Any]]:
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, Any]:
+        gen = func(*args, **kwargs)
+        provider = _api._TRACER_PROVIDER
+        if provider is None:
+            return (yield from gen)
+        stream = _Stream(spec, provider)
+        ctx = stream.ctx
+        if ctx is None:
+            return (yield from gen)
+        sent: Any = None
+        thrown: BaseException | None = None
+        outcome: BaseException | None = None
+        try:
+            while True:
+                token = _attach(ctx)
+                try:
+                    if thrown is None:
+                        item = gen.send(sent)
+                    else:
+                        exc, thrown = thrown, None
+                        item = gen.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+                finally:
+                    _detach(token)
+                stream.chunk()
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    token = _attach(ctx)
+                    try:
+                        gen.close()
+                    finally:
+                        _detach(token)
+                    raise
+                except BaseException as exc:
+                    thrown, sent = exc, None
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            stream.finish(outcome)
+            outcome = thrown = None
+
+    return wrapper
+
+
+def _wrap_async_gen(
+    func: Callable[P, AsyncGenerator[Any, Any]], spec: _Spec[Any]
+) -> Callable[P, AsyncGenerator[Any, Any]]:
+    @functools.wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[Any, Any]:
+        agen = func(*args, **kwargs)
+        provider = _api._TRACER_PROVIDER
+        stream = None if provider is None else _Stream(spec, provider)
+        ctx = None if stream is None else stream.ctx
+        sent: Any = None
+        thrown: BaseException | None = None
+        outcome: BaseException | None = None
+        try:
+            while True:
+                token = None if ctx is None else _attach(ctx)
+                try:
+                    if thrown is None:
+                        item = await agen.asend(sent)
+                    else:
+                        exc, thrown = thrown, None
+                        item = await agen.athrow(exc)
+                except StopAsyncIteration:
+                    return
+                finally:
+                    if token is not None:
+                        _detach(token)
+                if stream is not None:
+                    stream.chunk()
+                try:
+                    sent = yield item
+                except GeneratorExit:
+                    token = None if ctx is None else _attach(ctx)
+                    try:
+                        await agen.aclose()
+                    finally:
+                        if token is not None:
+                            _detach(token)
+                    raise
+                except BaseException as exc:
+                    thrown, sent = exc, None
+        except BaseException as exc:
+            outcome = exc
+            raise
+        finally:
+            if stream is not None and ctx is not None:
+                stream.finish(outcome)
+            outcome = thrown = None
+
+    return wrapper
+
+
+def _decorate(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
+    if isinstance(func, (staticmethod, classmethod)):
+        return cast("Callable[P, R]", type(func)(_decorate(func.__func__, spec)))
+    wrapped: Callable[..., Any]
+    if inspect.isasyncgenfunction(func):
+        wrapped = _wrap_async_gen(func, spec)
+    elif inspect.isgeneratorfunction(func):
+        wrapped = _wrap_gen(func, spec)
+    elif inspect.iscoroutinefunction(func):
+        wrapped = _wrap_async(func, spec)
+    else:
+        wrapped = _wrap_sync(func, spec)
+    return cast("Callable[P, R]", wrapped)
+
+
+# --- scopes: context manager and decorator in one object --------------------------------
+
+
+class _Scope(Generic[H]):
+    """``with``/``async with`` opens one span; calling it on a function decorates it.
+
+    One scope object may be entered several times at once (nested, or shared by threads
+    or tasks): each exit ends the span that is current in its own context.
+    """
+
+    __slots__ = ("_active",)
+    _active: list[_Opened[H]]
+
+    def _spec(self, func: Callable[..., Any] | None = None) -> _Spec[H]:
+        raise NotImplementedError
+
+    def _off_handle(self) -> H:
+        raise NotImplementedError
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        return _decorate(func, self._spec(func))
+
+    def __enter__(self) -> H:
+        provider = _api._TRACER_PROVIDER
+        if provider is not None:
+            opened = self._spec().open(provider)
+            if opened is not None:
+                self._active.append(opened)
+                return opened[2]
+        return self._off_handle()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        active: list[_Opened[H]] = self._active
+        if not active:
+            return
+        entry = active[-1]
+        if len(active) > 1:  # entered more than once: end the span current in this context
+            current = _get_current().get(_SPAN_KEY)
+            entry = next((o for o in reversed(active) if o[0] is current), entry)
+        try:
+            active.remove(entry)
+        except ValueError:  # another thread ended it first
+            return
+        span, token, _, t0, key = entry
+        if exc is None:
+            _end(span, token, t0, key)
+        else:
+            _fail(span, token, exc, t0, key)
+
+    async def __aenter__(self) -> H:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class StageScope(_Scope[StageHandle]):
+    """What ``rag_otel.stage(name, kind=...)`` returns: a context manager and a decorator.
+
+    Scopes without extra attributes are shared per (name, kind), so ``with stage(...)``
+    in a hot loop allocates nothing when tracing is off.
+    """
+
+    __slots__ = ("_attributes", "_built", "_off", "kind", "name")
+
+    def __init__(self, name: str | None, kind: sc.StageKind, attributes: Mapping[str, object]):
+        self._active = []
+        self.name = name
+        self.kind = kind
+        self._attributes = attributes
+        self._built: _StageSpec | None = None
+        self._off: StageHandle | None = None
+
+    def _spec(self, func: Callable[..., Any] | None = None) -> _StageSpec:
+        name = self.name
+        if name is None and func is not None:
+            target = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+            name = str(
+                getattr(target, "__qualname__", None) or getattr(target, "__name__", "stage")
+            )
+            return _StageSpec(name, self.kind, self._attributes)
+        spec = self._built
+        if spec is None:
+            spec = self._built = _StageSpec(name or "stage", self.kind, self._attributes)
+        return spec
+
+    def __enter__(self) -> StageHandle:  # _Scope.__enter__, inlined for the common case
+        provider = _api._TRACER_PROVIDER
+        if provider is None:
+            return self._off or self._off_handle()
+        opened = (self._built or self._spec()).open(provider)
+        if opened is None:
+            return self._off_handle()
+        self._active.append(opened)
+        return opened[2]
+
+    def _off_handle(self) -> StageHandle:
+        handle = self._off
+        if handle is None:
+            handle = self._off = StageHandle(INVALID_SPAN, self)
+        return handle
+
+
+_SCOPE_CACHE: Final[dict[tuple[str, str], StageScope]] = {}
+
+
+def _shared_scope(name: str, kind: sc.StageKind) -> StageScope:
+    scope = _SCOPE_CACHE.get((name, kind))
+    if scope is None:
+        if len(_SCOPE_CACHE) >= 4096:  # names built at run time must not grow it forever
+            _SCOPE_CACHE.clear()
+        scope = _SCOPE_CACHE[(name, kind)] = StageScope(name, kind, {})
+    return scope
+
+
+class TurnScope(_Scope[TurnHandle]):
+    """What ``rag_otel.turn(...)`` returns: a context manager and a decorator."""
+
+    __slots__ = ("_args",)
+
+    def __init__(
+        self,
+        session_id: str | None,
+        turn_id: str | None,
+        user_id: str | None,
+        attributes: Mapping[str, object],
+    ) -> None:
+        self._active = []
+        self._args = (session_id, turn_id, user_id, attributes)
+
+    def _spec(self, func: Callable[..., Any] | None = None) -> _TurnSpec:
+        return _TurnSpec(*self._args)
+
+    def _off_handle(self) -> TurnHandle:
+        return TurnHandle(INVALID_SPAN, self._args[1])
+
+
+class OperationScope(_Scope[OperationHandle]):
+    """What ``rag_otel.operation(...)`` returns: a context manager and a decorator."""
+
+    __slots__ = ("_args",)
+
+    def __init__(
+        self, name: str, kind: str, data_source: str | None, attributes: Mapping[str, object]
+    ) -> None:
+        self._active = []
+        self._args = (name, kind, data_source, attributes)
+
+    def _spec(self, func: Callable[..., Any] | None = None) -> _OperationSpec:
+        return _OperationSpec(*self._args)
+
+    def _off_handle(self) -> OperationHandle:
+        return OperationHandle(INVALID_SPAN)
+
+
+# --- the public constructors -----------------------------------------------------------
+
+
+@overload
+def stage(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def stage(
+    name: str | None = None, /, *, kind: sc.StageKind = "other", **attributes: object
+) -> StageScope: ...
+def stage(
+    name: str | Callable[P, R] | None = None,
+    /,
+    *,
+    kind: sc.StageKind = "other",
+    **attributes: object,
+) -> StageScope | Callable[P, R]:
+    """One span per stage: ``@stage``, ``@stage("embed", kind="embedding")``, ``with stage(...)``.
+
+    Kinds: embedding, retrieval, fusion, rerank, generation, other. Extra keyword arguments
+    become static span attributes. Works on functions, coroutine functions, generator and
+    async generator functions (the span covers the whole iteration).
+    """
+    if callable(name):
+        return StageScope(None, kind, attributes)(name)
+    if attributes or name is None:
+        return StageScope(name, kind, attributes)
+    scope = _SCOPE_CACHE.get((name, kind))
+    return scope if scope is not None else _shared_scope(name, kind)
+
+
+@overload
+def turn(session_id: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def turn(
+    session_id: str | None = None,
+    turn_id: str | None = None,
+    user_id: str | None = None,
+    **attributes: object,
+) -> TurnScope: ...
+def turn(
+    session_id: str | Callable[P, R] | None = None,
+    turn_id: str | None = None,
+    user_id: str | None = None,
+    **attributes: object,
+) -> TurnScope | Callable[P, R]:
+    """One parent span (``rag.turn``) per question/answer turn; a context manager or decorator.
+
+    SERVER when it is the root of its trace, INTERNAL under an existing parent span.
+    """
+    if callable(session_id):
+        return TurnScope(None, turn_id, user_id, attributes)(session_id)
+    return TurnScope(session_id, turn_id, user_id, attributes)
+
+
+def operation(
+    name: str, *, data_source: str | None = None, kind: str = "ingest", **attributes: object
+) -> OperationScope:
+    """A span that is not a stage (ingest, housekeeping): ``rag.operation`` = ``kind``.
+
+    Carries ``gen_ai.data_source.id`` when ``data_source`` is given (else
+    ``gen_ai.workflow.name``), so it survives Langfuse's default export filter.
+    """
+    return OperationScope(name, kind, data_source, attributes)

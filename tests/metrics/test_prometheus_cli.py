@@ -1,0 +1,57 @@
+"""``rag-otel analyze prometheus+...``: usage errors are one line and exit 2 (no server needed:
+these are refused before any request, or the request fails on a closed port)."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_server import free_port
+
+from rag_otel.analysis.model import InputError
+from rag_otel.analysis.prometheus import analyze_prometheus, is_prometheus_source
+from rag_otel.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["analyze", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["prometheus+ftp://127.0.0.1:9090"], "expected prometheus+http://HOST:PORT"),
+        (["prometheus+http://127.0.0.1:9090", "spans.jsonl"], "expected one prometheus+http://"),
+        (["prometheus+http://127.0.0.1:9090", "--plot", "x.png"], "--plot needs spans"),
+        (["prometheus+http://127.0.0.1:1", "--since", "soon"], "option --since"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith("rag-otel: ")
+    assert expected in line
+
+
+def test_closed_port_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    source = f"prometheus+http://127.0.0.1:{free_port()}"
+    code, out, err = _run(capsys, source, "--since", "1h")
+    assert code == 2
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"rag-otel: {source}: expected a reachable Prometheus HTTP API")
+
+
+def test_source_spelling() -> None:
+    assert is_prometheus_source("prometheus+http://127.0.0.1:9090")
+    assert not is_prometheus_source("http://127.0.0.1:16686")
+    with pytest.raises(InputError, match="is not before --until"):
+        analyze_prometheus(
+            "prometheus+http://127.0.0.1:1",
+            since="2026-01-02T00:00:00Z",
+            until="2026-01-01T00:00:00Z",
+        )

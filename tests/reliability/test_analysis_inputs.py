@@ -1,0 +1,297 @@
+"""The analysis never trusts its input: exhaustive mutations of every fixture, hostile traces.
+
+Beyond tests/analysis/test_readers_fuzz.py (hypothesis, random samples), here:
+
+- every fixture truncated at EVERY byte offset (not a sample), read and analysed;
+- every JSON field of every fixture (the first occurrence of each field path) replaced by
+  each value of the wrong type, read and analysed;
+- huge numbers and negative durations in the time fields, cycles in parent links;
+- a million spans in one trace, analysed in a subprocess under a memory limit;
+- the CLI on a few of these: one clear line, never a traceback.
+
+Outcome everywhere: spans and a Report (possibly with counted warnings), or InputError with
+a one-line message naming the source. Anything else fails the test.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_helpers import ROOT, child_env
+
+from rag_otel.analysis.model import Diagnostics, InputError
+from rag_otel.analysis.readers import read_spans
+from rag_otel.analysis.report import analyze
+
+TRACES = ROOT / "tests" / "fixtures" / "traces"
+FIXTURES = {
+    p.name: p.read_bytes() for p in sorted(TRACES.iterdir()) if p.suffix in (".json", ".jsonl")
+}
+SMALL = {name: raw for name, raw in FIXTURES.items() if len(raw) <= 6000}
+WRONG_VALUES: list[Any] = [
+    None,
+    True,
+    -1,
+    10**30,
+    -(10**30),
+    1.5e308,
+    "",
+    "zz",
+    [],
+    {},
+    [1, "a"],
+    {"k": 1},
+]
+STATS: Counter[str] = Counter()
+
+
+def outcome(data: bytes, name: str = "input.json") -> str:
+    """'ok' (spans analysed, no warning), 'warned' (counted warnings) or 'error' (InputError)."""
+    stream = io.BytesIO(data)
+    stream.name = name
+    diagnostics = Diagnostics()
+    try:
+        spans = list(read_spans(stream, diagnostics=diagnostics))
+        analyze(spans, diagnostics=diagnostics)
+    except InputError as exc:
+        message = str(exc)
+        assert message.startswith(name), message
+        assert "\n" not in message, message
+        return "error"
+    return "warned" if diagnostics.counts else "ok"
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_truncated_at_every_offset(name: str) -> None:
+    raw = SMALL[name]
+    results = Counter(outcome(raw[:cut], name) for cut in range(len(raw)))
+    STATS["truncations"] += len(raw)
+    # A cut that leaves a non-blank prefix of a single JSON document is never taken as data.
+    if name.endswith(".json"):
+        assert results["ok"] <= 1 + raw.count(b"\n") // 10_000, results
+    assert sum(results.values()) == len(raw)
+
+
+def field_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """Paths to every field and list item (containers too)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key)
+            yield from field_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield (*path, i)
+            yield from field_paths(item, (*path, i))
+
+
+def first_of_each_shape(paths: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One path per shape (list indices ignored): the first occurrence of each field."""
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for path in paths:
+        shape = tuple("[]" if isinstance(p, int) else p for p in path)
+        if shape not in seen:
+            seen.add(shape)
+            out.append(path)
+    return out
+
+
+def documents(raw: bytes, name: str) -> list[Any]:
+    if name.endswith(".jsonl"):
+        return [json.loads(line) for line in raw.splitlines() if line.strip()]
+    return [json.loads(raw)]
+
+
+def encode(docs: list[Any], name: str) -> bytes:
+    if name.endswith(".jsonl"):
+        return b"\n".join(json.dumps(d).encode() for d in docs) + b"\n"
+    return json.dumps(docs[0]).encode()
+
+
+def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    out = copy.deepcopy(doc)
+    target = out
+    for p in path[:-1]:
+        target = target[p]
+    target[path[-1]] = value
+    return out
+
+
+NEEDS_READER_FIXES = pytest.mark.xfail(
+    strict=True,
+    raises=(TypeError, OverflowError),
+    reason="needs fix: readers/otlp.py interns a non-string service.name stringValue "
+    "(TypeError: unhashable type) and readers accept timestamps beyond int64, which "
+    "overflow report.py's array('q') (OverflowError); see docs/reliability.md",
+)
+WRONG_TYPE_FIXES = {
+    "jaeger-ui_otlp2jaeger-multi-in.jsonl": NEEDS_READER_FIXES,
+    "jaeger_otlp2jaeger-in.otlp.json": NEEDS_READER_FIXES,
+    "otlp-proto_examples_trace.json": NEEDS_READER_FIXES,
+    "python-sdk_otlp-json-file-exporter.jsonl": NEEDS_READER_FIXES,
+    "jaeger_anonymizer_trace_success.spans-array.json": NEEDS_READER_FIXES,
+    "jaeger_otlp2jaeger-out.v1-api.json": NEEDS_READER_FIXES,
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=WRONG_TYPE_FIXES[n]) if n in WRONG_TYPE_FIXES else n
+        for n in sorted(FIXTURES)
+    ],
+)
+def test_wrong_type_in_every_field(name: str) -> None:
+    docs = documents(FIXTURES[name], name)
+    results: Counter[str] = Counter()
+    for d, doc in enumerate(docs[:2]):
+        for path in first_of_each_shape(field_paths(doc)):
+            for value in WRONG_VALUES:
+                mutated = [*docs[:d], replaced(doc, path, value), *docs[d + 1 :]]
+                results[outcome(encode(mutated, name), name)] += 1
+    STATS["wrong-type mutations"] += sum(results.values())
+    assert results["error"] + results["warned"] > 0, results
+
+
+def otlp_line(spans: list[dict[str, Any]]) -> bytes:
+    doc = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"scope": {}, "spans": spans}]}]}
+    return json.dumps(doc).encode() + b"\n"
+
+
+def span(
+    span_id: str, parent: str, start: Any = "1000", end: Any = "2000", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "traceId": "ab" * 16,
+        "spanId": span_id,
+        "parentSpanId": parent,
+        "name": "rag.turn" if not parent else "embed",
+        "startTimeUnixNano": start,
+        "endTimeUnixNano": end,
+        **extra,
+    }
+
+
+A, B, C = "a" * 16, "b" * 16, "c" * 16
+HOSTILE = {
+    "negative-duration": [span(A, "", "5000", "1000")],
+    "negative-stage-duration": [span(A, ""), span(B, A, "1900", "1100")],
+    "huge-times": [span(A, "", "9" * 40, "9" * 41)],
+    "huge-int-times": [span(A, "", 10**30, 10**31)],
+    "float-times": [span(A, "", 1.5e308, 1.7e308)],
+    "negative-times": [span(A, "", "-5", "-1")],
+    "parent-cycle": [span(A, B), span(B, A)],
+    "three-cycle": [span(A, C), span(B, A), span(C, B)],
+    "self-parent": [span(A, A)],
+    "cycle-under-a-root": [span(A, ""), span(B, C), span(C, B)],
+    "duplicate-ids": [span(A, ""), span(A, "")],
+}
+
+
+TIME_RANGE_CASES = {"huge-times", "huge-int-times", "float-times"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=NEEDS_READER_FIXES) if c in TIME_RANGE_CASES else c
+        for c in sorted(HOSTILE)
+    ],
+)
+def test_hostile_values_are_an_error_or_a_counted_warning(case: str) -> None:
+    result = outcome(otlp_line(HOSTILE[case]), f"{case}.jsonl")
+    STATS["hostile cases"] += 1
+    assert result in ("error", "warned"), result
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "negative-duration",
+        "parent-cycle",
+        pytest.param(
+            "huge-times",
+            marks=pytest.mark.xfail(
+                strict=True, raises=AssertionError, reason="needs fix: the OverflowError above"
+            ),
+        ),
+    ],
+)
+def test_cli_says_one_line_never_a_traceback(case: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{case}.jsonl"
+    path.write_bytes(otlp_line(HOSTILE[case]))
+    garbage = tmp_path / "garbage.json"
+    garbage.write_bytes(bytes(range(256)) * 4)
+    for source in (path, garbage):
+        proc = subprocess.run(
+            [sys.executable, "-m", "rag_otel", "analyze", str(source)],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+        if proc.returncode != 0:
+            assert source.name in proc.stderr
+
+
+BIG = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+    from rag_otel.analysis.model import Diagnostics, Span
+    from rag_otel.analysis.report import analyze
+
+    shape, n = sys.argv[1], int(sys.argv[2])
+    T = "ab" * 16
+    def spans():
+        yield Span(T, "0" * 16, None, "rag.turn", 0, 10**9 + n, is_turn=True, turn_id="t")
+        for i in range(1, n):
+            parent = "0" * 16 if shape == "wide" else f"{i - 1:016x}"
+            stage = ("embed", "retrieve", "generate")[i % 3]
+            yield Span(T, f"{i:016x}", parent, stage, i, i + 1000, stage=stage, stage_kind="other")
+
+    t0 = time.perf_counter()
+    diagnostics = Diagnostics()
+    report = analyze(spans(), diagnostics=diagnostics)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print("RESULT " + json.dumps({"s": time.perf_counter() - t0, "peak_mb": peak / 2**20,
+                                  "warnings": dict(diagnostics.counts)}))
+    """
+)
+MEMORY_LIMIT = 3 * 2**30
+
+
+@pytest.mark.parametrize(("shape", "n"), [("wide", 1_000_000), ("deep", 200_000)])
+def test_huge_trace_bounded_time_and_memory(shape: str, n: int) -> None:
+    # wide: a million stage spans under one turn; deep: a 200,000-long parent chain
+    # (deep enough that anything recursive would blow the stack).
+    proc = subprocess.run(
+        [sys.executable, "-c", BIG.replace("LIMIT", str(MEMORY_LIMIT)), shape, str(n)],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    print("FIGURES " + json.dumps({"shape": shape, "spans": n, **result}))
+    assert result["peak_mb"] < 1536, result  # ~0.8 KB per span held for the open trace
+
+
+def test_zz_report_fuzz_counts() -> None:
+    print("FIGURES " + json.dumps(dict(STATS)))
+    assert (
+        STATS["truncations"] == sum(len(raw) for raw in SMALL.values()) or not STATS["truncations"]
+    )
