@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Final
@@ -23,7 +24,7 @@ from typing import IO, Any, Final
 from google.protobuf import json_format  # type: ignore[import-untyped]
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from rag_otel._errors import contained
 
@@ -66,6 +67,12 @@ class OtlpJsonFileExporter(SpanExporter):
         self.path = Path(path) if path is not None else default_file_path()
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
+        # A child forked while the parent's batch thread held the lock would wait forever.
+        reinit = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (m := reinit()) and m())
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
     def _open(self) -> IO[str]:
         if self._file is None:
@@ -123,3 +130,20 @@ class ContainedExporter(SpanExporter):
             self.inner.shutdown()
         except Exception:
             contained(f"exporter.{self.name}", "shutting down the %s exporter failed", self.name)
+
+
+class CountingBatchSpanProcessor(BatchSpanProcessor):
+    """The SDK's BatchSpanProcessor, but a span that finds the queue full is counted
+    (``rag_otel._errors.COUNTS["queue.full"]``) and logged once, instead of the SDK's
+    warning per span (a log record per dropped span, on the application's thread)."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        batch = self._batch_processor
+        if len(batch._queue) >= batch._max_queue_size:
+            contained(
+                "queue.full",
+                "the export queue is full (OTEL_BSP_MAX_QUEUE_SIZE=%d): dropping spans",
+                batch._max_queue_size,
+            )
+            return
+        super().on_end(span)

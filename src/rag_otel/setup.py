@@ -21,6 +21,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,9 +212,13 @@ def configure(
 
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-    from rag_otel.exporters import ContainedExporter, OtlpJsonFileExporter
+    from rag_otel.exporters import (
+        ContainedExporter,
+        CountingBatchSpanProcessor,
+        OtlpJsonFileExporter,
+    )
 
     otlp_endpoint = endpoint or _env(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -282,13 +287,18 @@ def configure(
 
         config = Configuration(provider=provider, created_provider=created, file_path=result_path)
         for span_exp, label in exporters:
-            processor = BatchSpanProcessor(ContainedExporter(span_exp, label))
+            processor = CountingBatchSpanProcessor(ContainedExporter(span_exp, label))
             provider.add_span_processor(processor)
             config.processors.append(processor)
             config.exporters.append(label)
         _configurations.append(config)
         if not _atexit_registered:
             atexit.register(shutdown)
+            # multiprocessing children leave through os._exit (no atexit): flush them from
+            # a multiprocessing finalizer, registered in each child after the fork.
+            import multiprocessing.util as mp_util
+
+            mp_util.register_after_fork(_AFTER_FORK_KEY, _flush_at_child_exit)
             _atexit_registered = True
 
     if created:
@@ -328,6 +338,19 @@ def configure(
     return config
 
 
+class _Key:
+    """A weak-referenceable key for multiprocessing's after-fork registry."""
+
+
+_AFTER_FORK_KEY: Final = _Key()
+
+
+def _flush_at_child_exit(_key: object) -> None:
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(_AFTER_FORK_KEY, shutdown, exitpriority=100)
+
+
 def _instrument() -> None:
     try:
         from rag_otel.instrumentation import instrument as run_instrument
@@ -338,30 +361,37 @@ def _instrument() -> None:
 
 
 def shutdown(timeout_millis: int = 30000) -> None:
-    """Flush and shut down what ``configure()`` created (its processors, and its provider)."""
+    """Flush and shut down what ``configure()`` created, within ``timeout_millis`` overall.
+
+    The SDK's ``force_flush()`` ignores its timeout (it exports every queued batch, each
+    waiting up to the exporter timeout), so it is not called: ``BatchSpanProcessor.shutdown``
+    exports what is queued on its worker thread and stops waiting at the deadline.
+    """
     with _lock:
         configs = list(_configurations)
         _configurations.clear()
-    if any(config.metrics is not None for config in configs):
-        try:
-            _metrics.disable(timeout_millis)
-        except Exception:
-            logger.warning("rag-otel: shutting down metrics failed", exc_info=True)
+    deadline = time.monotonic() + timeout_millis / 1000
     for config in configs:
+        for processor in config.processors:
+            remaining = max(0, int((deadline - time.monotonic()) * 1000))
+            _shutdown_processor(processor, remaining)
         if config.created_provider and config.provider is not None:
             try:
-                config.provider.force_flush(timeout_millis)
-                config.provider.shutdown()  # shuts down every processor it holds
+                config.provider.shutdown()  # its processors are already shut down
             except Exception:
                 logger.warning("rag-otel: shutting down the provider failed", exc_info=True)
-            continue
-        for processor in config.processors:
-            _shutdown_processor(processor, timeout_millis)
+    if any(config.metrics is not None for config in configs):
+        try:  # after the traces, with what is left of the deadline
+            _metrics.disable(max(0, int((deadline - time.monotonic()) * 1000)))
+        except Exception:
+            logger.warning("rag-otel: shutting down metrics failed", exc_info=True)
 
 
 def _shutdown_processor(processor: SpanProcessor, timeout_millis: int) -> None:
     try:
-        processor.force_flush(timeout_millis)
+        batch = getattr(processor, "_batch_processor", None)
+        if batch is not None:
+            batch.shutdown(timeout_millis)  # bounded: joins the worker up to the deadline
         processor.shutdown()
     except Exception:
         logger.warning("rag-otel: shutting down a span processor failed", exc_info=True)

@@ -65,6 +65,14 @@ async def one_turn(n: int) -> None:
             pass
 
 
+CONFIG: list[rag_otel.setup.Configuration] = []
+
+
+def queue_length() -> int:
+    """Spans waiting in the batch processors' queues (the SDK's private deque)."""
+    return sum(len(p._batch_processor._queue) for c in CONFIG for p in c.processors)  # type: ignore[attr-defined]
+
+
 async def run(seconds: float, rate: float, tasks: int) -> dict[str, object]:
     counter = iter(range(10**9))
     per_task = tasks / rate
@@ -86,10 +94,12 @@ async def run(seconds: float, rate: float, tasks: int) -> dict[str, object]:
 
     proc = psutil.Process()
     samples: list[int] = []
+    queues: list[int] = []
 
     async def sample() -> None:
         while time.perf_counter() < end:
             samples.append(proc.memory_info().rss)
+            queues.append(queue_length())
             await asyncio.sleep(0.1)
 
     t0 = time.perf_counter()
@@ -103,6 +113,8 @@ async def run(seconds: float, rate: float, tasks: int) -> dict[str, object]:
         "late": late[0],
         "rss_first_third_mb": max(samples[:third]) / 2**20,
         "rss_last_third_mb": max(samples[-third:]) / 2**20,
+        "queue_first_third_max": max(queues[:third]),
+        "queue_last_third_max": max(queues[-third:]),
     }
 
 
@@ -112,7 +124,7 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=float(os.environ.get(SECONDS_ENV, "10")))
     args = parser.parse_args()
-    rag_otel.configure(service_name="load-app")
+    CONFIG.append(rag_otel.configure(service_name="load-app"))
     result = asyncio.run(run(args.seconds, args.rate, args.tasks))
     t0 = time.perf_counter()
     rag_otel.shutdown()

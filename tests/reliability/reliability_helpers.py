@@ -28,9 +28,12 @@ from typing import Any
 
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+import rag_otel
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 APP = HERE / "app_turns.py"
+SRC = Path(rag_otel.__file__).resolve().parents[1]  # children import the rag_otel we test
 
 
 @dataclass
@@ -82,11 +85,14 @@ class HttpReceiver:
                     reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 else:
                     reply = b""
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
+                try:
+                    self.send_response(receiver.status)
+                    self.send_header("Content-Type", "application/x-protobuf")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the exporter gave up waiting (the slow collector case)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -204,7 +210,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAG_OTEL_", "PYTHON"))
     }
-    env["PYTHONPATH"] = str(ROOT / "src")
+    env["PYTHONPATH"] = str(SRC)
     env.update(extra)
     return env
 

@@ -52,7 +52,6 @@ WRONG_VALUES: list[Any] = [
     [1, "a"],
     {"k": 1},
 ]
-STATS: Counter[str] = Counter()
 
 
 def outcome(data: bytes, name: str = "input.json") -> str:
@@ -75,7 +74,6 @@ def outcome(data: bytes, name: str = "input.json") -> str:
 def test_truncated_at_every_offset(name: str) -> None:
     raw = SMALL[name]
     results = Counter(outcome(raw[:cut], name) for cut in range(len(raw)))
-    STATS["truncations"] += len(raw)
     # A cut that leaves a non-blank prefix of a single JSON document is never taken as data.
     if name.endswith(".json"):
         assert results["ok"] <= 1 + raw.count(b"\n") // 10_000, results
@@ -127,29 +125,9 @@ def replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     return out
 
 
-NEEDS_READER_FIXES = pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, OverflowError),
-    reason="needs fix: readers/otlp.py interns a non-string service.name stringValue "
-    "(TypeError: unhashable type) and readers accept timestamps beyond int64, which "
-    "overflow report.py's array('q') (OverflowError); see docs/reliability.md",
-)
-WRONG_TYPE_FIXES = {
-    "jaeger-ui_otlp2jaeger-multi-in.jsonl": NEEDS_READER_FIXES,
-    "jaeger_otlp2jaeger-in.otlp.json": NEEDS_READER_FIXES,
-    "otlp-proto_examples_trace.json": NEEDS_READER_FIXES,
-    "python-sdk_otlp-json-file-exporter.jsonl": NEEDS_READER_FIXES,
-    "jaeger_anonymizer_trace_success.spans-array.json": NEEDS_READER_FIXES,
-    "jaeger_otlp2jaeger-out.v1-api.json": NEEDS_READER_FIXES,
-}
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(n, marks=WRONG_TYPE_FIXES[n]) if n in WRONG_TYPE_FIXES else n
-        for n in sorted(FIXTURES)
-    ],
+    [n for n in sorted(FIXTURES)],
 )
 def test_wrong_type_in_every_field(name: str) -> None:
     docs = documents(FIXTURES[name], name)
@@ -159,7 +137,6 @@ def test_wrong_type_in_every_field(name: str) -> None:
             for value in WRONG_VALUES:
                 mutated = [*docs[:d], replaced(doc, path, value), *docs[d + 1 :]]
                 results[outcome(encode(mutated, name), name)] += 1
-    STATS["wrong-type mutations"] += sum(results.values())
     assert results["error"] + results["warned"] > 0, results
 
 
@@ -198,19 +175,9 @@ HOSTILE = {
 }
 
 
-TIME_RANGE_CASES = {"huge-times", "huge-int-times", "float-times"}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=NEEDS_READER_FIXES) if c in TIME_RANGE_CASES else c
-        for c in sorted(HOSTILE)
-    ],
-)
+@pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_values_are_an_error_or_a_counted_warning(case: str) -> None:
     result = outcome(otlp_line(HOSTILE[case]), f"{case}.jsonl")
-    STATS["hostile cases"] += 1
     assert result in ("error", "warned"), result
 
 
@@ -219,12 +186,7 @@ def test_hostile_values_are_an_error_or_a_counted_warning(case: str) -> None:
     [
         "negative-duration",
         "parent-cycle",
-        pytest.param(
-            "huge-times",
-            marks=pytest.mark.xfail(
-                strict=True, raises=AssertionError, reason="needs fix: the OverflowError above"
-            ),
-        ),
+        "huge-times",
     ],
 )
 def test_cli_says_one_line_never_a_traceback(case: str, tmp_path: Path) -> None:
@@ -248,7 +210,7 @@ def test_cli_says_one_line_never_a_traceback(case: str, tmp_path: Path) -> None:
 BIG = textwrap.dedent(
     """
     import json, resource, sys, time
-    resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
     from rag_otel.analysis.model import Diagnostics, Span
     from rag_otel.analysis.report import analyze
 
@@ -277,7 +239,7 @@ def test_huge_trace_bounded_time_and_memory(shape: str, n: int) -> None:
     # wide: a million stage spans under one turn; deep: a 200,000-long parent chain
     # (deep enough that anything recursive would blow the stack).
     proc = subprocess.run(
-        [sys.executable, "-c", BIG.replace("LIMIT", str(MEMORY_LIMIT)), shape, str(n)],
+        [sys.executable, "-c", BIG.replace("MEMORY_CAP", str(MEMORY_LIMIT)), shape, str(n)],
         env=child_env(),
         capture_output=True,
         text=True,
@@ -288,10 +250,3 @@ def test_huge_trace_bounded_time_and_memory(shape: str, n: int) -> None:
     result = json.loads(line.removeprefix("RESULT "))
     print("FIGURES " + json.dumps({"shape": shape, "spans": n, **result}))
     assert result["peak_mb"] < 1536, result  # ~0.8 KB per span held for the open trace
-
-
-def test_zz_report_fuzz_counts() -> None:
-    print("FIGURES " + json.dumps(dict(STATS)))
-    assert (
-        STATS["truncations"] == sum(len(raw) for raw in SMALL.values()) or not STATS["truncations"]
-    )

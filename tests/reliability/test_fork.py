@@ -118,12 +118,6 @@ def test_os_fork_child_flushes_at_exit_without_help() -> None:
     assert turns_by_session(spans) == Counter(result["expected"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix: multiprocessing children leave through os._exit, skipping atexit; "
-    "rag-otel should flush them from a multiprocessing.util.Finalize registered "
-    "after fork (setup.py, see docs/reliability.md)",
-)
 @pytest.mark.parametrize("mode", ["process", "pool"])
 def test_multiprocessing_children_flush_without_help(mode: str) -> None:
     with HttpReceiver() as receiver:
@@ -132,11 +126,6 @@ def test_multiprocessing_children_flush_without_help(mode: str) -> None:
     assert turns_by_session(spans) == Counter(result["expected"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix: OtlpJsonFileExporter's lock is copied locked into a child forked "
-    "while the parent was writing; the child deadlocks (exporters.py, see docs/reliability.md)",
-)
 def test_fork_while_the_file_exporter_writes(tmp_path: Path) -> None:
     path = tmp_path / "spans.jsonl"
     env = child_env(RAG_OTEL_EXPORTER="file", RAG_OTEL_FILE_PATH=str(path))

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # span.kind, as OTLP's integer enum values; Jaeger's `span.kind` tag maps onto these
+MAX_TIME_NS = 2**63 - 1
+"""Largest timestamp the analysis accepts (int64 nanoseconds, as it stores durations)."""
+
 SPAN_KIND_UNSPECIFIED = 0
 SPAN_KIND_INTERNAL = 1
 SPAN_KIND_SERVER = 2

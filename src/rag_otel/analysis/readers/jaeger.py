@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_otel import semconv
-from rag_otel.analysis.model import InputError, Span
+from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
 
 SPAN_KIND_TAG = "span.kind"
@@ -177,6 +177,10 @@ def decode_spans(
             end = None
             if start is not None and duration_us is not None:
                 end = start + int(duration_us) * 1000
+                if not 0 <= start <= MAX_TIME_NS or not 0 <= end <= MAX_TIME_NS:
+                    raise ValueError(
+                        f"time out of range: startTime {start_us}, duration {duration_us}"
+                    )
             else:
                 warn("missing-timestamp", f"{where}: span {sid} ({name})")
 

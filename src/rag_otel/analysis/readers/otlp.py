@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_otel import semconv
-from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
 
 SERVICE_NAME = "service.name"
 
@@ -262,7 +262,7 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                         if kv["key"] == SERVICE:
                             value = kv["value"]
                             service = value.get("stringValue")
-                            if service is None:
+                            if service.__class__ is not str:
                                 service = attribute_text(value)
                 scopes = rs.get("scopeSpans")
                 if scopes is None:
@@ -332,6 +332,11 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
 
                         start = int(start) if start else None
                         end = int(end) if end else None
+                        if (
+                            not 0 <= (start or 0) <= MAX_TIME_NS
+                            or not 0 <= (end or 0) <= MAX_TIME_NS
+                        ):
+                            raise ValueError(f"time out of range: {start}..{end}")
                         if not start or not end:
                             warn(
                                 "missing-timestamp", f"{state.where(location)}: span {sid} ({name})"
