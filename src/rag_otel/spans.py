@@ -665,7 +665,6 @@ class _Stream:
         self.ctx: Context | None = None
         self.streaming = spec.streaming
         self.chunks = 0
-        self.started = _perf()
         self.t0 = 0.0
         self.key: MetricKey | None = None
         opened = spec.open(provider)
@@ -674,6 +673,8 @@ class _Stream:
             self.span, token, _, self.t0, self.key = opened
             self.ctx = _get_current()
             _detach(token)  # type: ignore[arg-type]
+        # Time to first chunk counts from the span's start, never from before it.
+        self.started = _perf()
 
     def chunk(self) -> None:
         self.chunks += 1

@@ -91,8 +91,11 @@ def _input_options(p: argparse.ArgumentParser) -> None:
         help="force the input format (default: detected from the content)",
     )
     g.add_argument("--service", help="live Jaeger: service name")
-    g.add_argument("--since", help="live Jaeger: look back this far, e.g. 1h, 30m (or a timestamp)")
-    g.add_argument("--until", help="live Jaeger: end of the time range (default now)")
+    g.add_argument(
+        "--since",
+        help="live Jaeger or Prometheus: look back this far, e.g. 1h, 30m (or a timestamp)",
+    )
+    g.add_argument("--until", help="live Jaeger or Prometheus: end of the time range (default now)")
     g.add_argument("--limit", type=int, metavar="N", help="live Jaeger: at most N traces")
 
 
@@ -133,7 +136,16 @@ def run_analyze(args: argparse.Namespace) -> int:
     from rag_otel.analysis.model import InputError
 
     try:
-        report = _load(args.sources, args)
+        if any(s.startswith("prometheus+") for s in args.sources):  # histograms, not spans
+            from rag_otel.analysis.prometheus import load_prometheus
+
+            if args.plot:
+                return _error("--plot needs spans; a prometheus+ source has only histograms")
+            report = load_prometheus(
+                args.sources, since=args.since, until=args.until, service=args.service
+            )
+        else:
+            report = _load(args.sources, args)
     except InputError as exc:
         return _error(str(exc))
     try:
