@@ -22,6 +22,15 @@ TRUNCATION_MARK: Final = "...[truncated]"
 Redactor = Callable[[str], str]
 
 
+def env_first(*names: str) -> str | None:
+    """The first of the environment variables ``names`` that is set and not blank."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
 def env_flag(name: str, default: bool = False) -> bool:
     """``true/1/yes/on`` (any case) is True, ``false/0/no/off`` False, else ``default``."""
     raw = os.environ.get(name, "").strip().lower()

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from rag_otel import semconv as sc
+from rag_otel._config import env_first
 from rag_otel._errors import contained
 
 if TYPE_CHECKING:
@@ -271,14 +272,6 @@ _lock: Final = threading.Lock()
 _active: MetricsConfiguration | None = None
 
 
-def _env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
 def exporter_names(
     metrics: bool | str | Sequence[str] | None, *, otlp_endpoint: str | None
 ) -> list[str]:
@@ -290,7 +283,7 @@ def exporter_names(
     """
     source = "metrics="
     if metrics is None:
-        raw = _env(METRICS_ENV)
+        raw = env_first(METRICS_ENV)
         if raw is None:
             return []
         source = METRICS_ENV
@@ -301,7 +294,7 @@ def exporter_names(
     if metrics is False:
         return []
     if metrics is True:
-        raw_env = _env("OTEL_METRICS_EXPORTER")
+        raw_env = env_first("OTEL_METRICS_EXPORTER")
         if raw_env is None:
             return ["otlp" if otlp_endpoint else "prometheus"]
         source, metrics = "OTEL_METRICS_EXPORTER", raw_env
@@ -324,7 +317,7 @@ def exporter_names(
 def _histogram_choice(histogram: str | None) -> str | None:
     """``exponential``/``explicit`` from the argument or ``RAG_OTEL_METRICS_HISTOGRAM``; None
     when neither says (then the exporters' own defaults and environment apply)."""
-    value = histogram if histogram is not None else _env(HISTOGRAM_ENV)
+    value = histogram if histogram is not None else env_first(HISTOGRAM_ENV)
     if value is None:
         return None
     value = value.strip().lower()
@@ -356,7 +349,9 @@ def _otlp_reader(
     from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
     from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
-    proto = protocol or _env("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    proto = protocol or env_first(
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
     preferred: dict[type, Aggregation] | None = (
         None if aggregation is None else {HistogramInstrument: aggregation}
     )
@@ -368,7 +363,7 @@ def _otlp_reader(
         )
 
         exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred)
-        shown = endpoint or _env(
+        shown = endpoint or env_first(
             "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
         )
         label = f"otlp(grpc {shown or 'localhost:4317'})"
@@ -411,7 +406,7 @@ def _console_reader(
 def _prometheus_port(port: int | None) -> int:
     if port is not None:
         return int(port)
-    raw = _env("OTEL_EXPORTER_PROMETHEUS_PORT")
+    raw = env_first("OTEL_EXPORTER_PROMETHEUS_PORT")
     if raw is None:
         return DEFAULT_PROMETHEUS_PORT
     try:
@@ -476,7 +471,7 @@ def enable(
         if name == "otlp":
             # OTLP's own env var for it is honoured when set; else exponential by default.
             otlp_aggregation = aggregation
-            if otlp_aggregation is None and not _env(OTLP_HISTOGRAM_ENV):
+            if otlp_aggregation is None and not env_first(OTLP_HISTOGRAM_ENV):
                 otlp_aggregation = _aggregation("exponential", bounds)
             reader, label = _otlp_reader(
                 endpoint, protocol, headers, otlp_aggregation, export_interval_millis
@@ -491,7 +486,9 @@ def enable(
             # explicit buckets: the text exposition has no exponential histograms
             reader, label = PrometheusMetricReader(registry=registry), "prometheus"
             host = (
-                prometheus_host or _env("OTEL_EXPORTER_PROMETHEUS_HOST") or DEFAULT_PROMETHEUS_HOST
+                prometheus_host
+                or env_first("OTEL_EXPORTER_PROMETHEUS_HOST")
+                or DEFAULT_PROMETHEUS_HOST
             )
             prometheus_start = (host, _prometheus_port(prometheus_port))
         else:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 from opentelemetry import trace as _api
 
 from rag_otel import metrics as _metrics
-from rag_otel._config import SETTINGS, Redactor, env_flag
+from rag_otel._config import SETTINGS, Redactor, env_first, env_flag
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -76,20 +76,12 @@ _configurations: list[Configuration] = []
 _atexit_registered = False
 
 
-def _env(*names: str) -> str | None:
-    for name in names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
 def _exporter_names(exporter: str | Sequence[str] | None, endpoint: str | None) -> list[str]:
     if exporter is not None:
         names = [exporter] if isinstance(exporter, str) else list(exporter)
         source = "exporter="
     else:
-        raw = _env(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
+        raw = env_first(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
         if raw is None:
             return ["otlp" if endpoint else "file"]
         names = raw.split(",")
@@ -114,7 +106,7 @@ def _protocol(protocol: str | None) -> str:
                 f"rag-otel: protocol={protocol!r}; expected one of {', '.join(PROTOCOLS)}"
             )
         return protocol
-    raw = _env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+    raw = env_first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
     if raw is None:
         return "http/protobuf"
     if raw not in PROTOCOLS:
@@ -138,7 +130,7 @@ def _otlp_exporter(
         )
 
         grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs)
-        shown = endpoint or _env(
+        shown = endpoint or env_first(
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
         )
         return grpc_exporter, f"otlp(grpc {shown or 'localhost:4317'})"
@@ -220,7 +212,7 @@ def configure(
         OtlpJsonFileExporter,
     )
 
-    otlp_endpoint = endpoint or _env(
+    otlp_endpoint = endpoint or env_first(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     if file_path is None:
@@ -232,14 +224,14 @@ def configure(
         else _metrics.exporter_names(
             metrics,
             otlp_endpoint=endpoint
-            or _env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            or env_first("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
         )
     )
     if (
         file_path is not None
         and "file" not in names
         and exporter is None
-        and not _env(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
+        and not env_first(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
     ):
         names.append("file")
     chosen_protocol = _protocol(protocol) if "otlp" in names else None

@@ -16,12 +16,15 @@ import inspect
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from types import ModuleType
 from typing import Any, Final, NamedTuple
 
 import wrapt
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,
+)
 
 from rag_otel._errors import contained as _contained
 
@@ -153,3 +156,30 @@ class Patcher:
                 continue
             setattr(owner, patch.method, wrapper)
             self._applied.append((owner, patch.method, wrapper))
+
+
+class PatchingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """A ``BaseInstrumentor`` around one `Patcher`: what each instrumentor is.
+
+    A subclass names its library (``library``, the distribution name for the version
+    check), the supported versions (``requirements``) and its ``patcher``.
+    """
+
+    library: str
+    requirements: Collection[str]
+    patcher: Patcher
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return self.requirements
+
+    def _instrument(self, **kwargs: Any) -> None:
+        if dependencies_met(self.library, self.requirements):
+            self.patcher.start()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self.patcher.stop()
+
+    @property
+    def wrapped_methods(self) -> list[str]:
+        """``Owner.method`` of each wrapper installed now (empty until the library is imported)."""
+        return self.patcher.applied

@@ -48,12 +48,9 @@ chromadb: methods are wrapped when chromadb is imported, or at once if it alread
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 import rag_otel
@@ -62,9 +59,9 @@ from rag_otel.instrumentation._patching import (
     Arguments,
     Patch,
     Patcher,
+    PatchingInstrumentor,
     Wrapper,
     contained,
-    dependencies_met,
 )
 
 from .package import _instruments
@@ -375,20 +372,9 @@ def _patches() -> list[Patch]:
 _PATCHER: Final = Patcher(_patches())
 
 
-class ChromaInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+class ChromaInstrumentor(PatchingInstrumentor):
     """Wraps chromadb's ``Collection`` and ``AsyncCollection`` (see the module docstring)."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
-
-    def _instrument(self, **kwargs: Any) -> None:
-        if dependencies_met("chromadb", _instruments):
-            _PATCHER.start()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _PATCHER.stop()
-
-    @property
-    def wrapped_methods(self) -> list[str]:
-        """``Owner.method`` of each wrapper installed now (empty until chromadb is imported)."""
-        return _PATCHER.applied
+    library = "chromadb"
+    requirements = _instruments
+    patcher = _PATCHER

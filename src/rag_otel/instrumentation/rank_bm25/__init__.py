@@ -48,14 +48,11 @@ through untouched; a failure in the recording code is logged once and never rais
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from itertools import chain, tee
 from typing import Any, Final
 
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,
-)
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
 import rag_otel
@@ -64,9 +61,9 @@ from rag_otel.instrumentation._patching import (
     Arguments,
     Patch,
     Patcher,
+    PatchingInstrumentor,
     Wrapper,
     contained,
-    dependencies_met,
 )
 
 from .package import _instruments
@@ -351,20 +348,9 @@ def _patches() -> list[Patch]:
 _PATCHER: Final = Patcher(_patches())
 
 
-class BM25Instrumentor(BaseInstrumentor):  # type: ignore[misc]
+class BM25Instrumentor(PatchingInstrumentor):
     """Wraps rank-bm25's ``BM25Okapi``, ``BM25L`` and ``BM25Plus`` (see the module docstring)."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return _instruments
-
-    def _instrument(self, **kwargs: Any) -> None:
-        if dependencies_met("rank-bm25", _instruments):
-            _PATCHER.start()
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _PATCHER.stop()
-
-    @property
-    def wrapped_methods(self) -> list[str]:
-        """``Owner.method`` of each wrapper installed now (empty until rank_bm25 is imported)."""
-        return _PATCHER.applied
+    library = "rank-bm25"
+    requirements = _instruments
+    patcher = _PATCHER
