@@ -8,6 +8,7 @@ run a subprocess instead of fighting the global provider.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# --import-mode=importlib does not put test folders on sys.path: shared helpers live in tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _EXPORTER = InMemorySpanExporter()
 

@@ -1,11 +1,7 @@
-"""Span lookups and a clean-subprocess runner shared by the core tracing tests."""
+"""Span lookups shared by the core tracing tests (a clean-subprocess runner is in tests/subprocesses.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,19 +32,3 @@ def span_id(span: ReadableSpan) -> int:
 def trace_id(span: ReadableSpan) -> int:
     assert span.context is not None
     return span.context.trace_id
-
-
-def run_python(
-    code: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter (no provider installed), OTEL_* env scrubbed."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAG_OTEL_"))}
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=cwd or ROOT,
-        timeout=timeout,
-    )

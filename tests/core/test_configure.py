@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core_helpers import ROOT, run_python
+from core_helpers import ROOT
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from subprocesses import run_python
 
 PIPELINE = """
 import rag_otel

@@ -1,11 +1,7 @@
-"""Reading metric points back, and a clean-subprocess runner, for the metrics tests."""
+"""Reading metric points back, for the metrics tests."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,19 +39,3 @@ def points(reader: InMemoryMetricReader, name: str) -> list[Point]:
 def by_stage(found: list[Point]) -> dict[tuple[str, str | None], Point]:
     """Points keyed by (rag.stage, error.type)."""
     return {(p.attributes.get("rag.stage", ""), p.attributes.get("error.type")): p for p in found}
-
-
-def run_python(
-    code: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter (no provider installed), OTEL_*/RAG_OTEL_* scrubbed."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAG_OTEL_"))}
-    base.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=base,
-        cwd=ROOT,
-        timeout=timeout,
-    )

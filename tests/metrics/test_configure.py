@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from metrics_helpers import run_python
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from prometheus_client.parser import text_string_to_metric_families
+
+from subprocesses import run_python
 
 APP = """
 import json, sys, urllib.request
