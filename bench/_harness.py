@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -111,3 +112,32 @@ def format_table(title: str, results: Sequence[Result]) -> str:
         note = f"  ({r.note})" if r.note else ""
         lines.append(f"{r.name:<{width}}  {value} {ratio}{target}{note}".rstrip())
     return "\n".join(lines)
+
+
+def install_discarding_provider(**batch_options: int) -> tuple[Any, Any]:
+    """Install a global SDK provider whose BatchSpanProcessor exports to nowhere.
+
+    The spans go through the whole SDK pipeline (processor queue, worker thread, exporter
+    call) and are then dropped, so what a benchmark measures is the cost of making them.
+    ``batch_options`` go to the BatchSpanProcessor (default: a queue big enough that no
+    span is dropped, since dropping would make a variant look cheaper).
+    Returns ``(provider, processor)``.
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Discard(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    batch_options.setdefault("max_queue_size", 1 << 20)
+    provider = TracerProvider()
+    processor = BatchSpanProcessor(Discard(), **batch_options)
+    provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    return provider, processor

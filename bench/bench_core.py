@@ -23,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,14 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _harness import Result, Timing, format_table, paired_ratio, time_calls  # noqa: E402
+from _harness import (  # noqa: E402
+    Result,
+    Timing,
+    format_table,
+    install_discarding_provider,
+    paired_ratio,
+    time_calls,
+)
 
 TITLE = "Tracing overhead (bench_core: empty function, BatchSpanProcessor + discarding exporter)"
 SIX = ("embed", "retrieve.vector", "retrieve.bm25", "fusion", "rerank", "generate")
@@ -60,23 +67,7 @@ def _stage_attributes(name: str, kind: str) -> dict[str, Any]:
 
 
 def _install_pipeline() -> Callable[[], object]:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
-
-    class Discard(SpanExporter):
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    # A queue big enough that no span is dropped (dropping would make a variant look cheaper).
-    processor = BatchSpanProcessor(Discard(), max_queue_size=1 << 20)
-    provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
+    _, processor = install_discarding_provider()
     return processor.force_flush
 
 
@@ -207,33 +198,15 @@ def _child_disabled(number: int, repeats: int) -> dict[str, float]:
 def _child_memory(variant: str, spans: int) -> float:
     """Bytes allocated per span held in the BatchSpanProcessor's queue."""
     import tracemalloc
-    from collections.abc import Sequence as Seq
-
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
 
     import rag_otel
 
-    class Discard(SpanExporter):
-        def export(self, batch: Seq[ReadableSpan]) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
     # Nothing is exported while measuring: the spans stay buffered in the queue.
-    provider.add_span_processor(
-        BatchSpanProcessor(
-            Discard(),
-            max_queue_size=spans * 2,
-            max_export_batch_size=spans * 2,
-            schedule_delay_millis=3_600_000,
-        )
+    provider, _ = install_discarding_provider(
+        max_queue_size=spans * 2,
+        max_export_batch_size=spans * 2,
+        schedule_delay_millis=3_600_000,
     )
-    trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("bench.raw")
     attrs = _stage_attributes("retrieve", "retrieval")
     decorated = rag_otel.stage("retrieve", kind="retrieval")(empty)

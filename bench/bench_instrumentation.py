@@ -35,7 +35,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _harness import Result  # noqa: E402
+from _harness import Result, install_discarding_provider  # noqa: E402
 
 TITLE = "Auto-instrumentation overhead (bench_instrumentation: instrumented call vs bare stage)"
 TARGET = 1.2
@@ -85,21 +85,7 @@ class Measured:
 
 
 def _install_pipeline() -> Any:
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import (
-        BatchSpanProcessor,
-        SpanExporter,
-        SpanExportResult,
-    )
-
-    class Discard(SpanExporter):
-        def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 16))
-    trace.set_tracer_provider(provider)
+    provider, _ = install_discarding_provider(max_queue_size=1 << 16)
     return provider
 
 

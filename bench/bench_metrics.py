@@ -29,14 +29,20 @@ import gc
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from _harness import Result, format_table, paired_ratio, time_calls  # noqa: E402
+from _harness import (  # noqa: E402
+    Result,
+    format_table,
+    install_discarding_provider,
+    paired_ratio,
+    time_calls,
+)
 
 TITLE = "Stage metrics overhead (bench_metrics: empty function, spans + duration histograms)"
 QUICK_ARGS = ["--quick"]
@@ -50,21 +56,11 @@ def empty() -> None:
 
 
 def _install() -> Callable[[], object]:
-    from opentelemetry import trace
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
     from rag_otel import metrics
 
-    class Discard(SpanExporter):
-        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider()
-    processor = BatchSpanProcessor(Discard(), max_queue_size=1 << 20)
-    provider.add_span_processor(processor)
-    trace.set_tracer_provider(provider)
+    _, processor = install_discarding_provider()
     reader = InMemoryMetricReader()
     metrics.enable([], readers=[reader])
 

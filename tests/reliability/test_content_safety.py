@@ -150,9 +150,10 @@ REDACTION_APP = textwrap.dedent(
 )
 
 
-def test_redaction_runs_before_export_and_lengths_are_bounded() -> None:
+def _run_redaction_app(code: str) -> dict[str, Any]:
+    """Run the redaction app in a clean interpreter; its ``RESULT {...}`` line, parsed."""
     proc = subprocess.run(
-        [sys.executable, "-c", REDACTION_APP],
+        [sys.executable, "-c", code],
         env=child_env(),
         cwd=ROOT,
         capture_output=True,
@@ -161,7 +162,12 @@ def test_redaction_runs_before_export_and_lengths_are_bounded() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line.removeprefix("RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
+    return result
+
+
+def test_redaction_runs_before_export_and_lengths_are_bounded() -> None:
+    result = _run_redaction_app(REDACTION_APP)
     values = [(k, v) for k, v in result["values"]]
     texts = [v for _, v in values if isinstance(v, str)]
     assert not any("jane.doe" in v or "example.com" in v for v in texts), values
@@ -182,15 +188,5 @@ def test_a_failing_redaction_hook_exports_nothing_and_raises_nothing() -> None:
     app = REDACTION_APP.replace(
         "def redact(text):", "def redact(text):\n    raise RuntimeError('hook bug')"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", app],
-        env=child_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-    texts = [v for _, v in json.loads(line.removeprefix("RESULT "))["values"] if isinstance(v, str)]
+    texts = [v for _, v in _run_redaction_app(app)["values"] if isinstance(v, str)]
     assert not any("jane.doe" in v or "x" * 50 in v for v in texts)
