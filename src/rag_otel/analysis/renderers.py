@@ -16,6 +16,7 @@ from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
 from rag_otel.analysis.report import REMAINDER_ROW, Report
 from rag_otel.analysis.stats import LatencyStats
+from rag_otel.analysis.tables import TITLE_STYLE, FitTable
 from rag_otel.analysis.traces import WARNINGS as TRACE_WARNINGS
 
 if TYPE_CHECKING:
@@ -95,31 +96,29 @@ def _footer(report: Report) -> list[str]:
 
 
 def print_table(report: Report, console: Console) -> None:
-    from rich.table import Table
-
     title = "per-stage latency (ms)"
     if report.sources:
         title += f" — {', '.join(report.sources)}"
-    lat = Table(title=title, title_justify="left")
-    lat.add_column("stage", style="bold", no_wrap=True)
+    lat = FitTable(title, title_style=TITLE_STYLE)
+    lat.add_column("stage", key=True, justify="left", style="bold")
     for col in _LATENCY_COLUMNS:
-        lat.add_column(col, justify="right")
+        lat.add_column(col)
     for s in report.stages:
         lat.add_row(s.name, *_latency_cells(s))
     lat.add_section()
     lat.add_row(report.turn.name, *_latency_cells(report.turn), style="italic")
-    console.print(lat)
+    lat.print(console)
 
     a = report.attribution
-    cp = Table(title="share of turn time on the critical path", title_justify="left")
-    cp.add_column("stage", style="bold", no_wrap=True)
-    cp.add_column(f"all turns ({a.overall.turns})", justify="right")
-    cp.add_column(f"p50 turns ({a.at_p50.turns})", justify="right")
-    cp.add_column(f"p95 turns ({a.at_p95.turns})", justify="right")
+    cp = FitTable("share of turn time on the critical path", title_style=TITLE_STYLE)
+    cp.add_column("stage", key=True, justify="left", style="bold")
+    cp.add_column(f"all turns ({a.overall.turns})")
+    cp.add_column(f"p50 turns ({a.at_p50.turns})")
+    cp.add_column(f"p95 turns ({a.at_p95.turns})")
     for name, overall, p50, p95 in attribution_rows(report):
         style = "bold green" if name == report.verdict.stage else None
         cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
-    console.print(cp)
+    cp.print(console)
 
     first, *rest = report.verdict.lines
     console.print(f"[bold]{first}[/bold]", highlight=False)
@@ -129,7 +128,8 @@ def print_table(report: Report, console: Console) -> None:
     if warnings:
         console.print(f"[yellow]warnings ({sum(report.diagnostics.counts.values())}):[/yellow]")
         for line in warnings:
-            console.print(f"  {line}", highlight=False, markup=False)
+            # soft_wrap: file paths and span ids in the examples stay whole
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     for line in _footer(report):
         console.print(line, style="dim", highlight=False)
 

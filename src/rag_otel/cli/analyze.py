@@ -134,7 +134,12 @@ def _write(text: str, output: str | None) -> None:
 
 def run_analyze(args: argparse.Namespace) -> int:
     from rag_otel.analysis.model import InputError
+    from rag_otel.cli.extras import require_extra
 
+    if args.plot:  # before reading anything: a missing extra should not cost a full analysis
+        missing = require_extra("analyze --plot", "plot")
+        if missing is not None:
+            return missing
     try:
         if any(s.startswith("prometheus+") for s in args.sources):  # histograms, not spans
             from rag_otel.analysis.prometheus import load_prometheus
@@ -165,8 +170,6 @@ def run_analyze(args: argparse.Namespace) -> int:
             plot_report(report, args.plot)
     except OSError as exc:
         return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
-    except ImportError as exc:
-        return _error(f"{exc.name} is needed for this output: pip install 'rag-otel[plot]'")
     return EXIT_OK
 
 
