@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 
 from _harness import Result, time_calls
-
 from rag_otel.analysis.compare import RESAMPLES, bootstrap_quantiles
 
 TITLE = "compare's bootstrap (bench_compare: 1000 resamples, p50 + p95, one stage, both sides)"
