@@ -132,8 +132,10 @@ def layout(table: FitTable, console: Console) -> list[Table | None]:
     keys, rest = _keys_and_rest(table)
     whole = build_part(table, keys + rest)
     width = console.width
-    if natural_width(console, whole) <= width or not rest:
+    if natural_width(console, whole) <= width:
         return [whole]
+    if not rest:  # the key columns alone are too wide
+        return [None]
     groups: list[list[int]] = []
     current: list[int] = []
     for i in rest:
