@@ -130,7 +130,7 @@ def _next_steps(dest: Path, standalone: str) -> str:
         "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318\n"
         "  open http://127.0.0.1:16686 (Jaeger) and http://127.0.0.1:9090 (Prometheus)\n"
         f"without Docker: jaeger --config {dest / standalone}\n"
-        f"after editing: rag-otel collector check {dest}"
+        f"after editing: rag-otel collector check {dest}   (pip install 'rag-otel[collector]')"
     )
 
 
