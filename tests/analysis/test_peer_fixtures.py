@@ -32,7 +32,7 @@ REST_TRUTHS = [p for p in TRUTHS if truth_of(p)["format"] != "otlp-jsonl"]
 
 def rest_trace_id(item: dict[str, Any], format: str) -> str:
     """The trace id of one item of a REST export's ``data`` array."""
-    if format == "langfuse-observations-v2":
+    if format in ("langfuse-observations-v1", "langfuse-observations-v2"):
         return str(item["traceId"])
     assert format == "phoenix-spans", format
     return str(item["context"]["trace_id"])
