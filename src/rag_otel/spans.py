@@ -640,7 +640,7 @@ class _GenerationSpec(_StageSpec):
         try:
             parent = _get_current()
             attributes = self.attributes
-            turn = cast("TurnHandle | None", parent.get(_TURN_KEY))
+            turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
             if turn is not None and turn.conversation_id is not None:
                 attributes = {**attributes, sc.GEN_AI_CONVERSATION_ID: turn.conversation_id}
             span = _TRACERS.get(provider).start_span(self.name, parent, self.span_kind, attributes)
@@ -744,8 +744,9 @@ class _TurnSpec(_Spec[TurnHandle]):
         except Exception:
             contained("span-start", "starting the turn span failed")
             return None
-        t0 = _perf() if _metrics.ENABLED else 0.0
-        return span, token, handle, t0, _metrics.turn_key(workflow)
+        if _metrics.ENABLED:
+            return span, token, handle, _perf(), _metrics.turn_key(workflow)
+        return span, token, handle, 0.0, None
 
 
 # --- decorators: one wrapper per function shape ------------------------------------------
