@@ -461,9 +461,9 @@ def test_conversation_id_on_generation_stages_in_a_session(
         list(generate())
         with rag_otel.stage("retrieve", kind="retrieval"):
             pass
-    with rag_otel.turn():  # no session: no conversation id, never a made-up one
-        with rag_otel.stage("answer.anon", kind="generation"):
-            pass
+    # no session: no conversation id, never a made-up one
+    with rag_otel.turn(), rag_otel.stage("answer.anon", kind="generation"):
+        pass
     with rag_otel.stage("answer.alone", kind="generation"):  # outside any turn
         pass
     spans = {s.name: dict(s.attributes or {}) for s in span_exporter.get_finished_spans()}

@@ -170,7 +170,7 @@ def test_get_is_a_retrieval_stage(collection: Collection, spans: Any) -> None:
     assert attrs[sc.DB_OPERATION_NAME] == "get"
     assert attrs[sc.GEN_AI_DATA_SOURCE_ID] == collection.name
     assert attrs[sc.GEN_AI_RETRIEVAL_TOP_K] == 5
-    assert sc.GEN_AI_REQUEST_TOP_K not in attrs  # decoding top-k only, never on retrieval
+    assert "gen_ai.request.top_k" not in attrs  # decoding top-k only, never on retrieval
     assert attrs[sc.DB_RESPONSE_RETURNED_ROWS] == 2
     assert attrs[sc.RAG_RETRIEVAL_FILTER_WHERE] is True
     assert attrs[sc.RAG_RETRIEVAL_RESULT_COUNT] == 2
@@ -433,8 +433,10 @@ def test_every_auto_span_survives_langfuses_default_export_filter(client: Any, s
 def test_http_client_spans_are_client_spans_with_the_server(
     chroma_server: Any, instrumented: list[str], spans: Any
 ) -> None:
-    client = chromadb.HttpClient(
-        host=chroma_server.host, port=chroma_server.port, settings=NO_TELEMETRY
+    client = chromadb.HttpClient(  # its own Settings: HttpClient writes the server into them
+        host=chroma_server.host,
+        port=chroma_server.port,
+        settings=Settings(anonymized_telemetry=False),
     )
     col = client.create_collection(f"http-{uuid.uuid4().hex[:8]}", embedding_function=None)
     try:
