@@ -634,7 +634,20 @@ class _StageSpec(_Spec[StageHandle]):
 class _GenerationSpec(_StageSpec):
     """A generation stage also carries its turn's ``gen_ai.conversation.id``."""
 
-    __slots__ = ()
+    __slots__ = ("_last",)
+
+    def __init__(
+        self,
+        name: str,
+        kind: sc.StageKind,
+        extra: Mapping[str, object],
+        provider: str | None = None,
+        span_kind: SpanKind = _INTERNAL,
+        stream: bool = False,
+    ) -> None:
+        super().__init__(name, kind, extra, provider, span_kind, stream)
+        # the attributes built for the last conversation id: the turns of one session reuse them
+        self._last: tuple[str | None, dict[str, AttributeValue]] = (None, self.attributes)
 
     def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
         try:
@@ -642,7 +655,11 @@ class _GenerationSpec(_StageSpec):
             attributes = self.attributes
             turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
             if turn is not None and turn.conversation_id is not None:
-                attributes = {**attributes, sc.GEN_AI_CONVERSATION_ID: turn.conversation_id}
+                conversation, attributes = self._last
+                if conversation != turn.conversation_id:
+                    conversation = turn.conversation_id
+                    attributes = {**self.attributes, sc.GEN_AI_CONVERSATION_ID: conversation}
+                    self._last = (conversation, attributes)  # one atomic store
             span = _TRACERS.get(provider).start_span(self.name, parent, self.span_kind, attributes)
             handle = StageHandle(span, self)
             token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
