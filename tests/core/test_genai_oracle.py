@@ -5,6 +5,7 @@ streamed chat) go through util-genai's ``TelemetryHandler`` and through rag-otel
 same in-memory exporter; the GenAI attributes must agree in name, type and value, and the
 span kinds must agree except where docs/span-model.md lists a deliberate deviation. What
 rag-otel adds or leaves out is listed here too, so drift on either side fails a test.
+Written against opentelemetry-util-genai 1.3b0 (a dev dependency, pyproject.toml).
 """
 
 from __future__ import annotations
