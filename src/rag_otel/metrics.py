@@ -11,12 +11,17 @@ Usage::
 
 Two histograms, named and united per the OpenTelemetry conventions (unit ``s``):
 
-* ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind`` and, when the stage
-  raised, ``error.type`` (cancellation and early close are not errors, as on spans);
-* ``rag.turn.duration``: ``error.type`` when the turn raised.
+* ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind``, the kind's
+  ``gen_ai.operation.name``, ``gen_ai.provider.name`` when ``stage(..., provider=...)`` names
+  one, and, when the stage raised, ``error.type`` (cancellation and early close are not
+  errors, as on spans);
+* ``gen_ai.invoke_workflow.duration`` (the GenAI conventions' metric of a workflow invocation,
+  which a turn is): ``gen_ai.workflow.name`` when the turn's workflow is named, ``error.type``
+  when the turn raised.
 
 On a Prometheus endpoint they read ``rag_stage_duration_seconds_bucket{rag_stage, rag_stage_kind,
-error_type, le}`` (plus ``_sum`` and ``_count``) and ``rag_turn_duration_seconds_*``.
+gen_ai_operation_name, error_type, le}`` (plus ``_sum`` and ``_count``) and
+``gen_ai_invoke_workflow_duration_seconds_*``.
 
 Independent of trace sampling: the tracing API times each stage and turn itself, on its exit
 path, instead of deriving durations from spans in a span processor (a span the sampler drops
@@ -132,13 +137,37 @@ class MetricKey:
         return attrs
 
 
-def stage_key(name: str, kind: str) -> MetricKey:
-    """The key of a stage: ``rag.stage`` and ``rag.stage.kind``."""
-    return MetricKey(_STAGE, {sc.RAG_STAGE: name, sc.RAG_STAGE_KIND: kind})
+def stage_key(name: str, kind: str, provider: str | None = None) -> MetricKey:
+    """The key of a stage: ``rag.stage``, ``rag.stage.kind``, the kind's
+    ``gen_ai.operation.name`` and, when the stage names one, ``gen_ai.provider.name``."""
+    conventions = sc.KIND_CONVENTIONS.get(kind, sc.KIND_CONVENTIONS["other"])
+    attributes = {
+        sc.RAG_STAGE: name,
+        sc.RAG_STAGE_KIND: kind,
+        sc.GEN_AI_OPERATION_NAME: conventions.gen_ai_operation,
+    }
+    if provider is not None:
+        attributes[sc.GEN_AI_PROVIDER_NAME] = provider
+    return MetricKey(_STAGE, attributes)
 
 
 TURN_KEY: Final = MetricKey(_TURN, {})
-"""The key of every turn (no attributes but ``error.type`` on failures)."""
+"""The key of a turn without a workflow name (no attributes but ``error.type`` on failures)."""
+_TURN_KEYS: Final[dict[str, MetricKey]] = {}
+
+
+def turn_key(workflow: str | None) -> MetricKey:
+    """The key of a turn: ``gen_ai.workflow.name`` when the workflow is named (low cardinality
+    by the spec's rule; the cache is bounded all the same)."""
+    if workflow is None:
+        return TURN_KEY
+    key = _TURN_KEYS.get(workflow)
+    if key is None:
+        if len(_TURN_KEYS) >= 256:
+            _TURN_KEYS.clear()
+        key = _TURN_KEYS[workflow] = MetricKey(_TURN, {sc.GEN_AI_WORKFLOW_NAME: workflow})
+    return key
+
 
 _Sample = tuple[float, MetricKey, "type[BaseException] | None"]
 _PENDING: Final[deque[_Sample]] = deque()
@@ -522,7 +551,7 @@ def enable(
     turn_hist = meter.create_histogram(
         sc.METRIC_TURN_DURATION,
         unit="s",
-        description="Duration of RAG turns (rag_otel.turn), every call, unsampled.",
+        description="Duration of GenAI workflow invocations: RAG turns (rag_otel.turn), unsampled.",
         explicit_bucket_boundaries_advisory=advice,
     )
     # Its callback, which the SDK runs before every collection, hands over the pending samples.

@@ -157,6 +157,7 @@ def configure(
     resource_attributes: Mapping[str, str | bool | int | float] | None = None,
     sampler: Sampler | None = None,
     capture_content: bool | None = None,
+    workflow_name: str | None = None,
     redact: Redactor | None = None,
     max_content_length: int | None = None,
     max_documents: int | None = None,
@@ -179,8 +180,12 @@ def configure(
       its own ``BatchSpanProcessor``.
       ``file_path`` (or its shorthand ``file``) given explicitly turns the ``file`` exporter on
       next to the others unless the exporters are named explicitly.
-    - Content capture (``capture_content``/``RAG_OTEL_CAPTURE_CONTENT``), the ``redact`` hook and
-      the bounds apply to every turn and stage from now on.
+    - Content capture (``capture_content``, else ``RAG_OTEL_CAPTURE_CONTENT``, else
+      ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``OPENINFERENCE_HIDE_INPUTS``/
+      ``_OUTPUTS``, else off), the ``redact`` hook and the bounds apply to every turn and stage
+      from now on.
+    - ``workflow_name`` (``RAG_OTEL_WORKFLOW_NAME``): the ``gen_ai.workflow.name`` of turns
+      that do not pass ``workflow=``; without one, turns carry no workflow name.
     - ``propagate_context``: keep parent links across executors and threads.
     - ``instrument``: also call ``rag_otel.instrumentation.instrument()``.
     - ``metrics`` (``RAG_OTEL_METRICS``), ``metrics_port``, ``metrics_histogram``,
@@ -191,6 +196,8 @@ def configure(
     global _atexit_registered
     if capture_content is not None:
         SETTINGS.capture_content = bool(capture_content)
+    if workflow_name is not None:
+        SETTINGS.workflow_name = str(workflow_name) or None
     if redact is not None:
         SETTINGS.redact = redact
     if max_content_length is not None:

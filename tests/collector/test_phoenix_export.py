@@ -319,7 +319,7 @@ def test_turns_reach_phoenix_and_analyse(phoenix: str, tmp_path: Path) -> None:
         assert generate["attributes"][semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 30
         [vector] = [s for s in stages if s["name"] == "retrieve.vector"]
         assert vector["attributes"][semconv.GEN_AI_DATA_SOURCE_ID] == "faq"
-        assert vector["attributes"][semconv.GEN_AI_REQUEST_TOP_K] == 5
+        assert vector["attributes"][semconv.GEN_AI_RETRIEVAL_TOP_K] == 5
 
     # what came back, as OTLP JSON lines, through the analysis
     from rag_otel.analysis.model import Diagnostics
