@@ -147,13 +147,19 @@ class ContainedExporter(SpanExporter):
             return SpanExportResult.FAILURE
         self.in_flight = count
         started = time.monotonic()
+        error: str | None = None
         try:
             result = self.inner.export(spans)
-        except Exception:
+        except OSError as exc:  # connection refused, timed out (requests' errors too)
+            error = f"{type(exc).__name__}: {exc}"
+            result = SpanExportResult.FAILURE
+        except Exception:  # a bug: logged once with its traceback
             contained(f"exporter.{self.name}", "the %s exporter failed; spans dropped", self.name)
             result = SpanExportResult.FAILURE
         finally:
             self.in_flight = 0
+        if error is not None:  # one line, no traceback: the shutdown line says how many
+            contained(f"exporter.{self.name}", "the %s exporter failed: %s", self.name, error)
         if result is SpanExportResult.SUCCESS:
             self.delivered += count
         else:
@@ -176,7 +182,7 @@ class ContainedExporter(SpanExporter):
         helper thread: some releases wait for the running export)."""
         if self.abandoned is None:
             self.abandoned = reason
-        threading.Thread(target=self.shutdown, name="rag-otel-abandon", daemon=True).start()
+        start_daemon(self.shutdown, "rag-otel-abandon")  # at exit: not needed, may be refused
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         try:
@@ -210,10 +216,56 @@ class Undelivered:
         return sum(self.reasons.values())
 
 
-def _in_background(target: Callable[[], object], name: str) -> threading.Thread:
+def start_daemon(target: Callable[[], object], name: str) -> threading.Thread | None:
+    """``target`` on a new daemon thread; None when the interpreter refuses to start one
+    (at exit, some Pythons: 3.12.0-3.12.x raise RuntimeError from an ``atexit`` hook)."""
     thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:
+        return None
     return thread
+
+
+class _Closer:
+    """A daemon thread started ahead of time that runs ``action`` once, when triggered.
+
+    Shutdown often runs from an ``atexit`` hook, where Python 3.12 refuses to start threads,
+    and it must not wait on the SDK's unbounded joins: so the thread exists beforehand (and
+    is started again in a forked child, where threads do not survive).
+    """
+
+    def __init__(self, action: Callable[[], object]) -> None:
+        self._action = action
+        self._go = threading.Event()
+        self._done = threading.Event()
+        self._start()
+        restart = weakref.WeakMethod(self._start)
+        os.register_at_fork(after_in_child=lambda: (m := restart()) and m())
+
+    def _start(self) -> None:
+        self._go = threading.Event()
+        self._done = threading.Event()
+        threading.Thread(target=self._run, name="rag-otel-closer", daemon=True).start()
+
+    def _run(self) -> None:
+        self._go.wait()
+        try:
+            self._action()
+        except Exception:
+            contained("processor-shutdown", "shutting down a span processor failed")
+        finally:
+            self._done.set()
+
+    def trigger(self) -> None:
+        self._go.set()
+
+    def wait(self, deadline: float) -> bool:
+        """Wait until ``deadline`` (``time.monotonic()``); True when the action has ended
+        (or was never triggered)."""
+        if not self._go.is_set():
+            return True
+        return self._done.wait(max(0.0, deadline - time.monotonic()))
 
 
 class CountingBatchSpanProcessor(BatchSpanProcessor):
@@ -233,8 +285,7 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
         self.exporter = span_exporter
         self.queue_full = 0
         self._rag_otel_queue = batch_queue(self)
-        self._closing: threading.Thread | None = None
-        self._closing_lock = threading.Lock()
+        self._closer = _Closer(super().shutdown)
 
     def on_end(self, span: ReadableSpan) -> None:
         queue = self._rag_otel_queue
@@ -255,17 +306,11 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
 
     def close(self) -> None:
         """Start the SDK's shutdown (export what is queued, stop the worker) in the background."""
-        with self._closing_lock:
-            if self._closing is None:
-                self._closing = _in_background(super().shutdown, "rag-otel-shutdown")
+        self._closer.trigger()
 
     def wait_closed(self, deadline: float) -> bool:
         """Wait for ``close()`` until ``deadline`` (``time.monotonic()``); True if it ended."""
-        closing = self._closing
-        if closing is None:
-            return True
-        closing.join(max(0.0, deadline - time.monotonic()))
-        return not closing.is_alive()
+        return self._closer.wait(deadline)
 
     def undelivered(self) -> Undelivered:
         """Spans not delivered so far: failed exports, full queue, and, once abandoned,
@@ -302,5 +347,6 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
             outcome.append(bool(BatchSpanProcessor.force_flush(self, int(timeout_s * 1000))))
             done.set()
 
-        _in_background(flush, "rag-otel-flush")
+        if start_daemon(flush, "rag-otel-flush") is None:
+            flush()
         return done.wait(timeout_s) and all(outcome)

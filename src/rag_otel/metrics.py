@@ -361,13 +361,17 @@ def _otlp_reader(
         None if aggregation is None else {HistogramInstrument: aggregation}
     )
     hdrs = dict(headers) if headers is not None else None
+    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
+    timeout = _endpoints.export_timeout_seconds("metrics")
     exporter: MetricExporter
     if proto == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcExporter,
         )
 
-        exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred)
+        exporter = GrpcExporter(
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
+        )
         used = _endpoints.grpc_endpoint(endpoint, "metrics")
         label = f"otlp(grpc {used})"
     else:
@@ -382,7 +386,7 @@ def _otlp_reader(
         if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/metrics"):
             endpoint = endpoint.rstrip("/") + "/v1/metrics"  # like OTEL_EXPORTER_OTLP_ENDPOINT
         http_exporter = HttpExporter(
-            endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
         )
         exporter = http_exporter
         used = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "metrics"))

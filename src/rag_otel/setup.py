@@ -18,6 +18,7 @@ See docs/configuration.md. The SDK is imported here, inside ``configure()``, so 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -133,12 +134,14 @@ class _Otlp:
 def _otlp_exporter(endpoint: str | None, protocol: str, headers: Mapping[str, str] | None) -> _Otlp:
     """The OTLP exporter; with ``endpoint=None`` it reads the ``OTEL_EXPORTER_OTLP_*`` env."""
     hdrs = dict(headers) if headers is not None else None
+    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
+    timeout = _endpoints.export_timeout_seconds("traces")
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs)
+        grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
         shown = _endpoints.grpc_endpoint(endpoint, "traces")
         return _Otlp(grpc_exporter, f"otlp(grpc {shown})", shown)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
@@ -147,7 +150,7 @@ def _otlp_exporter(endpoint: str | None, protocol: str, headers: Mapping[str, st
 
     if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"  # like OTEL_EXPORTER_OTLP_ENDPOINT
-    http_exporter = HttpExporter(endpoint=endpoint, headers=hdrs)
+    http_exporter = HttpExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
     url = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "traces"))
     return _Otlp(http_exporter, f"otlp(http/protobuf {url})", url)
 
@@ -401,7 +404,7 @@ def shutdown(timeout_millis: int | None = None) -> None:
     for processor in processors:
         _give_up_if_refused(processor, deadline)
     for processor in processors:
-        if not processor.wait_closed(deadline):
+        if processor.exporter.abandoned is None and not processor.wait_closed(deadline):
             processor.exporter.abandon(_endpoints.TIMED_OUT)
     metrics_lost = _wait_metrics(metrics_closing, deadline)
     for config in configs:
@@ -437,10 +440,13 @@ def _close_metrics(configs: Sequence[Configuration], budget_s: float) -> _Metric
     config = next((c.metrics for c in configs if c.metrics is not None), None)
     if config is None:
         return None
-    thread = threading.Thread(
-        target=_disable_metrics, args=(int(budget_s * 1000),), name="rag-otel-metrics", daemon=True
-    )
-    thread.start()
+    from rag_otel.exporters import start_daemon
+
+    timeout_millis = int(budget_s * 1000)
+    thread = start_daemon(functools.partial(_disable_metrics, timeout_millis), "rag-otel-metrics")
+    if thread is None:  # at exit, where this Python starts no thread: the SDK's own bound
+        _disable_metrics(timeout_millis)
+        return None
     return _MetricsClosing(thread=thread, address=config.otlp_address)
 
 
