@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from subprocesses import run_python
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 PIPELINE = """
 import rag_otel
 
