@@ -153,12 +153,15 @@ class ContainedExporter(SpanExporter):
         except OSError as exc:  # connection refused, timed out (requests' errors too)
             error = f"{type(exc).__name__}: {exc}"
             result = SpanExportResult.FAILURE
-        except Exception:  # a bug: logged once with its traceback
-            contained(f"exporter.{self.name}", "the %s exporter failed; spans dropped", self.name)
+        except Exception:
             result = SpanExportResult.FAILURE
+            if self.abandoned is None:  # else: shutdown closed it under this export
+                contained(  # a bug: logged once with its traceback
+                    f"exporter.{self.name}", "the %s exporter failed; spans dropped", self.name
+                )
         finally:
             self.in_flight = 0
-        if error is not None:  # one line, no traceback: the shutdown line says how many
+        if error is not None and self.abandoned is None:  # one line, no traceback
             contained(f"exporter.{self.name}", "the %s exporter failed: %s", self.name, error)
         if result is SpanExportResult.SUCCESS:
             self.delivered += count
