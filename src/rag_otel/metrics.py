@@ -54,9 +54,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from rag_otel import _endpoints
 from rag_otel import semconv as sc
 from rag_otel._config import env_first
 from rag_otel._errors import contained
+from rag_otel._otel_private import exporter_endpoint
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Observation
@@ -286,6 +288,8 @@ class MetricsConfiguration:
     prometheus_address: tuple[str, int] | None = None
     """(host, port) the ``/metrics`` endpoint listens on, if it is on."""
     readers: list[MetricReader] = field(default_factory=list)
+    otlp_address: _endpoints.Address | None = None
+    """Where the OTLP reader exports (shutdown gives up at once if it refuses connections)."""
     _server: Any = None
 
     @property
@@ -374,7 +378,8 @@ def _otlp_reader(
     headers: Mapping[str, str] | None,
     aggregation: Aggregation | None,
     interval_millis: float | None,
-) -> tuple[MetricReader, str]:
+) -> tuple[MetricReader, str, str]:
+    """The OTLP reader, its label and the endpoint it exports to."""
     from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
     from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
@@ -385,17 +390,19 @@ def _otlp_reader(
         None if aggregation is None else {HistogramInstrument: aggregation}
     )
     hdrs = dict(headers) if headers is not None else None
+    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
+    timeout = _endpoints.export_timeout_seconds("metrics")
     exporter: MetricExporter
     if proto == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcExporter,
         )
 
-        exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred)
-        shown = endpoint or env_first(
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        exporter = GrpcExporter(
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
         )
-        label = f"otlp(grpc {shown or 'localhost:4317'})"
+        used = _endpoints.grpc_endpoint(endpoint, "metrics")
+        label = f"otlp(grpc {used})"
     else:
         if proto not in (None, "http/protobuf"):
             logger.warning(
@@ -408,12 +415,13 @@ def _otlp_reader(
         if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/metrics"):
             endpoint = endpoint.rstrip("/") + "/v1/metrics"  # like OTEL_EXPORTER_OTLP_ENDPOINT
         http_exporter = HttpExporter(
-            endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
         )
         exporter = http_exporter
-        label = f"otlp(http/protobuf {http_exporter._endpoint})"
+        used = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "metrics"))
+        label = f"otlp(http/protobuf {used})"
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_millis)
-    return reader, label
+    return reader, label, used
 
 
 def _console_reader(
@@ -495,6 +503,7 @@ def enable(
     config_readers: list[MetricReader] = []
     labels: list[str] = []
     prometheus_start: tuple[str, int] | None = None
+    otlp_address: _endpoints.Address | None = None
     registry: Any = None
     for name in exporters:
         if name == "otlp":
@@ -502,9 +511,10 @@ def enable(
             otlp_aggregation = aggregation
             if otlp_aggregation is None and not env_first(OTLP_HISTOGRAM_ENV):
                 otlp_aggregation = _aggregation("exponential", bounds)
-            reader, label = _otlp_reader(
+            reader, label, otlp_used = _otlp_reader(
                 endpoint, protocol, headers, otlp_aggregation, export_interval_millis
             )
+            otlp_address = _endpoints.address(otlp_used)
         elif name == "console":
             reader, label = _console_reader(aggregation, export_interval_millis)
         elif name == "prometheus":
@@ -567,6 +577,7 @@ def enable(
         exporters=labels,
         histogram=choice or "exponential",
         readers=config_readers if created else [],
+        otlp_address=otlp_address if created else None,
     )
     if prometheus_start is not None and created:
         config._server, config.prometheus_address = _serve(prometheus_start, registry)

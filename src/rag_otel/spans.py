@@ -15,8 +15,9 @@ Usage::
 
 How it stays cheap: everything static about a span (its name, kind and attributes) is
 built once, when a function is decorated (a ``_StageSpec``). A call then does one
-global read to learn whether tracing is on (``opentelemetry.trace._TRACER_PROVIDER``
-is None until a provider is installed, and is set only once), and when it is on:
+global read to learn whether tracing is on (the API's global provider, None until a
+provider is installed, set only once; read through ``rag_otel._otel_private``, which
+fences every private OpenTelemetry name), and when it is on:
 start the span with the prebuilt attributes, attach one context that holds both
 the span and the stage handle, call the function, detach, end. The hot path is
 ``_wrap_sync`` and ``_StageSpec.open`` below.
@@ -57,6 +58,8 @@ from rag_otel import metrics as _metrics
 from rag_otel import semconv as sc
 from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
+from rag_otel._otel_private import TRACER_PROVIDER_KEY as _PROVIDER_KEY
+from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
 from rag_otel._version import __version__
 from rag_otel.metrics import MetricKey
 
@@ -774,7 +777,7 @@ def _wrap_sync(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return func(*args, **kwargs)
         opened = open_(provider)
@@ -797,7 +800,7 @@ def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P
 
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return await func(*args, **kwargs)
         opened = open_(provider)
@@ -869,7 +872,7 @@ def _wrap_gen(
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, Any]:
         gen = func(*args, **kwargs)
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return (yield from gen)
         stream = _Stream(spec, provider)
@@ -920,7 +923,7 @@ def _wrap_async_gen(
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[Any, Any]:
         agen = func(*args, **kwargs)
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         stream = None if provider is None else _Stream(spec, provider)
         ctx = None if stream is None else stream.ctx
         sent: Any = None
@@ -1003,7 +1006,7 @@ class _Scope(Generic[H]):
         return _decorate(func, self._spec(func))
 
     def __enter__(self) -> H:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is not None:
             opened = self._spec().open(provider)
             if opened is not None:
@@ -1088,7 +1091,7 @@ class StageScope(_Scope[StageHandle]):
         return spec
 
     def __enter__(self) -> StageHandle:  # _Scope.__enter__, inlined for the common case
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return self._off or self._off_handle()
         opened = (self._built or self._spec()).open(provider)

@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from subprocesses import run_python
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 PIPELINE = """
 import rag_otel
 
@@ -152,9 +154,9 @@ def test_sdk_disabled_installs_nothing(tmp_path: Path) -> None:
     result = run_python(
         PIPELINE
         + """
-from opentelemetry import trace
+from rag_otel._otel_private import installed_tracer_provider
 config = rag_otel.configure()
-print(config.disabled, trace._TRACER_PROVIDER)
+print(config.disabled, installed_tracer_provider())
 """,
         env={"OTEL_SDK_DISABLED": "true", "RAG_OTEL_FILE_PATH": str(tmp_path / "s.jsonl")},
     )
