@@ -2,7 +2,8 @@
 """Bootstrap and task runner: needs nothing but Python 3.10+.
 
     python3 dev.py demo [ARGS...]   run the demo pipeline (the main job)
-    python3 dev.py test [PYTEST ARGS...]   ruff, mypy --strict, then the whole test suite
+    python3 dev.py test [PYTEST ARGS...]   ruff, mypy --strict, the whole test suite, then
+                                    (without arguments) `test-lowest`: what CI runs
     python3 dev.py test-lowest [PYTEST ARGS...]   the `lowest` tests on the lowest declared
                                     dependency versions, in a scratch venv (.venv-lowest/)
     python3 dev.py bench            run the benchmarks in bench/
@@ -87,7 +88,10 @@ def cmd_test(args: list[str]) -> int:
     for check in checks:
         if _run(*check, env=env) != 0:
             return 1
-    return _run(PY, "-m", "pytest", *args, env=env)
+    status = _run(PY, "-m", "pytest", *args, env=env)
+    if status != 0 or args:  # with pytest arguments: a developer's loop, the lock only
+        return status
+    return cmd_test_lowest([])
 
 
 LOWEST = ROOT / ".venv-lowest"
