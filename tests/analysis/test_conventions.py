@@ -209,6 +209,34 @@ def test_rag_turn_spans_are_turns_with_their_id() -> None:
     assert (span.is_turn, span.turn_id, span.stage, span.turn_candidate) == (True, "42", None, 0)
 
 
+def test_rag_stage_set_to_nothing_is_no_stage_in_classify_and_in_the_reader() -> None:
+    assert classified({"rag.stage": None, OI: "RETRIEVER"}) == (None, None, None, 0)
+    attrs = [
+        {"key": "rag.stage", "value": {}},
+        {"key": OI, "value": {"stringValue": "RETRIEVER"}},
+    ]
+    rs = [
+        {
+            "scopeSpans": [
+                {
+                    "spans": [
+                        {
+                            "traceId": "1" * 32,
+                            "spanId": "2" * 16,
+                            "name": "n",
+                            "startTimeUnixNano": "1",
+                            "endTimeUnixNano": "2",
+                            "attributes": attrs,
+                        }
+                    ]
+                }
+            ]
+        }
+    ]
+    (span,) = decode_resource_spans(rs, ReadState("x", Diagnostics()), None)
+    assert (span.stage, span.stage_kind, span.stage_source) == (None, None, None)
+
+
 def test_classify_resets_what_an_earlier_classification_set() -> None:
     span = Span("t", "s", None, "retrieve", 0, 1)
     classify_span(span, {OI: "RETRIEVER"})
@@ -226,6 +254,10 @@ class _Recording(dict[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         self.asked.add(key)
         return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
 
 
 def _every_key_value() -> Iterator[dict[str, Any]]:
@@ -270,11 +302,10 @@ def _jaeger_tag(key: str, value: Any) -> dict[str, Any]:
 
 
 def _scalar_rows() -> list[tuple[dict[str, Any], str]]:
-    return [
-        (attributes, name)
-        for attributes, name, _ in TABLE
-        if all(not isinstance(v, list) for v in attributes.values())
-    ]
+    rows = [(attributes, name) for attributes, name, _ in TABLE]
+    rows += [(attributes, "span-name") for _, attributes, _ in PRECEDENCE]
+    rows += [({"rag.stage": "s", "rag.turn.id": "1"}, "rag.turn")]  # a turn, not a stage
+    return rows
 
 
 def test_otlp_and_jaeger_readers_classify_like_classify_span() -> None:

@@ -226,7 +226,9 @@ def _recognition_keys() -> frozenset[str]:
 RECOGNITION_KEYS: Final[frozenset[str]] = _recognition_keys()
 """Every attribute `classify_span` reads: readers need to extract only these."""
 
-_KNOWN_KINDS: Final[dict[str, str]] = {kind: kind for kind in STAGE_KINDS}
+STAGE_KIND_OF: Final[dict[str, str]] = {kind: kind for kind in STAGE_KINDS}
+"""``rag.stage.kind`` values as written by rag-otel -> the kind (a lookup for hot loops;
+`stage_kind` for any other value)."""
 
 
 def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
@@ -236,7 +238,8 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
     float, bool or lists of them); only the keys in `RECOGNITION_KEYS` matter. The span's
     name and `Span.kind` are read too. A span named ``rag.turn`` is a turn; a span with
     ``rag.operation`` (rag-otel's ingest and housekeeping) is not a stage whatever else it
-    carries; ``rag.stage`` makes a stage; otherwise the first row of `CONVENTIONS` whose
+    carries; ``rag.stage`` makes a stage (set to None: no stage, and no other row is
+    consulted); otherwise the first row of `CONVENTIONS` whose
     attribute the span carries decides. Pure: reads nothing but its arguments.
     """
     span.stage = span.stage_kind = span.stage_source = span.turn_id = None
@@ -249,8 +252,10 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         return
     if get(semconv.RAG_OPERATION) is not None:
         return
-    stage = get(semconv.RAG_STAGE)
-    if stage is not None:
+    if semconv.RAG_STAGE in attributes:
+        stage = get(semconv.RAG_STAGE)
+        if stage is None:  # set to nothing: rag-otel's, and no stage
+            return
         span.stage = str(stage)
         span.stage_kind = stage_kind(get(semconv.RAG_STAGE_KIND))
         span.stage_source = SOURCE_RAG_OTEL
@@ -281,7 +286,7 @@ def stage_kind(value: Any) -> str:
     """A ``rag.stage.kind`` value as one of `STAGE_KINDS` (``other`` when missing or unknown)."""
     if value is None:
         return OTHER
-    return _KNOWN_KINDS.get(str(value).lower(), OTHER)
+    return STAGE_KIND_OF.get(str(value).lower(), OTHER)
 
 
 def _stage_name(span_name: str, value: str, rule: Rule, attributes: Mapping[str, Any]) -> str:

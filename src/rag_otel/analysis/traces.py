@@ -191,8 +191,8 @@ class Trace:
     samples: list[StageSample]
     incomplete_turns: list[Span] = field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
-    stage_info: dict[str, StageInfo] = field(default_factory=dict)
-    """Per stage name sampled: its kind and source, from the first span of it met."""
+    first_spans: dict[str, Span] = field(default_factory=dict)
+    """Per stage name sampled, the first span of it met: `stage_info` tells what it is."""
 
 
 def stage_info(span: Span) -> StageInfo:
@@ -225,16 +225,15 @@ def build_trace(
             name = stage_name(s, all_spans)
             if name is not None:
                 trace.samples.append((name, _duration(s, diagnostics), s.error, None, None))
-                if name not in trace.stage_info:
-                    trace.stage_info[name] = stage_info(s)
+                if name not in trace.first_spans:
+                    trace.first_spans[name] = s
         return trace
 
     children: dict[str, list[Span]] = {}
     roots: list[Span] = []
-    has_turn = anywhere = False
+    has_turn = False
     for s in by_id.values():
         has_turn = has_turn or s.is_turn
-        anywhere = anywhere or s.turn_candidate == TURN_ANYWHERE
         parent = s.parent_id
         if parent is None:
             roots.append(s)
@@ -253,7 +252,9 @@ def build_trace(
     # How turns are found: 0 rag.turn spans only; 1 candidates; 2 roots that are not stages
     mode = _BY_RAG_TURN
     if not has_turn:
-        if anywhere or any(r.turn_candidate == TURN_AT_ROOT for r in roots):
+        if any(r.turn_candidate == TURN_AT_ROOT for r in roots) or any(
+            s.turn_candidate == TURN_ANYWHERE for s in by_id.values()
+        ):
             mode = _BY_CANDIDATE
         else:
             mode = _BY_ROOT
@@ -292,7 +293,7 @@ def _walk(
 
     `mode` says which spans are turns: `_BY_RAG_TURN`, `_BY_CANDIDATE` or `_BY_ROOT`.
     """
-    turns, samples, info = trace.turns, trace.samples, trace.stage_info
+    turns, samples, first = trace.turns, trace.samples, trace.first_spans
     by_candidate = mode == _BY_CANDIDATE
     by_root = mode == _BY_ROOT
     warn = diagnostics.warn
@@ -334,8 +335,8 @@ def _walk(
         timed = start is not None and end is not None and end >= start
         if own is not None:
             key = own
-            if own not in info:
-                info[own] = stage_info(span)
+            if own not in first:
+                first[own] = span
             if turn is None:
                 warn("stage-outside-turn", f"span {span.span_id} ({span.name})")
                 samples.append((own, _duration(span, diagnostics), span.error, None, None))
