@@ -122,7 +122,7 @@ TABLE: list[tuple[dict[str, Any], str, tuple[str | None, str | None, str | None,
     ({LF: "tool"}, "t", ("t", "tool", "langfuse", 0)),
     ({LF: "agent"}, "a", ("a", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "chain"}, "c", ("c", "other", "langfuse", TURN_AT_ROOT)),
-    ({LF: "span"}, "s", ("s", "other", "langfuse", 0)),
+    ({LF: "span"}, "s", ("s", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "event"}, "e", (None, None, None, 0)),
     # database clients
     ({"db.system.name": "postgresql"}, "SELECT docs", ("SELECT docs", "retrieval", "db", 0)),
@@ -455,6 +455,32 @@ def test_without_any_marker_each_root_is_a_turn() -> None:
         node("q", "root", 10, 50, {"db.system.name": "postgresql"}),
     ]
     assert turns_and_stages(spans) == ([("root", "trace-root")], {"q"})
+
+
+def test_a_trace_root_that_is_a_stage_is_its_turn_and_its_own_stage() -> None:
+    """One LLM call traced alone (GenAI instrumentation, no app spans): a turn of one stage."""
+    spans = [
+        node("chat", None, 0, 100, {OP: "chat"}),
+        node("http", "chat", 10, 90, {"http.method": "POST"}),
+    ]
+    d = Diagnostics()
+    report = analyze(spans, diagnostics=d)
+    assert report.turn.count == 1
+    assert report.turn.source == "trace-root"
+    assert [(s.name, s.kind, s.count, s.turns) for s in report.stages] == [
+        ("chat", "generation", 1, 1)
+    ]
+    assert report.attribution.overall.stages == {"chat": 1.0}
+    assert report.verdict.stage == "chat"
+    assert d.counts["turn-from-root"] == 1
+
+
+def test_an_orphan_stage_is_no_turn() -> None:
+    """A stage whose parent (the turn) was lost stays a stage outside any turn."""
+    d = Diagnostics()
+    trace = build_trace([node("r", "lost-turn", 0, 10, {"rag.stage": "retrieve"})], diagnostics=d)
+    assert trace.turns == []
+    assert d.counts["stage-outside-turn"] == 1
 
 
 def test_nested_recognised_spans_are_charged_by_self_time() -> None:

@@ -19,9 +19,9 @@ else the span name.
 Turn markers are candidates: `traces.build_trace` makes a ``rag.turn`` span the turn;
 in a trace without one, the outermost `TURN_ANYWHERE` span on each path from a root
 (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` / ``invoke_agent``), or a root that
-is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry and Langfuse
-``agent`` / ``chain``); else each trace root. A candidate that is not its trace's turn is
-a stage like any other.
+is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry ``agent``, Langfuse
+``agent`` / ``chain`` / ``span``); else each trace root (one that is a stage is then both).
+A candidate that is not its trace's turn is a stage like any other.
 
 Sources of the attribute names and values (checked against the conventions' own code):
 OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFERENCE_SPAN_KIND``,
@@ -190,8 +190,9 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
             "tool": Rule(TOOL),
             "agent": _LF_ROOT,
             "chain": _LF_ROOT,
+            "span": _LF_ROOT,  # @observe's default: at the root, Langfuse's trace itself
             "event": Rule(None),  # a point in time, not work
-            # span, evaluator, guardrail
+            # evaluator, guardrail
         },
         default=Rule(OTHER),
     ),

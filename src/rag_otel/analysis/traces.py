@@ -7,7 +7,8 @@
 A *turn* is each ``rag.turn`` span; in a trace without one, the outermost span another
 convention marks as a turn (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` /
 ``invoke_agent`` anywhere; OpenInference ``CHAIN`` / ``AGENT`` at a root); in a trace
-with neither, each root span that is not a stage. A *stage* is a span a convention
+with neither, each root span (an orphan only if it is not a stage; a trace root that is
+a stage is its turn and its own stage). A *stage* is a span a convention
 recognises (`rag_otel.analysis.conventions`: ``rag.stage`` first); with
 ``all_spans=True`` every span is, named by its stage or else its span name. A turn
 candidate that is not its trace's turn is a stage.
@@ -258,7 +259,7 @@ def build_trace(
             mode = _BY_CANDIDATE
         else:
             mode = _BY_ROOT
-            if any(r.stage is None for r in roots):
+            if any(r.stage is None or r.parent_id is None for r in roots):
                 diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
 
     reached = _walk(roots, children, trace, mode, all_spans, diagnostics)
@@ -310,7 +311,7 @@ def _walk(
         start, end = span.start_ns, span.end_ns
         if (
             span.is_turn
-            or (by_root and is_root and span.stage is None)
+            or (by_root and is_root and (span.stage is None or span.parent_id is None))
             or (
                 by_candidate
                 and turn is None
@@ -320,15 +321,25 @@ def _walk(
         ):
             if turn is not None:
                 warn("nested-turn", f"turn {span.span_id} inside another turn")
+            # a trace root that is a stage (one LLM call traced alone) is its turn and,
+            # its time charged to it, its own stage
+            both = span.stage if by_root else None
+            if both is not None and both not in first:
+                first[both] = span
             if start is not None and end is not None and end >= start:
-                node = Node(span, start, end, None, [])
+                node = Node(span, start, end, both, [])
                 turn = len(turns)
                 turns.append(Turn(span, node, set(), _turn_source(span, by_root)))
-                stack.extend((c, node, None, turn, start, False) for c in kids)
+                if both is not None:
+                    turns[turn].stages.add(both)
+                    samples.append((both, end - start, span.error, turn, 0))
+                stack.extend((c, node, both, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
                 trace.incomplete_turns.append(span)
-                stack.extend((c, None, None, -1, 0, False) for c in kids)
+                if both is not None:
+                    samples.append((both, _duration(span, diagnostics), span.error, None, None))
+                stack.extend((c, None, both, -1, 0, False) for c in kids)
             continue
 
         own = span.stage if span.stage is not None else span.name if all_spans else None
