@@ -78,6 +78,7 @@ def test_default_flags_find_the_stages_kinds_turns_and_verdict(truth_path: Path)
     if truth["slowest_stage"] in plain:
         # its time is the turn's own (untraced) time: the largest share, named no stage
         assert overall.remainder > max(overall.stages.values())
+        assert "try --all-spans" in report.verdict.lines[-1]
     else:
         assert report.verdict.stage == truth["slowest_stage"]
         assert overall.remainder < 0.05

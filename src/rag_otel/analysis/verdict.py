@@ -62,6 +62,6 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
     if overall.remainder > share:
         lines.append(
             f"note: {_pct(overall.remainder)} of turn time is in no stage (untraced remainder): "
-            "trace more of the turn before trusting this"
+            "trace more of the turn, or try --all-spans, before trusting this"
         )
     return Verdict(stage, share, runner, runner_share, p50_stage, p95_stage, tuple(lines))
