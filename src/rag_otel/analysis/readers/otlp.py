@@ -454,9 +454,7 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                                     error,
                                     service,
                                     kind,
-                                    False,
-                                    None,
-                                    RAG_OTEL,
+                                    stage_source=RAG_OTEL,  # by keyword: fields may be added
                                 )
                                 if stage is None:  # rag.stage set to nothing: not a stage
                                     span.stage_kind = span.stage_source = None
