@@ -36,7 +36,7 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
     if not ranked:
         line = (
             "no stage on the critical path: nothing to attribute "
-            "(are stage spans tagged with rag.stage? try --all-spans)"
+            "(no span carries rag.stage or another convention's stage marker; try --all-spans)"
         )
         return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, (line,))
     stage, share = ranked[0]
@@ -62,6 +62,6 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
     if overall.remainder > share:
         lines.append(
             f"note: {_pct(overall.remainder)} of turn time is in no stage (untraced remainder): "
-            "trace more of the turn before trusting this"
+            "trace more of the turn, or try --all-spans, before trusting this"
         )
     return Verdict(stage, share, runner, runner_share, p50_stage, p95_stage, tuple(lines))
