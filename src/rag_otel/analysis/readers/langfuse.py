@@ -1,0 +1,259 @@
+"""Langfuse observations export -> `Span`.
+
+    from rag_otel.analysis.readers.langfuse import decode_page
+
+    spans = decode_page(orjson.loads(data), state, None)  # {"data": [observation, ...], "meta": {...}}
+
+What Langfuse's public API answers for observations: ``GET /api/public/observations``
+(``meta``: ``page``, ``limit``, ``totalItems``, ``totalPages``) and
+``GET /api/public/v2/observations`` (``meta``: ``cursor``); the field names are those of
+the langfuse package's API models (``ObservationsV2Response``, ``ObservationV2``)::
+
+    {"data": [{"id": "<16 hex>", "traceId": "<32 hex>", "type": "GENERATION",
+               "name": "generate", "startTime": "2026-12-01T10:00:00.123Z",
+               "endTime": "...", "completionStartTime": "...",
+               "parentObservationId": "<16 hex>" | null, "level": "DEFAULT",
+               "statusMessage": null, "model": "gpt-4o-mini", "metadata": {...}, ...}],
+     "meta": {"page": 1, "limit": 50, "totalItems": 7, "totalPages": 1}}
+
+Each observation is a span: ``id`` its span id, ``traceId`` its trace, ``parentObservationId``
+its parent. Ids are kept as Langfuse gives them (hex ids of OTel-ingested observations
+lower-cased; the UUIDs and free-form trace ids of older SDKs as they are).
+
+The observation type goes into the ``langfuse.observation.type`` attribute, lower case as
+Langfuse's own OTel attribute of that name (``generation``, ``span``, ``event``, ``agent``,
+``tool``, ``chain``, ``retriever``, ``embedding``, ``evaluator``, ``guardrail``), for the
+stage recognition to give it a kind. ``model`` becomes ``langfuse.observation.model.name``,
+``completionStartTime`` ``langfuse.observation.completion_start_time`` (kept as text),
+``level`` ``langfuse.observation.level`` (``ERROR`` marks the span as an error) and
+``statusMessage`` ``langfuse.observation.status_message``. ``metadata`` of observations
+ingested over OTLP holds the span's OTel attributes (``metadata.attributes``), which are
+restored as attributes, and its resource attributes (``metadata.resourceAttributes``:
+``service.name`` gives `Span.service`); other metadata keys are flattened under
+``langfuse.observation.metadata.``. An ``EVENT`` (a point in time, no ``endTime``) lasts
+zero; any other observation without ``endTime`` counts ``missing-timestamp``.
+
+The trace. A Langfuse trace is not an observation, and the export does not hold it; it is
+the root of its observations. So each trace gets one root span, made here: named by the
+observation's ``traceName`` when the export has it (else ``langfuse.trace``), from its
+earliest ``startTime`` to its latest end, with a span id derived from the trace id;
+observations without a parent are its children. A trace whose observations come in
+several pages of one input (JSON lines) or several inputs of one read has one root,
+widened as pages arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from rag_otel import semconv
+from rag_otel.analysis.model import InputError, Span
+from rag_otel.analysis.readers.flatten import flatten
+from rag_otel.analysis.readers.isotime import time_or_none
+from rag_otel.analysis.readers.otlp import (
+    SERVICE_NAME,
+    Location,
+    ReadState,
+    location_text,
+    type_name,
+)
+
+OBSERVATION_TYPE = "langfuse.observation.type"
+OBSERVATION_MODEL = "langfuse.observation.model.name"
+OBSERVATION_LEVEL = "langfuse.observation.level"
+OBSERVATION_STATUS_MESSAGE = "langfuse.observation.status_message"
+OBSERVATION_COMPLETION_START = "langfuse.observation.completion_start_time"
+OBSERVATION_METADATA = "langfuse.observation.metadata"
+TRACE_NAME = "langfuse.trace.name"
+TRACE_ROOT_NAME = "langfuse.trace"
+"""Name of a made trace root when the export does not name the trace."""
+_CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def is_observation(obj: Any) -> bool:
+    """A Langfuse observation object (by its distinctive keys)."""
+    return obj.__class__ is dict and "traceId" in obj and "startTime" in obj
+
+
+def is_page(obj: dict[str, Any]) -> bool:
+    """A ``{"data": [...], "meta": {...}}`` page of Langfuse observations."""
+    data = obj.get("data")
+    if data.__class__ is list and data:
+        return is_observation(data[0])
+    meta = obj.get("meta")
+    return meta.__class__ is dict and ("totalItems" in meta or "cursor" in meta or not meta)
+
+
+def decode_page(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
+    """The spans of one answer page (observations, then the roots of traces new to this read)."""
+    data = obj.get("data")
+    if data is None:
+        return []
+    if data.__class__ is not list:
+        raise InputError(
+            state.source,
+            location_text(location),
+            f'expected Langfuse\'s "data" to be an array of observations, got {type_name(data)}',
+        )
+    return decode_observations(data, state, location)
+
+
+def decode_observations(items: list[Any], state: ReadState, location: Location) -> list[Span]:
+    """Observations as spans; one that cannot be read is counted ``malformed-span`` and skipped."""
+    out: list[Span] = []
+    new_roots: list[Span] = []
+    where = state.where(location)
+    for i, item in enumerate(items):
+        read = _observation_or_none(item, i, state, where)
+        if read is None:
+            continue
+        span, trace_name = read
+        root = _trace_root(span, trace_name, state)
+        if root is not None:
+            new_roots.append(root)
+        if span.parent_id is None:
+            span.parent_id = state.langfuse_roots[span.trace_id].span_id
+        out.append(span)
+    out.extend(new_roots)
+    return out
+
+
+def _observation_or_none(
+    item: Any, index: int, state: ReadState, where: str
+) -> tuple[Span, str | None] | None:
+    try:
+        return _observation(item, state, where)
+    except _CAUGHT as exc:
+        state.diagnostics.warn("malformed-span", f"{where}: data[{index}]: {exc!r}")
+        return None
+
+
+def _trace_root(span: Span, trace_name: str | None, state: ReadState) -> Span | None:
+    """The root of `span`'s trace, widened to cover it; returned only when made now."""
+    roots = state.langfuse_roots
+    root = roots.get(span.trace_id)
+    start = span.start_ns
+    end = span.end_ns if span.end_ns is not None else start
+    if root is None:
+        name = trace_name or TRACE_ROOT_NAME
+        root = Span(
+            trace_id=span.trace_id,
+            span_id=hashlib.blake2b(span.trace_id.encode(), digest_size=8).hexdigest(),
+            parent_id=None,
+            name=state.strings.setdefault(name, name),
+            start_ns=start,
+            end_ns=end,
+            attributes={TRACE_NAME: trace_name} if state.keep_attributes and trace_name else None,
+        )
+        roots[span.trace_id] = root
+        return root
+    if start is not None and (root.start_ns is None or start < root.start_ns):
+        root.start_ns = start
+    if end is not None and (root.end_ns is None or end > root.end_ns):
+        root.end_ns = end
+    return None
+
+
+def _id(value: Any, state: ReadState, where: str) -> str:
+    if value.__class__ is not str or not value:
+        raise TypeError(f"id is {type_name(value)}, not a non-empty string")
+    if len(value) in (16, 32) and all(c in _HEX for c in value):
+        low = value.lower()
+        if low != value:
+            state.diagnostics.warn("upper-case-id", f"{where}: {value}")
+        return low
+    return value
+
+
+def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None]:
+    if o.__class__ is not dict:
+        raise TypeError(f"observation is {type_name(o)}, not an object")
+    sid = _id(o["id"], state, where)
+    tid = _id(o["traceId"], state, where)
+    parent = o.get("parentObservationId")
+    pid = _id(parent, state, where) if parent is not None else None
+
+    intern = state.strings.setdefault
+    name = o.get("name")
+    if name.__class__ is not str:
+        if name is not None:
+            raise TypeError(f"name is {type_name(name)}, not a string")
+        state.diagnostics.warn("missing-name", f"{where}: observation {sid}")
+        name = ""
+    name = intern(name, name)
+
+    kind = o.get("type")
+    if kind is not None and kind.__class__ is not str:
+        raise TypeError(f"type is {type_name(kind)}, not a string")
+    start = time_or_none(o.get("startTime"))
+    end = time_or_none(o.get("endTime"))
+    if end is None and kind == "EVENT":
+        end = start
+    if start is None or end is None:
+        state.diagnostics.warn("missing-timestamp", f"{where}: observation {sid} ({name})")
+
+    attributes: dict[str, Any] = {}
+    service = _metadata(o.get("metadata"), attributes)
+    if kind is not None:
+        attributes[OBSERVATION_TYPE] = kind.lower()
+    level = o.get("level")
+    fields = (
+        (OBSERVATION_MODEL, o.get("model")),
+        (OBSERVATION_LEVEL, level),
+        (OBSERVATION_STATUS_MESSAGE, o.get("statusMessage")),
+        (OBSERVATION_COMPLETION_START, o.get("completionStartTime")),
+    )
+    attributes.update((key, value) for key, value in fields if value is not None)
+    trace_name = o.get("traceName")
+    span = Span(
+        trace_id=tid,
+        span_id=sid,
+        parent_id=pid,
+        name=name,
+        start_ns=start,
+        end_ns=end,
+        stage=state.text(attributes.get(semconv.RAG_STAGE)),
+        stage_kind=state.text(attributes.get(semconv.RAG_STAGE_KIND)),
+        is_turn=name == semconv.TURN_SPAN_NAME,
+        turn_id=state.text(attributes.get(semconv.RAG_TURN_ID)),
+        error=level == "ERROR",
+        service=state.text(service),
+        attributes=attributes if state.keep_attributes else None,
+    )
+    return span, trace_name if trace_name.__class__ is str and trace_name else None
+
+
+def _metadata(metadata: Any, attributes: dict[str, Any]) -> Any:
+    """Fill `attributes` from an observation's metadata; return its ``service.name``, if any."""
+    if metadata.__class__ is str:  # some Langfuse answers send JSON fields as text
+        try:
+            metadata = orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            attributes[OBSERVATION_METADATA] = metadata
+            return None
+    if metadata.__class__ is not dict:
+        if metadata is not None:
+            attributes[OBSERVATION_METADATA] = metadata
+        return None
+    service = None
+    for key, value in metadata.items():
+        if key in ("attributes", "resourceAttributes") and value.__class__ is str:
+            value = _json_or_text(value)
+        if key == "attributes" and value.__class__ is dict:
+            flatten(value, "", attributes)
+        elif key == "resourceAttributes" and value.__class__ is dict:
+            service = flatten(value).get(SERVICE_NAME)
+        else:
+            flatten(value, f"{OBSERVATION_METADATA}.{key}", attributes)
+    return service
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
