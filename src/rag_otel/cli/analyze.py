@@ -112,8 +112,7 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--since",
         help=(
-            "live Jaeger, Phoenix or Prometheus: look back this far, e.g. 1h, 30m "
-            "(or a timestamp)"
+            "live Jaeger, Phoenix or Prometheus: look back this far, e.g. 1h, 30m (or a timestamp)"
         ),
     )
     g.add_argument(

@@ -17,8 +17,10 @@ the langfuse package's API models (``ObservationsV2Response``, ``ObservationV2``
      "meta": {"page": 1, "limit": 50, "totalItems": 7, "totalPages": 1}}
 
 Each observation is a span: ``id`` its span id, ``traceId`` its trace, ``parentObservationId``
-its parent. Ids are kept as Langfuse gives them (hex ids of OTel-ingested observations
-lower-cased; the UUIDs and free-form trace ids of older SDKs as they are).
+its parent. Ids become OTLP's lower-case hex of 32 (trace) and 16 (span) digits: the hex
+ids of OTel-ingested observations as they are, a UUID trace id by its 32 digits, and any
+other id (the UUID observation ids and free-form trace ids of older SDKs) by a hash of
+it, the same for the same id.
 
 The observation type goes into the ``langfuse.observation.type`` attribute, lower case as
 Langfuse's own OTel attribute of that name (``generation``, ``span``, ``event``, ``agent``,
@@ -26,7 +28,8 @@ Langfuse's own OTel attribute of that name (``generation``, ``span``, ``event``,
 stage recognition to give it a kind. ``model`` becomes ``langfuse.observation.model.name``,
 ``completionStartTime`` ``langfuse.observation.completion_start_time`` (kept as text),
 ``level`` ``langfuse.observation.level`` (``ERROR`` marks the span as an error) and
-``statusMessage`` ``langfuse.observation.status_message``. ``metadata`` of observations
+``statusMessage`` ``langfuse.observation.status_message``, ``usageDetails``
+``langfuse.observation.usage_details.*``. ``metadata`` of observations
 ingested over OTLP holds the span's OTel attributes (``metadata.attributes``), which are
 restored as attributes, and its resource attributes (``metadata.resourceAttributes``:
 ``service.name`` gives `Span.service`); other metadata keys are flattened under
@@ -67,6 +70,7 @@ OBSERVATION_LEVEL = "langfuse.observation.level"
 OBSERVATION_STATUS_MESSAGE = "langfuse.observation.status_message"
 OBSERVATION_COMPLETION_START = "langfuse.observation.completion_start_time"
 OBSERVATION_METADATA = "langfuse.observation.metadata"
+OBSERVATION_USAGE = "langfuse.observation.usage_details"
 TRACE_NAME = "langfuse.trace.name"
 TRACE_ROOT_NAME = "langfuse.trace"
 """Name of a made trace root when the export does not name the trace."""
@@ -142,7 +146,7 @@ def _trace_root(span: Span, trace_name: str | None, state: ReadState) -> Span | 
         name = trace_name or TRACE_ROOT_NAME
         root = Span(
             trace_id=span.trace_id,
-            span_id=hashlib.blake2b(span.trace_id.encode(), digest_size=8).hexdigest(),
+            span_id=hashlib.blake2b(f"trace {span.trace_id}".encode(), digest_size=8).hexdigest(),
             parent_id=None,
             name=state.strings.setdefault(name, name),
             start_ns=start,
@@ -158,24 +162,29 @@ def _trace_root(span: Span, trace_name: str | None, state: ReadState) -> Span | 
     return None
 
 
-def _id(value: Any, state: ReadState, where: str) -> str:
+def _id(value: Any, width: int, state: ReadState, where: str) -> str:
+    """An id as `width` lower-case hex digits: hex ids as they are, a UUID's digits for a
+    trace id, any other string hashed (the same string always gives the same id)."""
     if value.__class__ is not str or not value:
         raise TypeError(f"id is {type_name(value)}, not a non-empty string")
-    if len(value) in (16, 32) and all(c in _HEX for c in value):
+    if len(value) == width and all(c in _HEX for c in value):
         low = value.lower()
         if low != value:
             state.diagnostics.warn("upper-case-id", f"{where}: {value}")
         return low
-    return value
+    digits = value.replace("-", "")
+    if width == 32 and len(value) == 36 and len(digits) == 32 and all(c in _HEX for c in digits):
+        return digits.lower()
+    return hashlib.blake2b(value.encode(), digest_size=width // 2).hexdigest()
 
 
 def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None]:
     if o.__class__ is not dict:
         raise TypeError(f"observation is {type_name(o)}, not an object")
-    sid = _id(o["id"], state, where)
-    tid = _id(o["traceId"], state, where)
+    sid = _id(o["id"], 16, state, where)
+    tid = _id(o["traceId"], 32, state, where)
     parent = o.get("parentObservationId")
-    pid = _id(parent, state, where) if parent is not None else None
+    pid = _id(parent, 16, state, where) if parent is not None else None
 
     intern = state.strings.setdefault
     name = o.get("name")
@@ -208,6 +217,9 @@ def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None
         (OBSERVATION_COMPLETION_START, o.get("completionStartTime")),
     )
     attributes.update((key, value) for key, value in fields if value is not None)
+    usage = o.get("usageDetails")
+    if usage.__class__ is dict:
+        flatten(usage, OBSERVATION_USAGE, attributes)
     trace_name = o.get("traceName")
     span = Span(
         trace_id=tid,
