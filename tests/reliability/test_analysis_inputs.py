@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 from reliability_helpers import ROOT, child_env
 
+from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.report import analyze
@@ -179,6 +180,64 @@ HOSTILE = {
 def test_hostile_values_are_an_error_or_a_counted_warning(case: str) -> None:
     result = outcome(otlp_line(HOSTILE[case]), f"{case}.jsonl")
     assert result in ("error", "warned"), result
+
+
+# Every OTLP value shape (and a few that are no AnyValue at all) on each attribute the
+# stage and turn recognition reads: a stage with an odd name, or a counted malformed span.
+ODD_ANY_VALUES: list[Any] = [
+    {"intValue": "9" * 30},
+    {"doubleValue": 1e308},
+    {"boolValue": True},
+    {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "1"}]}},
+    {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}},
+    {"bytesValue": "AAEC"},
+    {},
+    {"stringValue": ""},
+    {"stringValue": "x" * 10_000},
+    "RETRIEVER",
+    None,
+    [],
+]
+
+
+@pytest.mark.parametrize("key", sorted(RECOGNITION_KEYS))
+def test_recognised_attributes_of_any_type_never_break_the_analysis(key: str) -> None:
+    """`outcome` lets anything but InputError propagate: a crash fails here."""
+    for value in ODD_ANY_VALUES:
+        spans = [
+            span(A, "", name="root"),
+            span(B, A, "1100", "1900", attributes=[{"key": key, "value": value}]),
+        ]
+        result = outcome(otlp_line(spans), f"{key}.jsonl")
+        assert result in ("ok", "warned"), (value, result)  # never unreadable, never a crash
+        tags = [{"key": key, "type": "string", "value": value}]
+        jaeger = {
+            "data": [
+                {
+                    "traceID": "ab" * 16,
+                    "spans": [
+                        {
+                            "traceID": "ab" * 16,
+                            "spanID": A,
+                            "operationName": "r",
+                            "startTime": 1,
+                            "duration": 5,
+                        },
+                        {
+                            "traceID": "ab" * 16,
+                            "spanID": B,
+                            "operationName": "s",
+                            "references": [{"refType": "CHILD_OF", "spanID": A}],
+                            "startTime": 2,
+                            "duration": 1,
+                            "tags": tags,
+                        },
+                    ],
+                }
+            ]
+        }
+        result = outcome(json.dumps(jaeger).encode(), f"{key}.json")
+        assert result in ("ok", "warned"), (value, result)
 
 
 @pytest.mark.parametrize(

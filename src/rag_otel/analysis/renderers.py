@@ -27,6 +27,8 @@ FORMATS: tuple[str, ...] = ("table", "json", "csv", "markdown")
 WARNINGS: dict[str, str] = {**READER_WARNINGS, **TRACE_WARNINGS}
 
 _LATENCY_COLUMNS = ("count", "turns", "mean", "p50", "p90", "p95", "p99", "max", "errors")
+_KIND_COLUMNS = ("kind", "from")
+"""What each stage is and the convention it was recognised from (for the turn row: how turns were found)."""
 
 
 def _ms(x: float | None) -> str:
@@ -41,6 +43,10 @@ def _ms(x: float | None) -> str:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _kind_cells(s: LatencyStats) -> list[str]:
+    return [s.kind or "-", s.source or "-"]
 
 
 def _latency_cells(s: LatencyStats) -> list[str]:
@@ -102,12 +108,16 @@ def print_table(report: Report, console: Console) -> None:
         title += f" — {', '.join(report.sources)}"
     lat = Table(title=title, title_justify="left")
     lat.add_column("stage", style="bold", no_wrap=True)
+    for col in _KIND_COLUMNS:
+        lat.add_column(col, no_wrap=True)
     for col in _LATENCY_COLUMNS:
         lat.add_column(col, justify="right")
     for s in report.stages:
-        lat.add_row(s.name, *_latency_cells(s))
+        lat.add_row(s.name, *_kind_cells(s), *_latency_cells(s))
     lat.add_section()
-    lat.add_row(report.turn.name, *_latency_cells(report.turn), style="italic")
+    lat.add_row(
+        report.turn.name, *_kind_cells(report.turn), *_latency_cells(report.turn), style="italic"
+    )
     console.print(lat)
 
     a = report.attribution
@@ -148,6 +158,8 @@ def render_json(report: Report) -> str:
 
 CSV_HEADER: tuple[str, ...] = (
     "stage",
+    "kind",
+    "source",
     "count",
     "turns",
     "timed",
@@ -179,6 +191,8 @@ def render_csv(report: Report) -> str:
         w.writerow(
             [
                 s.name,
+                s.kind or "",
+                s.source or "",
                 s.count,
                 s.turns,
                 s.timed,
@@ -187,16 +201,16 @@ def render_csv(report: Report) -> str:
                 *(num(x) for x in share),
             ]
         )
-    w.writerow([REMAINDER_ROW, *[""] * 10, *(num(x) for x in shares[REMAINDER_ROW])])
+    w.writerow([REMAINDER_ROW, *[""] * 12, *(num(x) for x in shares[REMAINDER_ROW])])
     return buf.getvalue()
 
 
 def render_markdown(report: Report) -> str:
     out = ["## Per-stage latency (ms)", ""]
-    out.append("| stage | " + " | ".join(_LATENCY_COLUMNS) + " |")
-    out.append("|---|" + "---:|" * len(_LATENCY_COLUMNS))
+    out.append("| stage | " + " | ".join((*_KIND_COLUMNS, *_LATENCY_COLUMNS)) + " |")
+    out.append("|---|" + "---|" * len(_KIND_COLUMNS) + "---:|" * len(_LATENCY_COLUMNS))
     out += [
-        f"| {s.name} | " + " | ".join(_latency_cells(s)) + " |"
+        f"| {s.name} | " + " | ".join((*_kind_cells(s), *_latency_cells(s))) + " |"
         for s in [*report.stages, report.turn]
     ]
     a = report.attribution

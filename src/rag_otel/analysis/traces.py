@@ -4,10 +4,13 @@
         for turn in build_trace(trace, diagnostics=diagnostics).turns:
             ...
 
-A *turn* is each ``rag.turn`` span; in a trace without one, each root span is a
-turn, so traces not made by rag-otel work too. A *stage* is a span with
-``rag.stage`` set (with ``all_spans=True``: every span, named by its stage or
-else its span name).
+A *turn* is each ``rag.turn`` span; in a trace without one, the outermost span another
+convention marks as a turn (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` /
+``invoke_agent`` anywhere; OpenInference ``CHAIN`` / ``AGENT`` at a root); in a trace
+with neither, each root span that is not a stage. A *stage* is a span a convention
+recognises (`rag_otel.analysis.conventions`: ``rag.stage`` first); with
+``all_spans=True`` every span is, named by its stage or else its span name. A turn
+candidate that is not its trace's turn is a stage.
 
 Nothing here is fatal. Duplicate span ids, orphans (parent not in the trace),
 cycles in parent links, spans without timestamps and children outside their
@@ -21,7 +24,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.conventions import (
+    OTHER,
+    SOURCE_ALL_SPANS,
+    SOURCE_RAG_OTEL,
+    SOURCE_TRACE_ROOT,
+)
+from rag_otel.analysis.model import TURN_ANYWHERE, TURN_AT_ROOT, Diagnostics, Span
 
 # Diagnostic codes this module counts, with the sentence the warnings summary shows.
 WARNINGS: dict[str, str] = {
@@ -34,7 +43,7 @@ WARNINGS: dict[str, str] = {
     "clock-skew": "children starting before or ending after their parent (clipped for attribution)",
     "stage-outside-turn": "stage spans not inside any turn (in stage stats, not in attribution)",
     "nested-turn": "turns inside another turn (each analysed; the inner one is not a stage of the outer)",
-    "turn-from-root": "traces without a rag.turn span (each root span used as a turn)",
+    "turn-from-root": "traces without a turn span of any convention (each root span used as a turn)",
     "late-span": "spans arriving after their trace was analysed (in stage stats, not in attribution)",
 }
 
@@ -151,6 +160,8 @@ class Turn:
     root: Node
     stages: set[str]
     """Stages that appear in this turn."""
+    source: str = SOURCE_TRACE_ROOT
+    """Convention that made `span` the turn (`conventions.SOURCE_*`), or ``trace-root``."""
 
     @property
     def duration_ns(self) -> int:
@@ -166,12 +177,30 @@ tuple: there is one per stage span, on the hot path of large inputs.
 """
 
 
+@dataclass(frozen=True, slots=True)
+class StageInfo:
+    """What a stage is: its kind and the convention it was recognised from."""
+
+    kind: str
+    source: str
+
+
 @dataclass(slots=True)
 class Trace:
     turns: list[Turn]
     samples: list[StageSample]
     incomplete_turns: list[Span] = field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
+    stage_info: dict[str, StageInfo] = field(default_factory=dict)
+    """Per stage name sampled: its kind and source, from the first span of it met."""
+
+
+def stage_info(span: Span) -> StageInfo:
+    """The kind and source of the stage `span` is counted under (``all-spans`` when only
+    ``--all-spans`` made it a stage)."""
+    if span.stage is None:
+        return StageInfo(OTHER, SOURCE_ALL_SPANS)
+    return StageInfo(span.stage_kind or OTHER, span.stage_source or SOURCE_RAG_OTEL)
 
 
 def build_trace(
@@ -196,13 +225,16 @@ def build_trace(
             name = stage_name(s, all_spans)
             if name is not None:
                 trace.samples.append((name, _duration(s, diagnostics), s.error, None, None))
+                if name not in trace.stage_info:
+                    trace.stage_info[name] = stage_info(s)
         return trace
 
     children: dict[str, list[Span]] = {}
     roots: list[Span] = []
-    has_turn = False
+    has_turn = anywhere = False
     for s in by_id.values():
         has_turn = has_turn or s.is_turn
+        anywhere = anywhere or s.turn_candidate == TURN_ANYWHERE
         parent = s.parent_id
         if parent is None:
             roots.append(s)
@@ -218,10 +250,17 @@ def build_trace(
         else:
             diagnostics.warn("orphan-span", f"span {s.span_id} ({s.name}): parent {parent}")
             roots.append(s)
-    if not has_turn and any(r.stage is None for r in roots):
-        diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
+    # How turns are found: 0 rag.turn spans only; 1 candidates; 2 roots that are not stages
+    mode = _BY_RAG_TURN
+    if not has_turn:
+        if anywhere or any(r.turn_candidate == TURN_AT_ROOT for r in roots):
+            mode = _BY_CANDIDATE
+        else:
+            mode = _BY_ROOT
+            if any(r.stage is None for r in roots):
+                diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
 
-    reached = _walk(roots, children, trace, has_turn, all_spans, diagnostics)
+    reached = _walk(roots, children, trace, mode, all_spans, diagnostics)
     if reached < len(by_id):
         # Whatever no root reaches hangs off a cycle: cut each cycle once.
         seen = _reachable(roots, children)
@@ -232,20 +271,30 @@ def build_trace(
             assert s.parent_id is not None
             children[s.parent_id].remove(s)
             seen |= _reachable([s], children)
-            _walk([s], children, trace, has_turn, all_spans, diagnostics)
+            _walk([s], children, trace, mode, all_spans, diagnostics)
     return trace
+
+
+_BY_RAG_TURN = 0
+_BY_CANDIDATE = 1
+_BY_ROOT = 2
 
 
 def _walk(
     roots: list[Span],
     children: dict[str, list[Span]],
     trace: Trace,
-    has_turn: bool,
+    mode: int,
     all_spans: bool,
     diagnostics: Diagnostics,
 ) -> int:
-    """Place the spans under `roots` into `trace`; return how many spans were visited."""
-    turns, samples = trace.turns, trace.samples
+    """Place the spans under `roots` into `trace`; return how many spans were visited.
+
+    `mode` says which spans are turns: `_BY_RAG_TURN`, `_BY_CANDIDATE` or `_BY_ROOT`.
+    """
+    turns, samples, info = trace.turns, trace.samples, trace.stage_info
+    by_candidate = mode == _BY_CANDIDATE
+    by_root = mode == _BY_ROOT
     warn = diagnostics.warn
     visited = 0
     # (span, parent node or None, charge key, turn index: None outside a turn, -1 in an
@@ -258,13 +307,22 @@ def _walk(
         visited += 1
         kids = children.get(span.span_id, ())
         start, end = span.start_ns, span.end_ns
-        if span.is_turn or (is_root and not has_turn and span.stage is None):
+        if (
+            span.is_turn
+            or (by_root and is_root and span.stage is None)
+            or (
+                by_candidate
+                and turn is None
+                and span.turn_candidate
+                and (is_root or span.turn_candidate == TURN_ANYWHERE)
+            )
+        ):
             if turn is not None:
                 warn("nested-turn", f"turn {span.span_id} inside another turn")
             if start is not None and end is not None and end >= start:
                 node = Node(span, start, end, None, [])
                 turn = len(turns)
-                turns.append(Turn(span, node, set()))
+                turns.append(Turn(span, node, set(), _turn_source(span, by_root)))
                 stack.extend((c, node, None, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
@@ -276,6 +334,8 @@ def _walk(
         timed = start is not None and end is not None and end >= start
         if own is not None:
             key = own
+            if own not in info:
+                info[own] = stage_info(span)
             if turn is None:
                 warn("stage-outside-turn", f"span {span.span_id} ({span.name})")
                 samples.append((own, _duration(span, diagnostics), span.error, None, None))
@@ -311,6 +371,14 @@ def _walk(
         if kids:
             stack.extend((c, node, key, turn, turn_start, False) for c in kids)
     return visited
+
+
+def _turn_source(span: Span, by_root: bool) -> str:
+    if span.is_turn:
+        return SOURCE_RAG_OTEL
+    if by_root:
+        return SOURCE_TRACE_ROOT
+    return span.stage_source or SOURCE_TRACE_ROOT
 
 
 def _duration(span: Span, diagnostics: Diagnostics) -> int | None:

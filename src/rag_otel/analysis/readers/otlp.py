@@ -16,7 +16,9 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 The decoder `otlp_decoder` builds is the hot loop of the 1,000,000-span benchmark:
 everything it needs is bound once (closure cells and locals), canonical camelCase spans
 take the fast path (snake_case ones are renamed first, `camel_case_span`), and only the
-three rag-otel attributes are looked at unless the caller asked to keep all attributes.
+attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are decoded
+unless the caller asked to keep all attributes; a span carrying none of them is not
+classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
 """
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
 
 SERVICE_NAME = "service.name"
@@ -44,8 +47,6 @@ SPAN_KIND_NAMES: dict[str, int] = {
 STATUS_CODE_ERROR = 2
 _KINDS: dict[str | None, int] = {name: value for name, value in SPAN_KIND_NAMES.items()}
 _KINDS[None] = 0  # "kind": null is unspecified too
-
-_RAG_KEYS = frozenset((semconv.RAG_STAGE, semconv.RAG_STAGE_KIND, semconv.RAG_TURN_ID))
 
 
 Location = str | int | None
@@ -240,10 +241,8 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
     warn = diag.warn
     keep = state.keep_attributes
     intern = state.strings.setdefault
-    rag_keys = _RAG_KEYS
-    RAG_STAGE = semconv.RAG_STAGE
-    RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
-    RAG_TURN_ID = semconv.RAG_TURN_ID
+    wanted = RECOGNITION_KEYS
+    classify = classify_span
     TURN_NAME = semconv.TURN_SPAN_NAME
     SERVICE = SERVICE_NAME
     kind_names = _KINDS
@@ -372,61 +371,52 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                             code = status.get("code")
                             error = code == ERROR or code == "STATUS_CODE_ERROR"
 
-                        stage = stage_kind = turn_id = None
                         kept: dict[str, Any] | None = None
+                        found: dict[str, Any] | None = None
                         attrs = s.get("attributes")
                         if keep:
-                            kept = {}
+                            kept = found = {}
                             if attrs:
                                 for kv in attrs:
                                     kept[kv["key"]] = any_value(kv.get("value"))
-                            v = kept.get(RAG_STAGE)
-                            stage = None if v is None else str(v)
-                            v = kept.get(RAG_STAGE_KIND)
-                            stage_kind = None if v is None else str(v)
-                            v = kept.get(RAG_TURN_ID)
-                            turn_id = None if v is None else str(v)
                         elif attrs:
                             for kv in attrs:
                                 key = kv["key"]
-                                if key in rag_keys:
+                                if key in wanted:
                                     value = kv["value"]
-                                    text = value.get("stringValue")
-                                    if text is None:
-                                        text = attribute_text(value)
-                                    if key == RAG_STAGE:
-                                        stage = text
-                                    elif key == RAG_STAGE_KIND:
-                                        stage_kind = text
+                                    v = value.get("stringValue")
+                                    if v is None:
+                                        v = any_value(value)
+                                    if found is None:
+                                        found = {key: v}
                                     else:
-                                        turn_id = text
-                        if stage is not None:
-                            stage = intern(stage, stage)
-                        if stage_kind is not None:
-                            stage_kind = intern(stage_kind, stage_kind)
-                    except caught as exc:
-                        warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
-                        continue
-
-                    append(
-                        Span(
+                                        found[key] = v
+                        span = Span(
                             tid,
                             sid,
                             pid,
                             name,
                             start,
                             end,
-                            stage,
-                            stage_kind,
+                            None,
+                            None,
                             name == TURN_NAME,
-                            turn_id,
+                            None,
                             error,
                             service,
                             kind,
                             False,
                             kept,
                         )
-                    )
+                        if found:
+                            classify(span, found)
+                            stage = span.stage
+                            if stage is not None:
+                                span.stage = intern(stage, stage)
+                    except caught as exc:
+                        warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
+                        continue
+                    append(span)
         return out
 
     return decode
