@@ -157,7 +157,7 @@ def test_phoenix_layouts_bare_array_json_lines_nested_attributes_and_status() ->
     assert array_spans == spans
     lines = b"".join(json.dumps(s).encode() + b"\n" for s in page["data"])
     assert read(lines, "spans.jsonl")[0] == spans
-    one = dict(page["data"][0])
+    one = next(dict(s) for s in page["data"] if s["name"] != "rag.turn")
     one["attributes"] = {"rag": {"stage": "embed", "stage.kind": "embedding"}, "x": [{"y": 1}]}
     one["status_code"] = "ERROR"
     [span], _ = read(
@@ -265,11 +265,20 @@ def test_langfuse_v1_envelope_and_pages_as_json_lines() -> None:
 
 
 def test_langfuse_turns_and_stages_analysed() -> None:
+    """Default flags: each Langfuse trace is a turn; observations are stages by their type."""
     spans, diagnostics = read(export_v2().encode())
-    report = analyze(spans, all_spans=True, diagnostics=diagnostics)
-    assert report.turn.count == 2  # each Langfuse trace is one turn
-    names = {s.name for s in report.stages}
-    assert {"rag-pipeline", "embed", "retrieve", "generate", "retrieval", "llm"} <= names
+    report = analyze(spans, diagnostics=diagnostics)
+    assert report.turn.count == 2
+    stages = {s.name: (s.kind, s.source, s.count, s.errors) for s in report.stages}
+    assert stages == {
+        "rag-pipeline": ("other", "langfuse", 1, 0),  # a SPAN: timed by its self time
+        "embeddings": ("embedding", "gen-ai", 1, 0),  # its OTel attributes come first
+        "retrieve": ("retrieval", "langfuse", 1, 0),
+        "generate": ("generation", "langfuse", 1, 0),
+        "retrieval": ("other", "langfuse", 1, 0),
+        "llm": ("generation", "langfuse", 1, 1),
+    }  # the EVENT cache-miss is no stage
+    assert report.verdict.stage == "llm"
     assert "stage-outside-turn" not in diagnostics.counts
 
 

@@ -24,8 +24,9 @@ it, the same for the same id.
 
 The observation type goes into the ``langfuse.observation.type`` attribute, lower case as
 Langfuse's own OTel attribute of that name (``generation``, ``span``, ``event``, ``agent``,
-``tool``, ``chain``, ``retriever``, ``embedding``, ``evaluator``, ``guardrail``), for the
-stage recognition to give it a kind. ``model`` becomes ``langfuse.observation.model.name``,
+``tool``, ``chain``, ``retriever``, ``embedding``, ``evaluator``, ``guardrail``), from which
+`rag_otel.analysis.conventions.classify_span` gives the stage its kind (an ``event`` is not a
+stage). ``model`` becomes ``langfuse.observation.model.name``,
 ``completionStartTime`` ``langfuse.observation.completion_start_time`` (kept as text),
 ``level`` ``langfuse.observation.level`` (``ERROR`` marks the span as an error) and
 ``statusMessage`` ``langfuse.observation.status_message``, ``usageDetails``
@@ -53,6 +54,7 @@ from typing import Any
 import orjson
 
 from rag_otel import semconv
+from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers.flatten import flatten
 from rag_otel.analysis.readers.isotime import time_or_none
@@ -228,14 +230,13 @@ def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None
         name=name,
         start_ns=start,
         end_ns=end,
-        stage=state.text(attributes.get(semconv.RAG_STAGE)),
-        stage_kind=state.text(attributes.get(semconv.RAG_STAGE_KIND)),
         is_turn=name == semconv.TURN_SPAN_NAME,
-        turn_id=state.text(attributes.get(semconv.RAG_TURN_ID)),
         error=level == "ERROR",
         service=state.text(service),
         attributes=attributes if state.keep_attributes else None,
     )
+    classify_span(span, attributes)
+    span.stage = state.text(span.stage)
     return span, trace_name if trace_name.__class__ is str and trace_name else None
 
 

@@ -20,7 +20,8 @@ Phoenix keeps the OpenInference span kind out of the attributes and returns it a
 ``span_kind``; it is put back as the ``openinference.span.kind`` attribute (except
 ``UNKNOWN``, Phoenix's word for "none"), so that the span is recognised like one read over
 OTLP. Attributes are flattened to dotted keys (Phoenix releases return them flat or
-nested). Phoenix keeps neither the OTel span kind nor resource attributes: `Span.kind` is
+nested). Stages and turns are recognised from the attributes
+(`rag_otel.analysis.conventions.classify_span`). Phoenix keeps neither the OTel span kind nor resource attributes: `Span.kind` is
 unspecified and `Span.service` None. Times are ISO-8601 (microseconds, as Phoenix stores
 them). Also read: the same spans as a bare array, one span object (per JSON line), and the
 OTLP-shaped answer of ``GET /v1/projects/{project}/spans/otlpv1``
@@ -32,6 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.flatten import flatten
@@ -139,21 +141,21 @@ def _span(s: Any, state: ReadState, where: str) -> Span:
     if kind.__class__ is str and kind != UNKNOWN_KIND:
         attributes.setdefault(OPENINFERENCE_SPAN_KIND, kind)
 
-    stage = state.text(attributes.get(semconv.RAG_STAGE))
-    return Span(
+    span = Span(
         trace_id=tid,
         span_id=sid,
         parent_id=pid,
         name=name,
         start_ns=start,
         end_ns=end,
-        stage=stage,
-        stage_kind=state.text(attributes.get(semconv.RAG_STAGE_KIND)),
         is_turn=name == semconv.TURN_SPAN_NAME,
-        turn_id=state.text(attributes.get(semconv.RAG_TURN_ID)),
         error=s.get("status_code") == "ERROR",
         attributes=attributes if state.keep_attributes else None,
     )
+    if attributes:
+        classify_span(span, attributes)
+        span.stage = state.text(span.stage)
+    return span
 
 
 def _otlpv1_as_otlp(s: Any) -> Any:
