@@ -403,16 +403,21 @@ class FakePhoenix(BaseHTTPRequestHandler):
 
     mode = "pages"
     page = json.loads(PHOENIX.read_bytes())
+    cut = 0
+    """Mode "truncated": the page's first `cut` bytes."""
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader gave up first (the timeout test)
 
     def do_GET(self) -> None:
         if self.path.startswith("/v1/projects?") or self.path == "/v1/projects":
@@ -433,6 +438,8 @@ class FakePhoenix(BaseHTTPRequestHandler):
         elif mode == "hang":
             time.sleep(3)
             self._send(200, b"{}")
+        elif mode == "truncated":
+            self._send(200, PHOENIX.read_bytes()[: type(self).cut])
         elif mode == "auth":
             self._send(401, b'{"detail": "Invalid token"}')
         elif mode == "other-json":
@@ -505,6 +512,14 @@ def test_live_phoenix_failures(fake_phoenix: str) -> None:
         fake_phoenix + "/demo", service="x"
     )
     assert "option since: expected a duration" in _live_error(fake_phoenix + "/demo", since="soon")
+
+
+def test_live_phoenix_truncated_answers(fake_phoenix: str) -> None:
+    FakePhoenix.mode = "truncated"
+    size = len(PHOENIX.read_bytes())
+    for cut in range(0, size, 41):
+        FakePhoenix.cut = cut
+        assert "expected JSON from Phoenix" in _live_error(fake_phoenix + "/demo")
 
 
 def test_live_phoenix_refused_connection() -> None:
