@@ -1,4 +1,4 @@
-"""Read spans from OTLP JSON, Jaeger JSON or a live Jaeger, as a stream of `Span`.
+"""Read spans from OTLP, Jaeger, Phoenix or Langfuse JSON, or a live Jaeger or Phoenix, as `Span`s.
 
     from rag_otel.analysis.model import Diagnostics
     from rag_otel.analysis.readers import read_spans, read_many
@@ -9,9 +9,11 @@
     spans = list(read_many(["a.json.gz", "-"], diagnostics=diagnostics))
     live = read_spans("http://127.0.0.1:16686", service="faq-bot", since="1h", diagnostics=diagnostics)
 
-A source is a path, ``-`` (stdin), an open binary file or an ``http(s)://`` URL of a
-Jaeger query service. Gzip is recognised by its magic bytes. The format is detected
-from the content; ``format=`` (one of `FORMATS`) forces it:
+A source is a path, ``-`` (stdin), an open binary file, an ``http(s)://`` URL of a
+Jaeger query service or a ``phoenix+http(s)://HOST:PORT/PROJECT`` URL of a Phoenix.
+Gzip is recognised by its magic bytes. The format is detected from the content, by keys
+only one format has (never by elimination: a value no format claims is refused with its
+first keys and the supported formats); ``format=`` (one of `FORMATS`) forces it:
 
 ===============  =================================================================
 ``otlp``         OTLP JSON ``{"resourceSpans": [...]}``: one document, or one per line
@@ -19,6 +21,9 @@ from the content; ``format=`` (one of `FORMATS`) forces it:
 ``jaeger``       Jaeger v1: ``{"data": [trace...]}``, one trace, or an array of spans
 ``jaeger-v3``    Jaeger api_v3 ``{"result": {"resourceSpans": [...]}}`` (OTLP inside)
 ``jaeger-live``  a live Jaeger (api_v3 ``/api/v3/traces``, falling back to v1 ``/api/traces``)
+``phoenix``      Phoenix REST spans ``{"data": [{"context", "span_kind", ...}], "next_cursor"}``
+``phoenix-live`` a live Phoenix (``GET /v1/projects/{project}/spans``, cursor paging)
+``langfuse``     Langfuse observations ``{"data": [{"traceId", "startTime", ...}], "meta"}``
 ===============  =================================================================
 
 JSON lines are parsed one line at a time (memory grows with the spans kept, not with
@@ -57,7 +62,7 @@ code                       meaning (what the reader did)
 ``no-spans``               a valid input that held no spans
 ``live-window-full``       live Jaeger: a time window too short to split still returned
                            a full page (traces in it may be missing)
-``live-limit-reached``     live Jaeger: stopped at ``limit`` traces
+``live-limit-reached``     live Jaeger or Phoenix: stopped at ``limit`` traces
 ``live-v1-fallback``       live Jaeger: api_v3 missing, the v1 ``/api/traces`` search used
 =========================  ===========================================================
 
@@ -135,7 +140,7 @@ WARNINGS: Final[dict[str, str]] = {
     "trace-summaries": "Jaeger trace-summaries inputs (counts only, no spans: fetch /api/v3/traces)",
     "no-spans": "inputs that held no spans",
     "live-window-full": "live Jaeger windows still full at the smallest split (traces may be missing)",
-    "live-limit-reached": "live Jaeger reads stopped at the trace limit",
+    "live-limit-reached": "live Jaeger or Phoenix reads stopped at the trace limit",
     "live-v1-fallback": "live Jaeger without api_v3 (the v1 search was used)",
 }
 """Diagnostic codes the readers count, with the sentence a warnings summary shows."""
@@ -186,7 +191,8 @@ def read_spans(
 ) -> Iterator[Span]:
     """The spans of one input, in input order, normalised (see `rag_otel.analysis.model.Span`).
 
-    `live_options` (`LIVE_OPTIONS`) apply to a live Jaeger URL only.
+    `live_options` apply to a live source only: `LIVE_OPTIONS` to a Jaeger URL,
+    `PHOENIX_LIVE_OPTIONS` to a Phoenix one.
     """
     state = ReadState(_name(source), diagnostics, keep_attributes=keep_attributes)
     return _read_one(source, format, state, live_options)
