@@ -26,7 +26,16 @@ def truth_of(path: Path) -> dict[str, Any]:
     return truth
 
 
-OTLP_TRUTHS = [p for p in TRUTHS if truth_of(p)["fixture"].endswith(".otlp.jsonl")]
+OTLP_TRUTHS = [p for p in TRUTHS if truth_of(p)["format"] == "otlp-jsonl"]
+REST_TRUTHS = [p for p in TRUTHS if truth_of(p)["format"] != "otlp-jsonl"]
+
+
+def rest_trace_id(item: dict[str, Any], format: str) -> str:
+    """The trace id of one item of a REST export's ``data`` array."""
+    if format == "langfuse-observations-v2":
+        return str(item["traceId"])
+    assert format == "phoenix-spans", format
+    return str(item["context"]["trace_id"])
 
 
 def test_every_fixture_has_its_ground_truth() -> None:
@@ -52,7 +61,18 @@ def test_otlp_fixture_loads_with_expected_counts(truth_path: Path) -> None:
         assert truth["span_names"][stage["span_name"]] == truth["turns"]
 
 
-@pytest.mark.parametrize("truth_path", OTLP_TRUTHS, ids=lambda p: p.name)
+@pytest.mark.parametrize("truth_path", REST_TRUTHS, ids=lambda p: p.name)
+def test_rest_export_holds_expected_counts(truth_path: Path) -> None:
+    """Phoenix and Langfuse REST exports: one ``data`` item per span / observation."""
+    truth = truth_of(truth_path)
+    document = json.loads((PEERS / truth["fixture"]).read_text(encoding="utf-8"))
+    data = document["data"]
+    assert len(data) == truth["spans"]
+    assert len({rest_trace_id(item, truth["format"]) for item in data}) == truth["traces"]
+    assert Counter(item["name"] for item in data) == Counter(truth["span_names"])
+
+
+@pytest.mark.parametrize("truth_path", OTLP_TRUTHS + REST_TRUTHS, ids=lambda p: p.name)
 def test_ground_truth_timings_are_what_the_spans_show(truth_path: Path) -> None:
     """The known sleeps make the slowest stage unambiguous in the measured means."""
     truth = truth_of(truth_path)
@@ -62,6 +82,9 @@ def test_ground_truth_timings_are_what_the_spans_show(truth_path: Path) -> None:
     others = [means[span] for name, span in by_name.items() if span != slowest]
     assert means[slowest] > 1.5 * max(others)
     first = truth["measured_turn_to_first_token_ms"]
+    if not truth["first_token"]["recorded"]:
+        assert first == []
+        return
     assert len(first) == truth["turns"]
     before_first_chunk = sum(
         truth["timings_ms"][key]
