@@ -47,7 +47,7 @@ EXPECTED: dict[str, tuple[int, dict[str, int]]] = {
     "python-sdk_otlp-json-file-exporter.jsonl": (7, {}),
     "phoenix-20.26.1_rest-spans.json": (7, {}),
     "phoenix-20.26.1_rest-spans-otlpv1.json": (3, {}),
-    "langfuse-5.0.4_observations-v2.json": (7 + 2, {}),  # + the root of each trace
+    "langfuse-5.0.4_observations-v2.json": (7 + 1, {}),  # + the root made for one trace
 }
 
 

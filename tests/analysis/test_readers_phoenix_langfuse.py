@@ -31,6 +31,7 @@ from langfuse_export import (
     observations,
 )
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.readers.flatten import flatten
 from rag_otel.analysis.readers.isotime import iso_ns
@@ -200,17 +201,14 @@ def _by_name(spans: list[Span]) -> dict[str, Span]:
 def test_langfuse_observations_export() -> None:
     spans, diagnostics = read(export_v2().encode(), keep_attributes=True)
     assert not diagnostics
-    assert len(spans) == len(observations()) + 2  # one root per trace
+    assert len(spans) == len(observations()) + 1  # + the root made for the v2 trace
     named = _by_name(spans)
-    # the trace is the root: named by traceName, covering its observations
-    faq = named["faq"]
-    assert faq.trace_id == TRACE_OTEL
-    assert faq.parent_id is None
-    assert named["rag-pipeline"].parent_id == faq.span_id
-    assert (faq.start_ns, faq.end_ns) == (
-        named["rag-pipeline"].start_ns,
-        named["rag-pipeline"].end_ns,
-    )
+    # one top-level observation: the trace's root, as over OTLP
+    pipeline = named["rag-pipeline"]
+    assert pipeline.trace_id == TRACE_OTEL
+    assert pipeline.parent_id is None
+    assert pipeline.attributes is not None
+    assert pipeline.attributes["langfuse.internal.is_app_root"] is True  # isRootObservation
     for name in ("embed", "retrieve", "cache-miss", "generate"):
         assert named[name].parent_id == ROOT_ID
     assert named["embed"].duration_ns == 79_000_000
@@ -230,10 +228,13 @@ def test_langfuse_observations_export() -> None:
     retrieve = named["retrieve"].attributes
     assert retrieve is not None
     assert retrieve["langfuse.observation.metadata.filters.lang"] == "en"
-    # an older SDK's trace: UUID ids, a free-form trace id, two top-level observations
+    # an older SDK's trace: UUID ids, a free-form trace id, two top-level observations:
+    # the trace is their root (no traceName in the export: named langfuse.trace)
     v2_root = named["langfuse.trace"]
+    assert v2_root.parent_id is None
     assert named["retrieval"].parent_id == v2_root.span_id
     assert named["llm"].parent_id == v2_root.span_id
+    assert (v2_root.start_ns, v2_root.end_ns) == (named["retrieval"].start_ns, named["llm"].end_ns)
     assert named["llm"].error is True
     assert len({s.trace_id for s in spans}) == 2
     for s in spans:
@@ -244,42 +245,81 @@ def test_langfuse_observations_export() -> None:
     assert LANGFUSE.read_text() == export_v2() + "\n"  # the committed fixture is the models' output
 
 
+def _shape(spans: list[Span]) -> list[tuple[str, str | None, int | None, int | None]]:
+    return sorted((s.span_id, s.parent_id, s.start_ns, s.end_ns) for s in spans)
+
+
 def test_langfuse_v1_envelope_and_pages_as_json_lines() -> None:
     spans, _ = read(export_v2().encode())
     assert read(export_v1().encode())[0] == spans
     items = observations()
-    # the otel trace's observations split over two pages: one root, widened
-    pages = [export_v1(items[:2], page=1, pages=2), export_v1(items[2:], page=2, pages=2)]
-    paged, diagnostics = read(("\n".join(pages) + "\n").encode(), "pages.jsonl")
-    assert not diagnostics
-    assert sorted((s.span_id, s.parent_id, s.start_ns, s.end_ns) for s in paged) == sorted(
-        (s.span_id, s.parent_id, s.start_ns, s.end_ns) for s in spans
-    )
-    # and over two files of one read
-    one, two = (json.loads(p) for p in pages)
-    first = io.BytesIO(json.dumps(one).encode())
-    second = io.BytesIO(json.dumps(two).encode())
-    diagnostics = Diagnostics()
-    across = list(read_many([first, second], diagnostics=diagnostics))
-    assert len(across) == len(spans)
+    # split between the v2 trace's two top-level observations: the root made on the second
+    # page covers both, the first re-hung below it
+    for cut in (2, 6):
+        pages = [
+            export_v1(items[:cut], page=1, pages=2),
+            export_v1(items[cut:], page=2, pages=2),
+        ]
+        paged, diagnostics = read(("\n".join(pages) + "\n").encode(), "pages.jsonl")
+        assert not diagnostics
+        assert _shape(paged) == _shape(spans)
+        # and over two files of one read
+        one, two = (io.BytesIO(p.encode()) for p in pages)
+        assert _shape(list(read_many([one, two], diagnostics=Diagnostics()))) == _shape(spans)
 
 
-def test_langfuse_turns_and_stages_analysed() -> None:
-    """Default flags: each Langfuse trace is a turn; observations are stages by their type."""
-    spans, diagnostics = read(export_v2().encode())
+def test_langfuse_trace_with_several_top_level_observations_is_one_turn() -> None:
+    v2 = [o for o in observations() if o.trace_id == TRACE_V2]
+    spans, diagnostics = read(export_v2(v2).encode())
     report = analyze(spans, diagnostics=diagnostics)
-    assert report.turn.count == 2
+    assert report.turn.count == 1
+    assert report.turn.p50_ms == 900.0
     stages = {s.name: (s.kind, s.source, s.count, s.errors) for s in report.stages}
     assert stages == {
-        "rag-pipeline": ("other", "langfuse", 1, 0),  # a SPAN: timed by its self time
-        "embeddings": ("embedding", "gen-ai", 1, 0),  # its OTel attributes come first
-        "retrieve": ("retrieval", "langfuse", 1, 0),
-        "generate": ("generation", "langfuse", 1, 0),
-        "retrieval": ("other", "langfuse", 1, 0),
+        "retrieval": ("other", "langfuse", 1, 0),  # a SPAN
         "llm": ("generation", "langfuse", 1, 1),
-    }  # the EVENT cache-miss is no stage
+    }
     assert report.verdict.stage == "llm"
-    assert "stage-outside-turn" not in diagnostics.counts
+
+
+PEERS = TRACES.parent / "peers"
+
+
+def _stage_table(path: Path) -> tuple[Any, dict[str, Any]]:
+    report = analyze_sources([str(path)], workers=1)
+    stages = {s.name: s for s in report.stages}
+    return report, stages
+
+
+@pytest.mark.parametrize(
+    ("export", "otlp"),
+    [
+        ("phoenix-spans.json", "phoenix-sent.otlp.jsonl"),
+        ("langfuse-observations-v2.json", "langfuse.otlp.jsonl"),
+    ],
+)
+def test_peer_exports_give_the_report_of_the_spans_they_hold(export: str, otlp: str) -> None:
+    """The real Phoenix's export, and the observations the Langfuse API models write, of the
+    spans the OTLP file holds (tests/fixtures/peers): the same stages, kinds, sources,
+    counts and verdict; percentiles equal to the microsecond (what both APIs keep)."""
+    got, got_stages = _stage_table(PEERS / export)
+    want, want_stages = _stage_table(PEERS / otlp)
+    assert got_stages.keys() == want_stages.keys()
+    assert got_stages
+    for name, stage in got_stages.items():
+        expected = want_stages[name]
+        assert (stage.kind, stage.source, stage.count, stage.timed, stage.errors) == (
+            expected.kind,
+            expected.source,
+            expected.count,
+            expected.timed,
+            expected.errors,
+        ), name
+        for field in ("p50_ms", "p95_ms", "max_ms"):
+            assert getattr(stage, field) == pytest.approx(getattr(expected, field), abs=0.002)
+    assert (got.turn.count, got.turn.source) == (want.turn.count, want.turn.source)
+    assert got.verdict.stage == want.verdict.stage
+    assert dict(got.diagnostics.counts) == dict(want.diagnostics.counts)
 
 
 def test_langfuse_odd_observations_counted_not_fatal() -> None:
@@ -292,10 +332,10 @@ def test_langfuse_odd_observations_counted_not_fatal() -> None:
         [],
     ]
     spans, diagnostics = read(json.dumps({"data": [good, *bad], "meta": {}}).encode())
-    assert len(spans) == 2  # the observation and its trace's root
+    assert len(spans) == 1
     assert diagnostics.counts["malformed-span"] == len(bad)
     no_end = {**good, "endTime": None, "metadata": "not json"}
-    [span, _root], diagnostics = read(
+    [span], diagnostics = read(
         json.dumps({"data": [no_end], "meta": {}}).encode(), keep_attributes=True
     )
     assert span.end_ns is None
@@ -310,7 +350,7 @@ def test_langfuse_odd_observations_counted_not_fatal() -> None:
 def test_each_format_detected_by_its_own_keys() -> None:
     phoenix_page = PHOENIX.read_bytes()
     assert len(read(phoenix_page)[0]) == 7
-    assert len(read(LANGFUSE.read_bytes())[0]) == 9
+    assert len(read(LANGFUSE.read_bytes())[0]) == 8
     for empty in (b'{"data": [], "next_cursor": null}', b'{"data": [], "meta": {}}'):
         spans, diagnostics = read(empty)
         assert spans == []
@@ -348,7 +388,7 @@ def test_forced_formats_refuse_the_others() -> None:
     phoenix_page = PHOENIX.read_bytes()
     langfuse_page = LANGFUSE.read_bytes()
     assert len(read(phoenix_page, format="phoenix")[0]) == 7
-    assert len(read(langfuse_page, format="langfuse")[0]) == 9
+    assert len(read(langfuse_page, format="langfuse")[0]) == 8
     assert "expected Phoenix REST spans" in error(b'{"resourceSpans": []}', format="phoenix")
     assert 'Langfuse\'s "data" to be an array' in error(b'{"data": 1}', format="langfuse")
     assert "malformed" not in error(langfuse_page, format="otlp")

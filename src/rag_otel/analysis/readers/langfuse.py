@@ -37,13 +37,17 @@ restored as attributes, and its resource attributes (``metadata.resourceAttribut
 ``langfuse.observation.metadata.``. An ``EVENT`` (a point in time, no ``endTime``) lasts
 zero; any other observation without ``endTime`` counts ``missing-timestamp``.
 
-The trace. A Langfuse trace is not an observation, and the export does not hold it; it is
-the root of its observations. So each trace gets one root span, made here: named by the
-observation's ``traceName`` when the export has it (else ``langfuse.trace``), from its
-earliest ``startTime`` to its latest end, with a span id derived from the trace id;
-observations without a parent are its children. A trace whose observations come in
-several pages of one input (JSON lines) or several inputs of one read has one root,
-widened as pages arrive.
+The trace. A Langfuse trace is not an observation, and the export does not hold it. A
+trace's one top-level observation (``parentObservationId`` null: the ``@observe``-d
+function of SDK v3+, marked ``isRootObservation``) is its root span, as the same span read
+over OTLP would be. A trace with several top-level observations (SDK v2 traces) gets a
+root span made for the trace: named by the observations' ``traceName`` when the export
+has it (else ``langfuse.trace``), from the earliest start to the latest end of its
+observations, with a span id derived from the trace id; the top-level observations go
+below it. The pages of one input (JSON lines) and the inputs of one read are one export:
+a trace split over them is hung together the same way. ``isRootObservation`` is kept as
+the attribute ``langfuse.internal.is_app_root``, the attribute Langfuse's SDK puts on that
+span over OTLP.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ OBSERVATION_COMPLETION_START = "langfuse.observation.completion_start_time"
 OBSERVATION_METADATA = "langfuse.observation.metadata"
 OBSERVATION_USAGE = "langfuse.observation.usage_details"
 TRACE_NAME = "langfuse.trace.name"
+APP_ROOT = "langfuse.internal.is_app_root"
 TRACE_ROOT_NAME = "langfuse.trace"
 """Name of a made trace root when the export does not name the trace."""
 _CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
@@ -109,22 +114,19 @@ def decode_page(obj: dict[str, Any], state: ReadState, location: Location) -> li
 
 
 def decode_observations(items: list[Any], state: ReadState, location: Location) -> list[Span]:
-    """Observations as spans; one that cannot be read is counted ``malformed-span`` and skipped."""
+    """Observations as spans (and the trace roots made for them, see the module doc); one
+    that cannot be read is counted ``malformed-span`` and skipped."""
     out: list[Span] = []
-    new_roots: list[Span] = []
     where = state.where(location)
     for i, item in enumerate(items):
         read = _observation_or_none(item, i, state, where)
         if read is None:
             continue
         span, trace_name = read
-        root = _trace_root(span, trace_name, state)
-        if root is not None:
-            new_roots.append(root)
-        if span.parent_id is None:
-            span.parent_id = state.langfuse_roots[span.trace_id].span_id
         out.append(span)
-    out.extend(new_roots)
+        root = _place(span, trace_name, state)
+        if root is not None:
+            out.append(root)
     return out
 
 
@@ -138,30 +140,53 @@ def _observation_or_none(
         return None
 
 
-def _trace_root(span: Span, trace_name: str | None, state: ReadState) -> Span | None:
-    """The root of `span`'s trace, widened to cover it; returned only when made now."""
+def _place(span: Span, trace_name: str | None, state: ReadState) -> Span | None:
+    """Hang `span` in its trace; return the trace's root if it had to be made now.
+
+    The first top-level observation of a trace is its root. A second one means the trace
+    (which the export does not hold) is their root: a span for it is made, and both go
+    below it (the first one changed in place, wherever it already is). A made root widens
+    to cover every later observation of its trace."""
     roots = state.langfuse_roots
-    root = roots.get(span.trace_id)
+    top = roots.get(span.trace_id)
+    made = top is not None and top.span_id == _root_id(span.trace_id)
+    if top is not None and made:
+        _widen(top, span)
+    if span.parent_id is not None:
+        return None
+    if top is None:
+        roots[span.trace_id] = span
+        return None
+    if made:
+        span.parent_id = top.span_id
+        return None
+    name = trace_name or TRACE_ROOT_NAME
+    root = Span(
+        trace_id=span.trace_id,
+        span_id=_root_id(span.trace_id),
+        parent_id=None,
+        name=state.strings.setdefault(name, name),
+        start_ns=top.start_ns,
+        end_ns=top.end_ns if top.end_ns is not None else top.start_ns,
+        attributes={TRACE_NAME: trace_name} if state.keep_attributes and trace_name else None,
+    )
+    _widen(root, span)
+    top.parent_id = span.parent_id = root.span_id
+    roots[span.trace_id] = root
+    return root
+
+
+def _root_id(trace_id: str) -> str:
+    return hashlib.blake2b(f"trace {trace_id}".encode(), digest_size=8).hexdigest()
+
+
+def _widen(root: Span, span: Span) -> None:
     start = span.start_ns
     end = span.end_ns if span.end_ns is not None else start
-    if root is None:
-        name = trace_name or TRACE_ROOT_NAME
-        root = Span(
-            trace_id=span.trace_id,
-            span_id=hashlib.blake2b(f"trace {span.trace_id}".encode(), digest_size=8).hexdigest(),
-            parent_id=None,
-            name=state.strings.setdefault(name, name),
-            start_ns=start,
-            end_ns=end,
-            attributes={TRACE_NAME: trace_name} if state.keep_attributes and trace_name else None,
-        )
-        roots[span.trace_id] = root
-        return root
     if start is not None and (root.start_ns is None or start < root.start_ns):
         root.start_ns = start
     if end is not None and (root.end_ns is None or end > root.end_ns):
         root.end_ns = end
-    return None
 
 
 def _id(value: Any, width: int, state: ReadState, where: str) -> str:
@@ -222,6 +247,8 @@ def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None
     usage = o.get("usageDetails")
     if usage.__class__ is dict:
         flatten(usage, OBSERVATION_USAGE, attributes)
+    if o.get("isRootObservation") is True:
+        attributes[APP_ROOT] = True
     trace_name = o.get("traceName")
     span = Span(
         trace_id=tid,
