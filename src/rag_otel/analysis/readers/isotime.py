@@ -16,9 +16,14 @@ import re
 from rag_otel.analysis.model import MAX_TIME_NS
 
 _ISO = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9})\d*)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+    r"(?P<minute>(?P<Y>\d{4})-(?P<M>\d{2})-(?P<D>\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}))"
+    r":(?P<s>\d{2})(?:[.,](?P<fraction>\d{1,9})\d*)?"
+    r"(?:[Zz]|(?P<sign>[+-])(?P<oh>\d{2}):?(?P<om>\d{2}))?"
 )
+_MINUTES: dict[str, int] = {}
+"""Seconds since the epoch of ``YYYY-MM-DDTHH:MM`` prefixes met (spans of one export share a
+few): the calendar arithmetic is done once per minute, not per timestamp."""
+_MAX_MINUTES = 4096
 
 
 def iso_ns(text: object) -> int:
@@ -26,19 +31,37 @@ def iso_ns(text: object) -> int:
     TypeError for a value that is not a string."""
     if text.__class__ is not str:
         raise TypeError(f"timestamp is {type(text).__name__}, not a string")
-    assert isinstance(text, str)
     match = _ISO.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"timestamp {text!r} is not ISO-8601 (YYYY-MM-DDTHH:MM:SS[.f][Z|+HH:MM])")
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+    group = match.group
+    minute_text = group("minute")
+    minute_s = _MINUTES.get(minute_text)
+    if minute_s is None:
+        month, day, hour, minute = (
+            int(group("M")),
+            int(group("D")),
+            int(group("h")),
+            int(group("m")),
+        )
+        if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59):
+            raise ValueError(f"timestamp {text!r} is out of range")
+        minute_s = calendar.timegm((int(group("Y")), month, day, hour, minute, 0, 0, 0, 0))
+        if len(_MINUTES) >= _MAX_MINUTES:
+            _MINUTES.clear()
+        _MINUTES[minute_text] = minute_s
+    second = int(group("s"))
+    if second > 60:
         raise ValueError(f"timestamp {text!r} is out of range")
-    seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
-    if match.group(9):
-        offset = int(match.group(10)) * 3600 + int(match.group(11)) * 60
-        seconds -= offset if match.group(9) == "+" else -offset
-    fraction = match.group(7) or ""
-    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0") or 0)
+    seconds = minute_s + second
+    sign = group("sign")
+    if sign:
+        offset = int(group("oh")) * 3600 + int(group("om")) * 60
+        seconds -= offset if sign == "+" else -offset
+    fraction = group("fraction")
+    if not fraction:
+        return seconds * 1_000_000_000
+    return seconds * 1_000_000_000 + int(fraction.ljust(9, "0"))
 
 
 def time_or_none(value: object) -> int | None:

@@ -53,6 +53,7 @@ span over OTLP.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -82,7 +83,7 @@ APP_ROOT = "langfuse.internal.is_app_root"
 TRACE_ROOT_NAME = "langfuse.trace"
 """Name of a made trace root when the export does not name the trace."""
 _CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
-_HEX = frozenset("0123456789abcdefABCDEF")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def is_observation(obj: Any) -> bool:
@@ -194,13 +195,13 @@ def _id(value: Any, width: int, state: ReadState, where: str) -> str:
     trace id, any other string hashed (the same string always gives the same id)."""
     if value.__class__ is not str or not value:
         raise TypeError(f"id is {type_name(value)}, not a non-empty string")
-    if len(value) == width and all(c in _HEX for c in value):
+    if len(value) == width and _HEX.fullmatch(value):
         low = value.lower()
         if low != value:
             state.diagnostics.warn("upper-case-id", f"{where}: {value}")
         return low
     digits = value.replace("-", "")
-    if width == 32 and len(value) == 36 and len(digits) == 32 and all(c in _HEX for c in digits):
+    if width == 32 and len(value) == 36 and len(digits) == 32 and _HEX.fullmatch(digits):
         return digits.lower()
     return hashlib.blake2b(value.encode(), digest_size=width // 2).hexdigest()
 
