@@ -8,6 +8,7 @@
         ...
     spans = list(read_many(["a.json.gz", "-"], diagnostics=diagnostics))
     live = read_spans("http://127.0.0.1:16686", service="faq-bot", since="1h", diagnostics=diagnostics)
+    phoenix = read_spans("phoenix+http://127.0.0.1:6006/faq-bot", limit=100, diagnostics=diagnostics)
 
 A source is a path, ``-`` (stdin), an open binary file, an ``http(s)://`` URL of a
 Jaeger query service or a ``phoenix+http(s)://HOST:PORT/PROJECT`` URL of a Phoenix.
