@@ -291,11 +291,25 @@ def _stage_table(path: Path) -> tuple[Any, dict[str, Any]]:
     return report, stages
 
 
+def test_real_phoenix_export_against_its_ground_truth() -> None:
+    truth = json.loads((PEERS / "phoenix-spans.truth.json").read_text())
+    report, stages = _stage_table(PEERS / truth["fixture"])
+    assert report.turn.count == truth["turns"]
+    for expected in truth["stages"]:
+        stage = stages[expected["name"]]
+        assert stage.kind == expected["kind_from_attributes"], expected["name"]
+        assert stage.source == "openinference"
+        assert stage.count == truth["turns"]
+    assert truth["turn"]["span_name"] not in stages
+    assert report.verdict.stage == truth["slowest_stage"]
+
+
 @pytest.mark.parametrize(
     ("export", "otlp"),
     [
         ("phoenix-spans.json", "phoenix-sent.otlp.jsonl"),
         ("langfuse-observations-v2.json", "langfuse.otlp.jsonl"),
+        ("langfuse-observations-v1.json", "langfuse.otlp.jsonl"),
     ],
 )
 def test_peer_exports_give_the_report_of_the_spans_they_hold(export: str, otlp: str) -> None:
