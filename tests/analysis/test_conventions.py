@@ -122,7 +122,7 @@ TABLE: list[tuple[dict[str, Any], str, tuple[str | None, str | None, str | None,
     ({LF: "tool"}, "t", ("t", "tool", "langfuse", 0)),
     ({LF: "agent"}, "a", ("a", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "chain"}, "c", ("c", "other", "langfuse", TURN_AT_ROOT)),
-    ({LF: "span"}, "s", ("s", "other", "langfuse", 0)),
+    ({LF: "span"}, "s", ("s", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "event"}, "e", (None, None, None, 0)),
     # database clients
     ({"db.system.name": "postgresql"}, "SELECT docs", ("SELECT docs", "retrieval", "db", 0)),
@@ -209,6 +209,34 @@ def test_rag_turn_spans_are_turns_with_their_id() -> None:
     assert (span.is_turn, span.turn_id, span.stage, span.turn_candidate) == (True, "42", None, 0)
 
 
+def test_rag_stage_set_to_nothing_is_no_stage_in_classify_and_in_the_reader() -> None:
+    assert classified({"rag.stage": None, OI: "RETRIEVER"}) == (None, None, None, 0)
+    attrs = [
+        {"key": "rag.stage", "value": {}},
+        {"key": OI, "value": {"stringValue": "RETRIEVER"}},
+    ]
+    rs = [
+        {
+            "scopeSpans": [
+                {
+                    "spans": [
+                        {
+                            "traceId": "1" * 32,
+                            "spanId": "2" * 16,
+                            "name": "n",
+                            "startTimeUnixNano": "1",
+                            "endTimeUnixNano": "2",
+                            "attributes": attrs,
+                        }
+                    ]
+                }
+            ]
+        }
+    ]
+    (span,) = decode_resource_spans(rs, ReadState("x", Diagnostics()), None)
+    assert (span.stage, span.stage_kind, span.stage_source) == (None, None, None)
+
+
 def test_classify_resets_what_an_earlier_classification_set() -> None:
     span = Span("t", "s", None, "retrieve", 0, 1)
     classify_span(span, {OI: "RETRIEVER"})
@@ -226,6 +254,10 @@ class _Recording(dict[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
         self.asked.add(key)
         return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.asked.add(str(key))
+        return super().__contains__(key)
 
 
 def _every_key_value() -> Iterator[dict[str, Any]]:
@@ -270,11 +302,10 @@ def _jaeger_tag(key: str, value: Any) -> dict[str, Any]:
 
 
 def _scalar_rows() -> list[tuple[dict[str, Any], str]]:
-    return [
-        (attributes, name)
-        for attributes, name, _ in TABLE
-        if all(not isinstance(v, list) for v in attributes.values())
-    ]
+    rows = [(attributes, name) for attributes, name, _ in TABLE]
+    rows += [(attributes, "span-name") for _, attributes, _ in PRECEDENCE]
+    rows += [({"rag.stage": "s", "rag.turn.id": "1"}, "rag.turn")]  # a turn, not a stage
+    return rows
 
 
 def test_otlp_and_jaeger_readers_classify_like_classify_span() -> None:
@@ -424,6 +455,32 @@ def test_without_any_marker_each_root_is_a_turn() -> None:
         node("q", "root", 10, 50, {"db.system.name": "postgresql"}),
     ]
     assert turns_and_stages(spans) == ([("root", "trace-root")], {"q"})
+
+
+def test_a_trace_root_that_is_a_stage_is_its_turn_and_its_own_stage() -> None:
+    """One LLM call traced alone (GenAI instrumentation, no app spans): a turn of one stage."""
+    spans = [
+        node("chat", None, 0, 100, {OP: "chat"}),
+        node("http", "chat", 10, 90, {"http.method": "POST"}),
+    ]
+    d = Diagnostics()
+    report = analyze(spans, diagnostics=d)
+    assert report.turn.count == 1
+    assert report.turn.source == "trace-root"
+    assert [(s.name, s.kind, s.count, s.turns) for s in report.stages] == [
+        ("chat", "generation", 1, 1)
+    ]
+    assert report.attribution.overall.stages == {"chat": 1.0}
+    assert report.verdict.stage == "chat"
+    assert d.counts["turn-from-root"] == 1
+
+
+def test_an_orphan_stage_is_no_turn() -> None:
+    """A stage whose parent (the turn) was lost stays a stage outside any turn."""
+    d = Diagnostics()
+    trace = build_trace([node("r", "lost-turn", 0, 10, {"rag.stage": "retrieve"})], diagnostics=d)
+    assert trace.turns == []
+    assert d.counts["stage-outside-turn"] == 1
 
 
 def test_nested_recognised_spans_are_charged_by_self_time() -> None:

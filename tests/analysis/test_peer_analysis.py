@@ -18,6 +18,7 @@ from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.report import TURN_ROW, Report, analyze
 from rag_otel.cli import main
+from subprocesses import run_python
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
 OTLP_TRUTHS = sorted(
@@ -127,3 +128,60 @@ def test_the_same_pipeline_traced_two_ways_compares_stage_by_stage() -> None:
     assert c.only_in_new == ["chat", "embeddings"]
     # rerank sleeps 200 ms in both: not a regression beyond noise
     assert "rerank" not in {delta.stage for delta in c.regressions(10)}
+
+
+LANGFUSE_APP = """
+import sys, time
+from langfuse import Langfuse, observe
+from rag_otel.exporters import OtlpJsonFileExporter
+
+langfuse = Langfuse(
+    public_key="pk-lf-test", secret_key="sk-lf-test", host="http://127.0.0.1:9",
+    span_exporter=OtlpJsonFileExporter(sys.argv[1]),
+)
+
+@observe(name="embed", as_type="embedding")
+def embed(q): time.sleep(0.005); return [0.1]
+
+@observe(name="retrieve", as_type="retriever")
+def retrieve(q, v): time.sleep(0.01); return ["a", "b"]
+
+@observe(name="rerank")
+def rerank(q, passages): time.sleep(0.06); return passages[:1]
+
+@observe(name="lookup_warranty", as_type="tool")
+def lookup_warranty(flat): time.sleep(0.005); return "10 years"
+
+@observe(name="generate", as_type="generation")
+def generate(q, context): time.sleep(0.02); return "answer"
+
+@observe(name="rag_turn")
+def rag_turn(q):
+    return generate(q, rerank(q, retrieve(q, embed(q))) + [lookup_warranty("4B")])
+
+for i in range(5):
+    rag_turn(f"question {i}")
+langfuse.shutdown()
+"""
+
+
+def test_langfuse_sdk_spans_are_stages_and_turns(tmp_path: Path) -> None:
+    """Spans made by the real Langfuse SDK (OpenTelemetry-based, in the dev environment)."""
+    out = tmp_path / "langfuse.jsonl"
+    (tmp_path / "app.py").write_text(LANGFUSE_APP, encoding="utf-8")
+    done = run_python(
+        f"import runpy, sys; sys.argv = ['app', {str(out)!r}]; "
+        f"runpy.run_path({str(tmp_path / 'app.py')!r}, run_name='__main__')"
+    )
+    assert done.returncode == 0, done.stderr
+    report = analyze_sources([str(out)], workers=1)
+    assert [(s.name, s.kind, s.source) for s in report.stages] == [
+        ("embed", "embedding", "langfuse"),
+        ("retrieve", "retrieval", "langfuse"),
+        ("rerank", "other", "langfuse"),  # @observe's default type, "span", says no more
+        ("lookup_warranty", "tool", "langfuse"),
+        ("generate", "generation", "langfuse"),
+    ]
+    assert (report.turn.count, report.turn.source) == (5, "langfuse")
+    assert report.verdict.stage == "rerank"
+    assert not report.diagnostics.counts, report.diagnostics.counts

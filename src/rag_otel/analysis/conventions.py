@@ -19,9 +19,9 @@ else the span name.
 Turn markers are candidates: `traces.build_trace` makes a ``rag.turn`` span the turn;
 in a trace without one, the outermost `TURN_ANYWHERE` span on each path from a root
 (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` / ``invoke_agent``), or a root that
-is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry and Langfuse
-``agent`` / ``chain``); else each trace root. A candidate that is not its trace's turn is
-a stage like any other.
+is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry ``agent``, Langfuse
+``agent`` / ``chain`` / ``span``); else each trace root (one that is a stage is then both).
+A candidate that is not its trace's turn is a stage like any other.
 
 Sources of the attribute names and values (checked against the conventions' own code):
 OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFERENCE_SPAN_KIND``,
@@ -190,8 +190,9 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
             "tool": Rule(TOOL),
             "agent": _LF_ROOT,
             "chain": _LF_ROOT,
+            "span": _LF_ROOT,  # @observe's default: at the root, Langfuse's trace itself
             "event": Rule(None),  # a point in time, not work
-            # span, evaluator, guardrail
+            # evaluator, guardrail
         },
         default=Rule(OTHER),
     ),
@@ -226,7 +227,9 @@ def _recognition_keys() -> frozenset[str]:
 RECOGNITION_KEYS: Final[frozenset[str]] = _recognition_keys()
 """Every attribute `classify_span` reads: readers need to extract only these."""
 
-_KNOWN_KINDS: Final[dict[str, str]] = {kind: kind for kind in STAGE_KINDS}
+STAGE_KIND_OF: Final[dict[str, str]] = {kind: kind for kind in STAGE_KINDS}
+"""``rag.stage.kind`` values as written by rag-otel -> the kind (a lookup for hot loops;
+`stage_kind` for any other value)."""
 
 
 def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
@@ -236,7 +239,8 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
     float, bool or lists of them); only the keys in `RECOGNITION_KEYS` matter. The span's
     name and `Span.kind` are read too. A span named ``rag.turn`` is a turn; a span with
     ``rag.operation`` (rag-otel's ingest and housekeeping) is not a stage whatever else it
-    carries; ``rag.stage`` makes a stage; otherwise the first row of `CONVENTIONS` whose
+    carries; ``rag.stage`` makes a stage (set to None: no stage, and no other row is
+    consulted); otherwise the first row of `CONVENTIONS` whose
     attribute the span carries decides. Pure: reads nothing but its arguments.
     """
     span.stage = span.stage_kind = span.stage_source = span.turn_id = None
@@ -249,8 +253,10 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         return
     if get(semconv.RAG_OPERATION) is not None:
         return
-    stage = get(semconv.RAG_STAGE)
-    if stage is not None:
+    if semconv.RAG_STAGE in attributes:
+        stage = get(semconv.RAG_STAGE)
+        if stage is None:  # set to nothing: rag-otel's, and no stage
+            return
         span.stage = str(stage)
         span.stage_kind = stage_kind(get(semconv.RAG_STAGE_KIND))
         span.stage_source = SOURCE_RAG_OTEL
@@ -281,7 +287,7 @@ def stage_kind(value: Any) -> str:
     """A ``rag.stage.kind`` value as one of `STAGE_KINDS` (``other`` when missing or unknown)."""
     if value is None:
         return OTHER
-    return _KNOWN_KINDS.get(str(value).lower(), OTHER)
+    return STAGE_KIND_OF.get(str(value).lower(), OTHER)
 
 
 def _stage_name(span_name: str, value: str, rule: Rule, attributes: Mapping[str, Any]) -> str:

@@ -34,7 +34,13 @@ from rag_otel.analysis.critical_path import (
 )
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
-from rag_otel.analysis.traces import DEFAULT_IDLE_WINDOW, Trace, build_trace, group_traces
+from rag_otel.analysis.traces import (
+    DEFAULT_IDLE_WINDOW,
+    Trace,
+    build_trace,
+    group_traces,
+    stage_info,
+)
 from rag_otel.analysis.verdict import Verdict, decide
 
 TURN_ROW = "(turn)"
@@ -143,7 +149,7 @@ class _StageAcc:
         self.durations: array[int] = array("q")
         self.count = self.errors = self.turns = self.offset_n = self.offset_sum = 0
         self.kind: str | None = None
-        """From the first trace that had the stage (see `traces.StageInfo`)."""
+        """From the first trace that had the stage (see `traces.stage_info`)."""
         self.source: str | None = None
 
 
@@ -211,9 +217,10 @@ class Analyzer:
             if offset is not None:
                 acc.offset_n += 1
                 acc.offset_sum += offset
-        for name, info in trace.stage_info.items():
+        for name, span in trace.first_spans.items():
             acc = stages[name]
             if acc.kind is None:
+                info = stage_info(span)
                 acc.kind = info.kind
                 acc.source = info.source
         self._turn_count += len(trace.turns) + len(trace.incomplete_turns)

@@ -7,7 +7,8 @@
 A *turn* is each ``rag.turn`` span; in a trace without one, the outermost span another
 convention marks as a turn (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` /
 ``invoke_agent`` anywhere; OpenInference ``CHAIN`` / ``AGENT`` at a root); in a trace
-with neither, each root span that is not a stage. A *stage* is a span a convention
+with neither, each root span (an orphan only if it is not a stage; a trace root that is
+a stage is its turn and its own stage). A *stage* is a span a convention
 recognises (`rag_otel.analysis.conventions`: ``rag.stage`` first); with
 ``all_spans=True`` every span is, named by its stage or else its span name. A turn
 candidate that is not its trace's turn is a stage.
@@ -191,8 +192,8 @@ class Trace:
     samples: list[StageSample]
     incomplete_turns: list[Span] = field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
-    stage_info: dict[str, StageInfo] = field(default_factory=dict)
-    """Per stage name sampled: its kind and source, from the first span of it met."""
+    first_spans: dict[str, Span] = field(default_factory=dict)
+    """Per stage name sampled, the first span of it met: `stage_info` tells what it is."""
 
 
 def stage_info(span: Span) -> StageInfo:
@@ -225,16 +226,15 @@ def build_trace(
             name = stage_name(s, all_spans)
             if name is not None:
                 trace.samples.append((name, _duration(s, diagnostics), s.error, None, None))
-                if name not in trace.stage_info:
-                    trace.stage_info[name] = stage_info(s)
+                if name not in trace.first_spans:
+                    trace.first_spans[name] = s
         return trace
 
     children: dict[str, list[Span]] = {}
     roots: list[Span] = []
-    has_turn = anywhere = False
+    has_turn = False
     for s in by_id.values():
         has_turn = has_turn or s.is_turn
-        anywhere = anywhere or s.turn_candidate == TURN_ANYWHERE
         parent = s.parent_id
         if parent is None:
             roots.append(s)
@@ -253,11 +253,13 @@ def build_trace(
     # How turns are found: 0 rag.turn spans only; 1 candidates; 2 roots that are not stages
     mode = _BY_RAG_TURN
     if not has_turn:
-        if anywhere or any(r.turn_candidate == TURN_AT_ROOT for r in roots):
+        if any(r.turn_candidate == TURN_AT_ROOT for r in roots) or any(
+            s.turn_candidate == TURN_ANYWHERE for s in by_id.values()
+        ):
             mode = _BY_CANDIDATE
         else:
             mode = _BY_ROOT
-            if any(r.stage is None for r in roots):
+            if any(r.stage is None or r.parent_id is None for r in roots):
                 diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
 
     reached = _walk(roots, children, trace, mode, all_spans, diagnostics)
@@ -292,7 +294,7 @@ def _walk(
 
     `mode` says which spans are turns: `_BY_RAG_TURN`, `_BY_CANDIDATE` or `_BY_ROOT`.
     """
-    turns, samples, info = trace.turns, trace.samples, trace.stage_info
+    turns, samples, first = trace.turns, trace.samples, trace.first_spans
     by_candidate = mode == _BY_CANDIDATE
     by_root = mode == _BY_ROOT
     warn = diagnostics.warn
@@ -309,7 +311,7 @@ def _walk(
         start, end = span.start_ns, span.end_ns
         if (
             span.is_turn
-            or (by_root and is_root and span.stage is None)
+            or (by_root and is_root and (span.stage is None or span.parent_id is None))
             or (
                 by_candidate
                 and turn is None
@@ -319,23 +321,33 @@ def _walk(
         ):
             if turn is not None:
                 warn("nested-turn", f"turn {span.span_id} inside another turn")
+            # a trace root that is a stage (one LLM call traced alone) is its turn and,
+            # its time charged to it, its own stage
+            both = span.stage if by_root else None
+            if both is not None and both not in first:
+                first[both] = span
             if start is not None and end is not None and end >= start:
-                node = Node(span, start, end, None, [])
+                node = Node(span, start, end, both, [])
                 turn = len(turns)
                 turns.append(Turn(span, node, set(), _turn_source(span, by_root)))
-                stack.extend((c, node, None, turn, start, False) for c in kids)
+                if both is not None:
+                    turns[turn].stages.add(both)
+                    samples.append((both, end - start, span.error, turn, 0))
+                stack.extend((c, node, both, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
                 trace.incomplete_turns.append(span)
-                stack.extend((c, None, None, -1, 0, False) for c in kids)
+                if both is not None:
+                    samples.append((both, _duration(span, diagnostics), span.error, None, None))
+                stack.extend((c, None, both, -1, 0, False) for c in kids)
             continue
 
         own = span.stage if span.stage is not None else span.name if all_spans else None
         timed = start is not None and end is not None and end >= start
         if own is not None:
             key = own
-            if own not in info:
-                info[own] = stage_info(span)
+            if own not in first:
+                first[own] = span
             if turn is None:
                 warn("stage-outside-turn", f"span {span.span_id} ({span.name})")
                 samples.append((own, _duration(span, diagnostics), span.error, None, None))

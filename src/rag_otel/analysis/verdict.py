@@ -36,7 +36,7 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
     if not ranked:
         line = (
             "no stage on the critical path: nothing to attribute "
-            "(are stage spans tagged with rag.stage? try --all-spans)"
+            "(no span carries rag.stage or another convention's stage marker; try --all-spans)"
         )
         return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, (line,))
     stage, share = ranked[0]

@@ -62,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--all-spans",
         action="store_true",
-        help="treat every span as a stage (by rag.stage, else span name), not only rag.stage spans",
+        help="treat every span as a stage (by its recognised stage name, else its span name), "
+        "not only the spans a tracing convention recognises",
     )
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
@@ -80,7 +81,11 @@ def register(subparsers: Any) -> None:
     c.add_argument("baseline", metavar="BASELINE", help="trace file, '-', Jaeger or Phoenix URL")
     c.add_argument("new", metavar="NEW", help="trace file, '-', Jaeger or Phoenix URL")
     _input_options(c)
-    c.add_argument("--all-spans", action="store_true", help="treat every span as a stage")
+    c.add_argument(
+        "--all-spans",
+        action="store_true",
+        help="treat every span as a stage (default: every span a tracing convention recognises)",
+    )
     _output_options(c)
     c.add_argument(
         "--fail-if-slower",

@@ -31,7 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_otel import semconv
-from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
+from rag_otel.analysis.conventions import (
+    OTHER,
+    RECOGNITION_KEYS,
+    SOURCE_RAG_OTEL,
+    STAGE_KIND_OF,
+    classify_span,
+    stage_kind,
+)
 from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
 
 SERVICE_NAME = "service.name"
@@ -243,6 +250,13 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
     intern = state.strings.setdefault
     wanted = RECOGNITION_KEYS
     classify = classify_span
+    kind_of = STAGE_KIND_OF
+    RAG_STAGE = semconv.RAG_STAGE
+    RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
+    RAG_OPERATION = semconv.RAG_OPERATION
+    RAG_OTEL = SOURCE_RAG_OTEL
+    RAG_TURN_ID = semconv.RAG_TURN_ID
+    rag_others = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
     TURN_NAME = semconv.TURN_SPAN_NAME
     SERVICE = SERVICE_NAME
     kind_names = _KINDS
@@ -371,48 +385,125 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                             code = status.get("code")
                             error = code == ERROR or code == "STATUS_CODE_ERROR"
 
-                        kept: dict[str, Any] | None = None
-                        found: dict[str, Any] | None = None
+                        # Recognition (conventions.classify_span). rag-otel's own stages
+                        # and turns, the common case, are recognised inline: the AnyValue
+                        # wrappers of rag.stage and rag.stage.kind are held, and of the other
+                        # recognised keys only those that can still matter (after rag.stage,
+                        # just rag.operation and rag.turn.id).
+                        stage_v = kind_v = found = None
                         attrs = s.get("attributes")
                         if keep:
-                            kept = found = {}
+                            kept: dict[str, Any] = {}
                             if attrs:
                                 for kv in attrs:
                                     kept[kv["key"]] = any_value(kv.get("value"))
-                        elif attrs:
-                            for kv in attrs:
-                                key = kv["key"]
-                                if key in wanted:
-                                    value = kv["value"]
-                                    v = value.get("stringValue")
-                                    if v is None:
-                                        v = any_value(value)
-                                    if found is None:
-                                        found = {key: v}
-                                    else:
-                                        found[key] = v
-                        span = Span(
-                            tid,
-                            sid,
-                            pid,
-                            name,
-                            start,
-                            end,
-                            None,
-                            None,
-                            name == TURN_NAME,
-                            None,
-                            error,
-                            service,
-                            kind,
-                            False,
-                            kept,
-                        )
-                        if found:
-                            classify(span, found)
-                            stage = span.stage
-                            if stage is not None:
-                                span.stage = intern(stage, stage)
+                            span = Span(
+                                tid,
+                                sid,
+                                pid,
+                                name,
+                                start,
+                                end,
+                                error=error,
+                                service=service,
+                                kind=kind,
+                                attributes=kept,
+                            )
+                            classify(span, kept)
+                        else:
+                            if attrs:
+                                for kv in attrs:
+                                    key = kv["key"]
+                                    if key in wanted:
+                                        if key == RAG_STAGE:
+                                            stage_v = kv["value"]
+                                        elif key == RAG_STAGE_KIND:
+                                            kind_v = kv["value"]
+                                        elif stage_v is None or key in rag_others:
+                                            if found is None:
+                                                found = {key: kv["value"]}
+                                            else:
+                                                found[key] = kv["value"]
+                            if name == TURN_NAME:
+                                turn_v = None if found is None else found.get(RAG_TURN_ID)
+                                turn_id = None
+                                if turn_v is not None:
+                                    turn_id = turn_v.get("stringValue")
+                                    if turn_id is None:
+                                        turn_id = attribute_text(turn_v)
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None,
+                                    None,
+                                    True,
+                                    turn_id,
+                                    error,
+                                    service,
+                                    kind,
+                                )
+                            elif stage_v is not None and (
+                                found is None or RAG_OPERATION not in found
+                            ):
+                                stage = stage_v.get("stringValue")
+                                if stage is None:
+                                    stage = attribute_text(stage_v)
+                                stage_kind_: str | None = OTHER
+                                if kind_v is not None:
+                                    raw = kind_v.get("stringValue")
+                                    stage_kind_ = kind_of.get(raw) if raw is not None else None
+                                    if stage_kind_ is None:
+                                        stage_kind_ = stage_kind(any_value(kind_v))
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None if stage is None else intern(stage, stage),
+                                    stage_kind_,
+                                    False,
+                                    None,
+                                    error,
+                                    service,
+                                    kind,
+                                    False,
+                                    None,
+                                    RAG_OTEL,
+                                )
+                                if stage is None:  # rag.stage set to nothing: not a stage
+                                    span.stage_kind = span.stage_source = None
+                            else:
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None,
+                                    None,
+                                    False,
+                                    None,
+                                    error,
+                                    service,
+                                    kind,
+                                )
+                                if found is not None or kind_v is not None:
+                                    values = {} if found is None else found
+                                    if kind_v is not None:
+                                        values[RAG_STAGE_KIND] = kind_v
+                                    if stage_v is not None:
+                                        values[RAG_STAGE] = stage_v
+                                    classify(span, {k: any_value(v) for k, v in values.items()})
+                        stage = span.stage
+                        if stage is not None and span.stage_source is not RAG_OTEL:
+                            span.stage = intern(stage, stage)
                     except caught as exc:
                         warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
                         continue
