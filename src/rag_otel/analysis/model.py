@@ -116,4 +116,6 @@ class InputError(Exception):
         self.location = location
         self.expected = expected
         where = f"{source}: {location}" if location else source
-        super().__init__(f"{where}: {expected}")
+        # one line, whatever the input echoed into it (a Jaeger error text, a file name)
+        message = f"{where}: {expected}".replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(message)
