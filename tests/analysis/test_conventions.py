@@ -96,7 +96,7 @@ TABLE: list[tuple[dict[str, Any], str, tuple[str | None, str | None, str | None,
     (
         {OP: "retrieval", "gen_ai.data_source.id": "kb"},
         "r",
-        ("retrieval kb", "retrieval", "gen-ai", 0),
+        ("retrieval", "retrieval", "gen-ai", 0),
     ),
     ({OP: "retrieval"}, "r", ("retrieval", "retrieval", "gen-ai", 0)),
     ({OP: "search_memory"}, "m", ("search_memory", "retrieval", "gen-ai", 0)),
@@ -104,14 +104,20 @@ TABLE: list[tuple[dict[str, Any], str, tuple[str | None, str | None, str | None,
     (
         {OP: "execute_tool", "gen_ai.tool.name": "weather"},
         "x",
-        ("execute_tool weather", "tool", "gen-ai", 0),
+        ("weather", "tool", "gen-ai", 0),
     ),
     (
         {OP: "invoke_agent", "gen_ai.agent.name": "Bot"},
         "x",
-        ("invoke_agent Bot", "other", "gen-ai", TURN_ANYWHERE),
+        ("Bot", "other", "gen-ai", TURN_ANYWHERE),
     ),
     ({OP: "invoke_workflow"}, "x", ("invoke_workflow", "other", "gen-ai", TURN_ANYWHERE)),
+    (
+        {OP: "invoke_workflow", "gen_ai.workflow.name": "rag_turn"},
+        "invoke_workflow rag_turn",
+        ("rag_turn", "other", "gen-ai", TURN_ANYWHERE),
+    ),
+    ({OP: "execute_tool"}, "execute_tool", ("execute_tool", "tool", "gen-ai", 0)),
     ({OP: "create_agent"}, "x", ("create_agent", "other", "gen-ai", 0)),
     ({OP: "plan"}, "x", ("plan", "other", "gen-ai", 0)),
     # Langfuse: the observation name is the span name
@@ -436,7 +442,7 @@ def test_gen_ai_invoke_agent_inside_invoke_workflow_is_a_stage() -> None:
         node("agent", "wf", 5, 95, {OP: "invoke_agent", "gen_ai.agent.name": "helper"}),
         node("chat", "agent", 10, 50, {OP: "chat"}),
     ]
-    assert turns_and_stages(spans) == ([("wf", "gen-ai")], {"invoke_agent helper", "chat"})
+    assert turns_and_stages(spans) == ([("wf", "gen-ai")], {"helper", "chat"})
 
 
 def test_rag_turn_beats_every_other_marker() -> None:

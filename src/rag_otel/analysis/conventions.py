@@ -12,9 +12,11 @@ attribute's value to a `Rule`: the stage kind, whether the span may be a turn, a
 the stage name comes from.
 
 Stage names, in order: ``rag.stage``; else the convention's entity name
-(``traceloop.entity.name``; for GenAI spans the operation name, followed by the tool,
-agent or data source it names, never the model, so that a model change keeps the stage);
-else the span name.
+(``traceloop.entity.name``; GenAI's ``gen_ai.tool.name``, ``gen_ai.agent.name``,
+``gen_ai.workflow.name``); else, for GenAI spans, the operation name (``chat``, never the
+model or the data source the span name carries, so that a model change keeps the stage);
+else the span name. A tool traced by OpenInference, OpenLLMetry or GenAI is so named the
+same: ``lookup_warranty``.
 
 Turn markers are candidates: `traces.build_trace` makes a ``rag.turn`` span the turn;
 in a trace without one, the outermost `TURN_ANYWHERE` span on each path from a root
@@ -91,8 +93,9 @@ class Rule:
     """`TURN_AT_ROOT`, `TURN_ANYWHERE` or `TURN_NONE`: see the module docstring."""
     name_keys: tuple[str, ...] = ()
     """Attributes naming the stage, the first present wins; else the span name."""
-    op_prefix: bool = False
-    """Prefix the name with the attribute's value (GenAI: ``execute_tool get_weather``)."""
+    value_names: bool = False
+    """Without an entity name, the attribute's value names the stage, not the span name
+    (GenAI: ``chat``, where the span is ``chat gpt-4o``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ class Convention:
 
 _OI_ROOT = Rule(OTHER, turn=TURN_AT_ROOT)
 _TRACELOOP_NAME = (TRACELOOP_ENTITY_NAME,)
-_GEN_AI_OP = Rule(GENERATION, op_prefix=True)
+_GEN_AI_OP = Rule(GENERATION, value_names=True)
 _LF_ROOT = Rule(OTHER, turn=TURN_AT_ROOT)
 
 CONVENTIONS: Final[tuple[Convention, ...]] = (
@@ -148,26 +151,24 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
             "chat": _GEN_AI_OP,
             "text_completion": _GEN_AI_OP,
             "generate_content": _GEN_AI_OP,
-            "embeddings": Rule(EMBEDDING, op_prefix=True),
-            "retrieval": Rule(
-                RETRIEVAL, name_keys=(semconv.GEN_AI_DATA_SOURCE_ID,), op_prefix=True
-            ),
-            "search_memory": Rule(RETRIEVAL, op_prefix=True),
-            "rerank": Rule(RERANK, op_prefix=True),
-            "execute_tool": Rule(TOOL, name_keys=(GEN_AI_TOOL_NAME,), op_prefix=True),
+            "embeddings": Rule(EMBEDDING, value_names=True),
+            "retrieval": Rule(RETRIEVAL, value_names=True),
+            "search_memory": Rule(RETRIEVAL, value_names=True),
+            "rerank": Rule(RERANK, value_names=True),
+            "execute_tool": Rule(TOOL, name_keys=(GEN_AI_TOOL_NAME,), value_names=True),
             "invoke_agent": Rule(
-                OTHER, turn=TURN_ANYWHERE, name_keys=(GEN_AI_AGENT_NAME,), op_prefix=True
+                OTHER, turn=TURN_ANYWHERE, name_keys=(GEN_AI_AGENT_NAME,), value_names=True
             ),
             semconv.GEN_AI_OPERATION_INVOKE_WORKFLOW: Rule(
                 OTHER,
                 turn=TURN_ANYWHERE,
                 name_keys=(semconv.GEN_AI_WORKFLOW_NAME,),
-                op_prefix=True,
+                value_names=True,
             ),
-            "create_agent": Rule(OTHER, name_keys=(GEN_AI_AGENT_NAME,), op_prefix=True),
+            "create_agent": Rule(OTHER, value_names=True),
             # plan, memory writes, and operations added later
         },
-        default=Rule(OTHER, op_prefix=True),
+        default=Rule(OTHER, value_names=True),
     ),
     Convention(
         SOURCE_OPENLLMETRY,
@@ -297,6 +298,6 @@ def _stage_name(span_name: str, value: str, rule: Rule, attributes: Mapping[str,
         if found is not None and found != "":
             entity = str(found)
             break
-    if rule.op_prefix:
-        return f"{value} {entity}" if entity else value
-    return entity if entity else span_name
+    if entity:
+        return entity
+    return value if rule.value_names else span_name
