@@ -291,14 +291,25 @@ def _stage_table(path: Path) -> tuple[Any, dict[str, Any]]:
     return report, stages
 
 
-def test_real_phoenix_export_against_its_ground_truth() -> None:
-    truth = json.loads((PEERS / "phoenix-spans.truth.json").read_text())
+@pytest.mark.parametrize(
+    ("truth_file", "source"),
+    [
+        ("phoenix-spans.truth.json", "openinference"),
+        ("langfuse-observations-v2.truth.json", "langfuse"),
+        ("langfuse-observations-v1.truth.json", "langfuse"),
+    ],
+)
+def test_peer_exports_against_their_ground_truth(truth_file: str, source: str) -> None:
+    """The real Phoenix's export and the Langfuse API models' observations: the turns,
+    stages, kinds and verdict the fixtures' ground truth names, with default flags."""
+    truth = json.loads((PEERS / truth_file).read_text())
     report, stages = _stage_table(PEERS / truth["fixture"])
     assert report.turn.count == truth["turns"]
+    assert report.turn.source == source
     for expected in truth["stages"]:
         stage = stages[expected["name"]]
-        assert stage.kind == expected["kind_from_attributes"], expected["name"]
-        assert stage.source == "openinference"
+        assert stage.kind == (expected["kind_from_attributes"] or "other"), expected["name"]
+        assert stage.source == source
         assert stage.count == truth["turns"]
     assert truth["turn"]["span_name"] not in stages
     assert report.verdict.stage == truth["slowest_stage"]
