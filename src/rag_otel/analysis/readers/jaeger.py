@@ -102,18 +102,22 @@ def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -
                 location_text(location),
                 f"expected data[{i}] to be a trace object, got {type_name(trace)}",
             )
-        out.extend(decode_trace(trace, state, location))
+        out.extend(decode_trace(trace, state, location, path=f"data[{i}]"))
     return out
 
 
-def decode_trace(trace: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
-    """One v1 trace: ``{"traceID", "spans": [...], "processes": {...}}``."""
+def decode_trace(
+    trace: dict[str, Any], state: ReadState, location: Location, *, path: str = ""
+) -> list[Span]:
+    """One v1 trace: ``{"traceID", "spans": [...], "processes": {...}}`` (`path`: where it
+    is in the document, for messages)."""
     spans = trace.get("spans")
     if spans.__class__ is not list:
+        field = f"{path}.spans" if path else '"spans"'
         raise InputError(
             state.source,
             location_text(location),
-            f'expected a trace\'s "spans" to be an array, got {type_name(spans)}',
+            f"expected a Jaeger trace's {field} to be an array of spans, got {type_name(spans)}",
         )
     processes = trace.get("processes")
     if processes.__class__ is not dict:

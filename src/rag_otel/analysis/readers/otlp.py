@@ -71,7 +71,14 @@ class ReadState:
     """What one read shares across documents (lines, pages, files): where problems are
     counted, and an intern table for repeated strings."""
 
-    __slots__ = ("diagnostics", "keep_attributes", "otlp_decoder", "source", "strings")
+    __slots__ = (
+        "diagnostics",
+        "keep_attributes",
+        "langfuse_roots",
+        "otlp_decoder",
+        "source",
+        "strings",
+    )
 
     def __init__(
         self,
@@ -80,6 +87,7 @@ class ReadState:
         *,
         keep_attributes: bool = False,
         strings: dict[str, str] | None = None,
+        langfuse_roots: dict[str, Span] | None = None,
     ) -> None:
         self.source = source
         """Name of the input, for messages."""
@@ -88,6 +96,8 @@ class ReadState:
         self.strings: dict[str, str] = {} if strings is None else strings
         """Span names, stages and services are few and repeated: keep one copy of each."""
         self.otlp_decoder: Callable[[Any, Location], list[Span]] | None = None
+        self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
+        """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
 
     def for_source(self, source: str) -> ReadState:
         """The same shared tables, reporting under another source name."""
@@ -96,7 +106,15 @@ class ReadState:
             self.diagnostics,
             keep_attributes=self.keep_attributes,
             strings=self.strings,
+            langfuse_roots=self.langfuse_roots,
         )
+
+    def text(self, value: Any) -> str | None:
+        """An attribute value as interned text (None stays None)."""
+        if value is None:
+            return None
+        text = value if value.__class__ is str else str(value)
+        return self.strings.setdefault(text, text)
 
     def where(self, location: Location) -> str:
         """``source: line 12``, for warning details."""
