@@ -103,6 +103,7 @@ LOWEST_TESTS = [
     "tests/core/test_shapes_and_paths.py",
     "tests/core/test_host_application.py",
     "tests/core/test_otel_private.py",
+    "tests/core/test_options.py",
     "tests/reliability/test_shutdown_bounds.py",
 ]
 LOWEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3"]

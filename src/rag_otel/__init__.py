@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_otel._version import __version__
-from rag_otel.setup import configure, shutdown
+from rag_otel.configuration import configure, shutdown
 from rag_otel.spans import (
     OperationHandle,
     StageHandle,

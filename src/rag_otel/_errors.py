@@ -22,3 +22,14 @@ def contained(kind: str, message: str, *args: object) -> None:
             *args,
             exc_info=sys.exc_info()[0] is not None,
         )
+
+
+_WARNED: Final[set[str]] = set()
+
+
+def warn_once(message: str) -> None:
+    """Log ``message`` as a warning the first time it comes in this process (a bad environment
+    variable, read again by every ``configure()``, is reported once)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logger.warning("%s", message)

@@ -52,13 +52,12 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from rag_otel import _endpoints
 from rag_otel import semconv as sc
 from rag_otel._config import env_first
-from rag_otel._errors import contained
-from rag_otel._otel_private import exporter_endpoint
+from rag_otel._errors import contained, warn_once
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Observation
@@ -383,45 +382,25 @@ def _otlp_reader(
     from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
     from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
-    proto = protocol or env_first(
-        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
-    )
+    from rag_otel.options import otlp_protocol
+    from rag_otel.otlp import otlp_exporter
+
+    chosen = otlp_protocol("metrics", protocol)
+    if chosen.warning is not None:
+        warn_once(chosen.warning)
     preferred: dict[type, Aggregation] | None = (
         None if aggregation is None else {HistogramInstrument: aggregation}
     )
-    hdrs = dict(headers) if headers is not None else None
-    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
-    timeout = _endpoints.export_timeout_seconds("metrics")
-    exporter: MetricExporter
-    if proto == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-            OTLPMetricExporter as GrpcExporter,
-        )
-
-        exporter = GrpcExporter(
-            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
-        )
-        used = _endpoints.grpc_endpoint(endpoint, "metrics")
-        label = f"otlp(grpc {used})"
-    else:
-        if proto not in (None, "http/protobuf"):
-            logger.warning(
-                "rag-otel: OTLP protocol %r is not supported; using http/protobuf", proto
-            )
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter as HttpExporter,
-        )
-
-        if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/metrics"):
-            endpoint = endpoint.rstrip("/") + "/v1/metrics"  # like OTEL_EXPORTER_OTLP_ENDPOINT
-        http_exporter = HttpExporter(
-            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
-        )
-        exporter = http_exporter
-        used = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "metrics"))
-        label = f"otlp(http/protobuf {used})"
+    built = otlp_exporter(
+        "metrics",
+        endpoint=endpoint,
+        protocol=chosen.name,
+        headers=headers,
+        preferred_aggregation=preferred,
+    )
+    exporter = cast("MetricExporter", built.exporter)
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_millis)
-    return reader, label, used
+    return reader, built.label, built.endpoint
 
 
 def _console_reader(

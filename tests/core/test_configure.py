@@ -316,6 +316,18 @@ def test_unknown_exporter_is_a_one_line_error() -> None:
     )
 
 
+@pytest.mark.parametrize("traces", ["otlp", "none"])
+def test_bad_protocol_argument_is_a_one_line_error_for_spans_and_metrics(traces: str) -> None:
+    result = run_python(
+        f"import rag_otel; rag_otel.configure(exporter={traces!r}, metrics='otlp', "
+        "protocol='http/json')"
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "ValueError: rag-otel: protocol='http/json'; expected one of http/protobuf, grpc"
+    )
+
+
 def test_failing_exporter_and_processor_never_reach_the_app() -> None:
     result = run_python(
         """
@@ -415,6 +427,27 @@ def test_otlp_http_export_to_a_real_server(
             names += [span.name for ss in rs.scope_spans for span in ss.spans]
     assert sorted(names) == ["embed", "generate", "rag.turn", "retrieve"]
     assert list(tmp_path.iterdir()) == []  # with an endpoint, no file by default
+
+
+def test_bad_protocol_variable_is_warned_once_and_http_is_used(
+    collector: tuple[str, list[tuple[str, dict[str, str], bytes]]], tmp_path: Path
+) -> None:
+    url, received = collector
+    result = run_python(
+        "import logging\nlogging.basicConfig(level=logging.WARNING, format='%(message)s')\n"
+        "import rag_otel\nrag_otel.configure(metrics='otlp')\n"
+        + PIPELINE
+        + "rag_otel.shutdown()\nrag_otel.configure(metrics='otlp')\nrag_otel.shutdown()\n",
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    warning = (
+        "rag-otel: OTEL_EXPORTER_OTLP_PROTOCOL='http/json' is not supported "
+        "(http/protobuf, grpc); using http/protobuf"
+    )
+    assert result.stderr.splitlines().count(warning) == 1  # spans and metrics, two configures
+    assert {path for path, _headers, _body in received} == {"/v1/traces", "/v1/metrics"}
 
 
 def test_explicit_endpoint_and_file_together(

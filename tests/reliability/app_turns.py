@@ -54,7 +54,7 @@ def one_turn(i: int) -> None:
         t.set_attribute("app.done", True)
 
 
-def queue_length(config: rag_otel.setup.Configuration) -> int:
+def queue_length(config: rag_otel.configuration.Configuration) -> int:
     return max((p.queued() or 0 for p in config.processors), default=0)
 
 

@@ -65,7 +65,7 @@ async def one_turn(n: int) -> None:
             pass
 
 
-CONFIG: list[rag_otel.setup.Configuration] = []
+CONFIG: list[rag_otel.configuration.Configuration] = []
 
 
 def queue_length() -> int:

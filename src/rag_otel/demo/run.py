@@ -173,7 +173,7 @@ def run(options: Options, console: Console | None = None) -> int:
     path.unlink(missing_ok=True)  # one fresh file per run
     # Spans to `path` as OTLP JSON lines, and over OTLP too when OTEL_EXPORTER_OTLP_ENDPOINT
     # is set; the chromadb and rank-bm25 calls get their own spans (instrument=True).
-    tracing = rag_otel.configure(service_name=SERVICE_NAME, instrument=True, file=path)
+    tracing = rag_otel.configure(service_name=SERVICE_NAME, instrument=True, file_path=path)
     questions = corpus.sample_questions(options.questions)
     try:
         started = time.perf_counter()

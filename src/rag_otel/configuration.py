@@ -1,4 +1,4 @@
-"""``configure()``: an SDK TracerProvider with batch export, installed globally.
+"""``configure()`` and ``shutdown()``: tracing (and metrics) set up for this process, then closed.
 
 Usage::
 
@@ -9,10 +9,15 @@ Usage::
     ...
     rag_otel.shutdown()                           # flush (also done at exit)
 
-Every option has an environment variable (the standard ``OTEL_*`` ones where they
-exist); an explicit argument wins over the environment, which wins over the default.
-See docs/configuration.md. The SDK is imported here, inside ``configure()``, so that
-``import rag_otel`` and decorating functions stay cheap.
+``configure()`` runs three steps: the options, resolved from the arguments and the
+environment without side effects (``rag_otel.options``); the exporters they name, built
+(``build_exporters``, with ``rag_otel.otlp`` for OTLP); then installing: settings, the
+TracerProvider (created, or the application's SDK one added to), the batch processors, the
+exit hooks, metrics, context propagation, instrumentation (``install``). Every option has an
+environment variable (the standard ``OTEL_*`` ones where they exist); an explicit argument
+wins over the environment, which wins over the default. See docs/configuration.md. The SDK
+is imported inside ``configure()``, so that ``import rag_otel`` and decorating functions
+stay cheap.
 """
 
 from __future__ import annotations
@@ -26,14 +31,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 from opentelemetry import trace as _api
 
 from rag_otel import _endpoints
 from rag_otel import metrics as _metrics
-from rag_otel._config import SETTINGS, Redactor, env_first, env_flag
-from rag_otel._otel_private import exporter_endpoint, installed_tracer_provider
+from rag_otel._config import SETTINGS, Redactor
+from rag_otel._errors import warn_once
+from rag_otel._otel_private import installed_tracer_provider
+from rag_otel.options import Options, resolve_options
+from rag_otel.otlp import otlp_exporter
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -41,15 +49,11 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.trace.sampling import Sampler
 
-    from rag_otel.exporters import CountingBatchSpanProcessor
+    from rag_otel.exporters import ContainedExporter, CountingBatchSpanProcessor
 
-__all__ = ["Configuration", "configure", "shutdown"]
+__all__ = ["BuiltExporters", "Configuration", "build_exporters", "configure", "install", "shutdown"]
 
 logger: Final = logging.getLogger("rag_otel")
-
-EXPORTER_ENV: Final = "RAG_OTEL_EXPORTER"
-EXPORTERS: Final = ("otlp", "file", "console", "none")
-PROTOCOLS: Final = ("http/protobuf", "grpc")
 
 
 @dataclass
@@ -81,80 +85,6 @@ _configurations: list[Configuration] = []
 _atexit_registered = False
 
 
-def _exporter_names(exporter: str | Sequence[str] | None, endpoint: str | None) -> list[str]:
-    if exporter is not None:
-        names = [exporter] if isinstance(exporter, str) else list(exporter)
-        source = "exporter="
-    else:
-        raw = env_first(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
-        if raw is None:
-            return ["otlp" if endpoint else "file"]
-        names = raw.split(",")
-        source = f"{EXPORTER_ENV}/OTEL_TRACES_EXPORTER"
-    out: list[str] = []
-    for raw_name in names:
-        name = raw_name.strip().lower()
-        if name not in EXPORTERS:
-            raise ValueError(
-                f"rag-otel: {source} names unknown exporter {raw_name!r}; expected one of "
-                + ", ".join(EXPORTERS)
-            )
-        if name not in out:
-            out.append(name)
-    return out
-
-
-def _protocol(protocol: str | None) -> str:
-    if protocol is not None:
-        if protocol not in PROTOCOLS:
-            raise ValueError(
-                f"rag-otel: protocol={protocol!r}; expected one of {', '.join(PROTOCOLS)}"
-            )
-        return protocol
-    raw = env_first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-    if raw is None:
-        return "http/protobuf"
-    if raw not in PROTOCOLS:
-        logger.warning(
-            "rag-otel: OTEL_EXPORTER_OTLP_PROTOCOL=%r is not supported (%s); using http/protobuf",
-            raw,
-            ", ".join(PROTOCOLS),
-        )
-        return "http/protobuf"
-    return raw
-
-
-@dataclass(frozen=True)
-class _Otlp:
-    exporter: SpanExporter
-    label: str
-    endpoint: str
-
-
-def _otlp_exporter(endpoint: str | None, protocol: str, headers: Mapping[str, str] | None) -> _Otlp:
-    """The OTLP exporter; with ``endpoint=None`` it reads the ``OTEL_EXPORTER_OTLP_*`` env."""
-    hdrs = dict(headers) if headers is not None else None
-    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
-    timeout = _endpoints.export_timeout_seconds("traces")
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
-        grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
-        shown = _endpoints.grpc_endpoint(endpoint, "traces")
-        return _Otlp(grpc_exporter, f"otlp(grpc {shown})", shown)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
-        OTLPSpanExporter as HttpExporter,
-    )
-
-    if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
-        endpoint = endpoint.rstrip("/") + "/v1/traces"  # like OTEL_EXPORTER_OTLP_ENDPOINT
-    http_exporter = HttpExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
-    url = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "traces"))
-    return _Otlp(http_exporter, f"otlp(http/protobuf {url})", url)
-
-
 def configure(
     service_name: str | None = None,
     *,
@@ -163,7 +93,6 @@ def configure(
     protocol: str | None = None,
     headers: Mapping[str, str] | None = None,
     file_path: str | os.PathLike[str] | None = None,
-    file: str | os.PathLike[str] | None = None,
     span_exporter: SpanExporter | Sequence[SpanExporter] | None = None,
     resource_attributes: Mapping[str, str | bool | int | float] | None = None,
     sampler: Sampler | None = None,
@@ -189,8 +118,11 @@ def configure(
       list): ``otlp`` (default when an endpoint is configured), ``file`` (OTLP JSON lines,
       default otherwise), ``console``, ``none``; plus any ``span_exporter=``. Each goes through
       its own ``BatchSpanProcessor``.
-      ``file_path`` (or its shorthand ``file``) given explicitly turns the ``file`` exporter on
-      next to the others unless the exporters are named explicitly.
+      ``file_path`` given explicitly turns the ``file`` exporter on next to the others unless
+      the exporters are named explicitly.
+    - ``protocol`` (``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL``): ``http/protobuf``
+      (default) or ``grpc``, for spans and metrics alike. A bad ``protocol=`` is a ValueError;
+      a bad variable is logged once and ``http/protobuf`` is used.
     - Content capture (``capture_content``, else ``RAG_OTEL_CAPTURE_CONTENT``, else
       ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``OPENINFERENCE_HIDE_INPUTS``/
       ``_OUTPUTS``, else off), the ``redact`` hook and the bounds apply to every turn and stage
@@ -204,84 +136,128 @@ def configure(
 
     ``OTEL_SDK_DISABLED=true`` makes it install nothing (tracing stays off).
     """
-    global _atexit_registered
-    if capture_content is not None:
-        SETTINGS.capture_content = bool(capture_content)
-    if workflow_name is not None:
-        SETTINGS.workflow_name = str(workflow_name) or None
-    if redact is not None:
-        SETTINGS.redact = redact
-    if max_content_length is not None:
-        SETTINGS.max_content_length = max(1, int(max_content_length))
-    if max_documents is not None:
-        SETTINGS.max_documents = max(0, int(max_documents))
-
-    if env_flag("OTEL_SDK_DISABLED"):
+    options = resolve_options(
+        service_name,
+        exporter=exporter,
+        endpoint=endpoint,
+        protocol=protocol,
+        headers=headers,
+        file_path=file_path,
+        span_exporter=span_exporter,
+        resource_attributes=resource_attributes,
+        sampler=sampler,
+        capture_content=capture_content,
+        workflow_name=workflow_name,
+        redact=redact,
+        max_content_length=max_content_length,
+        max_documents=max_documents,
+        propagate_context=propagate_context,
+        instrument=instrument,
+        metrics=metrics,
+        metrics_port=metrics_port,
+        metrics_histogram=metrics_histogram,
+        metric_readers=metric_readers,
+    )
+    for warning in options.warnings:
+        warn_once(warning)
+    _apply_settings(options)
+    if options.disabled:
         logger.info("rag-otel: OTEL_SDK_DISABLED is true; tracing stays off")
         return Configuration(provider=None, created_provider=False, disabled=True)
+    return install(options, build_exporters(options))
 
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
+
+def _apply_settings(options: Options) -> None:
+    """What the tracing API reads on every turn and stage (``_config.SETTINGS``)."""
+    if options.capture_content is not None:
+        SETTINGS.capture_content = options.capture_content
+    if options.workflow_name is not None:
+        SETTINGS.workflow_name = options.workflow_name
+    if options.redact is not None:
+        SETTINGS.redact = options.redact
+    if options.max_content_length is not None:
+        SETTINGS.max_content_length = options.max_content_length
+    if options.max_documents is not None:
+        SETTINGS.max_documents = options.max_documents
+
+
+@dataclass(frozen=True)
+class BuiltExporters:
+    """The span exporters ``options`` name, each wrapped for containment, in order."""
+
+    exporters: tuple[ContainedExporter, ...]
+    file_path: Path | None
+    """Where the ``file`` exporter writes, if it is among them."""
+
+
+def build_exporters(options: Options) -> BuiltExporters:
+    """Create the span exporters (nothing is installed or started yet)."""
     from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
-    from rag_otel.exporters import (
-        ContainedExporter,
-        CountingBatchSpanProcessor,
-        OtlpJsonFileExporter,
-    )
-
-    otlp_endpoint = endpoint or env_first(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
-    )
-    if file_path is None:
-        file_path = file
-    names = _exporter_names(exporter, otlp_endpoint)
-    metric_exporters = (
-        []
-        if metrics is False
-        else _metrics.exporter_names(
-            metrics,
-            otlp_endpoint=endpoint
-            or env_first("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        )
-    )
-    if (
-        file_path is not None
-        and "file" not in names
-        and exporter is None
-        and not env_first(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
-    ):
-        names.append("file")
-    chosen_protocol = _protocol(protocol) if "otlp" in names else None
+    from rag_otel.exporters import ContainedExporter, OtlpJsonFileExporter
 
     exporters: list[ContainedExporter] = []
-    result_path: Path | None = None
-    for name in names:
+    file_path: Path | None = None
+    for name in options.exporters:
         if name == "otlp":
-            assert chosen_protocol is not None
-            otlp = _otlp_exporter(endpoint, chosen_protocol, headers)
-            exporters.append(
-                ContainedExporter(
-                    otlp.exporter,
-                    otlp.label,
-                    address=_endpoints.address(otlp.endpoint),
-                    timeout_s=_endpoints.export_timeout_seconds("traces"),
-                )
+            otlp = otlp_exporter(
+                "traces",
+                endpoint=options.endpoint,
+                protocol=options.protocol,
+                headers=options.headers,
+            )
+            contained = ContainedExporter(
+                cast("SpanExporter", otlp.exporter),
+                otlp.label,
+                address=otlp.address,
+                timeout_s=otlp.timeout_s,
             )
         elif name == "file":
-            file_exporter = OtlpJsonFileExporter(file_path)
-            result_path = file_exporter.path
-            exporters.append(ContainedExporter(file_exporter, f"file({file_exporter.path})"))
-        elif name == "console":
-            exporters.append(ContainedExporter(ConsoleSpanExporter(), "console"))
-    extra = (
-        []
-        if span_exporter is None
-        else [span_exporter]
-        if not isinstance(span_exporter, Sequence)
-        else list(span_exporter)
-    )
-    exporters.extend(ContainedExporter(e, type(e).__name__) for e in extra)
+            file_exporter = OtlpJsonFileExporter(options.file_path)
+            file_path = file_exporter.path
+            contained = ContainedExporter(file_exporter, f"file({file_exporter.path})")
+        else:
+            contained = ContainedExporter(ConsoleSpanExporter(), "console")
+        exporters.append(contained)
+    exporters.extend(ContainedExporter(e, type(e).__name__) for e in options.span_exporters)
+    return BuiltExporters(exporters=tuple(exporters), file_path=file_path)
+
+
+def install(options: Options, built: BuiltExporters) -> Configuration:
+    """Install ``built`` on the TracerProvider (created unless the application installed an
+    SDK one), register the exit hooks, then metrics, propagation and instrumentation."""
+    config = _install_tracing(options, built)
+    if config.provider is None:
+        return config
+    _log_installed(options, config)
+    if options.metrics.on:
+        config.metrics = _metrics.enable(
+            options.metrics.exporters,
+            resource=config.provider.resource,
+            endpoint=options.endpoint,
+            protocol=options.metrics.protocol,
+            headers=options.headers,
+            prometheus_port=options.metrics.port,
+            histogram=options.metrics.histogram,
+            readers=options.metrics.readers,
+        )
+
+    from rag_otel import propagation
+
+    if options.propagate_context:
+        propagation.enable()
+    else:
+        propagation.disable()
+    if options.instrument:
+        _instrument()
+    return config
+
+
+def _install_tracing(options: Options, built: BuiltExporters) -> Configuration:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from rag_otel.exporters import CountingBatchSpanProcessor
 
     with _lock:
         installed = installed_tracer_provider()
@@ -296,64 +272,58 @@ def configure(
             )
             return Configuration(provider=None, created_provider=False, disabled=True)
         else:
-            attributes: dict[str, str | bool | int | float] = dict(resource_attributes or {})
-            if service_name is not None:
-                attributes["service.name"] = service_name
-            provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
+            attributes = dict(options.resource_attributes)
+            if options.service_name is not None:
+                attributes["service.name"] = options.service_name
+            provider = TracerProvider(resource=Resource.create(attributes), sampler=options.sampler)
             _api.set_tracer_provider(provider)
             created = installed_tracer_provider() is provider
 
-        config = Configuration(provider=provider, created_provider=created, file_path=result_path)
-        for contained_exporter in exporters:
+        config = Configuration(
+            provider=provider, created_provider=created, file_path=built.file_path
+        )
+        for contained_exporter in built.exporters:
             processor = CountingBatchSpanProcessor(contained_exporter)
             provider.add_span_processor(processor)
             config.processors.append(processor)
             config.exporters.append(contained_exporter.name)
         _configurations.append(config)
-        if not _atexit_registered:
-            atexit.register(shutdown)
-            # multiprocessing children leave through os._exit (no atexit): flush them from
-            # a multiprocessing finalizer, registered in each child after the fork.
-            import multiprocessing.util as mp_util
-
-            mp_util.register_after_fork(_AFTER_FORK_KEY, _flush_at_child_exit)
-            _atexit_registered = True
-
-    if created:
-        logger.info("rag-otel: installed a TracerProvider exporting to %s", config.exporters)
-    else:
-        logger.info(
-            "rag-otel: an SDK TracerProvider was already installed; added exporters %s to it "
-            "(its resource and sampler are kept)",
-            config.exporters,
-        )
-        if service_name is not None or resource_attributes or sampler is not None:
-            logger.warning(
-                "rag-otel: service_name, resource_attributes and sampler apply only to a "
-                "provider rag-otel creates; the installed provider keeps its own"
-            )
-
-    if metric_exporters or metric_readers:
-        config.metrics = _metrics.enable(
-            metric_exporters,
-            resource=provider.resource,
-            endpoint=endpoint,
-            protocol=protocol,
-            headers=headers,
-            prometheus_port=metrics_port,
-            histogram=metrics_histogram,
-            readers=metric_readers,
-        )
-
-    from rag_otel import propagation
-
-    if propagate_context:
-        propagation.enable()
-    else:
-        propagation.disable()
-    if instrument:
-        _instrument()
+        _register_exit_hooks()
     return config
+
+
+def _register_exit_hooks() -> None:
+    """``shutdown`` at exit, and in multiprocessing children (called under ``_lock``)."""
+    global _atexit_registered
+    if _atexit_registered:
+        return
+    atexit.register(shutdown)
+    # multiprocessing children leave through os._exit (no atexit): flush them from
+    # a multiprocessing finalizer, registered in each child after the fork.
+    import multiprocessing.util as mp_util
+
+    mp_util.register_after_fork(_AFTER_FORK_KEY, _flush_at_child_exit)
+    _atexit_registered = True
+
+
+def _log_installed(options: Options, config: Configuration) -> None:
+    if config.created_provider:
+        logger.info("rag-otel: installed a TracerProvider exporting to %s", config.exporters)
+        return
+    logger.info(
+        "rag-otel: an SDK TracerProvider was already installed; added exporters %s to it "
+        "(its resource and sampler are kept)",
+        config.exporters,
+    )
+    if (
+        options.service_name is not None
+        or options.resource_attributes
+        or options.sampler is not None
+    ):
+        logger.warning(
+            "rag-otel: service_name, resource_attributes and sampler apply only to a "
+            "provider rag-otel creates; the installed provider keeps its own"
+        )
 
 
 class _Key:
