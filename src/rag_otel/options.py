@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
@@ -246,14 +246,7 @@ def resolve_options(
         max_documents=None if max_documents is None else max(0, int(max_documents)),
     )
     if env_flag("OTEL_SDK_DISABLED"):
-        return Options(
-            disabled=True,
-            capture_content=settings.capture_content,
-            workflow_name=settings.workflow_name,
-            redact=settings.redact,
-            max_content_length=settings.max_content_length,
-            max_documents=settings.max_documents,
-        )
+        return replace(settings, disabled=True)
     exporters = _exporter_names(
         exporter,
         otlp_endpoint=endpoint
@@ -271,7 +264,8 @@ def resolve_options(
     )
     warnings = [traces_protocol.warning] if "otlp" in exporters else []
     warnings.append(metrics_warning)
-    return Options(
+    return replace(
+        settings,
         service_name=service_name,
         resource_attributes=MappingProxyType(dict(resource_attributes or {})),
         sampler=sampler,
@@ -281,11 +275,6 @@ def resolve_options(
         headers=None if headers is None else MappingProxyType(dict(headers)),
         file_path=None if file_path is None else Path(file_path),
         span_exporters=_span_exporters(span_exporter),
-        capture_content=settings.capture_content,
-        workflow_name=settings.workflow_name,
-        redact=settings.redact,
-        max_content_length=settings.max_content_length,
-        max_documents=settings.max_documents,
         propagate_context=propagate_context,
         instrument=instrument,
         metrics=metrics_options,
