@@ -4,14 +4,14 @@ content capture from the environment, lazy patching, ``configure(instrument=True
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from subprocesses import run_python
 
 BIN = Path(sys.executable).parent
 
@@ -64,24 +64,13 @@ class Letters(EmbeddingFunction[Documents]):
 def _run(
     tmp_path: Path, script: str, env: dict[str, str] | None = None, *, via: list[str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    path = tmp_path / "script.py"
-    path.write_text(textwrap.dedent(script))
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_OTEL_", "OTEL_"))}
-    full_env = {
-        **inherited,
+    quiet = {
         "ANONYMIZED_TELEMETRY": "False",
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
-        **(env or {}),
     }
-    done = subprocess.run(
-        [*(via or []), sys.executable, str(path)],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=tmp_path,
-        timeout=240,
-        check=False,
+    done = run_python(
+        script, env={**quiet, **(env or {})}, cwd=tmp_path, timeout=240, via=via or ()
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
