@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 import threading
 import time
 import urllib.parse
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from netutil import free_port
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.readers.jaeger_live import parse_duration_ns, rfc3339
@@ -172,6 +172,7 @@ class FakeJaeger:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.thread.join()
 
     def _select(self, service: str, lo: int, hi: int, n: int) -> list[Trace]:
         found = [t for t in self.traces if service == SERVICE and lo <= t.start_ns <= hi]
@@ -373,9 +374,7 @@ def test_missing_service_lists_the_services(traces: list[Trace]) -> None:
 
 
 def test_unreachable_url_is_an_input_error() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     with pytest.raises(InputError) as info:
@@ -433,10 +432,19 @@ def test_durations_and_times() -> None:
     assert parse_rfc3339_ns(rfc3339(stamp)) == stamp
 
 
+THREADS_END_WITHIN_S = 5.0
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_threads() -> Iterator[None]:
-    before = threading.active_count()
+    """Every thread a test starts (FakeJaeger's server and request handlers, any the reader
+    starts) has ended within `THREADS_END_WITHIN_S` of the test's end; else the test errors,
+    naming them."""
+    before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
+    deadline = time.monotonic() + THREADS_END_WITHIN_S
+    started = [t for t in threading.enumerate() if t not in before]
+    while any(t.is_alive() for t in started) and time.monotonic() < deadline:
         time.sleep(0.05)
+    leaked = [t.name for t in started if t.is_alive()]
+    assert not leaked, f"threads still running {THREADS_END_WITHIN_S:g} s after the test: {leaked}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from langfuse_export import (
     export_v2,
     observations,
 )
+from netutil import free_port
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_many, read_spans
@@ -588,9 +588,7 @@ def test_live_phoenix_truncated_answers(fake_phoenix: str) -> None:
 
 
 def test_live_phoenix_refused_connection() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     message = _live_error(f"phoenix+http://127.0.0.1:{port}/demo")
     assert message.startswith(f"http://127.0.0.1:{port}: expected a reachable Phoenix server (")
     assert "refused" in message.lower()

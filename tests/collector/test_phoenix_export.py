@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -34,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from netutil import free_port
 from rag_otel import semconv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,12 +53,6 @@ STAGES = [  # (name, kind) in pipeline order; the two retrievals run in parallel
     ("rerank", "rerank"),
     ("generate", "generation"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

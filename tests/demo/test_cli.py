@@ -7,7 +7,6 @@ back by the analysis library, as `rag-otel analyze` does.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from netutil import free_port
 from rag_otel import semconv as sc
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.readers import read_spans
@@ -125,9 +125,7 @@ def test_missing_cross_encoder_falls_back_with_one_notice(
 def test_unreachable_llm_is_one_line_error_not_a_traceback(
     tmp_path: Path, shared_cache: Path
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {"RAG_OTEL_DEMO_MODEL": "m", "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1"}
     done = _demo(tmp_path, shared_cache, "--questions", "2", "--llm-timeout", "2", env=env)
     assert done.returncode == 1

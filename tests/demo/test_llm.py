@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import ClassVar
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from netutil import free_port
 from rag_otel import semconv as sc
 from rag_otel.demo.corpus import Corpus
 from rag_otel.demo.index import Index
@@ -110,12 +110,6 @@ def serve() -> Iterator[type]:
         server.server_close()
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _drain(endpoint: ChatEndpoint) -> str:
     return "".join([c async for c in endpoint.stream("How long?", ["Ten weeks."])])
 
@@ -147,7 +141,7 @@ async def test_streamed_answer_records_model_usage_and_first_chunk(
 
 
 async def test_unreachable_endpoint_is_one_clear_error() -> None:
-    endpoint = ChatEndpoint(f"http://127.0.0.1:{_closed_port()}/v1", "m", timeout=TIMEOUT)
+    endpoint = ChatEndpoint(f"http://127.0.0.1:{free_port()}/v1", "m", timeout=TIMEOUT)
     with pytest.raises(LLMError, match=r"unreachable \(ConnectError") as caught:
         await _drain(endpoint)
     assert "\n" not in str(caught.value)
@@ -171,7 +165,7 @@ async def test_http_error_names_the_status(serve: type) -> None:
 async def test_failed_generation_is_an_error_span_and_propagates(
     span_exporter: InMemorySpanExporter, corpus: Corpus, index: Index, embedder: Embedder
 ) -> None:
-    llm = ChatEndpoint(f"http://127.0.0.1:{_closed_port()}/v1", "m", timeout=TIMEOUT)
+    llm = ChatEndpoint(f"http://127.0.0.1:{free_port()}/v1", "m", timeout=TIMEOUT)
     pipeline = Pipeline(index, embedder, rerank="cosine", llm=llm)
     with pytest.raises(LLMError):
         await pipeline.answer(corpus.questions[0].text)

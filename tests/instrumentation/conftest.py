@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from netutil import free_port
 from rag_otel.instrumentation import instrument
 from rag_otel.instrumentation.chromadb import ChromaInstrumentor
 from rag_otel.instrumentation.rank_bm25 import BM25Instrumentor
@@ -73,12 +73,6 @@ def spans(span_exporter: InMemorySpanExporter, instrumented: list[str]) -> Spans
     return Spans(span_exporter)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _heartbeat(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -98,7 +92,7 @@ class ChromaServer:
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
     """A real Chroma server for the async HTTP client, up until the session ends."""
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
+    port = free_port()
     log = (data / "server.log").open("wb")
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
     process = subprocess.Popen(

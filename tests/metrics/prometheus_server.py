@@ -12,7 +12,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from netutil import free_port
 
 INSTALL_TIMEOUT = 900.0
 READY_TIMEOUT = 60.0
@@ -68,12 +69,6 @@ def _apt_install() -> float:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             pytest.fail(f"{' '.join(cmd)} failed ({done.returncode}): {' | '.join(tail)}")
     return time.monotonic() - start
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrometheusServer:

@@ -4,8 +4,8 @@ these are refused before any request, or the request fails on a closed port)."""
 from __future__ import annotations
 
 import pytest
-from prometheus_server import free_port
 
+from netutil import free_port
 from rag_otel.analysis.model import InputError
 from rag_otel.analysis.prometheus import analyze_prometheus, is_prometheus_source
 from rag_otel.cli import main

@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from prometheus_server import PrometheusBinary, PrometheusServer, free_port
+from prometheus_server import PrometheusBinary, PrometheusServer
 
+from netutil import free_port
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.prometheus import NO_TRACES_LINE, analyze_prometheus
 from rag_otel.analysis.readers import read_spans

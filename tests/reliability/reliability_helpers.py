@@ -6,7 +6,6 @@
 * ``GrpcReceiver``: an OTLP/gRPC receiver (grpcio, the servicer from opentelemetry-proto);
   ``delay`` makes it slow, ``unavailable`` makes it abort with ``UNAVAILABLE``.
 * ``HangingServer``: a raw TCP socket that accepts and reads forever, never answering.
-* ``closed_port()``: a port that was bound then closed: connection refused.
 * ``run_app()``: runs ``app_turns.py`` (configure() from OTEL_* env, timed turns) in a subprocess.
 """
 
@@ -196,13 +195,6 @@ class HangingServer:
         for conn in self._conns:
             conn.close()
         self.sock.close()
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that was bound and closed: connecting to it is refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def child_env(**extra: str) -> dict[str, str]:

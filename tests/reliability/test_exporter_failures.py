@@ -20,9 +20,10 @@ from reliability_helpers import (
     HangingServer,
     HttpReceiver,
     child_env,
-    closed_port,
     run_side_by_side,
 )
+
+from netutil import free_port
 
 EXPORT_TIMEOUT_S = 1
 QUEUE = 2048  # the SDK's default queue and batch sizes
@@ -51,7 +52,7 @@ def _env(protocol: str, endpoint: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _down() -> Iterator[str]:
-    yield f"http://127.0.0.1:{closed_port()}"
+    yield f"http://127.0.0.1:{free_port()}"
 
 
 @contextlib.contextmanager

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from reliability_helpers import GrpcReceiver, HangingServer, HttpReceiver, child_env, closed_port
+from reliability_helpers import GrpcReceiver, HangingServer, HttpReceiver, child_env
+
+from netutil import free_port
 
 pytestmark = pytest.mark.lowest
 
@@ -116,7 +118,7 @@ PROTOCOLS = ["http/protobuf", "grpc"]
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_refused_endpoint_gives_up_at_once(protocol: str) -> None:
-    runs = _run_both(_env(protocol, closed_port()))
+    runs = _run_both(_env(protocol, free_port()))
     for run in runs:
         if run.shutdown_s is not None:
             assert run.shutdown_s < REFUSED_BOUND_S, run
