@@ -54,6 +54,9 @@ class Span:
     """The parent link is a FOLLOWS_FROM reference (async hand-off, not a call)."""
     attributes: dict[str, Any] | None = None
     """All attributes, only when the reader was asked to keep them."""
+    first_chunk_ns: int | None = None
+    """When the span's first streamed chunk arrived (ns since the epoch), None when it
+    records none: see `rag_otel.analysis.first_token`."""
 
     @property
     def duration_ns(self) -> int | None:

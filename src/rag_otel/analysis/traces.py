@@ -151,6 +151,8 @@ class Turn:
     root: Node
     stages: set[str]
     """Stages that appear in this turn."""
+    first_chunks: list[Node] | None = None
+    """The turn's nodes whose span has a first-chunk time (None when none has)."""
 
     @property
     def duration_ns(self) -> int:
@@ -265,6 +267,8 @@ def _walk(
                 node = Node(span, start, end, None, [])
                 turn = len(turns)
                 turns.append(Turn(span, node, set()))
+                if span.first_chunk_ns is not None:
+                    turns[turn].first_chunks = [node]
                 stack.extend((c, node, None, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
@@ -308,9 +312,18 @@ def _walk(
             end = max(min(end, parent.end), start)
         node = Node(span, start, end, key, [])
         parent.children.append(node)
+        if span.first_chunk_ns is not None:
+            _add_first_chunk(turns[turn], node)  # type: ignore[index]
         if kids:
             stack.extend((c, node, key, turn, turn_start, False) for c in kids)
     return visited
+
+
+def _add_first_chunk(turn: Turn, node: Node) -> None:
+    if turn.first_chunks is None:
+        turn.first_chunks = [node]
+    else:
+        turn.first_chunks.append(node)
 
 
 def _duration(span: Span, diagnostics: Diagnostics) -> int | None:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis import first_token
 from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
 
 SERVICE_NAME = "service.name"
@@ -222,7 +223,8 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
     warn = diag.warn
     keep = state.keep_attributes
     intern = state.strings.setdefault
-    rag_keys = _RAG_KEYS
+    rag_keys = _RAG_KEYS | first_token.ATTRIBUTES  # one set lookup per attribute
+    chunk_keys = first_token.ATTRIBUTES
     RAG_STAGE = semconv.RAG_STAGE
     RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
     RAG_TURN_ID = semconv.RAG_TURN_ID
@@ -356,9 +358,10 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
 
                         stage = stage_kind = turn_id = None
                         kept: dict[str, Any] | None = None
+                        chunk_attrs: dict[str, Any] | None = None
                         attrs = s.get("attributes")
                         if keep:
-                            kept = {}
+                            kept = chunk_attrs = {}
                             if attrs:
                                 for kv in attrs:
                                     kept[kv["key"]] = any_value(kv.get("value"))
@@ -373,6 +376,10 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                                 key = kv["key"]
                                 if key in rag_keys:
                                     value = kv["value"]
+                                    if key in chunk_keys:
+                                        chunk_attrs = chunk_attrs or {}
+                                        chunk_attrs[key] = any_value(value)
+                                        continue
                                     text = value.get("stringValue")
                                     if text is None:
                                         text = attribute_text(value)
@@ -386,6 +393,12 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                             stage = intern(stage, stage)
                         if stage_kind is not None:
                             stage_kind = intern(stage_kind, stage_kind)
+                        events = s.get("events")
+                        first_chunk = None
+                        if events or chunk_attrs:
+                            first_chunk = first_token.first_chunk_ns(
+                                start, chunk_attrs, first_token.otlp_events(events)
+                            )
                     except caught as exc:
                         warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
                         continue
@@ -407,6 +420,7 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                             kind,
                             False,
                             kept,
+                            first_chunk,
                         )
                     )
         return out
