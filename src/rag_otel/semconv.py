@@ -133,4 +133,9 @@ RAG_GENERATION_METHOD: Final = (
 # attributes: rag.stage and rag.stage.kind on stage durations; error.type on failed calls
 METRIC_STAGE_DURATION: Final = "rag.stage.duration"  # Prometheus: rag_stage_duration_seconds_*
 METRIC_TURN_DURATION: Final = "rag.turn.duration"  # Prometheus: rag_turn_duration_seconds_*
+# time to first chunk, streamed generation stages only (GenAI conventions; attributes as
+# rag.stage.duration plus gen_ai.operation.name, and gen_ai.provider.name/request.model if set)
+METRIC_GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+# time to first token: from a turn's start to its first streamed chunk (turns that stream)
+METRIC_TURN_TIME_TO_FIRST_CHUNK: Final = "rag.turn.time_to_first_chunk"
 METRIC_COLLECT_HOOK: Final = "rag.metrics.collect_hook"  # observes nothing: drains at collection

@@ -295,11 +295,14 @@ class OperationHandle(_Handle):
 class TurnHandle(_Handle):
     """The span of one question/answer turn."""
 
-    __slots__ = ("_turn_id",)
+    __slots__ = ("_t0", "_turn_id")
 
     def __init__(self, span: Span, turn_id: str | None) -> None:
         self.span = span
         self._turn_id = turn_id
+        self._t0 = 0.0
+        """The turn's start (perf counter) while its time to first token is still to be
+        recorded (metrics on); 0.0 once recorded, or with metrics off."""
 
     @property
     def turn_id(self) -> str:
@@ -493,6 +496,7 @@ class _Spec(Generic[H]):
 
     __slots__ = ("name",)
     streaming: bool = False
+    first_chunk_key: MetricKey | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -502,7 +506,7 @@ class _Spec(Generic[H]):
 
 
 class _StageSpec(_Spec[StageHandle]):
-    __slots__ = ("attributes", "kind", "metric_key", "streaming")
+    __slots__ = ("attributes", "first_chunk_key", "kind", "metric_key", "streaming")
 
     def __init__(self, name: str, kind: sc.StageKind, extra: Mapping[str, object]) -> None:
         super().__init__(name)
@@ -524,6 +528,9 @@ class _StageSpec(_Spec[StageHandle]):
         self.attributes: Final = attrs
         self.streaming = kind == "generation"
         self.metric_key: Final = _metrics.stage_key(name, kind)
+        self.first_chunk_key = (
+            _metrics.first_chunk_key(name, kind, attrs) if self.streaming else None
+        )
 
     def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
         try:
@@ -603,7 +610,8 @@ class _TurnSpec(_Spec[TurnHandle]):
         except Exception:
             contained("span-start", "starting the turn span failed")
             return None
-        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, _metrics.TURN_KEY
+        t0 = handle._t0 = _perf() if _metrics.ENABLED else 0.0
+        return span, token, handle, t0, _metrics.TURN_KEY
 
 
 # --- decorators: one wrapper per function shape ------------------------------------------
@@ -658,12 +666,13 @@ def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P
 class _Stream:
     """Per-iteration state of a traced generator: its span, context and chunk count."""
 
-    __slots__ = ("chunks", "ctx", "key", "span", "started", "streaming", "t0")
+    __slots__ = ("chunks", "ctx", "first_key", "key", "span", "started", "streaming", "t0")
 
     def __init__(self, spec: _Spec[Any], provider: _api.TracerProvider) -> None:
         self.span: Span = INVALID_SPAN
         self.ctx: Context | None = None
         self.streaming = spec.streaming
+        self.first_key = spec.first_chunk_key
         self.chunks = 0
         self.t0 = 0.0
         self.key: MetricKey | None = None
@@ -680,9 +689,12 @@ class _Stream:
         self.chunks += 1
         if self.chunks == 1 and self.streaming:
             try:
-                ttfc = _perf() - self.started
+                now = _perf()
+                ttfc = now - self.started
                 self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
                 self.span.add_event(sc.EVENT_FIRST_CHUNK)
+                if self.t0:  # metrics on: the stage's, and the turn's first, first chunk
+                    _record_first_chunk(now, ttfc, self.first_key, self.ctx)
             except Exception:
                 contained("stream", "recording the first chunk failed")
 
@@ -701,6 +713,20 @@ class _Stream:
             span.end()
         except Exception:
             contained("span-end", "ending span failed")
+
+
+def _record_first_chunk(
+    now: float, ttfc: float, key: MetricKey | None, ctx: Context | None
+) -> None:
+    """Time to first chunk of a streamed stage; the turn's time to first token when this is
+    the turn's first chunk (its handle's start is then cleared, so it is recorded once)."""
+    if key is not None:
+        _metrics.record(ttfc, key)
+    handle = None if ctx is None else cast("TurnHandle | None", ctx.get(_TURN_KEY))
+    if handle is not None:
+        t0, handle._t0 = handle._t0, 0.0
+        if t0:
+            _metrics.record(now - t0, _metrics.TURN_FIRST_CHUNK_KEY)
 
 
 def _wrap_gen(
