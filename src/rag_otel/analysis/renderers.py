@@ -100,7 +100,7 @@ def _footer(report: Report) -> list[str]:
         lines.append(
             f"{FIRST_TOKEN_ROW}: time from a turn's start to its first streamed chunk; "
             f"{ft.timed} of {ft.turns} turns streamed one (count), the other "
-            f"{ft.turns - ft.timed} have no time to first token"
+            f"{max(0, ft.turns - ft.timed)} have no time to first token"
         )
     return lines
 
