@@ -517,3 +517,28 @@ def test_the_parallel_path_agrees(otlp_file: OtlpFile, make_pipeline: Pipeline) 
     assert one.first_token is not None
     assert one.first_token.timed == 200
     assert one.first_token_attribution == two.first_token_attribution
+
+
+def test_the_plot_has_the_ttft_row_and_its_shares(make_pipeline: Pipeline, tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from rag_otel.analysis.plot import plot_report, report_figure
+
+    report = analyze(make_pipeline(60, first_chunk=0.15), diagnostics=Diagnostics())
+    fig = report_figure(report)
+    latency, shares = ([t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes[:2])
+    plt.close(fig)
+    assert latency[:2] == ["(first token)", "(turn)"]  # bottom up
+    assert [s.split("\n")[0] for s in shares] == [
+        "all turns",
+        "p50 turns",
+        "p95 turns",
+        "first token: all turns",
+        "first token: p50 turns",
+        "first token: p95 turns",
+    ]
+    plot_report(report, tmp_path / "ttft.png")
+    assert (tmp_path / "ttft.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
