@@ -55,6 +55,8 @@ def test_the_genai_attribute_wins_over_openinference_and_langfuse() -> None:
     attrs = {TTFC: 0.25, LANGFUSE_COMPLETION_START_TIME: '"2026-01-01T00:00:00Z"'}
     assert first_chunk_ns(T0, attrs, events) == T0 + 250 * MS
     assert first_chunk_ns(T0, {LANGFUSE_COMPLETION_START_TIME: "x"}, events) == T0 + 9 * MS
+    events += [("rag.first_chunk", T0 + 8 * MS), ("rag.first_chunk", T0 + 6 * MS)]
+    assert first_chunk_ns(T0, attrs, events) == T0 + 6 * MS
 
 
 def test_langfuse_completion_start_time_as_the_sdk_writes_it() -> None:
@@ -68,6 +70,18 @@ def test_langfuse_completion_start_time_as_the_sdk_writes_it() -> None:
         "2026-12-01T11:05:16.314144",  # naive: UTC
     ):
         assert first_chunk_ns(T0, {LANGFUSE_COMPLETION_START_TIME: text}, None) == ns, text
+
+
+def test_openllmetry_chunk_events_the_earliest_counts_and_comes_last() -> None:
+    chunks = [
+        ("gen_ai.content.completion.chunk", T0 + 12 * MS),
+        ("gen_ai.content.completion.chunk", T0 + 11 * MS),  # out of order: still the first
+        ("llm.content.completion.chunk", T0 + 13 * MS),
+    ]
+    assert first_chunk_ns(T0, None, chunks) == T0 + 11 * MS
+    assert first_chunk_ns(T0, {TTFC: 0.5}, chunks) == T0 + 500 * MS
+    stamp = '"2023-11-14T22:13:20.004Z"'  # T0 + 4 ms
+    assert first_chunk_ns(T0, {LANGFUSE_COMPLETION_START_TIME: stamp}, chunks) == T0 + 4 * MS
 
 
 @pytest.mark.parametrize(

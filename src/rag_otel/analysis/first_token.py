@@ -1,4 +1,4 @@
-"""When a span's first streamed chunk arrived: the four ways tracers write it down.
+"""When a span's first streamed chunk arrived: the ways tracers write it down.
 
     from rag_otel.analysis.first_token import first_chunk_ns
 
@@ -17,7 +17,10 @@ pairs). Sources, first found wins:
    streamed LLM response (``openinference-instrumentation-openai``, ``_stream.py``);
 4. Langfuse's ``langfuse.observation.completion_start_time``: the first token's wall
    time, a JSON-encoded ISO 8601 string (``"\\"2026-01-02T03:04:05.678901Z\\""``) as the
-   Langfuse SDK writes it, or a plain ISO string.
+   Langfuse SDK writes it, or a plain ISO string;
+5. OpenLLMetry's per-chunk span events ``gen_ai.content.completion.chunk`` (formerly
+   ``llm.content.completion.chunk``): the earliest one (traceloop's instrumentations
+   record their time to first token as a metric only, not on the span).
 
 A value that cannot be read (not a number, a negative delay, an unparseable time) is
 skipped, and the next source is tried. The readers call `first_chunk_ns` only for spans
@@ -37,12 +40,18 @@ from rag_otel.analysis.model import MAX_TIME_NS
 
 OPENINFERENCE_FIRST_TOKEN_EVENT: Final = "First Token Stream Event"
 LANGFUSE_COMPLETION_START_TIME: Final = "langfuse.observation.completion_start_time"
+OPENLLMETRY_CHUNK_EVENTS: Final = (
+    "gen_ai.content.completion.chunk",
+    "llm.content.completion.chunk",
+)
 
 ATTRIBUTES: Final = frozenset(
     (sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, LANGFUSE_COMPLETION_START_TIME)
 )
 """The attributes a reader hands to `first_chunk_ns` (the events it hands over whole)."""
-EVENTS: Final = frozenset((sc.EVENT_FIRST_CHUNK, OPENINFERENCE_FIRST_TOKEN_EVENT))
+EVENTS: Final = frozenset(
+    (sc.EVENT_FIRST_CHUNK, OPENINFERENCE_FIRST_TOKEN_EVENT, *OPENLLMETRY_CHUNK_EVENTS)
+)
 
 Event = tuple[Any, Any]
 """(name, time in ns since the epoch); either may be None or of the wrong type."""
@@ -57,8 +66,10 @@ def first_chunk_ns(
     found: dict[str, int | None] | None = dict.fromkeys(EVENTS) if events else None
     if found is not None and events:
         for name, time_ns in events:
-            if name in found and found[name] is None:
-                found[name] = _time(time_ns)
+            if name in found:
+                t, seen = _time(time_ns), found[name]
+                if t is not None and (seen is None or t < seen):
+                    found[name] = t  # the earliest, whatever the order events come in
         own = found[sc.EVENT_FIRST_CHUNK]
         if own is not None:
             return own
@@ -73,7 +84,13 @@ def first_chunk_ns(
         if theirs is not None:
             return theirs
     if attributes:
-        return _iso_ns(attributes.get(LANGFUSE_COMPLETION_START_TIME))
+        langfuse = _iso_ns(attributes.get(LANGFUSE_COMPLETION_START_TIME))
+        if langfuse is not None:
+            return langfuse
+    if found is not None:
+        chunks = [t for name in OPENLLMETRY_CHUNK_EVENTS if (t := found[name]) is not None]
+        if chunks:
+            return min(chunks)
     return None
 
 
