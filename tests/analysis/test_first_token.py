@@ -466,7 +466,7 @@ def test_every_format_shows_the_ttft(mk: Mk) -> None:
     table = render_table(report, width=200)
     assert "(first token)" in table
     assert "share of time to first token" in table
-    assert "3 of 4 turns streamed one" in table
+    assert "3 of 4 turns have one (1 streamed nothing: no time to first token)" in table
     assert "rerank for the first token (81% of TTFT)" in table
     md = render(report, "markdown")
     assert "| (first token) | 3 | 4 | 45.0 | 45.0 |" in md
@@ -487,7 +487,7 @@ def test_without_streaming_the_row_is_empty_and_nothing_else_shows(mk: Mk) -> No
     assert len(report.verdict.lines) == 1
     table = render_table(report, width=200)
     assert "share of time to first token" not in table
-    assert "0 of 1 turns streamed one" in table
+    assert "0 of 1 turns have one (1 streamed nothing" in table
 
 
 # --- compare: the same bootstrap gate ---------------------------------------------------------
@@ -556,3 +556,24 @@ def test_the_plot_has_the_ttft_row_and_its_shares(make_pipeline: Pipeline, tmp_p
     ]
     plot_report(report, tmp_path / "ttft.png")
     assert (tmp_path / "ttft.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_verdict_line_when_one_stage_leads_both_and_when_the_path_is_untraced(
+    mk: Mk,
+) -> None:
+    same = [
+        mk("turn", None, 0, 100, turn=True),
+        mk("k", "turn", 0, 80, stage="rerank"),
+        mk("g", "turn", 80, 100, stage="generate", first_chunk_ms=85),
+    ]
+    lines = analyze(same, diagnostics=Diagnostics()).verdict.lines
+    assert lines[1] == "optimise this next: rerank for the first token too (94% of TTFT)"
+    untraced = [
+        mk("turn", None, 0, 100, turn=True),
+        mk("g", "turn", 90, 100, stage="generate", first_chunk_ms=91),
+    ]
+    lines = analyze(untraced, diagnostics=Diagnostics()).verdict.lines
+    assert lines[1:3] == (
+        "optimise this next: generate for the first token too (1% of TTFT)",
+        "note: 99% of the time to first token is in no stage (untraced remainder)",
+    )

@@ -52,6 +52,4 @@ def test_peer_time_to_first_token(peer: str) -> None:
     assert fa is not None
     # rerank's 200 ms of about 305 ms to the first token
     assert 0.6 < fa.overall.stages[slowest] < 0.7
-    assert report.verdict.lines[1].startswith(
-        f"optimise this next: {slowest} for the first token ("
-    )
+    assert report.verdict.lines[1].startswith(f"optimise this next: {slowest} for the first token")

@@ -97,10 +97,11 @@ def _footer(report: Report) -> list[str]:
     ]
     ft = report.first_token
     if ft is not None:
+        missing = max(0, ft.turns - ft.timed)
         lines.append(
-            f"{FIRST_TOKEN_ROW}: time from a turn's start to its first streamed chunk; "
-            f"{ft.timed} of {ft.turns} turns streamed one (count), the other "
-            f"{max(0, ft.turns - ft.timed)} have no time to first token"
+            f"{FIRST_TOKEN_ROW}: from a turn's start to its first streamed chunk; "
+            f"{ft.timed} of {ft.turns} turns have one"
+            + (f" ({missing} streamed nothing: no time to first token)" if missing else "")
         )
     return lines
 

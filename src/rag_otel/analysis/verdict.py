@@ -98,8 +98,13 @@ def _first_token_lines(first_token: Shares | None, stage: str | None, share: flo
     full = f"; {stage} for the full answer ({_pct(share)} of turn time)" if stage else ""
     if top is None:
         return [f"for the first token: no stage on the path to the first chunk{full}"]
-    lines = [f"optimise this next: {top[0]} for the first token ({_pct(top[1])} of TTFT){full}"]
-    if first_token.remainder > top[1]:
+    name, part = top
+    if name == stage:  # the same stage for both: say it once
+        line = f"optimise this next: {name} for the first token too ({_pct(part)} of TTFT)"
+    else:
+        line = f"optimise this next: {name} for the first token ({_pct(part)} of TTFT){full}"
+    lines = [line]
+    if first_token.remainder > part:
         lines.append(
             f"note: {_pct(first_token.remainder)} of the time to first token is in no stage "
             "(untraced remainder)"
