@@ -96,8 +96,11 @@ def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
             best, at = node, t
     if best is None:
         return None
+    root = turn.root
+    if best is root or any(kid is best for kid in root.children):  # the common shapes
+        return ([root] if best is root else [root, best]), at
     # Breadth-first from the root with parent indices: the chain is read back from best.
-    seen: list[tuple[Node, int]] = [(turn.root, -1)]
+    seen: list[tuple[Node, int]] = [(root, -1)]
     i = 0
     while seen[i][0] is not best:
         seen.extend((kid, i) for kid in seen[i][0].children)
