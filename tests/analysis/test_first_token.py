@@ -119,6 +119,8 @@ def test_otlp_events_and_jaeger_logs_become_pairs() -> None:
         (OPENINFERENCE_FIRST_TOKEN_EVENT, "456"),
     ]
     assert otlp_events({"name": "rag.first_chunk"}) == []
+    assert otlp_events([{"name": ["rag.first_chunk"]}, {"name": None}, 5]) == []  # odd: skipped
+    assert jaeger_logs([{"fields": 7}, {"fields": [{"key": "event", "value": ["x"]}]}]) == []
     logs = [
         {
             "timestamp": 5,
@@ -168,6 +170,7 @@ def test_the_otlp_reader_reads_every_representation(tmp_path: Path) -> None:
             ],
         },
         {"spanId": "05" * 8, "attributes": [{"key": "x", "value": {"intValue": "1"}}]},
+        {"spanId": "06" * 8, "events": [{"name": ["odd"]}, 7]},  # read, with no first chunk
     ]
     path = tmp_path / "spans.jsonl"
     path.write_text("".join(_otlp_line(s) + "\n" for s in spans))
@@ -182,6 +185,7 @@ def test_the_otlp_reader_reads_every_representation(tmp_path: Path) -> None:
             "03": T0 + 30 * MS,
             "04": T0 + 40 * MS,
             "05": None,
+            "06": None,
         }, keep
 
 

@@ -101,7 +101,7 @@ def otlp_events(events: Any) -> list[Event]:
     return [
         (e["name"], e.get("timeUnixNano", e.get("time_unix_nano")))
         for e in events
-        if e.__class__ is dict and e.get("name") in EVENTS
+        if e.__class__ is dict and e.get("name").__class__ is str and e["name"] in EVENTS
     ]
 
 
@@ -114,8 +114,14 @@ def jaeger_logs(logs: Any) -> list[Event]:
     for log in logs:
         if log.__class__ is not dict:
             continue
-        for f in log.get("fields") or ():
-            if f.__class__ is dict and f.get("key") == "event" and f.get("value") in EVENTS:
+        fields = log.get("fields")
+        if fields.__class__ is not list:
+            continue
+        for f in fields:
+            if f.__class__ is not dict or f.get("key") != "event":
+                continue
+            name = f.get("value")
+            if name.__class__ is str and name in EVENTS:
                 micros = log.get("timestamp")
                 ns = None
                 if isinstance(micros, (int, str)) and not isinstance(micros, bool):
