@@ -17,12 +17,23 @@ from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, analyze
 
 PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
-OTLP = ["openinference", "openllmetry", "langfuse", "genai-default", "genai-latest"]
 
 
 def truth_of(peer: str) -> dict[str, Any]:
     truth: dict[str, Any] = json.loads((PEERS / f"{peer}.truth.json").read_text("utf-8"))
     return truth
+
+
+OTLP = sorted(
+    p.name.removesuffix(".truth.json")
+    for p in PEERS.glob("*.truth.json")
+    if truth_of(p.name.removesuffix(".truth.json"))["format"] == "otlp-jsonl"
+)
+
+
+def test_every_peer_library_is_here() -> None:
+    assert {"openinference", "openinference-parallel", "openllmetry", "langfuse"} <= set(OTLP)
+    assert {"genai-default", "genai-latest"} <= set(OTLP)
 
 
 @pytest.mark.parametrize("peer", OTLP)
@@ -45,6 +56,7 @@ def test_peer_time_to_first_token(peer: str) -> None:
         assert streamed == {truth["first_token"]["span_name"]}
     got = sorted(v / 1e6 for v in report.samples[FIRST_TOKEN_ROW])
     assert got == pytest.approx(measured, abs=0.001)  # the truth is rounded to microseconds
+    assert got[0] >= truth["min_turn_to_first_token_ms"]  # the sleeps before the first chunk
     stages = {s["name"]: s["span_name"] for s in truth["stages"]}
     slowest = stages[truth["slowest_stage_for_first_token"]]
     assert report.verdict.first_token_stage == slowest
@@ -53,3 +65,6 @@ def test_peer_time_to_first_token(peer: str) -> None:
     # rerank's 200 ms of about 305 ms to the first token
     assert 0.6 < fa.overall.stages[slowest] < 0.7
     assert report.verdict.lines[1].startswith(f"optimise this next: {slowest} for the first token")
+    for name in truth.get("after_first_token", ()):  # e.g. a guardrail after the generation
+        assert report.attribution.overall.stages[name] > 0
+        assert fa.overall.stages.get(name, 0.0) == 0.0
