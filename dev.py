@@ -2,7 +2,10 @@
 """Bootstrap and task runner: needs nothing but Python 3.10+.
 
     python3 dev.py demo [ARGS...]   run the demo pipeline (the main job)
-    python3 dev.py test [PYTEST ARGS...]   ruff, mypy --strict, then the whole test suite
+    python3 dev.py test [PYTEST ARGS...]   ruff, mypy --strict, the whole test suite, then
+                                    (without arguments) `test-lowest`: what CI runs
+    python3 dev.py test-lowest [PYTEST ARGS...]   the `lowest` tests on the lowest declared
+                                    dependency versions, in a scratch venv (.venv-lowest/)
     python3 dev.py bench            run the benchmarks in bench/
     python3 dev.py lock             re-pin requirements/dev.lock (needs uv)
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -84,7 +88,80 @@ def cmd_test(args: list[str]) -> int:
     for check in checks:
         if _run(*check, env=env) != 0:
             return 1
-    return _run(PY, "-m", "pytest", *args, env=env)
+    status = _run(PY, "-m", "pytest", *args, env=env)
+    if status != 0 or args:  # with pytest arguments: a developer's loop, the lock only
+        return status
+    return cmd_test_lowest([])
+
+
+LOWEST = ROOT / ".venv-lowest"
+LOWEST_PY = LOWEST / BIN.name / PY.name
+# Files holding the tests marked `lowest` (listed: the rest of tests/ imports dev-only packages).
+LOWEST_TESTS = [
+    "tests/core/test_configure.py",
+    "tests/core/test_lifecycle.py",
+    "tests/core/test_shapes_and_paths.py",
+    "tests/core/test_host_application.py",
+    "tests/core/test_otel_private.py",
+    "tests/reliability/test_shutdown_bounds.py",
+]
+LOWEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "pytest-timeout>=2.3"]
+
+
+def _uv() -> str:
+    """uv: the dev venv's (the `dev` extra), else one on PATH, else installed there with pip."""
+    for found in (BIN / "uv", shutil.which("uv")):
+        if found is not None and Path(found).exists():
+            return str(found)
+    if _run(PY, "-m", "pip", "--disable-pip-version-check", "-q", "install", "uv") != 0:
+        sys.exit("could not install uv into the dev venv")
+    return str(BIN / "uv")
+
+
+def cmd_test_lowest(args: list[str]) -> int:
+    """The declared floors of pyproject.toml, not the lock: a fresh venv resolved with
+    `uv pip install --resolution lowest-direct` (direct dependencies at their lowest allowed
+    version), then the tests marked `lowest` (core API, configure, exporters, a host
+    application with its own spans, shutdown against dead collectors)."""
+    ensure_venv()
+    uv = _uv()
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    shutil.rmtree(LOWEST, ignore_errors=True)  # fresh every time: nothing left from the lock
+    steps: list[list[str | os.PathLike[str]]] = [
+        [uv, "venv", "-q", "--python", sys.executable, LOWEST],
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            LOWEST_PY,
+            "--resolution",
+            "lowest-direct",
+            "-e",
+            ROOT,
+        ],
+        [uv, "pip", "install", "-q", "--python", LOWEST_PY, *LOWEST_TOOLS],
+    ]
+    for step in steps:
+        if _run(*step, env=env) != 0:
+            return 1
+    versions = subprocess.run(
+        [uv, "pip", "freeze", "--python", str(LOWEST_PY)], capture_output=True, text=True, env=env
+    ).stdout
+    print("lowest:", " ".join(v for v in versions.split() if v.startswith("opentelemetry")))
+    return _run(
+        LOWEST_PY,
+        "-m",
+        "pytest",
+        "-m",
+        "lowest",
+        "-p",
+        "no:cacheprovider",
+        *LOWEST_TESTS,
+        *args,
+        env=env,
+    )
 
 
 def cmd_bench(args: list[str]) -> int:
@@ -111,7 +188,13 @@ def cmd_lock(args: list[str]) -> int:
     )
 
 
-COMMANDS = {"demo": cmd_demo, "test": cmd_test, "bench": cmd_bench, "lock": cmd_lock}
+COMMANDS = {
+    "demo": cmd_demo,
+    "test": cmd_test,
+    "test-lowest": cmd_test_lowest,
+    "bench": cmd_bench,
+    "lock": cmd_lock,
+}
 
 
 def main() -> int:

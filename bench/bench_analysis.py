@@ -79,7 +79,7 @@ _STAGE_ATTRS = {
         _a("gen_ai.operation.name", "retrieval"),
         _a("openinference.span.kind", "RETRIEVER"),
         _a("gen_ai.data_source.id", "chroma:faq"),
-        _i("gen_ai.request.top_k", 20),
+        _i("gen_ai.retrieval.top_k", 20),
     ],
     "bm25": [
         _a("rag.stage", "bm25"),
@@ -87,7 +87,7 @@ _STAGE_ATTRS = {
         _a("gen_ai.operation.name", "retrieval"),
         _a("openinference.span.kind", "RETRIEVER"),
         _a("gen_ai.data_source.id", "bm25:faq"),
-        _i("gen_ai.request.top_k", 20),
+        _i("gen_ai.retrieval.top_k", 20),
     ],
     "fusion": [
         _a("rag.stage", "fusion"),

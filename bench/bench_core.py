@@ -54,16 +54,12 @@ def _stage_attributes(name: str, kind: str) -> dict[str, Any]:
     from rag_otel import semconv as sc
 
     conv = sc.KIND_CONVENTIONS[kind]
-    attrs: dict[str, Any] = {
+    return {
         sc.RAG_STAGE: name,
         sc.RAG_STAGE_KIND: kind,
         sc.OPENINFERENCE_SPAN_KIND: conv.openinference,
+        sc.GEN_AI_OPERATION_NAME: conv.gen_ai_operation,
     }
-    if conv.gen_ai_operation:
-        attrs[sc.GEN_AI_OPERATION_NAME] = conv.gen_ai_operation
-    else:
-        attrs[sc.GEN_AI_WORKFLOW_NAME] = sc.DEFAULT_WORKFLOW_NAME
-    return attrs
 
 
 def _install_pipeline() -> Callable[[], object]:
@@ -81,6 +77,7 @@ def _variants() -> dict[str, Callable[[], object]]:
     tracer = trace.get_tracer_provider().get_tracer("bench.raw")
     attrs = _stage_attributes("retrieve", "retrieval")
     six_attrs = [_stage_attributes(n, k) for n, k in zip(SIX, KINDS, strict=True)]
+    six_attrs[-1][sc.GEN_AI_CONVERSATION_ID] = "user-42"  # a generation stage in a session
 
     def raw() -> None:
         with tracer.start_as_current_span("retrieve"):
@@ -115,7 +112,6 @@ def _variants() -> dict[str, Callable[[], object]]:
     def raw_turn_attrs() -> None:
         turn_attrs = {
             sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_WORKFLOW,
-            sc.GEN_AI_WORKFLOW_NAME: sc.DEFAULT_WORKFLOW_NAME,
             sc.SESSION_ID: "user-42",
             sc.GEN_AI_CONVERSATION_ID: "user-42",
             sc.RAG_TURN_ID: uuid.uuid4().hex,

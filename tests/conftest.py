@@ -42,3 +42,11 @@ def span_exporter() -> Iterator[InMemorySpanExporter]:
     _EXPORTER.clear()
     yield _EXPORTER
     _EXPORTER.clear()
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This project's wheel, built once per session with uv (tests/built_wheel.py)."""
+    from built_wheel import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))

@@ -11,9 +11,13 @@ Usage::
 
 Four histograms, named and united per the OpenTelemetry conventions (unit ``s``):
 
-* ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind`` and, when the stage
-  raised, ``error.type`` (cancellation and early close are not errors, as on spans);
-* ``rag.turn.duration``: ``error.type`` when the turn raised;
+* ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind``, the kind's
+  ``gen_ai.operation.name``, ``gen_ai.provider.name`` when ``stage(..., provider=...)`` names
+  one, and, when the stage raised, ``error.type`` (cancellation and early close are not
+  errors, as on spans);
+* ``gen_ai.invoke_workflow.duration`` (the GenAI conventions' metric of a workflow invocation,
+  which a turn is): ``gen_ai.workflow.name`` when the turn's workflow is named, ``error.type``
+  when the turn raised;
 * ``gen_ai.client.operation.time_to_first_chunk`` (GenAI conventions): a streamed generation
   stage's time from its start to its first chunk; ``rag.stage``, ``rag.stage.kind``,
   ``gen_ai.operation.name`` and, when the stage declares them, ``gen_ai.provider.name`` and
@@ -23,7 +27,8 @@ Four histograms, named and united per the OpenTelemetry conventions (unit ``s``)
   stream record none).
 
 On a Prometheus endpoint they read ``rag_stage_duration_seconds_bucket{rag_stage, rag_stage_kind,
-error_type, le}`` (plus ``_sum`` and ``_count``), ``rag_turn_duration_seconds_*``,
+gen_ai_operation_name, error_type, le}`` (plus ``_sum`` and ``_count``),
+``gen_ai_invoke_workflow_duration_seconds_*``,
 ``gen_ai_client_operation_time_to_first_chunk_seconds_*`` and
 ``rag_turn_time_to_first_chunk_seconds_*``. The first-chunk samples are taken on the first
 chunk only, by the stream that yields it: a stage that does not stream costs nothing more.
@@ -59,9 +64,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from rag_otel import _endpoints
 from rag_otel import semconv as sc
 from rag_otel._config import env_first
 from rag_otel._errors import contained
+from rag_otel._otel_private import exporter_endpoint
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Observation
@@ -150,13 +157,37 @@ class MetricKey:
         return attrs
 
 
-def stage_key(name: str, kind: str) -> MetricKey:
-    """The key of a stage: ``rag.stage`` and ``rag.stage.kind``."""
-    return MetricKey(_STAGE, {sc.RAG_STAGE: name, sc.RAG_STAGE_KIND: kind})
+def stage_key(name: str, kind: str, provider: str | None = None) -> MetricKey:
+    """The key of a stage: ``rag.stage``, ``rag.stage.kind``, the kind's
+    ``gen_ai.operation.name`` and, when the stage names one, ``gen_ai.provider.name``."""
+    conventions = sc.KIND_CONVENTIONS.get(kind, sc.KIND_CONVENTIONS["other"])
+    attributes = {
+        sc.RAG_STAGE: name,
+        sc.RAG_STAGE_KIND: kind,
+        sc.GEN_AI_OPERATION_NAME: conventions.gen_ai_operation,
+    }
+    if provider is not None:
+        attributes[sc.GEN_AI_PROVIDER_NAME] = provider
+    return MetricKey(_STAGE, attributes)
 
 
 TURN_KEY: Final = MetricKey(_TURN, {})
-"""The key of every turn (no attributes but ``error.type`` on failures)."""
+"""The key of a turn without a workflow name (no attributes but ``error.type`` on failures)."""
+_TURN_KEYS: Final[dict[str, MetricKey]] = {}
+
+
+def turn_key(workflow: str | None) -> MetricKey:
+    """The key of a turn: ``gen_ai.workflow.name`` when the workflow is named (low cardinality
+    by the spec's rule; the cache is bounded all the same)."""
+    if workflow is None:
+        return TURN_KEY
+    key = _TURN_KEYS.get(workflow)
+    if key is None:
+        if len(_TURN_KEYS) >= 256:
+            _TURN_KEYS.clear()
+        key = _TURN_KEYS[workflow] = MetricKey(_TURN, {sc.GEN_AI_WORKFLOW_NAME: workflow})
+    return key
+
 
 _FIRST_CHUNK_ATTRIBUTES: Final = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL)
 
@@ -295,6 +326,8 @@ class MetricsConfiguration:
     prometheus_address: tuple[str, int] | None = None
     """(host, port) the ``/metrics`` endpoint listens on, if it is on."""
     readers: list[MetricReader] = field(default_factory=list)
+    otlp_address: _endpoints.Address | None = None
+    """Where the OTLP reader exports (shutdown gives up at once if it refuses connections)."""
     _server: Any = None
 
     @property
@@ -383,7 +416,8 @@ def _otlp_reader(
     headers: Mapping[str, str] | None,
     aggregation: Aggregation | None,
     interval_millis: float | None,
-) -> tuple[MetricReader, str]:
+) -> tuple[MetricReader, str, str]:
+    """The OTLP reader, its label and the endpoint it exports to."""
     from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
     from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
@@ -394,17 +428,19 @@ def _otlp_reader(
         None if aggregation is None else {HistogramInstrument: aggregation}
     )
     hdrs = dict(headers) if headers is not None else None
+    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
+    timeout = _endpoints.export_timeout_seconds("metrics")
     exporter: MetricExporter
     if proto == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcExporter,
         )
 
-        exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred)
-        shown = endpoint or env_first(
-            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        exporter = GrpcExporter(
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
         )
-        label = f"otlp(grpc {shown or 'localhost:4317'})"
+        used = _endpoints.grpc_endpoint(endpoint, "metrics")
+        label = f"otlp(grpc {used})"
     else:
         if proto not in (None, "http/protobuf"):
             logger.warning(
@@ -417,12 +453,13 @@ def _otlp_reader(
         if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/metrics"):
             endpoint = endpoint.rstrip("/") + "/v1/metrics"  # like OTEL_EXPORTER_OTLP_ENDPOINT
         http_exporter = HttpExporter(
-            endpoint=endpoint, headers=hdrs, preferred_aggregation=preferred
+            endpoint=endpoint, headers=hdrs, timeout=timeout, preferred_aggregation=preferred
         )
         exporter = http_exporter
-        label = f"otlp(http/protobuf {http_exporter._endpoint})"
+        used = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "metrics"))
+        label = f"otlp(http/protobuf {used})"
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_millis)
-    return reader, label
+    return reader, label, used
 
 
 def _console_reader(
@@ -504,6 +541,7 @@ def enable(
     config_readers: list[MetricReader] = []
     labels: list[str] = []
     prometheus_start: tuple[str, int] | None = None
+    otlp_address: _endpoints.Address | None = None
     registry: Any = None
     for name in exporters:
         if name == "otlp":
@@ -511,9 +549,10 @@ def enable(
             otlp_aggregation = aggregation
             if otlp_aggregation is None and not env_first(OTLP_HISTOGRAM_ENV):
                 otlp_aggregation = _aggregation("exponential", bounds)
-            reader, label = _otlp_reader(
+            reader, label, otlp_used = _otlp_reader(
                 endpoint, protocol, headers, otlp_aggregation, export_interval_millis
             )
+            otlp_address = _endpoints.address(otlp_used)
         elif name == "console":
             reader, label = _console_reader(aggregation, export_interval_millis)
         elif name == "prometheus":
@@ -560,7 +599,7 @@ def enable(
     turn_hist = meter.create_histogram(
         sc.METRIC_TURN_DURATION,
         unit="s",
-        description="Duration of RAG turns (rag_otel.turn), every call, unsampled.",
+        description="Duration of GenAI workflow invocations: RAG turns (rag_otel.turn), unsampled.",
         explicit_bucket_boundaries_advisory=advice,
     )
     stage_first_hist = meter.create_histogram(
@@ -588,6 +627,7 @@ def enable(
         exporters=labels,
         histogram=choice or "exponential",
         readers=config_readers if created else [],
+        otlp_address=otlp_address if created else None,
     )
     if prometheus_start is not None and created:
         config._server, config.prometheus_address = _serve(prometheus_start, registry)

@@ -1,15 +1,26 @@
 """The one table of attribute names and stage-kind mappings.
 
+Follows the OpenTelemetry GenAI semantic conventions of the repository
+open-telemetry/semantic-conventions-genai at commit
+024a4f944a1291fcb627c9c47da69e79868dd15e (``model/gen-ai/spans.yaml``,
+``model/gen-ai/metrics.yaml``, ``docs/gen-ai/client-inference.md``; no tagged release yet,
+status: Development), read in December 2026, plus ``docs/gen-ai/client-embeddings.md``
+(88eccb155ca7) and the retrieval section of ``docs/gen-ai/gen-ai-spans.md`` (9430220eb6f3).
+The ``gen_ai.*`` names of open-telemetry/semantic-conventions v1.44.0 are deprecated there
+("moved"). Also OpenInference (what Phoenix and Arize render) and the stable OpenTelemetry
+database and server conventions. Every deliberate deviation is listed, with its reason, in
+docs/span-model.md.
+
 Everything that names an attribute imports it from here: the tracing API, the
 instrumentations and the analysis (which shares nothing else with the tracing side).
-
-Sources: OpenTelemetry GenAI semantic conventions (``gen_ai.*``, status: Development)
-and OpenInference semantic conventions (what Phoenix and Arize render).
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple
+
+GEN_AI_SPEC_REPOSITORY: Final = "open-telemetry/semantic-conventions-genai"
+GEN_AI_SPEC_COMMIT: Final = "024a4f944a1291fcb627c9c47da69e79868dd15e"
 
 # --- rag-otel's own --------------------------------------------------------------------
 TURN_SPAN_NAME: Final = "rag.turn"
@@ -21,7 +32,6 @@ RAG_CANCELLED: Final = "rag.cancelled"  # ended by cancellation (not an error)
 RAG_STREAM_CHUNK_COUNT: Final = "rag.stream.chunk_count"  # chunks a streaming stage yielded
 RAG_STREAM_CLOSED_EARLY: Final = "rag.stream.closed_early"  # consumer stopped iterating first
 EVENT_FIRST_CHUNK: Final = "rag.first_chunk"  # span event at a stream's first chunk
-DEFAULT_WORKFLOW_NAME: Final = "rag"  # gen_ai.workflow.name of turns and non-GenAI stages
 
 StageKind = Literal["embedding", "retrieval", "fusion", "rerank", "generation", "other"]
 STAGE_KINDS: Final[tuple[StageKind, ...]] = (
@@ -44,7 +54,8 @@ GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
-GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"  # true on a streamed generation
+GEN_AI_RETRIEVAL_TOP_K: Final = "gen_ai.retrieval.top_k"  # int; gen_ai.request.top_k = decoding
 GEN_AI_RETRIEVAL_DOCUMENTS: Final = "gen_ai.retrieval.documents"
 GEN_AI_RETRIEVAL_QUERY_TEXT: Final = "gen_ai.retrieval.query.text"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
@@ -55,6 +66,9 @@ GEN_AI_WORKFLOW_NAME: Final = "gen_ai.workflow.name"
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_OPERATION_INVOKE_WORKFLOW: Final = "invoke_workflow"  # a turn (GenAiOperationNameValues)
+# proposed in semantic-conventions-genai #253 (operation ``rerank``), not yet in the spec
+GEN_AI_RERANK_TOP_N: Final = "gen_ai.rerank.top_n"
+GEN_AI_RERANK_CANDIDATE_COUNT: Final = "gen_ai.rerank.candidate.count"
 
 # --- OpenInference -----------------------------------------------------------------------
 OPENINFERENCE_SPAN_KIND: Final = "openinference.span.kind"
@@ -85,19 +99,27 @@ class KindConventions(NamedTuple):
 
     openinference: str
     """``openinference.span.kind`` value."""
-    gen_ai_operation: str | None
-    """``gen_ai.operation.name`` value, where the GenAI conventions define one (``rerank``:
-    the open proposal semantic-conventions-genai #253). Kinds without one carry
-    ``gen_ai.workflow.name`` instead, so every stage has a ``gen_ai.*`` attribute."""
+    gen_ai_operation: str
+    """``gen_ai.operation.name`` value: the defined one where the GenAI conventions have it
+    (``rerank``: the open proposal semantic-conventions-genai #253), else a custom value (the
+    spec allows them): every stage has a ``gen_ai.*`` attribute (Langfuse's export filter)."""
+    top_k: tuple[str, ...]
+    """Where ``StageHandle.set_top_k`` writes (ints): ``gen_ai.retrieval.top_k``, or on a rerank
+    stage OpenInference's ``reranker.top_k`` and the proposed ``gen_ai.rerank.top_n``."""
 
 
+OPERATION_FUSION: Final = "fusion"  # custom gen_ai.operation.name: GenAI has no fusion operation
+OPERATION_TASK: Final = "task"  # custom gen_ai.operation.name of an ``other`` stage
+
+_RETRIEVAL_TOP_K: Final = (GEN_AI_RETRIEVAL_TOP_K,)
 KIND_CONVENTIONS: Final[dict[str, KindConventions]] = {
-    "embedding": KindConventions("EMBEDDING", "embeddings"),
-    "retrieval": KindConventions("RETRIEVER", "retrieval"),
-    "fusion": KindConventions("CHAIN", None),
-    "rerank": KindConventions("RERANKER", "rerank"),  # proposed: semantic-conventions-genai #253
-    "generation": KindConventions("LLM", "chat"),
-    "other": KindConventions("CHAIN", None),
+    "embedding": KindConventions("EMBEDDING", "embeddings", _RETRIEVAL_TOP_K),
+    "retrieval": KindConventions("RETRIEVER", "retrieval", _RETRIEVAL_TOP_K),
+    "fusion": KindConventions("CHAIN", OPERATION_FUSION, _RETRIEVAL_TOP_K),
+    # proposed: semantic-conventions-genai #253
+    "rerank": KindConventions("RERANKER", "rerank", (RERANKER_TOP_K, GEN_AI_RERANK_TOP_N)),
+    "generation": KindConventions("LLM", "chat", _RETRIEVAL_TOP_K),
+    "other": KindConventions("CHAIN", OPERATION_TASK, _RETRIEVAL_TOP_K),
 }
 
 # --- auto-instrumentation (rag_otel.instrumentation) -------------------------------------
@@ -105,6 +127,10 @@ KIND_CONVENTIONS: Final[dict[str, KindConventions]] = {
 DB_SYSTEM_NAME: Final = "db.system.name"
 DB_COLLECTION_NAME: Final = "db.collection.name"
 DB_OPERATION_NAME: Final = "db.operation.name"
+DB_NAMESPACE: Final = "db.namespace"  # chroma: "{tenant}|{database}"
+DB_RESPONSE_RETURNED_ROWS: Final = "db.response.returned_rows"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
 DB_SYSTEM_CHROMA: Final = "chroma"
 # rag-otel's own, on retrieval stages and ingest operations of the instrumented libraries
 RAG_RETRIEVAL_QUERY_COUNT: Final = "rag.retrieval.query_count"  # queries in one batch call
@@ -130,12 +156,18 @@ RAG_GENERATION_METHOD: Final = (
 )
 
 # --- metrics (rag_otel.metrics): histograms in seconds, per the OTel metric conventions ------
-# attributes: rag.stage and rag.stage.kind on stage durations; error.type on failed calls
+# stage durations: rag.stage, rag.stage.kind, gen_ai.operation.name (+ gen_ai.provider.name when
+# given to stage()); turns: gen_ai.workflow.name when named; error.type on failed calls
 METRIC_STAGE_DURATION: Final = "rag.stage.duration"  # Prometheus: rag_stage_duration_seconds_*
-METRIC_TURN_DURATION: Final = "rag.turn.duration"  # Prometheus: rag_turn_duration_seconds_*
+# a turn is one workflow invocation: the GenAI metric (Prometheus:
+# gen_ai_invoke_workflow_duration_seconds_*)
+METRIC_TURN_DURATION: Final = "gen_ai.invoke_workflow.duration"
 # time to first chunk, streamed generation stages only (GenAI conventions; attributes as
-# rag.stage.duration plus gen_ai.operation.name, and gen_ai.provider.name/request.model if set)
+# rag.stage.duration: rag.stage, rag.stage.kind, gen_ai.operation.name, gen_ai.provider.name
+# and gen_ai.request.model when set). Prometheus:
+# gen_ai_client_operation_time_to_first_chunk_seconds_*
 METRIC_GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
-# time to first token: from a turn's start to its first streamed chunk (turns that stream)
+# time to first token: from a turn's start to its first streamed chunk (turns that stream).
+# Prometheus: rag_turn_time_to_first_chunk_seconds_*
 METRIC_TURN_TIME_TO_FIRST_CHUNK: Final = "rag.turn.time_to_first_chunk"
 METRIC_COLLECT_HOOK: Final = "rag.metrics.collect_hook"  # observes nothing: drains at collection

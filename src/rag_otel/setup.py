@@ -18,6 +18,7 @@ See docs/configuration.md. The SDK is imported here, inside ``configure()``, so 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -29,14 +30,18 @@ from typing import TYPE_CHECKING, Final
 
 from opentelemetry import trace as _api
 
+from rag_otel import _endpoints
 from rag_otel import metrics as _metrics
 from rag_otel._config import SETTINGS, Redactor, env_first, env_flag
+from rag_otel._otel_private import exporter_endpoint, installed_tracer_provider
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
-    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.sdk.trace.sampling import Sampler
+
+    from rag_otel.exporters import CountingBatchSpanProcessor
 
 __all__ = ["Configuration", "configure", "shutdown"]
 
@@ -59,7 +64,7 @@ class Configuration:
     """Names of the exporters added: ``otlp(http/protobuf http://...)``, ``file(path)`` ..."""
     file_path: Path | None = None
     """Where the ``file`` exporter writes, if it is on."""
-    processors: list[SpanProcessor] = field(default_factory=list)
+    processors: list[CountingBatchSpanProcessor] = field(default_factory=list)
     disabled: bool = False
     metrics: _metrics.MetricsConfiguration | None = None
     """The stage/turn duration metrics set up by ``metrics=`` (docs/metrics.md), if any."""
@@ -119,29 +124,35 @@ def _protocol(protocol: str | None) -> str:
     return raw
 
 
-def _otlp_exporter(
-    endpoint: str | None, protocol: str, headers: Mapping[str, str] | None
-) -> tuple[SpanExporter, str]:
+@dataclass(frozen=True)
+class _Otlp:
+    exporter: SpanExporter
+    label: str
+    endpoint: str
+
+
+def _otlp_exporter(endpoint: str | None, protocol: str, headers: Mapping[str, str] | None) -> _Otlp:
     """The OTLP exporter; with ``endpoint=None`` it reads the ``OTEL_EXPORTER_OTLP_*`` env."""
     hdrs = dict(headers) if headers is not None else None
+    # Given explicitly: SDK 1.30 reads the variable with int() and raises on "2.5"
+    timeout = _endpoints.export_timeout_seconds("traces")
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
 
-        grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs)
-        shown = endpoint or env_first(
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
-        )
-        return grpc_exporter, f"otlp(grpc {shown or 'localhost:4317'})"
+        grpc_exporter = GrpcExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
+        shown = _endpoints.grpc_endpoint(endpoint, "traces")
+        return _Otlp(grpc_exporter, f"otlp(grpc {shown})", shown)
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
         OTLPSpanExporter as HttpExporter,
     )
 
     if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"  # like OTEL_EXPORTER_OTLP_ENDPOINT
-    http_exporter = HttpExporter(endpoint=endpoint, headers=hdrs)
-    return http_exporter, f"otlp(http/protobuf {http_exporter._endpoint})"
+    http_exporter = HttpExporter(endpoint=endpoint, headers=hdrs, timeout=timeout)
+    url = exporter_endpoint(http_exporter, _endpoints.http_endpoint(endpoint, "traces"))
+    return _Otlp(http_exporter, f"otlp(http/protobuf {url})", url)
 
 
 def configure(
@@ -157,6 +168,7 @@ def configure(
     resource_attributes: Mapping[str, str | bool | int | float] | None = None,
     sampler: Sampler | None = None,
     capture_content: bool | None = None,
+    workflow_name: str | None = None,
     redact: Redactor | None = None,
     max_content_length: int | None = None,
     max_documents: int | None = None,
@@ -179,8 +191,12 @@ def configure(
       its own ``BatchSpanProcessor``.
       ``file_path`` (or its shorthand ``file``) given explicitly turns the ``file`` exporter on
       next to the others unless the exporters are named explicitly.
-    - Content capture (``capture_content``/``RAG_OTEL_CAPTURE_CONTENT``), the ``redact`` hook and
-      the bounds apply to every turn and stage from now on.
+    - Content capture (``capture_content``, else ``RAG_OTEL_CAPTURE_CONTENT``, else
+      ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, else ``OPENINFERENCE_HIDE_INPUTS``/
+      ``_OUTPUTS``, else off), the ``redact`` hook and the bounds apply to every turn and stage
+      from now on.
+    - ``workflow_name`` (``RAG_OTEL_WORKFLOW_NAME``): the ``gen_ai.workflow.name`` of turns
+      that do not pass ``workflow=``; without one, turns carry no workflow name.
     - ``propagate_context``: keep parent links across executors and threads.
     - ``instrument``: also call ``rag_otel.instrumentation.instrument()``.
     - ``metrics`` (``RAG_OTEL_METRICS``), ``metrics_port``, ``metrics_histogram``,
@@ -191,6 +207,8 @@ def configure(
     global _atexit_registered
     if capture_content is not None:
         SETTINGS.capture_content = bool(capture_content)
+    if workflow_name is not None:
+        SETTINGS.workflow_name = str(workflow_name) or None
     if redact is not None:
         SETTINGS.redact = redact
     if max_content_length is not None:
@@ -236,18 +254,26 @@ def configure(
         names.append("file")
     chosen_protocol = _protocol(protocol) if "otlp" in names else None
 
-    exporters: list[tuple[SpanExporter, str]] = []
+    exporters: list[ContainedExporter] = []
     result_path: Path | None = None
     for name in names:
         if name == "otlp":
             assert chosen_protocol is not None
-            exporters.append(_otlp_exporter(endpoint, chosen_protocol, headers))
+            otlp = _otlp_exporter(endpoint, chosen_protocol, headers)
+            exporters.append(
+                ContainedExporter(
+                    otlp.exporter,
+                    otlp.label,
+                    address=_endpoints.address(otlp.endpoint),
+                    timeout_s=_endpoints.export_timeout_seconds("traces"),
+                )
+            )
         elif name == "file":
             file_exporter = OtlpJsonFileExporter(file_path)
             result_path = file_exporter.path
-            exporters.append((file_exporter, f"file({file_exporter.path})"))
+            exporters.append(ContainedExporter(file_exporter, f"file({file_exporter.path})"))
         elif name == "console":
-            exporters.append((ConsoleSpanExporter(), "console"))
+            exporters.append(ContainedExporter(ConsoleSpanExporter(), "console"))
     extra = (
         []
         if span_exporter is None
@@ -255,10 +281,10 @@ def configure(
         if not isinstance(span_exporter, Sequence)
         else list(span_exporter)
     )
-    exporters.extend((e, type(e).__name__) for e in extra)
+    exporters.extend(ContainedExporter(e, type(e).__name__) for e in extra)
 
     with _lock:
-        installed = _api._TRACER_PROVIDER
+        installed = installed_tracer_provider()
         created = False
         if isinstance(installed, TracerProvider):
             provider = installed
@@ -275,14 +301,14 @@ def configure(
                 attributes["service.name"] = service_name
             provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler)
             _api.set_tracer_provider(provider)
-            created = _api._TRACER_PROVIDER is provider
+            created = installed_tracer_provider() is provider
 
         config = Configuration(provider=provider, created_provider=created, file_path=result_path)
-        for span_exp, label in exporters:
-            processor = CountingBatchSpanProcessor(ContainedExporter(span_exp, label))
+        for contained_exporter in exporters:
+            processor = CountingBatchSpanProcessor(contained_exporter)
             provider.add_span_processor(processor)
             config.processors.append(processor)
-            config.exporters.append(label)
+            config.exporters.append(contained_exporter.name)
         _configurations.append(config)
         if not _atexit_registered:
             atexit.register(shutdown)
@@ -352,38 +378,127 @@ def _instrument() -> None:
     run_instrument()
 
 
-def shutdown(timeout_millis: int = 30000) -> None:
-    """Flush and shut down what ``configure()`` created, within ``timeout_millis`` overall.
+REFUSED_GRACE_S: Final = 0.5
+"""After a refused endpoint is abandoned, how long shutdown lets the worker finish its drain."""
 
-    The SDK's ``force_flush()`` ignores its timeout (it exports every queued batch, each
-    waiting up to the exporter timeout), so it is not called: ``BatchSpanProcessor.shutdown``
-    exports what is queued on its worker thread and stops waiting at the deadline.
+
+def shutdown(timeout_millis: int | None = None) -> None:
+    """Export what is queued and shut down what ``configure()`` created, bounded.
+
+    Never waits past ``timeout_millis`` (default: the OTLP export timeout,
+    ``OTEL_EXPORTER_OTLP_TIMEOUT``, 10 s), and much less when a collector is down: an
+    endpoint that refuses connections is given up at once (nothing queued could reach it).
+    Every exporter closes in parallel, the metrics too. What was not delivered since
+    ``configure()``, by reason (refused, timed out, rejected, queue full), is logged in one
+    warning line. Runs at interpreter exit too. See docs/reliability.md.
     """
     with _lock:
         configs = list(_configurations)
         _configurations.clear()
-    deadline = time.monotonic() + timeout_millis / 1000
+    if not configs:
+        return
+    started = time.monotonic()
+    budget_s = (
+        _endpoints.export_timeout_seconds("traces")
+        if timeout_millis is None
+        else max(0, timeout_millis) / 1000
+    )
+    deadline = started + budget_s
+    processors = [p for config in configs for p in config.processors]
+    metrics_closing = _close_metrics(configs, budget_s)
+    for processor in processors:
+        processor.close()
+    for processor in processors:
+        _give_up_if_refused(processor, deadline)
+    for processor in processors:
+        if processor.exporter.abandoned is None and not processor.wait_closed(deadline):
+            processor.exporter.abandon(_endpoints.TIMED_OUT)
+    metrics_lost = _wait_metrics(metrics_closing, deadline)
     for config in configs:
-        for processor in config.processors:
-            remaining = max(0, int((deadline - time.monotonic()) * 1000))
-            _shutdown_processor(processor, remaining)
         if config.created_provider and config.provider is not None:
-            try:
-                config.provider.shutdown()  # its processors are already shut down
+            try:  # its processors are closed: this only unregisters its exit hook
+                config.provider.shutdown()
             except Exception:
                 logger.warning("rag-otel: shutting down the provider failed", exc_info=True)
-    if any(config.metrics is not None for config in configs):
-        try:  # after the traces, with what is left of the deadline
-            _metrics.disable(max(0, int((deadline - time.monotonic()) * 1000)))
-        except Exception:
-            logger.warning("rag-otel: shutting down metrics failed", exc_info=True)
+    _report(processors, metrics_lost, time.monotonic() - started)
 
 
-def _shutdown_processor(processor: SpanProcessor, timeout_millis: int) -> None:
+def _give_up_if_refused(processor: CountingBatchSpanProcessor, deadline: float) -> None:
+    """A refusing endpoint: abandon at once, then let the worker drain (instantly) a moment."""
+    exporter = processor.exporter
+    if exporter.address is None or processor.wait_closed(time.monotonic()):
+        return
+    remaining = deadline - time.monotonic()
+    reason = _endpoints.check(exporter.address, timeout_s=min(1.0, remaining))
+    if reason is None:
+        return
+    exporter.abandon(reason)
+    processor.wait_closed(min(deadline, time.monotonic() + REFUSED_GRACE_S))
+
+
+@dataclass
+class _MetricsClosing:
+    thread: threading.Thread
+    address: _endpoints.Address | None
+
+
+def _close_metrics(configs: Sequence[Configuration], budget_s: float) -> _MetricsClosing | None:
+    """``metrics.disable`` (a last export) on a helper thread, beside the spans."""
+    config = next((c.metrics for c in configs if c.metrics is not None), None)
+    if config is None:
+        return None
+    from rag_otel.exporters import start_daemon
+
+    timeout_millis = int(budget_s * 1000)
+    thread = start_daemon(functools.partial(_disable_metrics, timeout_millis), "rag-otel-metrics")
+    if thread is None:  # at exit, where this Python starts no thread: the SDK's own bound
+        _disable_metrics(timeout_millis)
+        return None
+    return _MetricsClosing(thread=thread, address=config.otlp_address)
+
+
+def _disable_metrics(timeout_millis: int) -> None:
     try:
-        batch = getattr(processor, "_batch_processor", None)
-        if batch is not None:
-            batch.shutdown(timeout_millis)  # bounded: joins the worker up to the deadline
-        processor.shutdown()
+        _metrics.disable(timeout_millis)
     except Exception:
-        logger.warning("rag-otel: shutting down a span processor failed", exc_info=True)
+        logger.warning("rag-otel: shutting down metrics failed", exc_info=True)
+
+
+def _wait_metrics(closing: _MetricsClosing | None, deadline: float) -> str | None:
+    """Why the metrics' last export was lost (None when it ended in time)."""
+    if closing is None:
+        return None
+    if closing.address is not None and closing.thread.is_alive():
+        refused = _endpoints.check(closing.address, timeout_s=min(1.0, deadline - time.monotonic()))
+        if refused is not None:
+            closing.thread.join(min(REFUSED_GRACE_S, max(0.0, deadline - time.monotonic())))
+            return None if not closing.thread.is_alive() else refused
+    closing.thread.join(max(0.0, deadline - time.monotonic()))
+    return None if not closing.thread.is_alive() else _endpoints.TIMED_OUT
+
+
+def _report(
+    processors: Sequence[CountingBatchSpanProcessor], metrics_lost: str | None, took_s: float
+) -> None:
+    """One warning line: what was not delivered, per exporter and reason."""
+    parts: list[str] = []
+    total = 0
+    for processor in processors:
+        lost = processor.undelivered()
+        if not lost.total and not lost.unknown:
+            continue
+        total += lost.total
+        why = ", ".join(f"{n:,} {reason}" for reason, n in lost.reasons.most_common())
+        if lost.unknown:
+            why = f"{why}, plus any still queued" if why else "any still queued"
+        parts.append(f"{lost.exporter}: {why}")
+    if metrics_lost is not None:
+        parts.append(f"the last metrics export: {metrics_lost}")
+    if parts:
+        logger.warning(
+            "rag-otel: shutdown (%.1f s): %s span%s not delivered (%s)",
+            took_s,
+            f"{total:,}",
+            "" if total == 1 else "s",
+            "; ".join(parts),
+        )

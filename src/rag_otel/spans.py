@@ -15,8 +15,9 @@ Usage::
 
 How it stays cheap: everything static about a span (its name, kind and attributes) is
 built once, when a function is decorated (a ``_StageSpec``). A call then does one
-global read to learn whether tracing is on (``opentelemetry.trace._TRACER_PROVIDER``
-is None until a provider is installed, and is set only once), and when it is on:
+global read to learn whether tracing is on (the API's global provider, None until a
+provider is installed, set only once; read through ``rag_otel._otel_private``, which
+fences every private OpenTelemetry name), and when it is on:
 start the span with the prebuilt attributes, attach one context that holds both
 the span and the stage handle, call the function, detach, end. The hot path is
 ``_wrap_sync`` and ``_StageSpec.open`` below.
@@ -57,6 +58,8 @@ from rag_otel import metrics as _metrics
 from rag_otel import semconv as sc
 from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
+from rag_otel._otel_private import TRACER_PROVIDER_KEY as _PROVIDER_KEY
+from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
 from rag_otel._version import __version__
 from rag_otel.metrics import MetricKey
 
@@ -295,11 +298,13 @@ class OperationHandle(_Handle):
 class TurnHandle(_Handle):
     """The span of one question/answer turn."""
 
-    __slots__ = ("_t0", "_turn_id")
+    __slots__ = ("_t0", "_turn_id", "conversation_id")
 
-    def __init__(self, span: Span, turn_id: str | None) -> None:
+    def __init__(self, span: Span, turn_id: str | None, conversation_id: str | None = None):
         self.span = span
         self._turn_id = turn_id
+        self.conversation_id: str | None = conversation_id
+        """``gen_ai.conversation.id`` (the ``session_id``), also on generation stages."""
         self._t0 = 0.0
         """The turn's start (perf counter) while its time to first token is still to be
         recorded (metrics on); 0.0 once recorded, or with metrics off."""
@@ -397,15 +402,19 @@ class StageHandle(_Handle):
         *,
         contents: Iterable[object] | None = None,
     ) -> None:
-        """A rerank stage's input candidates (``reranker.input_documents.{i}.document.*``)."""
+        """A rerank stage's input candidates (``reranker.input_documents.{i}.document.*``;
+        their number, for a list or tuple, as ``gen_ai.rerank.candidate.count``, proposed)."""
+        if isinstance(ids, (list, tuple)) and self._spec.kind == "rerank":
+            self.span.set_attribute(sc.GEN_AI_RERANK_CANDIDATE_COUNT, len(ids))
         self._documents(sc.RERANKER_INPUT_DOCUMENTS_PREFIX, ids, scores, contents, False)
 
     @_guarded
     def set_top_k(self, k: int) -> None:
-        """``gen_ai.request.top_k`` (a double, per GenAI) and, for rerank, ``reranker.top_k``."""
-        self.span.set_attribute(sc.GEN_AI_REQUEST_TOP_K, float(k))
-        if self._spec.kind == "rerank":
-            self.span.set_attribute(sc.RERANKER_TOP_K, int(k))
+        """How many documents the stage was asked for: ``gen_ai.retrieval.top_k`` (an int);
+        on a rerank stage ``reranker.top_k`` and ``gen_ai.rerank.top_n`` (proposed, #253).
+        Never ``gen_ai.request.top_k``: that is the decoding top-k of a model."""
+        count = int(k)
+        self.span.set_attributes(dict.fromkeys(_conventions(self._spec.kind).top_k, count))
 
     @_guarded
     def set_data_source(self, source_id: str) -> None:
@@ -413,14 +422,45 @@ class StageHandle(_Handle):
         self.span.set_attribute(sc.GEN_AI_DATA_SOURCE_ID, str(source_id))
 
     @_guarded
-    def set_model(self, name: str, *, response_model: str | None = None) -> None:
-        """``gen_ai.request.model`` plus the OpenInference model name of this stage kind."""
+    def set_model(
+        self, name: str, *, response_model: str | None = None, provider: str | None = None
+    ) -> None:
+        """``gen_ai.request.model`` plus the OpenInference model name of this stage kind;
+        ``gen_ai.response.model``; ``gen_ai.provider.name`` (``openai``, ``cohere``, ... or your
+        own value; better given to ``stage(..., provider=...)``, at span start)."""
         attrs: dict[str, AttributeValue] = {sc.GEN_AI_REQUEST_MODEL: str(name)}
         kind_key = _MODEL_KEYS.get(self._spec.kind)
         if kind_key is not None:
             attrs[kind_key] = str(name)
         if response_model is not None:
             attrs[sc.GEN_AI_RESPONSE_MODEL] = str(response_model)
+        if provider is not None:
+            attrs[sc.GEN_AI_PROVIDER_NAME] = str(provider)
+        self.span.set_attributes(attrs)
+
+    @_guarded
+    def set_input(self, value: object) -> None:
+        """``input.value``; on a generation stage also ``gen_ai.input.messages`` (the spec's
+        parts JSON: a string is one user message, ``[{"role", "content"}]`` lists are
+        converted). Recorded only with content capture on."""
+        text = _content(value)
+        if text is None:
+            return
+        attrs: dict[str, AttributeValue] = {sc.INPUT_VALUE: text}
+        if self._spec.kind == "generation":
+            attrs[sc.GEN_AI_INPUT_MESSAGES] = _input_messages(value, text)
+        self.span.set_attributes(attrs)
+
+    @_guarded
+    def set_output(self, value: object, *, finish_reason: str = "stop") -> None:
+        """``output.value``; on a generation stage also ``gen_ai.output.messages`` (one
+        assistant message with ``finish_reason``). Recorded only with content capture on."""
+        text = _content(value)
+        if text is None:
+            return
+        attrs: dict[str, AttributeValue] = {sc.OUTPUT_VALUE: text}
+        if self._spec.kind == "generation":
+            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = _output_messages(text, finish_reason)
         self.span.set_attributes(attrs)
 
     @_guarded
@@ -467,6 +507,38 @@ _QUERY_KEYS: Final[dict[str, str]] = {
 }
 
 
+def _conventions(kind: str) -> sc.KindConventions:
+    return sc.KIND_CONVENTIONS.get(kind) or sc.KIND_CONVENTIONS["other"]
+
+
+def _text_part(text: str) -> dict[str, str]:
+    return {"type": "text", "content": text}
+
+
+def _input_messages(value: object, text: str) -> str:
+    """``gen_ai.input.messages`` JSON: chat messages (``{"role", "content": str}``) keep their
+    roles, each content redacted and truncated on its own; anything else is one user message
+    holding ``text`` (the captured ``input.value``)."""
+    messages: list[dict[str, object]] = []
+    if isinstance(value, (list, tuple)):
+        for message in value:
+            if not isinstance(message, Mapping) or not isinstance(message.get("content"), str):
+                messages = []
+                break
+            content = _content(message["content"]) or ""
+            role = str(message.get("role") or "user")
+            messages.append({"role": role, "parts": [_text_part(content)]})
+    if not messages:
+        messages = [{"role": "user", "parts": [_text_part(text)]}]
+    return json.dumps(messages, ensure_ascii=False)
+
+
+def _output_messages(text: str, finish_reason: str) -> str:
+    """``gen_ai.output.messages`` JSON: one assistant message (one choice)."""
+    message = {"role": "assistant", "parts": [_text_part(text)], "finish_reason": finish_reason}
+    return json.dumps([message], ensure_ascii=False)
+
+
 def current_stage() -> StageHandle | None:
     """The innermost active stage's handle, or None (outside any stage, or tracing off)."""
     return cast("StageHandle | None", _get_current().get(_STAGE_KEY))
@@ -504,11 +576,32 @@ class _Spec(Generic[H]):
     def open(self, provider: _api.TracerProvider) -> _Opened[H] | None:
         raise NotImplementedError
 
+    def streamed(self) -> _Spec[H]:
+        """The spec to use for a generator function (only a generation stage differs)."""
+        return self
+
 
 class _StageSpec(_Spec[StageHandle]):
-    __slots__ = ("attributes", "first_chunk_key", "kind", "metric_key", "streaming")
+    __slots__ = (
+        "attributes",
+        "extra",
+        "first_chunk_key",
+        "kind",
+        "metric_key",
+        "provider",
+        "span_kind",
+        "streaming",
+    )
 
-    def __init__(self, name: str, kind: sc.StageKind, extra: Mapping[str, object]) -> None:
+    def __init__(
+        self,
+        name: str,
+        kind: sc.StageKind,
+        extra: Mapping[str, object],
+        provider: str | None = None,
+        span_kind: SpanKind = _INTERNAL,
+        stream: bool = False,
+    ) -> None:
         super().__init__(name)
         if kind not in sc.KIND_CONVENTIONS:
             contained("stage-kind", "unknown stage kind %r recorded as 'other'", kind)
@@ -518,24 +611,37 @@ class _StageSpec(_Spec[StageHandle]):
             sc.RAG_STAGE: name,
             sc.RAG_STAGE_KIND: kind,
             sc.OPENINFERENCE_SPAN_KIND: conv.openinference,
+            sc.GEN_AI_OPERATION_NAME: conv.gen_ai_operation,
         }
-        if conv.gen_ai_operation is not None:
-            attrs[sc.GEN_AI_OPERATION_NAME] = conv.gen_ai_operation
-        else:
-            attrs[sc.GEN_AI_WORKFLOW_NAME] = sc.DEFAULT_WORKFLOW_NAME
+        if provider is not None:
+            attrs[sc.GEN_AI_PROVIDER_NAME] = provider = str(provider)
+        if stream:
+            attrs[sc.GEN_AI_REQUEST_STREAM] = True
         attrs.update(_clean_all(extra))
         self.kind: sc.StageKind = kind
+        self.extra: Final = extra
+        self.provider: Final = provider
+        self.span_kind: Final = span_kind
         self.attributes: Final = attrs
         self.streaming = kind == "generation"
-        self.metric_key: Final = _metrics.stage_key(name, kind)
+        self.metric_key: Final = _metrics.stage_key(name, kind, provider)
         self.first_chunk_key = (
             _metrics.first_chunk_key(name, kind, attrs) if self.streaming else None
         )
 
+    def streamed(self) -> _StageSpec:
+        """The spec of a generator function: a generation stage records
+        ``gen_ai.request.stream=true`` (built once, when the function is decorated)."""
+        if not self.streaming:
+            return self
+        return _stage_spec(self.name, self.kind, self.extra, self.provider, self.span_kind, True)
+
     def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(self.name, parent, _INTERNAL, self.attributes)
+            span = _TRACERS.get(provider).start_span(
+                self.name, parent, self.span_kind, self.attributes
+            )
             handle = StageHandle(span, self)
             token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
         except Exception:
@@ -544,23 +650,83 @@ class _StageSpec(_Spec[StageHandle]):
         return span, token, handle, _perf() if _metrics.ENABLED else 0.0, self.metric_key
 
 
-class _OperationSpec(_Spec[OperationHandle]):
-    __slots__ = ("attributes",)
+class _GenerationSpec(_StageSpec):
+    """A generation stage also carries its turn's ``gen_ai.conversation.id``."""
 
-    def __init__(self, name: str, kind: str, data_source: str | None, extra: Mapping[str, object]):
+    __slots__ = ("_last",)
+
+    def __init__(
+        self,
+        name: str,
+        kind: sc.StageKind,
+        extra: Mapping[str, object],
+        provider: str | None = None,
+        span_kind: SpanKind = _INTERNAL,
+        stream: bool = False,
+    ) -> None:
+        super().__init__(name, kind, extra, provider, span_kind, stream)
+        # the attributes built for the last conversation id: the turns of one session reuse them
+        self._last: tuple[str | None, dict[str, AttributeValue]] = (None, self.attributes)
+
+    def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
+        try:
+            parent = _get_current()
+            attributes = self.attributes
+            turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
+            if turn is not None and turn.conversation_id is not None:
+                conversation, attributes = self._last
+                if conversation != turn.conversation_id:
+                    conversation = turn.conversation_id
+                    attributes = {**self.attributes, sc.GEN_AI_CONVERSATION_ID: conversation}
+                    self._last = (conversation, attributes)  # one atomic store
+            span = _TRACERS.get(provider).start_span(self.name, parent, self.span_kind, attributes)
+            handle = StageHandle(span, self)
+            token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
+        except Exception:
+            contained("span-start", "starting stage span %r failed", self.name)
+            return None
+        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, self.metric_key
+
+
+def _stage_spec(
+    name: str,
+    kind: sc.StageKind,
+    extra: Mapping[str, object],
+    provider: str | None = None,
+    span_kind: SpanKind = _INTERNAL,
+    stream: bool = False,
+) -> _StageSpec:
+    cls = _GenerationSpec if kind == "generation" else _StageSpec
+    return cls(name, kind, extra, provider, span_kind, stream)
+
+
+class _OperationSpec(_Spec[OperationHandle]):
+    __slots__ = ("attributes", "span_kind")
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        data_source: str | None,
+        extra: Mapping[str, object],
+        span_kind: SpanKind = _INTERNAL,
+    ) -> None:
         super().__init__(name)
-        attrs: dict[str, AttributeValue] = {sc.RAG_OPERATION: kind}
+        self.span_kind: Final = span_kind
+        # gen_ai.operation.name = the operation's kind (a custom value): every span passes
+        # Langfuse's default export filter without a made-up workflow name
+        attrs: dict[str, AttributeValue] = {sc.RAG_OPERATION: kind, sc.GEN_AI_OPERATION_NAME: kind}
         if data_source is not None:
             attrs[sc.GEN_AI_DATA_SOURCE_ID] = str(data_source)
-        else:
-            attrs[sc.GEN_AI_WORKFLOW_NAME] = sc.DEFAULT_WORKFLOW_NAME
         attrs.update(_clean_all(extra))
         self.attributes: Final = attrs
 
     def open(self, provider: _api.TracerProvider) -> _Opened[OperationHandle] | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(self.name, parent, _INTERNAL, self.attributes)
+            span = _TRACERS.get(provider).start_span(
+                self.name, parent, self.span_kind, self.attributes
+            )
             token = _attach(Context({**parent, _SPAN_KEY: span}))
         except Exception:
             contained("span-start", "starting operation span %r failed", self.name)
@@ -569,28 +735,30 @@ class _OperationSpec(_Spec[OperationHandle]):
 
 
 class _TurnSpec(_Spec[TurnHandle]):
-    __slots__ = ("attributes", "turn_id")
+    __slots__ = ("attributes", "conversation_id", "turn_id", "workflow")
 
     def __init__(
         self,
         session_id: str | None,
         turn_id: str | None,
         user_id: str | None,
+        workflow: str | None,
         extra: Mapping[str, object],
     ) -> None:
         super().__init__(sc.TURN_SPAN_NAME)
         attrs: dict[str, AttributeValue] = {
             sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_WORKFLOW,
-            sc.GEN_AI_WORKFLOW_NAME: sc.DEFAULT_WORKFLOW_NAME,
         }
-        if session_id is not None:
-            attrs[sc.SESSION_ID] = attrs[sc.GEN_AI_CONVERSATION_ID] = str(session_id)
+        self.conversation_id = None if session_id is None else str(session_id)
+        if self.conversation_id is not None:
+            attrs[sc.SESSION_ID] = attrs[sc.GEN_AI_CONVERSATION_ID] = self.conversation_id
         if user_id is not None:
             attrs[sc.USER_ID] = str(user_id)
         if extra:
             attrs.update(_clean_all(extra))
         self.attributes: Final = attrs
         self.turn_id = None if turn_id is None else str(turn_id)
+        self.workflow = None if workflow is None else str(workflow)
 
     def open(self, provider: _api.TracerProvider) -> _Opened[TurnHandle] | None:
         try:
@@ -598,20 +766,24 @@ class _TurnSpec(_Spec[TurnHandle]):
             parent_span = cast("Span | None", parent.get(_SPAN_KEY))
             is_child = parent_span is not None and parent_span.get_span_context().is_valid
             turn_id = self.turn_id or _new_turn_id()
+            attributes = {**self.attributes, sc.RAG_TURN_ID: turn_id}
+            # named by turn(workflow=...) or configure(workflow_name=...); never made up
+            workflow = self.workflow or SETTINGS.workflow_name
+            if workflow is not None:
+                attributes[sc.GEN_AI_WORKFLOW_NAME] = workflow
             span = _TRACERS.get(provider).start_span(
-                sc.TURN_SPAN_NAME,
-                parent,
-                _INTERNAL if is_child else _SERVER,
-                {**self.attributes, sc.RAG_TURN_ID: turn_id},
+                sc.TURN_SPAN_NAME, parent, _INTERNAL if is_child else _SERVER, attributes
             )
-            handle = TurnHandle(span, turn_id)
+            handle = TurnHandle(span, turn_id, self.conversation_id)
             ctx = Context({**parent, _SPAN_KEY: span, _TURN_KEY: handle, _STAGE_KEY: None})
             token = _attach(ctx)
         except Exception:
             contained("span-start", "starting the turn span failed")
             return None
-        t0 = handle._t0 = _perf() if _metrics.ENABLED else 0.0
-        return span, token, handle, t0, _metrics.TURN_KEY
+        if _metrics.ENABLED:
+            handle._t0 = t0 = _perf()
+            return span, token, handle, t0, _metrics.turn_key(workflow)
+        return span, token, handle, 0.0, None
 
 
 # --- decorators: one wrapper per function shape ------------------------------------------
@@ -622,7 +794,7 @@ def _wrap_sync(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return func(*args, **kwargs)
         opened = open_(provider)
@@ -645,7 +817,7 @@ def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P
 
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return await func(*args, **kwargs)
         opened = open_(provider)
@@ -735,7 +907,7 @@ def _wrap_gen(
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Generator[Any, Any, Any]:
         gen = func(*args, **kwargs)
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return (yield from gen)
         stream = _Stream(spec, provider)
@@ -786,7 +958,7 @@ def _wrap_async_gen(
     @functools.wraps(func)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[Any, Any]:
         agen = func(*args, **kwargs)
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         stream = None if provider is None else _Stream(spec, provider)
         ctx = None if stream is None else stream.ctx
         sent: Any = None
@@ -836,9 +1008,9 @@ def _decorate(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
         return cast("Callable[P, R]", type(func)(_decorate(func.__func__, spec)))
     wrapped: Callable[..., Any]
     if inspect.isasyncgenfunction(func):
-        wrapped = _wrap_async_gen(func, spec)
+        wrapped = _wrap_async_gen(func, spec.streamed())
     elif inspect.isgeneratorfunction(func):
-        wrapped = _wrap_gen(func, spec)
+        wrapped = _wrap_gen(func, spec.streamed())
     elif inspect.iscoroutinefunction(func):
         wrapped = _wrap_async(func, spec)
     else:
@@ -869,7 +1041,7 @@ class _Scope(Generic[H]):
         return _decorate(func, self._spec(func))
 
     def __enter__(self) -> H:
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is not None:
             opened = self._spec().open(provider)
             if opened is not None:
@@ -919,13 +1091,22 @@ class StageScope(_Scope[StageHandle]):
     in a hot loop allocates nothing when tracing is off.
     """
 
-    __slots__ = ("_attributes", "_built", "_off", "kind", "name")
+    __slots__ = ("_attributes", "_built", "_off", "_provider", "_span_kind", "kind", "name")
 
-    def __init__(self, name: str | None, kind: sc.StageKind, attributes: Mapping[str, object]):
+    def __init__(
+        self,
+        name: str | None,
+        kind: sc.StageKind,
+        attributes: Mapping[str, object],
+        provider: str | None = None,
+        span_kind: SpanKind = _INTERNAL,
+    ) -> None:
         self._active = []
         self.name = name
         self.kind = kind
         self._attributes = attributes
+        self._provider = provider
+        self._span_kind = span_kind  # CLIENT for instrumented calls to a server (chromadb HTTP)
         self._built: _StageSpec | None = None
         self._off: StageHandle | None = None
 
@@ -936,14 +1117,16 @@ class StageScope(_Scope[StageHandle]):
             name = str(
                 getattr(target, "__qualname__", None) or getattr(target, "__name__", "stage")
             )
-            return _StageSpec(name, self.kind, self._attributes)
+            return _stage_spec(name, self.kind, self._attributes, self._provider, self._span_kind)
         spec = self._built
         if spec is None:
-            spec = self._built = _StageSpec(name or "stage", self.kind, self._attributes)
+            spec = self._built = _stage_spec(
+                name or "stage", self.kind, self._attributes, self._provider, self._span_kind
+            )
         return spec
 
     def __enter__(self) -> StageHandle:  # _Scope.__enter__, inlined for the common case
-        provider = _api._TRACER_PROVIDER
+        provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return self._off or self._off_handle()
         opened = (self._built or self._spec()).open(provider)
@@ -981,16 +1164,18 @@ class TurnScope(_Scope[TurnHandle]):
         session_id: str | None,
         turn_id: str | None,
         user_id: str | None,
+        workflow: str | None,
         attributes: Mapping[str, object],
     ) -> None:
         self._active = []
-        self._args = (session_id, turn_id, user_id, attributes)
+        self._args = (session_id, turn_id, user_id, workflow, attributes)
 
     def _spec(self, func: Callable[..., Any] | None = None) -> _TurnSpec:
         return _TurnSpec(*self._args)
 
     def _off_handle(self) -> TurnHandle:
-        return TurnHandle(INVALID_SPAN, self._args[1])
+        session_id, turn_id = self._args[0], self._args[1]
+        return TurnHandle(INVALID_SPAN, turn_id, None if session_id is None else str(session_id))
 
 
 class OperationScope(_Scope[OperationHandle]):
@@ -999,10 +1184,15 @@ class OperationScope(_Scope[OperationHandle]):
     __slots__ = ("_args",)
 
     def __init__(
-        self, name: str, kind: str, data_source: str | None, attributes: Mapping[str, object]
+        self,
+        name: str,
+        kind: str,
+        data_source: str | None,
+        attributes: Mapping[str, object],
+        span_kind: SpanKind = _INTERNAL,
     ) -> None:
         self._active = []
-        self._args = (name, kind, data_source, attributes)
+        self._args = (name, kind, data_source, attributes, span_kind)
 
     def _spec(self, func: Callable[..., Any] | None = None) -> _OperationSpec:
         return _OperationSpec(*self._args)
@@ -1018,25 +1208,34 @@ class OperationScope(_Scope[OperationHandle]):
 def stage(func: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def stage(
-    name: str | None = None, /, *, kind: sc.StageKind = "other", **attributes: object
+    name: str | None = None,
+    /,
+    *,
+    kind: sc.StageKind = "other",
+    provider: str | None = None,
+    **attributes: object,
 ) -> StageScope: ...
 def stage(
     name: str | Callable[P, R] | None = None,
     /,
     *,
     kind: sc.StageKind = "other",
+    provider: str | None = None,
     **attributes: object,
 ) -> StageScope | Callable[P, R]:
     """One span per stage: ``@stage``, ``@stage("embed", kind="embedding")``, ``with stage(...)``.
 
-    Kinds: embedding, retrieval, fusion, rerank, generation, other. Extra keyword arguments
-    become static span attributes. Works on functions, coroutine functions, generator and
-    async generator functions (the span covers the whole iteration).
+    Kinds: embedding, retrieval, fusion, rerank, generation, other. ``provider`` is the
+    ``gen_ai.provider.name`` of the model or service the stage calls (``openai``, ``cohere``,
+    ...; required by the GenAI conventions on embedding and generation spans when known).
+    Extra keyword arguments become static span attributes. Works on functions, coroutine
+    functions, generator and async generator functions (the span covers the whole iteration;
+    a streamed generation records ``gen_ai.request.stream=true``).
     """
     if callable(name):
-        return StageScope(None, kind, attributes)(name)
-    if attributes or name is None:
-        return StageScope(name, kind, attributes)
+        return StageScope(None, kind, attributes, provider)(name)
+    if attributes or name is None or provider is not None:
+        return StageScope(name, kind, attributes, provider)
     scope = _SCOPE_CACHE.get((name, kind))
     return scope if scope is not None else _shared_scope(name, kind)
 
@@ -1048,21 +1247,29 @@ def turn(
     session_id: str | None = None,
     turn_id: str | None = None,
     user_id: str | None = None,
+    *,
+    workflow: str | None = None,
     **attributes: object,
 ) -> TurnScope: ...
 def turn(
     session_id: str | Callable[P, R] | None = None,
     turn_id: str | None = None,
     user_id: str | None = None,
+    *,
+    workflow: str | None = None,
     **attributes: object,
 ) -> TurnScope | Callable[P, R]:
     """One parent span (``rag.turn``) per question/answer turn; a context manager or decorator.
 
-    SERVER when it is the root of its trace, INTERNAL under an existing parent span.
+    A turn is one invocation of your RAG workflow (``gen_ai.operation.name=invoke_workflow``);
+    ``workflow`` names it (``gen_ai.workflow.name``, low cardinality: ``"faq-bot"``, not a
+    question), else ``configure(workflow_name=...)`` does; unnamed, none is recorded.
+    ``session_id`` is ``session.id`` and ``gen_ai.conversation.id``, on the turn and its
+    generation stages. SERVER when it is the root of its trace, INTERNAL under a parent span.
     """
     if callable(session_id):
-        return TurnScope(None, turn_id, user_id, attributes)(session_id)
-    return TurnScope(session_id, turn_id, user_id, attributes)
+        return TurnScope(None, turn_id, user_id, workflow, attributes)(session_id)
+    return TurnScope(session_id, turn_id, user_id, workflow, attributes)
 
 
 def operation(
@@ -1070,7 +1277,7 @@ def operation(
 ) -> OperationScope:
     """A span that is not a stage (ingest, housekeeping): ``rag.operation`` = ``kind``.
 
-    Carries ``gen_ai.data_source.id`` when ``data_source`` is given (else
-    ``gen_ai.workflow.name``), so it survives Langfuse's default export filter.
+    Carries ``gen_ai.operation.name`` = ``kind`` (a custom value, so it survives Langfuse's
+    default export filter) and ``gen_ai.data_source.id`` when ``data_source`` is given.
     """
     return OperationScope(name, kind, data_source, attributes)

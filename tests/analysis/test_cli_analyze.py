@@ -147,3 +147,36 @@ def test_compare_bad_input_exit_2(
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_phoenix_and_langfuse_inputs_and_their_flags(tmp_path: Path) -> None:
+    from rag_otel.analysis.readers import FORMATS
+    from rag_otel.cli.analyze import FORMATS as CLI_FORMATS
+
+    assert CLI_FORMATS == FORMATS  # the CLI's copy (no analysis import at start-up)
+    phoenix = FIXTURE / "phoenix-20.26.1_rest-spans.json"
+    langfuse = FIXTURE / "langfuse-5.0.4_observations-v2.json"
+    proc = run_cli("analyze", str(phoenix), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert {s["name"] for s in json.loads(proc.stdout)["stages"]} == {
+        "embed",
+        "retrieve.vector",
+        "retrieve.bm25",
+        "fuse",
+        "rerank",
+        "generate",
+    }
+    assert (
+        main(["analyze", str(langfuse), "--input-format", "langfuse", "-o", str(tmp_path / "r")])
+        == 0
+    )
+    proc = run_cli("analyze", str(phoenix), "--input-format", "langfuse")  # forced, wrong
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    proc = run_cli("analyze", "phoenix+http://127.0.0.1:9/faq", "--service", "x")
+    assert proc.returncode == 2
+    assert "options service apply only to a live Jaeger URL" in proc.stderr
+    proc = run_cli("analyze", "phoenix+http://127.0.0.1:9/faq", "--limit", "3")
+    assert proc.returncode == 2
+    assert "expected a reachable Phoenix server" in proc.stderr
+    assert proc.stderr.count("\n") == 1

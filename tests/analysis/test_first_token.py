@@ -473,11 +473,11 @@ def test_every_format_shows_the_ttft(mk: Mk) -> None:
     assert "3 of 4 turns have one (1 streamed nothing: no time to first token)" in table
     assert "rerank for the first token (81% of TTFT)" in table
     md = render(report, "markdown")
-    assert "| (first token) | 3 | 4 | 45.0 | 45.0 |" in md
+    assert "| (first token) | - | - | 3 | 4 | 45.0 | 45.0 |" in md  # no kind, no source
     assert "## Share of time to first token" in md
     csv_text = render(report, "csv")
     row = next(line for line in csv_text.splitlines() if line.startswith("(first token),"))
-    assert row.split(",")[1:6] == ["3", "4", "3", "0", "45.0"]
+    assert row.split(",")[1:8] == ["", "", "3", "4", "3", "0", "45.0"]
     rerank = next(line for line in csv_text.splitlines() if line.startswith("rerank,"))
     assert float(rerank.split(",")[-3]) == pytest.approx(110 / 135)
 

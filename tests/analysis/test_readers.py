@@ -45,6 +45,9 @@ EXPECTED: dict[str, tuple[int, dict[str, int]]] = {
     "jaeger_apiv3_GetTrace.json": (1, {"missing-timestamp": 1}),
     "jaeger_apiv3_FindTraceSummaries.json": (0, {"trace-summaries": 1, "no-spans": 1}),
     "python-sdk_otlp-json-file-exporter.jsonl": (7, {}),
+    "phoenix-20.26.1_rest-spans.json": (7, {}),
+    "phoenix-20.26.1_rest-spans-otlpv1.json": (3, {}),
+    "langfuse-5.0.4_observations-v2.json": (7 + 1, {}),  # + the root made for one trace
 }
 
 
@@ -453,7 +456,16 @@ def test_read_many_chains_inputs() -> None:
 
 
 def test_formats_forced() -> None:
-    assert FORMATS == ("otlp", "otlp-jsonl", "jaeger", "jaeger-v3", "jaeger-live")
+    assert FORMATS == (
+        "otlp",
+        "otlp-jsonl",
+        "jaeger",
+        "jaeger-v3",
+        "jaeger-live",
+        "phoenix",
+        "phoenix-live",
+        "langfuse",
+    )
     assert len(read(SDK_JSONL, format="otlp-jsonl")[0]) == 7
     assert len(read(TRACES / "otlp-proto_examples_trace.json", format="otlp")[0]) == 1
     assert len(read(UI_V1, format="jaeger")[0]) == 4

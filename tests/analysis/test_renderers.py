@@ -56,7 +56,10 @@ def test_csv_parses_with_one_row_per_stage(report: Report) -> None:
 
 def test_markdown_has_both_tables_and_the_verdict(report: Report) -> None:
     md = render(report, "markdown")
-    assert "| stage | count | turns | mean | p50 | p90 | p95 | p99 | max | errors |" in md
+    assert (
+        "| stage | kind | from | count | turns | mean | p50 | p90 | p95 | p99 | max | errors |"
+        in md
+    )
     assert "| generate |" in md
     assert "| (untraced) |" in md
     assert "**optimise this next: generate" in md

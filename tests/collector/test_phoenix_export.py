@@ -6,7 +6,9 @@ minutes), bound to 127.0.0.1 on free ports, with its gRPC listener also moved to
 (phoenix_launch.py). A subprocess sends traced turns with ``rag_otel.configure()`` and the
 standard OTLP environment variables; the test reads the spans back with Phoenix's REST API
 (``GET /v1/projects/{project}/spans``), checks names, parent links and attributes, then turns
-what came back into OTLP JSON and runs the analysis on it.
+what came back into OTLP JSON and runs the analysis on it. The same spans are then read by
+rag-otel's own Phoenix readers: the REST answer saved to a file (one page, and small pages as
+JSON lines) and the live ``phoenix+http://`` source; each gives the report the OTLP file gave.
 
 Phoenix quirks this relies on: it accepts OTLP/HTTP protobuf only on /v1/traces (JSON: 415),
 picks the project from the resource attribute ``openinference.project.name``, returns the
@@ -187,6 +189,21 @@ def send_turns(endpoint: str) -> dict[str, Any]:
     return sent
 
 
+def fetch_pages(base: str, limit: int) -> list[bytes]:
+    """The REST answers, as Phoenix wrote them, following next_cursor."""
+    pages, cursor = [], None
+    while True:
+        url = f"{base}/v1/projects/{PROJECT}/spans?limit={limit}"
+        if cursor:
+            url += f"&cursor={cursor}"
+        with urllib.request.urlopen(url, timeout=5.0) as response:
+            body = response.read()
+        pages.append(body)
+        cursor = json.loads(body).get("next_cursor")
+        if not cursor:
+            return pages
+
+
 def fetch_spans(base: str, expected: int) -> list[dict[str, Any]]:
     """All spans of the project, polling until Phoenix's bulk inserter has stored them."""
     deadline = time.monotonic() + 60
@@ -319,7 +336,7 @@ def test_turns_reach_phoenix_and_analyse(phoenix: str, tmp_path: Path) -> None:
         assert generate["attributes"][semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 30
         [vector] = [s for s in stages if s["name"] == "retrieve.vector"]
         assert vector["attributes"][semconv.GEN_AI_DATA_SOURCE_ID] == "faq"
-        assert vector["attributes"][semconv.GEN_AI_REQUEST_TOP_K] == 5
+        assert vector["attributes"][semconv.GEN_AI_RETRIEVAL_TOP_K] == 5
 
     # what came back, as OTLP JSON lines, through the analysis
     from rag_otel.analysis.model import Diagnostics
@@ -339,3 +356,44 @@ def test_turns_reach_phoenix_and_analyse(phoenix: str, tmp_path: Path) -> None:
     assert all(s.count == TURNS and s.timed == TURNS for s in report.stages)
     assert report.diagnostics.counts.get("duplicate-span-id", 0) == 0
     assert report.verdict.stage in kinds
+
+    # the same spans through rag-otel's Phoenix readers: the same report
+    from rag_otel.analysis.model import InputError
+    from rag_otel.analysis.pipeline import analyze_sources
+
+    [page] = fetch_pages(phoenix, limit=1000)
+    rest = tmp_path / "phoenix-rest.json"
+    rest.write_bytes(page)
+    small_pages = fetch_pages(phoenix, limit=5)
+    assert len(small_pages) == -(-expected // 5)
+    paged = tmp_path / "phoenix-rest-pages.jsonl"
+    paged.write_bytes(b"".join(p.strip() + b"\n" for p in small_pages))
+    live = f"phoenix+{phoenix}/{PROJECT}"
+    for source in (str(rest), str(paged), live):
+        same = analyze_sources([source], workers=1)
+        assert_same_report(same, report)
+        assert not same.diagnostics, (source, same.diagnostics.counts)  # (to_otlp adds "")
+
+    newest = analyze_sources([live], limit=2, workers=1)
+    assert newest.turn.count == 2
+    assert newest.diagnostics.counts["live-limit-reached"] == 1
+    with pytest.raises(InputError, match=r"expected project 'nope' .*HTTP 404.*rag-otel-e2e"):
+        analyze_sources([f"phoenix+{phoenix}/nope"], workers=1)
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "rag_otel", "analyze", live, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert {s["name"] for s in json.loads(cli.stdout)["stages"]} == set(kinds)
+
+
+def assert_same_report(got: Any, want: Any) -> None:
+    """Same stages, counts, percentiles, attribution and verdict."""
+    assert got.stages == want.stages
+    assert got.turn == want.turn
+    assert got.attribution == want.attribution
+    assert got.verdict == want.verdict
+    assert got.samples == want.samples

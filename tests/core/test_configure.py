@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from subprocesses import run_python
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 PIPELINE = """
 import rag_otel
 
@@ -152,9 +154,9 @@ def test_sdk_disabled_installs_nothing(tmp_path: Path) -> None:
     result = run_python(
         PIPELINE
         + """
-from opentelemetry import trace
+from rag_otel._otel_private import installed_tracer_provider
 config = rag_otel.configure()
-print(config.disabled, trace._TRACER_PROVIDER)
+print(config.disabled, installed_tracer_provider())
 """,
         env={"OTEL_SDK_DISABLED": "true", "RAG_OTEL_FILE_PATH": str(tmp_path / "s.jsonl")},
     )
@@ -470,3 +472,35 @@ def test_otlp_grpc_export_to_a_real_server() -> None:
     )
     assert names == ["embed", "generate", "rag.turn", "retrieve"]
     assert all(metadata.get("x-tenant") == "rag" for _, metadata in received)
+
+
+def test_content_switch_argument_and_ecosystem_variables(tmp_path: Path) -> None:
+    def retrieve_attrs(code: str, env: dict[str, str]) -> dict[str, Any]:
+        out = tmp_path / f"s{len(list(tmp_path.iterdir()))}.jsonl"
+        result = run_python(code + PIPELINE, env={**env, "RAG_OTEL_FILE_PATH": str(out)})
+        assert result.returncode == 0, result.stderr
+        return _attrs(next(s for s in _spans(_lines(out)) if s["name"] == "retrieve")["attributes"])
+
+    query = "gen_ai.retrieval.query.text"
+    plain = "import rag_otel; rag_otel.configure()\n"
+    otel = {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY"}
+    assert retrieve_attrs(plain, otel)[query] == "the query text"
+    assert retrieve_attrs(plain, {"OPENINFERENCE_HIDE_INPUTS": "false"})[query] == "the query text"
+    argument = "import rag_otel; rag_otel.configure(capture_content=False)\n"
+    assert query not in retrieve_attrs(argument, {**otel, "RAG_OTEL_CAPTURE_CONTENT": "true"})
+    own = {**otel, "RAG_OTEL_CAPTURE_CONTENT": "false"}
+    assert query not in retrieve_attrs(plain, own)
+
+
+def test_workflow_name_from_configure_and_env(tmp_path: Path) -> None:
+    def turn_attrs(code: str, env: dict[str, str]) -> dict[str, Any]:
+        out = tmp_path / f"w{len(list(tmp_path.iterdir()))}.jsonl"
+        result = run_python(code + PIPELINE, env={**env, "RAG_OTEL_FILE_PATH": str(out)})
+        assert result.returncode == 0, result.stderr
+        return _attrs(next(s for s in _spans(_lines(out)) if s["name"] == "rag.turn")["attributes"])
+
+    name = "gen_ai.workflow.name"
+    assert name not in turn_attrs(CONFIGURED, {})
+    assert turn_attrs(CONFIGURED, {"RAG_OTEL_WORKFLOW_NAME": "faq-bot"})[name] == "faq-bot"
+    code = "import rag_otel; rag_otel.configure(workflow_name='support')\n"
+    assert turn_attrs(code, {"RAG_OTEL_WORKFLOW_NAME": "faq-bot"})[name] == "support"

@@ -18,6 +18,8 @@ from opentelemetry.trace import StatusCode
 import rag_otel
 from rag_otel import semconv as sc
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 
 class PipelineError(Exception):
     pass

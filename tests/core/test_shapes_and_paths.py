@@ -15,6 +15,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import rag_otel
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 
 def inner() -> None:
     with rag_otel.stage("inner", kind="other"):

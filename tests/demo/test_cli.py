@@ -66,6 +66,7 @@ def test_demo_writes_spans_the_analysis_reads_back(tmp_path: Path, shared_cache:
     assert "CC-BY-4.0" in out
     assert "doi:10.5281/zenodo." in out
     assert "generation: extractive answers" in out
+    assert "…" not in out  # the report, as a log file gets it: no value cut
 
     diagnostics = Diagnostics()
     report = analyze(read_spans(str(spans_file), diagnostics=diagnostics), diagnostics=diagnostics)

@@ -14,7 +14,14 @@ from rag_otel import semconv as sc
 from rag_otel.demo.corpus import Corpus
 from rag_otel.demo.index import Index
 from rag_otel.demo.models import CrossEncoder, Embedder
-from rag_otel.demo.pipeline import TOP_K, Pipeline, Rerank, Retrieval
+from rag_otel.demo.pipeline import (
+    LOCAL_PROVIDER,
+    TOP_K,
+    WORKFLOW_NAME,
+    Pipeline,
+    Rerank,
+    Retrieval,
+)
 from rag_otel.demo.quality import pipeline_quality
 from rag_otel.instrumentation import instrument, uninstrument
 
@@ -84,7 +91,7 @@ async def test_one_turn_per_question_with_every_stage_parented(
     assert rerank_span.attributes[sc.RAG_RERANK_METHOD] == rerank
     fuse = _by_name(spans, "fuse")[0]
     assert fuse.attributes is not None
-    assert fuse.attributes[sc.GEN_AI_REQUEST_TOP_K] == TOP_K
+    assert fuse.attributes[sc.GEN_AI_RETRIEVAL_TOP_K] == TOP_K
     documents = json.loads(str(fuse.attributes[sc.GEN_AI_RETRIEVAL_DOCUMENTS]))
     assert documents
     assert documents[0]["id"] == answers[0].fused[0][0]
@@ -100,6 +107,18 @@ async def test_one_turn_per_question_with_every_stage_parented(
         e for s in _by_name(spans, "generate") for e in s.events if e.name == "rag.first_chunk"
     ]
     assert len(first) == len(questions)
+    assert generate.attributes[sc.GEN_AI_REQUEST_STREAM] is True  # an async generator
+    # the demo's session is the conversation, on the generation stage too
+    assert generate.attributes[sc.GEN_AI_CONVERSATION_ID] == turns[0].attributes[sc.SESSION_ID]  # type: ignore[index]
+    assert sc.GEN_AI_PROVIDER_NAME not in generate.attributes  # extractive: no GenAI provider
+    embed = _by_name(spans, "embed")[0]
+    assert embed.attributes is not None
+    assert embed.attributes[sc.GEN_AI_PROVIDER_NAME] == LOCAL_PROVIDER
+    if rerank == "cross-encoder":
+        assert rerank_span.attributes[sc.GEN_AI_PROVIDER_NAME] == LOCAL_PROVIDER
+    for turn in turns:
+        assert turn.attributes is not None
+        assert turn.attributes[sc.GEN_AI_WORKFLOW_NAME] == WORKFLOW_NAME
 
     rows = {row.stage: row for row in pipeline_quality(answers, questions, reranked=True)}
     assert set(rows) == {"retrieve.vector", "retrieve.bm25", "fuse", "rerank"}

@@ -95,13 +95,15 @@ def test_query_is_a_retrieval_stage_with_its_attributes(collection: Collection, 
         sc.DB_OPERATION_NAME: "query",
         sc.DB_COLLECTION_NAME: collection.name,
         sc.GEN_AI_DATA_SOURCE_ID: collection.name,
-        sc.GEN_AI_REQUEST_TOP_K: 3.0,
+        sc.DB_NAMESPACE: "default_tenant|default_database",
+        sc.GEN_AI_RETRIEVAL_TOP_K: 3,
         sc.RAG_RETRIEVAL_SCORE_TYPE: "distance",
         sc.RAG_RETRIEVAL_QUERY_TYPE: "embeddings",
         sc.RAG_RETRIEVAL_QUERY_COUNT: 1,
         sc.RAG_RETRIEVAL_FILTER_WHERE: False,
         sc.RAG_RETRIEVAL_FILTER_WHERE_DOCUMENT: False,
         sc.RAG_RETRIEVAL_RESULT_COUNT: 3,
+        sc.DB_RESPONSE_RETURNED_ROWS: 3,
         **{f"retrieval.documents.{i}.document.id": doc_id for i, doc_id in enumerate(expected_ids)},
         **{
             f"retrieval.documents.{i}.document.score": distances[0][i]
@@ -145,7 +147,8 @@ def test_query_arguments_are_read_by_position_and_from_arrays(
     collection.query(np.array([QUERY, QUERY]), None, None, None, None, 3, {"lang": "sv"})
     attrs = _attrs(spans.one("chroma.query"))
     assert attrs[sc.RAG_RETRIEVAL_QUERY_COUNT] == 2
-    assert attrs[sc.GEN_AI_REQUEST_TOP_K] == 3.0
+    assert attrs[sc.GEN_AI_RETRIEVAL_TOP_K] == 3
+    assert type(attrs[sc.GEN_AI_RETRIEVAL_TOP_K]) is int
     assert attrs[sc.RAG_RETRIEVAL_FILTER_WHERE] is True
     assert attrs[sc.RAG_RETRIEVAL_RESULT_COUNT] == 4  # only two "sv" documents per query
 
@@ -166,7 +169,9 @@ def test_get_is_a_retrieval_stage(collection: Collection, spans: Any) -> None:
     assert attrs[sc.RAG_STAGE_KIND] == "retrieval"
     assert attrs[sc.DB_OPERATION_NAME] == "get"
     assert attrs[sc.GEN_AI_DATA_SOURCE_ID] == collection.name
-    assert attrs[sc.GEN_AI_REQUEST_TOP_K] == 5.0
+    assert attrs[sc.GEN_AI_RETRIEVAL_TOP_K] == 5
+    assert "gen_ai.request.top_k" not in attrs  # decoding top-k only, never on retrieval
+    assert attrs[sc.DB_RESPONSE_RETURNED_ROWS] == 2
     assert attrs[sc.RAG_RETRIEVAL_FILTER_WHERE] is True
     assert attrs[sc.RAG_RETRIEVAL_RESULT_COUNT] == 2
     assert sc.RAG_RETRIEVAL_SCORE_TYPE not in attrs
@@ -250,10 +255,13 @@ def test_writes_are_ingest_operations(client: Any, spans: Any) -> None:
         attrs = _attrs(span)
         assert span.parent is not None
         assert span.parent.span_id == turn.context.span_id
+        assert span.kind is SpanKind.INTERNAL  # embedded client: in this process
         assert sc.RAG_STAGE not in attrs  # not a stage: the analysis does not count it
         assert attrs == {
             sc.RAG_OPERATION: "ingest",
+            sc.GEN_AI_OPERATION_NAME: "ingest",
             sc.GEN_AI_DATA_SOURCE_ID: col.name,
+            sc.DB_NAMESPACE: "default_tenant|default_database",
             sc.DB_SYSTEM_NAME: "chroma",
             sc.DB_OPERATION_NAME: span.name.removeprefix("chroma."),
             sc.DB_COLLECTION_NAME: col.name,
@@ -417,3 +425,44 @@ def test_every_auto_span_survives_langfuses_default_export_filter(client: Any, s
     assert len(spans.all()) == 6
     for span in spans.all():
         assert is_default_export_span(span), span.name
+
+
+# --- span kind: CLIENT for a client that talks to a server ----------------------------------
+
+
+def test_http_client_spans_are_client_spans_with_the_server(
+    chroma_server: Any, instrumented: list[str], spans: Any
+) -> None:
+    client = chromadb.HttpClient(  # its own Settings: HttpClient writes the server into them
+        host=chroma_server.host,
+        port=chroma_server.port,
+        settings=Settings(anonymized_telemetry=False),
+    )
+    col = client.create_collection(f"http-{uuid.uuid4().hex[:8]}", embedding_function=None)
+    try:
+        col.add(ids=IDS, embeddings=EMBEDDINGS)
+        col.query(query_embeddings=[QUERY], n_results=2)
+        col.get(ids=IDS[:1])
+    finally:
+        client.delete_collection(col.name)
+    assert spans.names() == ["chroma.add", "chroma.query", "chroma.get"]
+    for span in spans.all():
+        attrs = _attrs(span)
+        assert span.kind is SpanKind.CLIENT, span.name
+        assert attrs[sc.SERVER_ADDRESS] == chroma_server.host
+        assert attrs[sc.SERVER_PORT] == chroma_server.port
+        assert attrs[sc.DB_NAMESPACE] == "default_tenant|default_database"
+    query = _attrs(spans.one("chroma.query"))
+    assert query[sc.GEN_AI_RETRIEVAL_TOP_K] == 2
+    assert query[sc.DB_RESPONSE_RETURNED_ROWS] == 2
+
+
+def test_embedded_client_spans_are_internal_without_a_server(
+    collection: Collection, spans: Any
+) -> None:
+    collection.query(query_embeddings=[QUERY], n_results=1)
+    collection.add(ids=["doc-x"], embeddings=[[0.5, 0.5, 0.5]])
+    for span in spans.all():
+        assert span.kind is SpanKind.INTERNAL, span.name
+        assert sc.SERVER_ADDRESS not in _attrs(span)
+        assert sc.SERVER_PORT not in _attrs(span)

@@ -13,7 +13,7 @@ import pytest
 from chromadb.api.models.AsyncCollection import AsyncCollection
 from chromadb.config import Settings
 from chromadb.errors import InvalidArgumentError
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 import rag_otel
 from rag_otel import semconv as sc
@@ -41,7 +41,9 @@ def _attrs(span: Any) -> dict[str, Any]:
     return dict(span.attributes or {})
 
 
-async def test_async_methods_make_the_same_spans(collection: AsyncCollection, spans: Any) -> None:
+async def test_async_methods_make_the_same_spans(
+    collection: AsyncCollection, chroma_server: Any, spans: Any
+) -> None:
     assert asyncio.iscoroutinefunction(AsyncCollection.query)  # wrapt keeps the marker
     async with rag_otel.turn(session_id="s"):
         await collection.add(ids=IDS, embeddings=EMBEDDINGS, documents=["a", "b", "c"])
@@ -78,7 +80,9 @@ async def test_async_methods_make_the_same_spans(collection: AsyncCollection, sp
     assert attrs[sc.RAG_STAGE_KIND] == "retrieval"
     assert attrs[sc.GEN_AI_DATA_SOURCE_ID] == collection.name
     assert attrs[sc.DB_SYSTEM_NAME] == "chroma"
-    assert attrs[sc.GEN_AI_REQUEST_TOP_K] == 2.0
+    assert attrs[sc.GEN_AI_RETRIEVAL_TOP_K] == 2
+    assert attrs[sc.DB_RESPONSE_RETURNED_ROWS] == 2
+    assert attrs[sc.DB_NAMESPACE] == "default_tenant|default_database"
     assert attrs[sc.RAG_RETRIEVAL_QUERY_COUNT] == 1
     assert attrs[sc.RAG_RETRIEVAL_RESULT_COUNT] == 2
     assert json.loads(attrs[sc.GEN_AI_RETRIEVAL_DOCUMENTS]) == [
@@ -87,6 +91,12 @@ async def test_async_methods_make_the_same_spans(collection: AsyncCollection, sp
     assert _attrs(spans.one("chroma.get"))[sc.RAG_RETRIEVAL_FILTER_IDS] == 1
     assert _attrs(spans.one("chroma.add"))[sc.RAG_INGEST_RECORD_COUNT] == 3
     assert _attrs(spans.one("chroma.delete"))[sc.RAG_INGEST_DELETED_COUNT] == deleted["deleted"]
+    for name in ("chroma.add", "chroma.query", "chroma.get", "chroma.delete"):
+        span = spans.one(name)  # the async client talks to a server: CLIENT spans
+        assert span.kind is SpanKind.CLIENT, name
+        assert _attrs(span)[sc.SERVER_ADDRESS] == "127.0.0.1"
+        assert _attrs(span)[sc.SERVER_PORT] == chroma_server.port
+    assert user_stage.kind is SpanKind.INTERNAL
     for span in spans.all():
         for value in _attrs(span).values():
             assert "0.111111111" not in str(value)

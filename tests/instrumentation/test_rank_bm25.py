@@ -62,7 +62,7 @@ def test_index_construction_is_an_ingest_operation(algorithm: Any, spans: Any) -
     assert span.kind is SpanKind.INTERNAL
     assert _attrs(span) == {
         sc.RAG_OPERATION: "ingest",
-        sc.GEN_AI_WORKFLOW_NAME: "rag",
+        sc.GEN_AI_OPERATION_NAME: "ingest",
         sc.RAG_BM25_ALGORITHM: algorithm.__name__,
         sc.RAG_BM25_CORPUS_SIZE: 20,
         sc.RAG_BM25_VOCABULARY_SIZE: len(bm25.idf),
@@ -102,7 +102,8 @@ def test_get_top_n_is_one_span_with_the_returned_documents(algorithm: Any, spans
 
     assert spans.names() == ["bm25.get_top_n"]  # the inner get_scores makes no span
     attrs = _attrs(spans.one("bm25.get_top_n"))
-    assert attrs[sc.GEN_AI_REQUEST_TOP_K] == 4.0
+    assert attrs[sc.GEN_AI_RETRIEVAL_TOP_K] == 4
+    assert type(attrs[sc.GEN_AI_RETRIEVAL_TOP_K]) is int
     assert attrs[sc.RAG_RETRIEVAL_RESULT_COUNT] == 4
     docs = _documents(spans.one("bm25.get_top_n"))
     assert [DOCUMENTS[int(d["id"])] for d in docs] == top

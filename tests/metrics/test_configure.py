@@ -32,7 +32,7 @@ def embed():
     return 1
 
 for i in range(50):
-    with rag_otel.turn(session_id="s"):
+    with rag_otel.turn(session_id="s", workflow="faq-bot"):
         embed()
         with rag_otel.stage("retrieve", kind="retrieval"):
             pass
@@ -84,7 +84,7 @@ def test_sampled_out_traces_still_record_every_duration() -> None:
         ("rag_stage_duration_seconds_count", "retrieve"): 50,
         ("rag_stage_duration_seconds_count", "generate"): 45,
         ("rag_stage_duration_seconds_count", "generate!TimeoutError"): 5,
-        ("rag_turn_duration_seconds_count", "(turn)"): 50,
+        ("gen_ai_invoke_workflow_duration_seconds_count", "(turn)"): 50,
     }
 
 
@@ -97,7 +97,7 @@ def test_env_turns_metrics_on_with_the_prometheus_endpoint_on_loopback() -> None
     assert "# TYPE rag_stage_duration_seconds histogram" in scrape
     assert "rag_stage_duration_seconds_bucket{" in scrape
     assert 'le="0.0001"' in scrape
-    assert _counts(scrape)[("rag_turn_duration_seconds_count", "(turn)")] == 50
+    assert _counts(scrape)[("gen_ai_invoke_workflow_duration_seconds_count", "(turn)")] == 50
 
 
 def test_metrics_are_off_by_default_and_with_false() -> None:
@@ -215,15 +215,25 @@ def test_otlp_export_sends_exponential_histograms(otlp_receiver: ThreadingHTTPSe
         tuple(sorted((a.key, a.value.string_value) for a in p.attributes)): p.count
         for p in stage.exponential_histogram.data_points  # type: ignore[attr-defined]
     }
-    assert counts[(("rag.stage", "embed"), ("rag.stage.kind", "embedding"))] == 50
+    embed_key = (
+        ("gen_ai.operation.name", "embeddings"),
+        ("rag.stage", "embed"),
+        ("rag.stage.kind", "embedding"),
+    )
+    assert counts[embed_key] == 50
     key = (
         ("error.type", "TimeoutError"),
+        ("gen_ai.operation.name", "chat"),
         ("rag.stage", "generate"),
         ("rag.stage.kind", "generation"),
     )
     assert counts[key] == 5
-    turn = found["rag.turn.duration"][-1]
-    assert turn.exponential_histogram.data_points[0].count == 50  # type: ignore[attr-defined]
+    turn = found["gen_ai.invoke_workflow.duration"][-1]  # a turn is one workflow invocation
+    [point] = turn.exponential_histogram.data_points  # type: ignore[attr-defined]
+    assert point.count == 50
+    assert [(a.key, a.value.string_value) for a in point.attributes] == [
+        ("gen_ai.workflow.name", "faq-bot")
+    ]
     assert any(h.get("x-tenant") == "rag" for h in otlp_receiver.headers_seen)  # type: ignore[attr-defined]
     assert "rag.metrics.collect_hook" not in found  # the hook observes nothing
 

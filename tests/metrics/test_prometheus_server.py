@@ -97,10 +97,12 @@ def test_prometheus_percentiles_agree_with_the_spans(
             app.stdin.flush()
             assert json.loads(app.stdout.readline()) == {"done": TURNS}
             [last] = server.wait_for(
-                "timestamp(rag_turn_duration_seconds_count)",
+                "timestamp(gen_ai_invoke_workflow_duration_seconds_count)",
                 lambda r: (
                     bool(r)
-                    and float(server.query("rag_turn_duration_seconds_count")[0]["value"][1])
+                    and float(
+                        server.query("gen_ai_invoke_workflow_duration_seconds_count")[0]["value"][1]
+                    )
                     == TURNS + 1
                 ),
             )

@@ -87,6 +87,7 @@ async def test_every_turn_and_stage_records_its_duration(
     assert stages[("fail", "ValueError")].attributes == {
         sc.RAG_STAGE: "fail",
         sc.RAG_STAGE_KIND: "rerank",
+        sc.GEN_AI_OPERATION_NAME: "rerank",
         sc.ERROR_TYPE: "ValueError",
     }
     turns = points(metric_reader, TURN)
@@ -260,3 +261,20 @@ def test_recording_on_the_applications_meter_provider() -> None:
     [point] = points(reader, STAGE)
     assert point.count == 1
     app_provider.shutdown()
+
+
+def test_metric_keys_follow_the_genai_names() -> None:
+    from rag_otel import metrics
+
+    assert metrics.stage_key("g", "generation", "openai").attributes == {
+        sc.RAG_STAGE: "g",
+        sc.RAG_STAGE_KIND: "generation",
+        sc.GEN_AI_OPERATION_NAME: "chat",
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+    }
+    assert metrics.stage_key("f", "fusion").attributes[sc.GEN_AI_OPERATION_NAME] == "fusion"
+    assert metrics.turn_key(None).attributes == {}  # no made-up workflow name
+    named = metrics.turn_key("faq-bot")
+    assert named.attributes == {sc.GEN_AI_WORKFLOW_NAME: "faq-bot"}
+    assert metrics.turn_key("faq-bot") is named  # built once per name
+    assert sc.METRIC_TURN_DURATION == "gen_ai.invoke_workflow.duration"

@@ -55,7 +55,7 @@ def one_turn(i: int) -> None:
 
 
 def queue_length(config: rag_otel.setup.Configuration) -> int:
-    return max((len(p._batch_processor._queue) for p in config.processors), default=0)  # type: ignore[attr-defined]
+    return max((p.queued() or 0 for p in config.processors), default=0)
 
 
 def main() -> int:

@@ -72,7 +72,7 @@ def main() -> int:
     if args.hold_file_lock:
         # The parent's batch thread is inside the file exporter's export() when the fork
         # happens: its lock is held at that moment (made deterministic here).
-        file_exporter = config.processors[0]._batch_processor._exporter.inner  # type: ignore[attr-defined]
+        file_exporter = config.processors[0].exporter.inner
         held = threading.Event()
 
         def hold() -> None:

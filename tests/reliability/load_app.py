@@ -70,7 +70,7 @@ CONFIG: list[rag_otel.setup.Configuration] = []
 
 def queue_length() -> int:
     """Spans waiting in the batch processors' queues (the SDK's private deque)."""
-    return sum(len(p._batch_processor._queue) for c in CONFIG for p in c.processors)  # type: ignore[attr-defined]
+    return sum(p.queued() or 0 for c in CONFIG for p in c.processors)
 
 
 async def run(seconds: float, rate: float, tasks: int) -> dict[str, object]:

@@ -7,6 +7,8 @@ Beyond tests/analysis/test_readers_fuzz.py (hypothesis, random samples), here:
   each value of the wrong type, read and analysed;
 - huge numbers and negative durations in the time fields, cycles in parent links;
 - a million spans in one trace, analysed in a subprocess under a memory limit;
+- Phoenix REST and Langfuse observations pages split into JSON lines, truncated at every
+  offset; every recognised attribute with values of every JSON type in both;
 - the CLI on a few of these: one clear line, never a traceback.
 
 Outcome everywhere: spans and a Report (possibly with counted warnings), or InputError with
@@ -29,6 +31,7 @@ from typing import Any
 import pytest
 from reliability_helpers import ROOT, child_env
 
+from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.report import analyze
@@ -181,6 +184,132 @@ def test_hostile_values_are_an_error_or_a_counted_warning(case: str) -> None:
     assert result in ("error", "warned"), result
 
 
+# Every OTLP value shape (and a few that are no AnyValue at all) on each attribute the
+# stage and turn recognition reads: a stage with an odd name, or a counted malformed span.
+ODD_ANY_VALUES: list[Any] = [
+    {"intValue": "9" * 30},
+    {"doubleValue": 1e308},
+    {"boolValue": True},
+    {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "1"}]}},
+    {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}},
+    {"bytesValue": "AAEC"},
+    {},
+    {"stringValue": ""},
+    {"stringValue": "x" * 10_000},
+    "RETRIEVER",
+    None,
+    [],
+]
+
+
+@pytest.mark.parametrize("key", sorted(RECOGNITION_KEYS))
+def test_recognised_attributes_of_any_type_never_break_the_analysis(key: str) -> None:
+    """`outcome` lets anything but InputError propagate: a crash fails here."""
+    for value in ODD_ANY_VALUES:
+        spans = [
+            span(A, "", name="root"),
+            span(B, A, "1100", "1900", attributes=[{"key": key, "value": value}]),
+        ]
+        result = outcome(otlp_line(spans), f"{key}.jsonl")
+        assert result in ("ok", "warned"), (value, result)  # never unreadable, never a crash
+        tags = [{"key": key, "type": "string", "value": value}]
+        jaeger = {
+            "data": [
+                {
+                    "traceID": "ab" * 16,
+                    "spans": [
+                        {
+                            "traceID": "ab" * 16,
+                            "spanID": A,
+                            "operationName": "r",
+                            "startTime": 1,
+                            "duration": 5,
+                        },
+                        {
+                            "traceID": "ab" * 16,
+                            "spanID": B,
+                            "operationName": "s",
+                            "references": [{"refType": "CHILD_OF", "spanID": A}],
+                            "startTime": 2,
+                            "duration": 1,
+                            "tags": tags,
+                        },
+                    ],
+                }
+            ]
+        }
+        result = outcome(json.dumps(jaeger).encode(), f"{key}.json")
+        assert result in ("ok", "warned"), (value, result)
+
+
+def _pages_as_json_lines(name: str, page_key: str, pages: int) -> bytes:
+    """A fixture's one page split into `pages` pages, one per line (how a paged export is
+    saved), each with its paging field as Phoenix or Langfuse writes it."""
+    doc = json.loads(FIXTURES[name])
+    data = doc["data"]
+    size = -(-len(data) // pages)
+    lines = []
+    for i in range(pages):
+        last = i == pages - 1
+        paging: Any = (
+            None
+            if last
+            else f"cursor-{i + 1}"
+            if page_key == "next_cursor"
+            else {"page": i + 1, "limit": size, "totalItems": len(data), "totalPages": pages}
+        )
+        lines.append(json.dumps({"data": data[i * size : (i + 1) * size], page_key: paging}))
+    return ("\n".join(lines) + "\n").encode()
+
+
+PAGED = {
+    "phoenix-pages.jsonl": ("phoenix-20.26.1_rest-spans.json", "next_cursor"),
+    "langfuse-pages.jsonl": ("langfuse-5.0.4_observations-v2.json", "meta"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGED))
+def test_paged_exports_truncated_at_every_offset(name: str) -> None:
+    fixture, page_key = PAGED[name]
+    raw = _pages_as_json_lines(fixture, page_key, pages=3)
+    assert outcome(raw, name) in ("ok", "warned")  # (Langfuse: turn-from-root, counted)
+    results = Counter(outcome(raw[:cut], name) for cut in range(len(raw)))
+    assert results["error"] > 0, results
+    assert sum(results.values()) == len(raw)
+
+
+ODD_JSON_VALUES: list[Any] = [
+    None,
+    True,
+    10**30,
+    1e308,
+    "",
+    "x" * 10_000,
+    [],
+    {},
+    [1, "a"],
+    {"k": [{}]},
+]
+
+
+@pytest.mark.parametrize("key", sorted(RECOGNITION_KEYS))
+def test_recognised_attributes_of_any_type_in_phoenix_and_langfuse(key: str) -> None:
+    """Phoenix attributes and Langfuse metadata are plain JSON: any type, nested or not."""
+    phoenix = json.loads(FIXTURES["phoenix-20.26.1_rest-spans.json"])
+    langfuse = json.loads(FIXTURES["langfuse-5.0.4_observations-v2.json"])
+    for value in ODD_JSON_VALUES:
+        page = copy.deepcopy(phoenix)
+        for item in page["data"]:
+            item["attributes"] = {**item["attributes"], key: value}
+        result = outcome(json.dumps(page).encode(), f"{key}.phoenix.json")
+        assert result in ("ok", "warned"), (value, result)
+        page = copy.deepcopy(langfuse)
+        for item in page["data"]:
+            item["metadata"] = {"attributes": {key: value}}
+        result = outcome(json.dumps(page).encode(), f"{key}.langfuse.json")
+        assert result in ("ok", "warned"), (value, result)
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -194,7 +323,11 @@ def test_cli_says_one_line_never_a_traceback(case: str, tmp_path: Path) -> None:
     path.write_bytes(otlp_line(HOSTILE[case]))
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(bytes(range(256)) * 4)
-    for source in (path, garbage):
+    phoenix_like = tmp_path / "phoenix-like.json"
+    phoenix_like.write_bytes(b'{"data": [{"context": 1, "span_kind": []}], "next_cursor": 5}')
+    jaeger_null = tmp_path / "jaeger-null-spans.json"
+    jaeger_null.write_bytes(b'{"data": [{"traceID": "ab", "spans": null}]}')
+    for source in (path, garbage, phoenix_like, jaeger_null):
         proc = subprocess.run(
             [sys.executable, "-m", "rag_otel", "analyze", str(source)],
             env=child_env(),

@@ -180,6 +180,11 @@ def test_redaction_runs_before_export_and_lengths_are_bounded() -> None:
             # A captured text field is bounded; the JSON document list may hold several.
             if key.startswith("gen_ai.retrieval.documents"):
                 assert len(value) < 3 * (200 + len(TRUNCATION_MARK)) + 200, key
+            elif key in ("gen_ai.input.messages", "gen_ai.output.messages"):
+                # the GenAI parts JSON stays valid: each part's content is bounded
+                for message in json.loads(value):
+                    for part in message["parts"]:
+                        assert len(part["content"]) <= 200 + len(TRUNCATION_MARK), key
             else:
                 assert len(value) <= 200 + len(TRUNCATION_MARK), (key, len(value))
 

@@ -4,9 +4,16 @@ For each stage, whole turns and the time to first token (``(first token)``: from
 turn's start to its first streamed chunk), when present in both reports, the p50 and
 p95 of the new run are compared with the baseline's: the relative change, and a
 bootstrap confidence interval for it (percentile bootstrap: both samples are
-resampled with replacement, the quantile ratio computed on each resample; the
-seed is fixed and large samples are first subsampled, without replacement, to
-`MAX_SAMPLES`, so the run time is bounded and the result reproducible).
+resampled with replacement and the quantile ratio computed on each resample;
+the seed is fixed, so the result is reproducible).
+
+The bootstrap needs no resample to be drawn. The q quantile of a resample of n
+sorted values only depends on two of its order statistics, and the k-th smallest
+of n draws with replacement is ``x[floor(n U)]`` where U, the k-th smallest of n
+uniforms, follows Beta(k, n - k + 1); the next one is the smallest of the
+n - k uniforms above U. Each resampled quantile is then two random numbers and
+two lookups, exact and O(1) whatever the sample size: plain Python, no numpy,
+and every sample is used.
 
 A *regression* is a change slower than the threshold whose confidence interval
 lies entirely above zero: the slowdown is larger than the noise.
@@ -17,18 +24,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Report
+from rag_otel.analysis.stats import percentile
 
 if TYPE_CHECKING:
-    import numpy as np
     from rich.console import Console
 
 RESAMPLES = 1000
-MAX_SAMPLES = 4000
 CONFIDENCE = 0.95
 COMPARED_QUANTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p95", 0.95))
 
@@ -68,8 +76,64 @@ class Comparison:
     def method(self) -> str:
         return (
             f"{100 * self.confidence:g}% percentile-bootstrap interval of the change, "
-            f"{self.resamples} seeded resamples of at most {MAX_SAMPLES} samples per side"
+            f"{self.resamples} seeded resamples of all samples per side"
         )
+
+
+def _uniform_order_statistic(rng: random.Random, *, k: int, n: int) -> float:
+    """The k-th smallest (1-based) of n independent uniforms on [0, 1): Beta(k, n - k + 1)."""
+    below = rng.gammavariate(k, 1.0)
+    above = rng.gammavariate(n - k + 1, 1.0)
+    return below / (below + above)
+
+
+def _at(sorted_values: Sequence[float], u: float) -> float:
+    """The value a uniform draw `u` picks when drawing one of the values with replacement."""
+    n = len(sorted_values)
+    return float(sorted_values[min(int(u * n), n - 1)])
+
+
+def bootstrap_quantiles(
+    sorted_values: Sequence[float], q: float, *, resamples: int, rng: random.Random
+) -> list[float]:
+    """The type-7 `q` quantile of each of `resamples` bootstrap resamples of `sorted_values`.
+
+    Drawn exactly from the order statistics of the resample (see the module docstring), so
+    the cost does not depend on the number of values.
+    """
+    n = len(sorted_values)
+    h = (n - 1) * q
+    lo = math.floor(h)
+    frac = h - lo
+    out: list[float] = []
+    for _ in range(resamples):
+        u = _uniform_order_statistic(rng, k=lo + 1, n=n)
+        x0 = _at(sorted_values, u)
+        if frac == 0.0 or lo + 1 >= n:
+            out.append(x0)
+            continue
+        # the (lo + 2)-th smallest: the least of the n - lo - 1 uniforms above u
+        u_next = u + (1.0 - u) * (1.0 - rng.random() ** (1.0 / (n - lo - 1)))
+        out.append(x0 + frac * (_at(sorted_values, u_next) - x0))
+    return out
+
+
+def _interval(
+    baseline: Sequence[float],
+    new: Sequence[float],
+    q: float,
+    *,
+    alpha: float,
+    resamples: int,
+    rng: random.Random,
+) -> tuple[float, float]:
+    """(low, high) bootstrap interval of new_q / baseline_q; NaN when no ratio is finite."""
+    b_boot = bootstrap_quantiles(baseline, q, resamples=resamples, rng=rng)
+    n_boot = bootstrap_quantiles(new, q, resamples=resamples, rng=rng)
+    ratios = sorted(nq / bq for bq, nq in zip(b_boot, n_boot, strict=True) if bq > 0)
+    if not ratios:
+        return float("nan"), float("nan")
+    return percentile(ratios, alpha), percentile(ratios, 1 - alpha)
 
 
 def compare(
@@ -80,9 +144,7 @@ def compare(
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Comparison:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
+    rng = random.Random(seed)
     base_names = [s.name for s in baseline.stages if len(baseline.samples.get(s.name, ())) > 0]
     new_names = {s.name for s in new.stages if len(new.samples.get(s.name, ())) > 0}
     names = [n for n in base_names if n in new_names]
@@ -97,35 +159,23 @@ def compare(
     alpha = (1 - confidence) / 2
     deltas: list[Delta] = []
     for name in names:
-        b_all = np.asarray(baseline.samples[name], dtype=np.float64)
-        n_all = np.asarray(new.samples[name], dtype=np.float64)
-        b = _bounded(b_all, rng)
-        n = _bounded(n_all, rng)
-        qs = [q for _, q in COMPARED_QUANTILES]
-        b_boot = np.quantile(b[rng.integers(0, len(b), (resamples, len(b)))], qs, axis=1)
-        n_boot = np.quantile(n[rng.integers(0, len(n), (resamples, len(n)))], qs, axis=1)
-        for i, (label, q) in enumerate(COMPARED_QUANTILES):
-            bq, nq = float(np.quantile(b_all, q)), float(np.quantile(n_all, q))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratios = n_boot[i] / b_boot[i]
-            ratios = ratios[np.isfinite(ratios)]
-            low, high = (
-                (float(x) for x in np.quantile(ratios, [alpha, 1 - alpha]))
-                if len(ratios)
-                else (float("nan"), float("nan"))
-            )
+        b_all = sorted(float(x) for x in baseline.samples[name])
+        n_all = sorted(float(x) for x in new.samples[name])
+        for label, q in COMPARED_QUANTILES:
+            bq, nq = percentile(b_all, q), percentile(n_all, q)
+            low, high = _interval(b_all, n_all, q, alpha=alpha, resamples=resamples, rng=rng)
             change = (nq / bq - 1) * 100 if bq > 0 else float("inf") if nq > 0 else 0.0
             deltas.append(
                 Delta(
-                    name,
-                    label,
-                    bq / 1e6,
-                    nq / 1e6,
-                    change,
-                    (low - 1) * 100,
-                    (high - 1) * 100,
-                    len(b_all),
-                    len(n_all),
+                    stage=name,
+                    quantile=label,
+                    baseline_ms=bq / 1e6,
+                    new_ms=nq / 1e6,
+                    change_pct=change,
+                    ci_low_pct=(low - 1) * 100,
+                    ci_high_pct=(high - 1) * 100,
+                    baseline_n=len(b_all),
+                    new_n=len(n_all),
                 )
             )
     return Comparison(
@@ -137,12 +187,6 @@ def compare(
         confidence=confidence,
         resamples=resamples,
     )
-
-
-def _bounded(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if len(values) <= MAX_SAMPLES:
-        return values
-    return rng.choice(values, MAX_SAMPLES, replace=False)
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -161,6 +205,7 @@ def _row(d: Delta) -> list[str]:
 
 
 _HEADER = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
+_KEY_HEADERS = ("stage", "q")  # repeated in each part when the table is split
 
 
 def _verdict_lines(c: Comparison, threshold: float | None) -> list[str]:
@@ -185,12 +230,15 @@ def _verdict_lines(c: Comparison, threshold: float | None) -> list[str]:
 
 
 def print_comparison(c: Comparison, console: Console, threshold: float | None = None) -> None:
-    from rich.table import Table
+    from rag_otel.analysis.tables import TITLE_STYLE, FitTable
 
-    table = Table(title=f"{c.baseline} → {c.new}", title_justify="left")
-    table.add_column("stage", no_wrap=True)
-    for h in _HEADER[1:]:
-        table.add_column(h, justify="left" if h == "q" else "right", no_wrap=True)
+    table = FitTable(f"{c.baseline} → {c.new}", title_style=TITLE_STYLE)
+    for h in _HEADER:
+        table.add_column(
+            h,
+            key=h in _KEY_HEADERS,
+            justify="left" if h in _KEY_HEADERS else "right",
+        )
     for d in c.deltas:
         style = None
         if threshold is not None and d.is_regression(threshold):
@@ -198,7 +246,7 @@ def print_comparison(c: Comparison, console: Console, threshold: float | None = 
         elif d.ci_high_pct < 0:
             style = "green"
         table.add_row(*_row(d), style=style)
-    console.print(table)
+    table.print(console)
     for line in _verdict_lines(c, threshold):
         console.print(line, highlight=False, markup=False)
 

@@ -26,6 +26,13 @@ SPAN_KIND_CLIENT = 3
 SPAN_KIND_PRODUCER = 4
 SPAN_KIND_CONSUMER = 5
 
+# Span.turn_candidate: may this span be its trace's turn (see rag_otel.analysis.conventions)
+TURN_NONE = 0
+TURN_AT_ROOT = 1
+"""A turn when it is a root of its trace (OpenInference CHAIN / AGENT)."""
+TURN_ANYWHERE = 2
+"""A turn when no other candidate is above it (OpenLLMetry workflow, GenAI invoke_workflow)."""
+
 
 @dataclass(slots=True)
 class Span:
@@ -39,9 +46,10 @@ class Span:
     """None when the source has no timestamp (such spans count, but have no duration)."""
     end_ns: int | None
     stage: str | None = None
-    """Value of `rag.stage`, None for spans that are not stages."""
+    """The stage this span is (`rag.stage`, or the name a convention gives it); None for
+    spans that are not stages. Set by `rag_otel.analysis.conventions.classify_span`."""
     stage_kind: str | None = None
-    """Value of `rag.stage.kind`."""
+    """One of `conventions.STAGE_KINDS` for stages (`rag.stage.kind`, or the convention's kind)."""
     is_turn: bool = False
     """True for `rag.turn` spans."""
     turn_id: str | None = None
@@ -54,6 +62,10 @@ class Span:
     """The parent link is a FOLLOWS_FROM reference (async hand-off, not a call)."""
     attributes: dict[str, Any] | None = None
     """All attributes, only when the reader was asked to keep them."""
+    stage_source: str | None = None
+    """The convention the stage was recognised from (`conventions.SOURCE_*`), None for non-stages."""
+    turn_candidate: int = TURN_NONE
+    """`TURN_AT_ROOT` or `TURN_ANYWHERE` when a convention marks this span as a possible turn."""
     first_chunk_ns: int | None = None
     """When the span's first streamed chunk arrived (ns since the epoch), None when it
     records none: see `rag_otel.analysis.first_token`."""
@@ -107,4 +119,6 @@ class InputError(Exception):
         self.location = location
         self.expected = expected
         where = f"{source}: {location}" if location else source
-        super().__init__(f"{where}: {expected}")
+        # one line, whatever the input echoed into it (a Jaeger error text, a file name)
+        message = f"{where}: {expected}".replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(message)

@@ -27,7 +27,7 @@ def analyze_sources(
     workers: int | None = None,
     **live_options: Any,
 ) -> Report:
-    """Analyse files, ``-`` (stdin) or Jaeger URLs. Raises `InputError` for unreadable
+    """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
     input, and when all the sources together hold no span at all.
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for

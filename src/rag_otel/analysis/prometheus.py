@@ -11,7 +11,7 @@ are read, whichever the server has (in this order):
 
 * rag-otel's own (``configure(metrics=...)``, scraped from ``/metrics`` or sent over OTLP
   through a Collector): ``rag_stage_duration_seconds_bucket`` by ``rag_stage`` and
-  ``rag_turn_duration_seconds_bucket``; errors are the series with an ``error_type``;
+  ``gen_ai_invoke_workflow_duration_seconds_bucket``; errors are the series with an ``error_type``;
   ``--service`` matches the ``job`` label; the time to first token (the ``(first token)``
   row) from ``rag_turn_time_to_first_chunk_seconds_bucket``;
 * the Collector's span metrics (``span_metrics`` connector with the ``rag.stage`` dimension):

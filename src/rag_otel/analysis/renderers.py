@@ -16,6 +16,7 @@ from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, REMAINDER_ROW, Attributions, Report
 from rag_otel.analysis.stats import LatencyStats
+from rag_otel.analysis.tables import TITLE_STYLE, FitTable
 from rag_otel.analysis.traces import WARNINGS as TRACE_WARNINGS
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ FORMATS: tuple[str, ...] = ("table", "json", "csv", "markdown")
 WARNINGS: dict[str, str] = {**READER_WARNINGS, **TRACE_WARNINGS}
 
 _LATENCY_COLUMNS = ("count", "turns", "mean", "p50", "p90", "p95", "p99", "max", "errors")
+_KIND_COLUMNS = ("kind", "from")
+"""What each stage is and the convention it was recognised from (for the turn row: how turns were found)."""
 
 
 def _ms(x: float | None) -> str:
@@ -41,6 +44,10 @@ def _ms(x: float | None) -> str:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _kind_cells(s: LatencyStats) -> list[str]:
+    return [s.kind or "-", s.source or "-"]
 
 
 def _latency_cells(s: LatencyStats) -> list[str]:
@@ -121,36 +128,36 @@ def _first_token_shares(report: Report) -> Attributions | None:
 
 
 def print_table(report: Report, console: Console) -> None:
-    from rich.table import Table
-
     title = "per-stage latency (ms)"
     if report.sources:
         title += f" — {', '.join(report.sources)}"
-    lat = Table(title=title, title_justify="left")
-    lat.add_column("stage", style="bold", no_wrap=True)
+    lat = FitTable(title, title_style=TITLE_STYLE)
+    lat.add_column("stage", key=True, justify="left", style="bold")
+    for col in _KIND_COLUMNS:
+        lat.add_column(col, justify="left")
     for col in _LATENCY_COLUMNS:
-        lat.add_column(col, justify="right")
+        lat.add_column(col)
     for s in report.stages:
-        lat.add_row(s.name, *_latency_cells(s))
+        lat.add_row(s.name, *_kind_cells(s), *_latency_cells(s))
     lat.add_section()
     for s in _latency_rows(report)[len(report.stages) :]:
-        lat.add_row(s.name, *_latency_cells(s), style="italic")
-    console.print(lat)
+        lat.add_row(s.name, *_kind_cells(s), *_latency_cells(s), style="italic")
+    lat.print(console)
 
     tables = [("share of turn time on the critical path", report.attribution, report.verdict.stage)]
     fa = _first_token_shares(report)
     if fa is not None:
         tables.append(("share of time to first token", fa, report.verdict.first_token_stage))
     for title, a, chosen in tables:
-        cp = Table(title=title, title_justify="left")
-        cp.add_column("stage", style="bold", no_wrap=True)
-        cp.add_column(f"all turns ({a.overall.turns})", justify="right")
-        cp.add_column(f"p50 turns ({a.at_p50.turns})", justify="right")
-        cp.add_column(f"p95 turns ({a.at_p95.turns})", justify="right")
+        cp = FitTable(title, title_style=TITLE_STYLE)
+        cp.add_column("stage", key=True, justify="left", style="bold")
+        cp.add_column(f"all turns ({a.overall.turns})")
+        cp.add_column(f"p50 turns ({a.at_p50.turns})")
+        cp.add_column(f"p95 turns ({a.at_p95.turns})")
         for name, overall, p50, p95 in attribution_rows(report, a):
             style = "bold green" if name == chosen else None
             cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
-        console.print(cp)
+        cp.print(console)
 
     first, *rest = report.verdict.lines
     console.print(f"[bold]{first}[/bold]", highlight=False)
@@ -160,7 +167,8 @@ def print_table(report: Report, console: Console) -> None:
     if warnings:
         console.print(f"[yellow]warnings ({sum(report.diagnostics.counts.values())}):[/yellow]")
         for line in warnings:
-            console.print(f"  {line}", highlight=False, markup=False)
+            # soft_wrap: file paths and span ids in the examples stay whole
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     for line in _footer(report):
         console.print(line, style="dim", highlight=False)
 
@@ -179,6 +187,8 @@ def render_json(report: Report) -> str:
 
 CSV_HEADER: tuple[str, ...] = (
     "stage",
+    "kind",
+    "source",
     "count",
     "turns",
     "timed",
@@ -218,6 +228,8 @@ def render_csv(report: Report) -> str:
         w.writerow(
             [
                 s.name,
+                s.kind or "",
+                s.source or "",
                 s.count,
                 s.turns,
                 s.timed,
@@ -230,7 +242,7 @@ def render_csv(report: Report) -> str:
     w.writerow(
         [
             REMAINDER_ROW,
-            *[""] * 10,
+            *[""] * 12,
             *(num(x) for x in shares[REMAINDER_ROW]),
             *(num(x) for x in ft_shares.get(REMAINDER_ROW, none)),
         ]
@@ -240,9 +252,12 @@ def render_csv(report: Report) -> str:
 
 def render_markdown(report: Report) -> str:
     out = ["## Per-stage latency (ms)", ""]
-    out.append("| stage | " + " | ".join(_LATENCY_COLUMNS) + " |")
-    out.append("|---|" + "---:|" * len(_LATENCY_COLUMNS))
-    out += [f"| {s.name} | " + " | ".join(_latency_cells(s)) + " |" for s in _latency_rows(report)]
+    out.append("| stage | " + " | ".join((*_KIND_COLUMNS, *_LATENCY_COLUMNS)) + " |")
+    out.append("|---|" + "---|" * len(_KIND_COLUMNS) + "---:|" * len(_LATENCY_COLUMNS))
+    out += [
+        f"| {s.name} | " + " | ".join((*_kind_cells(s), *_latency_cells(s))) + " |"
+        for s in _latency_rows(report)
+    ]
     tables = [("Share of turn time on the critical path", report.attribution)]
     fa = _first_token_shares(report)
     if fa is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,14 @@ from rag_otel.analysis.critical_path import (
 )
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
-from rag_otel.analysis.traces import DEFAULT_IDLE_WINDOW, Trace, Turn, build_trace, group_traces
+from rag_otel.analysis.traces import (
+    DEFAULT_IDLE_WINDOW,
+    Trace,
+    Turn,
+    build_trace,
+    group_traces,
+    stage_info,
+)
 from rag_otel.analysis.verdict import Verdict, decide
 
 TURN_ROW = "(turn)"
@@ -128,6 +136,8 @@ class Report:
 def _stats_dict(s: LatencyStats) -> dict[str, Any]:
     return {
         "name": s.name,
+        "kind": s.kind,
+        "source": s.source,
         "count": s.count,
         "turns": s.turns,
         "timed": s.timed,
@@ -142,11 +152,23 @@ def _stats_dict(s: LatencyStats) -> dict[str, Any]:
 
 
 class _StageAcc:
-    __slots__ = ("count", "durations", "errors", "offset_n", "offset_sum", "turns")
+    __slots__ = (
+        "count",
+        "durations",
+        "errors",
+        "kind",
+        "offset_n",
+        "offset_sum",
+        "source",
+        "turns",
+    )
 
     def __init__(self) -> None:
         self.durations: array[int] = array("q")
         self.count = self.errors = self.turns = self.offset_n = self.offset_sum = 0
+        self.kind: str | None = None
+        """From the first trace that had the stage (see `traces.stage_info`)."""
+        self.source: str | None = None
 
 
 class Analyzer:
@@ -158,6 +180,7 @@ class Analyzer:
         self._stages: dict[str, _StageAcc] = {}
         self._turn_durations: array[int] = array("q")
         self._turn_count = self._turn_errors = 0
+        self._turn_sources: Counter[str] = Counter()
         self._attributions: list[Attribution] = []
         self._first_tokens: array[int] = array("q")
         self._first_token_errors = 0
@@ -215,8 +238,15 @@ class Analyzer:
             if offset is not None:
                 acc.offset_n += 1
                 acc.offset_sum += offset
+        for name, span in trace.first_spans.items():
+            acc = stages[name]
+            if acc.kind is None:
+                info = stage_info(span)
+                acc.kind = info.kind
+                acc.source = info.source
         self._turn_count += len(trace.turns) + len(trace.incomplete_turns)
         for turn in trace.turns:
+            self._turn_sources[turn.source] += 1
             self._turn_durations.append(turn.duration_ns)
             if turn.span.error:
                 self._turn_errors += 1
@@ -253,6 +283,9 @@ class Analyzer:
             acc.turns += theirs.turns
             acc.offset_n += theirs.offset_n
             acc.offset_sum += theirs.offset_sum
+            if acc.kind is None:
+                acc.kind, acc.source = theirs.kind, theirs.source
+        self._turn_sources.update(other._turn_sources)
         self._turn_durations.extend(other._turn_durations)
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
@@ -266,7 +299,15 @@ class Analyzer:
     def report(self, sources: Sequence[str] = ()) -> Report:
         order = sorted(self._stages.items(), key=_pipeline_order)
         stage_stats = [
-            summarize(name, acc.durations, count=acc.count, turns=acc.turns, errors=acc.errors)
+            summarize(
+                name,
+                acc.durations,
+                count=acc.count,
+                turns=acc.turns,
+                errors=acc.errors,
+                kind=acc.kind,
+                source=acc.source,
+            )
             for name, acc in order
         ]
         durations = self._turn_durations
@@ -276,6 +317,7 @@ class Analyzer:
             count=self._turn_count,
             turns=len(durations),
             errors=self._turn_errors,
+            source=", ".join(src for src, _ in self._turn_sources.most_common()) or None,
         )
         atts = self._attributions
         attribution = Attributions(

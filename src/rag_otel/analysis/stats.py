@@ -55,14 +55,27 @@ class LatencyStats:
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    kind: str | None = None
+    """The stage's kind (`conventions.STAGE_KINDS`); None for whole turns and histograms."""
+    source: str | None = None
+    """Convention the stage (or the turns) was recognised from: `conventions.SOURCE_*`."""
 
 
 def summarize(
-    name: str, durations_ns: Sequence[int], *, count: int, turns: int, errors: int
+    name: str,
+    durations_ns: Sequence[int],
+    *,
+    count: int,
+    turns: int,
+    errors: int,
+    kind: str | None = None,
+    source: str | None = None,
 ) -> LatencyStats:
     """Stats of one stage (or of whole turns) from its durations in nanoseconds."""
     if not durations_ns:
-        return LatencyStats(name, count, turns, 0, errors, None, None, None, None, None, None)
+        return LatencyStats(
+            name, count, turns, 0, errors, None, None, None, None, None, None, kind, source
+        )
     xs = sorted(durations_ns)
     p50, p90, p95, p99 = (percentile(xs, q) / _NS_PER_MS for q in QUANTILES)
     return LatencyStats(
@@ -77,4 +90,6 @@ def summarize(
         p95,
         p99,
         xs[-1] / _NS_PER_MS,
+        kind,
+        source,
     )

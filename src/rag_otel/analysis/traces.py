@@ -4,10 +4,14 @@
         for turn in build_trace(trace, diagnostics=diagnostics).turns:
             ...
 
-A *turn* is each ``rag.turn`` span; in a trace without one, each root span is a
-turn, so traces not made by rag-otel work too. A *stage* is a span with
-``rag.stage`` set (with ``all_spans=True``: every span, named by its stage or
-else its span name).
+A *turn* is each ``rag.turn`` span; in a trace without one, the outermost span another
+convention marks as a turn (OpenLLMetry ``workflow``, GenAI ``invoke_workflow`` /
+``invoke_agent`` anywhere; OpenInference ``CHAIN`` / ``AGENT`` at a root); in a trace
+with neither, each root span (an orphan only if it is not a stage; a trace root that is
+a stage is its turn and its own stage). A *stage* is a span a convention
+recognises (`rag_otel.analysis.conventions`: ``rag.stage`` first); with
+``all_spans=True`` every span is, named by its stage or else its span name. A turn
+candidate that is not its trace's turn is a stage.
 
 Nothing here is fatal. Duplicate span ids, orphans (parent not in the trace),
 cycles in parent links, spans without timestamps and children outside their
@@ -21,7 +25,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.conventions import (
+    OTHER,
+    SOURCE_ALL_SPANS,
+    SOURCE_RAG_OTEL,
+    SOURCE_TRACE_ROOT,
+)
+from rag_otel.analysis.model import TURN_ANYWHERE, TURN_AT_ROOT, Diagnostics, Span
 
 # Diagnostic codes this module counts, with the sentence the warnings summary shows.
 WARNINGS: dict[str, str] = {
@@ -34,7 +44,7 @@ WARNINGS: dict[str, str] = {
     "clock-skew": "children starting before or ending after their parent (clipped for attribution)",
     "stage-outside-turn": "stage spans not inside any turn (in stage stats, not in attribution)",
     "nested-turn": "turns inside another turn (each analysed; the inner one is not a stage of the outer)",
-    "turn-from-root": "traces without a rag.turn span (each root span used as a turn)",
+    "turn-from-root": "traces without a turn span of any convention (each root span used as a turn)",
     "late-span": "spans arriving after their trace was analysed (in stage stats, not in attribution)",
 }
 
@@ -151,6 +161,8 @@ class Turn:
     root: Node
     stages: set[str]
     """Stages that appear in this turn."""
+    source: str = SOURCE_TRACE_ROOT
+    """Convention that made `span` the turn (`conventions.SOURCE_*`), or ``trace-root``."""
     first_chunks: list[Node] | None = None
     """The turn's nodes whose span has a first-chunk time (None when none has)."""
 
@@ -168,12 +180,30 @@ tuple: there is one per stage span, on the hot path of large inputs.
 """
 
 
+@dataclass(frozen=True, slots=True)
+class StageInfo:
+    """What a stage is: its kind and the convention it was recognised from."""
+
+    kind: str
+    source: str
+
+
 @dataclass(slots=True)
 class Trace:
     turns: list[Turn]
     samples: list[StageSample]
     incomplete_turns: list[Span] = field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
+    first_spans: dict[str, Span] = field(default_factory=dict)
+    """Per stage name sampled, the first span of it met: `stage_info` tells what it is."""
+
+
+def stage_info(span: Span) -> StageInfo:
+    """The kind and source of the stage `span` is counted under (``all-spans`` when only
+    ``--all-spans`` made it a stage)."""
+    if span.stage is None:
+        return StageInfo(OTHER, SOURCE_ALL_SPANS)
+    return StageInfo(span.stage_kind or OTHER, span.stage_source or SOURCE_RAG_OTEL)
 
 
 def build_trace(
@@ -198,6 +228,8 @@ def build_trace(
             name = stage_name(s, all_spans)
             if name is not None:
                 trace.samples.append((name, _duration(s, diagnostics), s.error, None, None))
+                if name not in trace.first_spans:
+                    trace.first_spans[name] = s
         return trace
 
     children: dict[str, list[Span]] = {}
@@ -220,10 +252,19 @@ def build_trace(
         else:
             diagnostics.warn("orphan-span", f"span {s.span_id} ({s.name}): parent {parent}")
             roots.append(s)
-    if not has_turn and any(r.stage is None for r in roots):
-        diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
+    # How turns are found: 0 rag.turn spans only; 1 candidates; 2 roots that are not stages
+    mode = _BY_RAG_TURN
+    if not has_turn:
+        if any(r.turn_candidate == TURN_AT_ROOT for r in roots) or any(
+            s.turn_candidate == TURN_ANYWHERE for s in by_id.values()
+        ):
+            mode = _BY_CANDIDATE
+        else:
+            mode = _BY_ROOT
+            if any(r.stage is None or r.parent_id is None for r in roots):
+                diagnostics.warn("turn-from-root", f"trace {spans[0].trace_id}")
 
-    reached = _walk(roots, children, trace, has_turn, all_spans, diagnostics)
+    reached = _walk(roots, children, trace, mode, all_spans, diagnostics)
     if reached < len(by_id):
         # Whatever no root reaches hangs off a cycle: cut each cycle once.
         seen = _reachable(roots, children)
@@ -234,20 +275,30 @@ def build_trace(
             assert s.parent_id is not None
             children[s.parent_id].remove(s)
             seen |= _reachable([s], children)
-            _walk([s], children, trace, has_turn, all_spans, diagnostics)
+            _walk([s], children, trace, mode, all_spans, diagnostics)
     return trace
+
+
+_BY_RAG_TURN = 0
+_BY_CANDIDATE = 1
+_BY_ROOT = 2
 
 
 def _walk(
     roots: list[Span],
     children: dict[str, list[Span]],
     trace: Trace,
-    has_turn: bool,
+    mode: int,
     all_spans: bool,
     diagnostics: Diagnostics,
 ) -> int:
-    """Place the spans under `roots` into `trace`; return how many spans were visited."""
-    turns, samples = trace.turns, trace.samples
+    """Place the spans under `roots` into `trace`; return how many spans were visited.
+
+    `mode` says which spans are turns: `_BY_RAG_TURN`, `_BY_CANDIDATE` or `_BY_ROOT`.
+    """
+    turns, samples, first = trace.turns, trace.samples, trace.first_spans
+    by_candidate = mode == _BY_CANDIDATE
+    by_root = mode == _BY_ROOT
     warn = diagnostics.warn
     visited = 0
     # (span, parent node or None, charge key, turn index: None outside a turn, -1 in an
@@ -260,26 +311,47 @@ def _walk(
         visited += 1
         kids = children.get(span.span_id, ())
         start, end = span.start_ns, span.end_ns
-        if span.is_turn or (is_root and not has_turn and span.stage is None):
+        if (
+            span.is_turn
+            or (by_root and is_root and (span.stage is None or span.parent_id is None))
+            or (
+                by_candidate
+                and turn is None
+                and span.turn_candidate
+                and (is_root or span.turn_candidate == TURN_ANYWHERE)
+            )
+        ):
             if turn is not None:
                 warn("nested-turn", f"turn {span.span_id} inside another turn")
+            # a trace root that is a stage (one LLM call traced alone) is its turn and,
+            # its time charged to it, its own stage
+            both = span.stage if by_root else None
+            if both is not None and both not in first:
+                first[both] = span
             if start is not None and end is not None and end >= start:
-                node = Node(span, start, end, None, [])
+                node = Node(span, start, end, both, [])
                 turn = len(turns)
-                turns.append(Turn(span, node, set()))
+                turns.append(Turn(span, node, set(), source=_turn_source(span, by_root)))
+                if both is not None:
+                    turns[turn].stages.add(both)
+                    samples.append((both, end - start, span.error, turn, 0))
                 if span.first_chunk_ns is not None:
                     turns[turn].first_chunks = [node]
-                stack.extend((c, node, None, turn, start, False) for c in kids)
+                stack.extend((c, node, both, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
                 trace.incomplete_turns.append(span)
-                stack.extend((c, None, None, -1, 0, False) for c in kids)
+                if both is not None:
+                    samples.append((both, _duration(span, diagnostics), span.error, None, None))
+                stack.extend((c, None, both, -1, 0, False) for c in kids)
             continue
 
         own = span.stage if span.stage is not None else span.name if all_spans else None
         timed = start is not None and end is not None and end >= start
         if own is not None:
             key = own
+            if own not in first:
+                first[own] = span
             if turn is None:
                 warn("stage-outside-turn", f"span {span.span_id} ({span.name})")
                 samples.append((own, _duration(span, diagnostics), span.error, None, None))
@@ -317,6 +389,14 @@ def _walk(
         if kids:
             stack.extend((c, node, key, turn, turn_start, False) for c in kids)
     return visited
+
+
+def _turn_source(span: Span, by_root: bool) -> str:
+    if span.is_turn:
+        return SOURCE_RAG_OTEL
+    if by_root:
+        return SOURCE_TRACE_ROOT
+    return span.stage_source or SOURCE_TRACE_ROOT
 
 
 def _add_first_chunk(turn: Turn, node: Node) -> None:

@@ -46,7 +46,7 @@ def decide(
     if not ranked:
         line = (
             "no stage on the critical path: nothing to attribute "
-            "(are stage spans tagged with rag.stage? try --all-spans)"
+            "(no span carries rag.stage or another convention's stage marker; try --all-spans)"
         )
         lines = [line, *_first_token_lines(first_token, None, 0.0)]
         return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, tuple(lines), ft_stage, ft_share)
@@ -74,7 +74,7 @@ def decide(
     if overall.remainder > share:
         lines.append(
             f"note: {_pct(overall.remainder)} of turn time is in no stage (untraced remainder): "
-            "trace more of the turn before trusting this"
+            "trace more of the turn, or try --all-spans, before trusting this"
         )
     return Verdict(
         stage,

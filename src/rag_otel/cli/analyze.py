@@ -3,6 +3,8 @@
     rag-otel analyze spans.jsonl                          # table in the terminal
     rag-otel analyze a.json b.json.gz - --format markdown --output report.md
     rag-otel analyze http://127.0.0.1:16686 --service faq-bot --since 1h --plot stages.png
+    rag-otel analyze phoenix+http://127.0.0.1:6006/my-project --limit 200
+    rag-otel analyze observations.json                    # Phoenix or Langfuse exports too
     rag-otel compare baseline.jsonl new.jsonl --fail-if-slower 10
 
 Exit codes: 0 ok, 1 regression found by ``compare --fail-if-slower``, 2 bad input or usage.
@@ -18,6 +20,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rag_otel.analysis.report import Report
 
+# the reader's formats, without importing the analysis at CLI start-up
+FORMATS = (
+    "otlp",
+    "otlp-jsonl",
+    "jaeger",
+    "jaeger-v3",
+    "jaeger-live",
+    "phoenix",
+    "phoenix-live",
+    "langfuse",
+)
+
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
@@ -30,21 +44,26 @@ def register(subparsers: Any) -> None:
         "analyze",
         help="per-stage latency percentiles and the stage to optimise next",
         description=(
-            "Per-stage count, mean, p50/p90/p95/p99, max and errors from trace files or a live "
-            "Jaeger, critical-path shares of turn time, and the stage to optimise next."
+            "Per-stage count, mean, p50/p90/p95/p99, max and errors from trace files (OTLP, "
+            "Jaeger, Phoenix or Langfuse JSON) or a live Jaeger or Phoenix, critical-path "
+            "shares of turn time, and the stage to optimise next."
         ),
     )
     p.add_argument(
         "sources",
         nargs="+",
         metavar="SOURCE",
-        help="OTLP JSON (lines) or Jaeger JSON file (gzip ok), '-' for stdin, or a Jaeger URL",
+        help=(
+            "OTLP JSON (lines), Jaeger, Phoenix or Langfuse JSON file (gzip ok), '-' for stdin, "
+            "a Jaeger URL or phoenix+http://HOST:PORT/PROJECT"
+        ),
     )
     _input_options(p)
     p.add_argument(
         "--all-spans",
         action="store_true",
-        help="treat every span as a stage (by rag.stage, else span name), not only rag.stage spans",
+        help="treat every span as a stage (by its recognised stage name, else its span name), "
+        "not only the spans a tracing convention recognises",
     )
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
@@ -61,10 +80,14 @@ def register(subparsers: Any) -> None:
             "percent and the interval lies above zero."
         ),
     )
-    c.add_argument("baseline", metavar="BASELINE", help="trace file, '-' or Jaeger URL")
-    c.add_argument("new", metavar="NEW", help="trace file, '-' or Jaeger URL")
+    c.add_argument("baseline", metavar="BASELINE", help="trace file, '-', Jaeger or Phoenix URL")
+    c.add_argument("new", metavar="NEW", help="trace file, '-', Jaeger or Phoenix URL")
     _input_options(c)
-    c.add_argument("--all-spans", action="store_true", help="treat every span as a stage")
+    c.add_argument(
+        "--all-spans",
+        action="store_true",
+        help="treat every span as a stage (default: every span a tracing convention recognises)",
+    )
     _output_options(c)
     c.add_argument(
         "--fail-if-slower",
@@ -92,16 +115,22 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("input")
     g.add_argument(
         "--input-format",
-        choices=("otlp", "otlp-jsonl", "jaeger", "jaeger-v3", "jaeger-live"),
+        choices=FORMATS,
         help="force the input format (default: detected from the content)",
     )
     g.add_argument("--service", help="live Jaeger: service name")
     g.add_argument(
         "--since",
-        help="live Jaeger or Prometheus: look back this far, e.g. 1h, 30m (or a timestamp)",
+        help=(
+            "live Jaeger, Phoenix or Prometheus: look back this far, e.g. 1h, 30m (or a timestamp)"
+        ),
     )
-    g.add_argument("--until", help="live Jaeger or Prometheus: end of the time range (default now)")
-    g.add_argument("--limit", type=int, metavar="N", help="live Jaeger: at most N traces")
+    g.add_argument(
+        "--until", help="live Jaeger, Phoenix or Prometheus: end of the time range (default now)"
+    )
+    g.add_argument(
+        "--limit", type=int, metavar="N", help="live Jaeger or Phoenix: at most N traces"
+    )
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -139,7 +168,12 @@ def _write(text: str, output: str | None) -> None:
 
 def run_analyze(args: argparse.Namespace) -> int:
     from rag_otel.analysis.model import InputError
+    from rag_otel.cli.extras import require_extra
 
+    if args.plot:  # before reading anything: a missing extra should not cost a full analysis
+        missing = require_extra("analyze --plot", "plot")
+        if missing is not None:
+            return missing
     try:
         if any(s.startswith("prometheus+") for s in args.sources):  # histograms, not spans
             from rag_otel.analysis.prometheus import load_prometheus
@@ -170,8 +204,6 @@ def run_analyze(args: argparse.Namespace) -> int:
             plot_report(report, args.plot)
     except OSError as exc:
         return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
-    except ImportError as exc:
-        return _error(f"{exc.name} is needed for this output: pip install 'rag-otel[plot]'")
     return EXIT_OK
 
 

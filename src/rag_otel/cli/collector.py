@@ -1,7 +1,12 @@
-"""``rag-otel collector check [PATHS]``: static checks of a compose file and Collector configs.
+"""``rag-otel collector init [DIR]`` and ``rag-otel collector check [PATHS]``.
 
-Exit codes: 0 no error (warnings may be printed), 1 at least one error, 2 unreadable input.
-One line per finding: ``path:line: severity: message``.
+``init`` writes the bundled stack (compose files, Collector / Jaeger / Prometheus configs,
+vendor overlays, ``.env.example``) into DIR; it works from the base install. ``check``
+statically checks a compose file and Collector configs (needs the ``collector`` extra).
+
+Exit codes of check: 0 no error (warnings may be printed), 1 at least one error, 2 unreadable
+input or missing extra. One line per finding: ``path:line: severity: message``.
+Exit codes of init: 0 written, 1 files exist (without --force) or cannot be written.
 """
 
 from __future__ import annotations
@@ -19,6 +24,21 @@ def register(subparsers: Any) -> None:
         description="Work with the bundled OpenTelemetry Collector + Jaeger + Prometheus stack.",
     )
     sub = parser.add_subparsers(dest="collector_command", metavar="SUBCOMMAND")
+    init = sub.add_parser(
+        "init",
+        help="write the bundled stack (compose, Collector, Jaeger, Prometheus configs) into DIR",
+        description=(
+            "Write the bundled stack into DIR (default: the current folder): docker-compose.yml, "
+            "docker-compose.vendor.yml, .env.example and collector/ (Collector, Jaeger v2, "
+            "Prometheus and standalone-Jaeger configs, vendor overlays). Existing files are left "
+            "alone and nothing is written unless --force is given."
+        ),
+    )
+    init.add_argument(
+        "dir", nargs="?", type=Path, default=Path("."), metavar="DIR", help="default: ."
+    )
+    init.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    init.set_defaults(handler=run_init)
     check = sub.add_parser(
         "check",
         help="statically check docker-compose.yml and Collector/Jaeger/Prometheus configs",
@@ -36,8 +56,8 @@ def register(subparsers: Any) -> None:
         nargs="*",
         type=Path,
         metavar="PATH",
-        help="files or directories to check (default: the docker-compose.yml and collector/ "
-        "configs of this source tree)",
+        help="files or directories to check; a folder written by `rag-otel collector init` is "
+        "checked as a whole stack (default: the stack shipped with rag-otel)",
     )
     check.add_argument(
         "--base",
@@ -75,17 +95,54 @@ def _usage(parser: argparse.ArgumentParser) -> Any:
     return handler
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run_init(args: argparse.Namespace) -> int:
+    from rag_otel.collector.stack import STANDALONE_JAEGER, StackExists, init_stack
+
+    dest: Path = args.dir
     try:
-        import yaml  # noqa: F401
-    except ModuleNotFoundError:
+        written = init_stack(dest, force=args.force)
+    except StackExists as exc:
+        names = ", ".join(str(p) for p in exc.existing[:3])
+        more = f" and {len(exc.existing) - 3} more" if len(exc.existing) > 3 else ""
         print(
-            "rag-otel collector check needs PyYAML: pip install 'rag-otel[collector]'",
+            f"rag-otel collector init: {names}{more} already exist; nothing written "
+            "(--force overwrites)",
             file=sys.stderr,
         )
-        return 2
+        return 1
+    except OSError as exc:
+        print(f"rag-otel collector init: {exc}", file=sys.stderr)
+        return 1
+    for name in written.files:
+        note = " (overwritten)" if name in written.overwritten else ""
+        print(f"wrote {dest / name}{note}")
+    print(_next_steps(dest, STANDALONE_JAEGER))
+    return 0
+
+
+def _next_steps(dest: Path, standalone: str) -> str:
+    cd = "" if dest == Path(".") else f"  cd {dest}\n"
+    return (
+        "\nnext steps:\n"
+        f"{cd}"
+        "  cp .env.example .env    # optional: vendor keys; see docs/collector.md\n"
+        "  RAG_OTEL_UID=$(id -u) RAG_OTEL_GID=$(id -g) docker compose up -d\n"
+        "  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318\n"
+        "  open http://127.0.0.1:16686 (Jaeger) and http://127.0.0.1:9090 (Prometheus)\n"
+        f"without Docker: jaeger --config {dest / standalone}\n"
+        f"after editing: rag-otel collector check {dest}   (pip install 'rag-otel[collector]')"
+    )
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from rag_otel.cli.extras import require_extra
+
+    missing = require_extra("collector check", "collector")
+    if missing is not None:
+        return missing
     from rag_otel.collector.check import (
         UnreadableInput,
+        bundle_at,
         bundled_stack,
         check_paths,
         has_errors,
@@ -97,13 +154,19 @@ def run_check(args: argparse.Namespace) -> int:
     if overlays and base is None:
         print("rag-otel collector check: --overlay needs --base CONFIG", file=sys.stderr)
         return 2
+    stack_dir = paths[0] if len(paths) == 1 and paths[0].is_dir() else None
+    if not overlays and base is None and stack_dir is not None:
+        bundle = bundle_at(stack_dir)  # a folder written by `collector init`: the whole stack
+        if bundle is not None:
+            paths = list(bundle.files)
+            base, overlays = bundle.base, list(bundle.overlays)
     if not paths and not overlays:
         bundle = bundled_stack()
         if bundle is None:
             print(
                 "rag-otel collector check: no PATHS given and no bundled docker-compose.yml + "
-                "collector/ found (they ship with the source tree, not the wheel); pass the "
-                "files to check",
+                "collector/ found in this installation; pass the files to check (or write "
+                "them with rag-otel collector init DIR)",
                 file=sys.stderr,
             )
             return 2

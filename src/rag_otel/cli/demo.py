@@ -100,6 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    from rag_otel.cli.extras import require_extra
+
+    missing = require_extra("demo", "demo")
+    if missing is not None:
+        return missing
     from rag_otel.demo.run import DemoError, Options, run
 
     options = Options(

@@ -40,11 +40,13 @@ from rag_otel.collector.documents import (
 from rag_otel.collector.environment import credential_findings, env_findings
 from rag_otel.collector.pipelines import CollectorModel, check_collector, check_jaeger_storage
 from rag_otel.collector.prometheus import check_prometheus
+from rag_otel.collector.stack import COLLECTOR_CONFIG, COMPOSE_FILE, is_stack, stack_root
 
 __all__ = [
     "Bundle",
     "Finding",
     "UnreadableInput",
+    "bundle_at",
     "bundled_stack",
     "check_document",
     "check_paths",
@@ -178,14 +180,17 @@ class Bundle:
     overlays: tuple[Path, ...]
 
 
+def bundle_at(root: Path) -> Bundle | None:
+    """The stack in `root` (as ``rag-otel collector init`` writes it), or None if it is not one."""
+    if not is_stack(root):
+        return None
+    files = [root / COMPOSE_FILE, *sorted(root.glob("docker-compose.*.yml"))]
+    files += sorted((root / "collector").glob("*.yaml"))
+    overlays = tuple(sorted((root / "collector" / "vendors").glob("*.yaml")))
+    return Bundle(root, tuple(files), root / COLLECTOR_CONFIG, overlays)
+
+
 def bundled_stack() -> Bundle | None:
-    """The docker-compose.yml and collector/ configs next to this source tree, if there (not in a wheel)."""
-    for root in Path(__file__).resolve().parents[:4]:
-        compose = root / "docker-compose.yml"
-        base = root / "collector" / "otel-collector.yaml"
-        if compose.is_file() and base.is_file():
-            files = [compose, *sorted(root.glob("docker-compose.*.yml"))]
-            files += sorted((root / "collector").glob("*.yaml"))
-            overlays = tuple(sorted((root / "collector" / "vendors").glob("*.yaml")))
-            return Bundle(root, tuple(files), base, overlays)
-    return None
+    """The stack shipped with rag-otel: in the wheel, or at the root of a source checkout."""
+    root = stack_root()
+    return None if root is None else bundle_at(root)

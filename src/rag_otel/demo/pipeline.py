@@ -35,6 +35,12 @@ TOP_K = 20
 CONTEXT_K = 3
 """Passages handed to the generator."""
 RRF_K = 60
+WORKFLOW_NAME = "faq-answer"
+"""``gen_ai.workflow.name`` of every turn (a workflow name is low cardinality)."""
+LOCAL_PROVIDER = "onnxruntime"
+"""``gen_ai.provider.name`` of the models that run in this process (a custom value)."""
+LLM_PROVIDER = "openai"
+"""``gen_ai.provider.name`` of an OpenAI-compatible chat completions endpoint."""
 
 Hits = list[tuple[str, float]]
 """(passage id, score), best first."""
@@ -69,7 +75,7 @@ class Pipeline:
         self.retrieval, self.rerank_method, self.cross_encoder = retrieval, rerank, cross_encoder
 
     async def answer(self, question: str, session_id: str = "demo") -> Answer:
-        async with rag_otel.turn(session_id=session_id) as turn:
+        async with rag_otel.turn(session_id=session_id, workflow=WORKFLOW_NAME) as turn:
             turn.set_input(question)
             query = self.embed(question)
             if self.retrieval == "parallel":
@@ -86,7 +92,7 @@ class Pipeline:
             turn.set_output(text)
         return Answer(text, vector, bm25, fused, ranked)
 
-    @rag_otel.stage("embed", kind="embedding")
+    @rag_otel.stage("embed", kind="embedding", provider=LOCAL_PROVIDER)
     def embed(self, question: str) -> Vectors:
         vector: Vectors = self.embedder.embed([question])[0]
         stage = rag_otel.current_stage()
@@ -125,16 +131,16 @@ class Pipeline:
     def rerank(self, question: str, query: Vectors, candidates: Hits) -> Hits:
         ids = [doc_id for doc_id, _ in candidates]
         if self.cross_encoder is not None and self.rerank_method == "cross-encoder":
-            model = self.cross_encoder.name
+            model, provider = self.cross_encoder.name, LOCAL_PROVIDER
             scores = self.cross_encoder.score(question, [self.index.texts[i] for i in ids])
         else:  # honest fallback: cosine between the query and passage embeddings
-            model = f"cosine: {self.embedder.name}"
+            model, provider = f"cosine: {self.embedder.name}", None
             scores = [float(self.index.vectors[i] @ query) for i in ids]
         ranked = sorted(zip(ids, scores, strict=True), key=lambda hit: hit[1], reverse=True)
         stage = rag_otel.current_stage()
         if stage is not None:
             stage.set_attribute(RAG_RERANK_METHOD, self.rerank_method)
-            stage.set_model(model)
+            stage.set_model(model, provider=provider)
             stage.record_input_documents(ids, [score for _, score in candidates])
         return _record(ranked)
 
@@ -143,7 +149,10 @@ class Pipeline:
         stage = rag_otel.current_stage()
         if stage is not None:
             stage.set_attribute(RAG_GENERATION_METHOD, "extractive" if self.llm is None else "llm")
-            stage.set_model(EXTRACTIVE_MODEL if self.llm is None else self.llm.model)
+            if self.llm is None:  # no GenAI provider: sentences picked in this process
+                stage.set_model(EXTRACTIVE_MODEL)
+            else:
+                stage.set_model(self.llm.model, provider=LLM_PROVIDER)
         if self.llm is None:  # no LLM configured: the best sentences of the top passages,
             for sentence in extractive_stream(question, passages):  # streamed one by one
                 yield sentence
@@ -151,7 +160,9 @@ class Pipeline:
         async for chunk in self.llm.stream(question, passages):
             yield chunk
         if stage is not None:
-            stage.set_model(self.llm.model, response_model=self.llm.response_model)
+            stage.set_model(
+                self.llm.model, response_model=self.llm.response_model, provider=LLM_PROVIDER
+            )
             stage.set_usage(
                 input_tokens=self.llm.usage.get("prompt_tokens"),
                 output_tokens=self.llm.usage.get("completion_tokens"),

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import rag_otel
 from rag_otel.demo.corpus import Corpus, Question, corpus_credit, load_corpus
@@ -222,13 +221,13 @@ def print_analysis(path: Path, console: Console) -> None:
 
 
 def print_quality(rows: list[Quality], console: Console) -> None:
-    table = Table(
-        title="retrieval quality against the gold passages", title_justify="left", highlight=False
-    )
-    table.add_column("after stage", style="bold")
+    from rag_otel.analysis.tables import TITLE_STYLE, FitTable
+
+    table = FitTable("retrieval quality against the gold passages", title_style=TITLE_STYLE)
+    table.add_column("after stage", key=True, justify="left", style="bold")
     for k in RECALL_AT:
-        table.add_column(f"recall@{k}", justify="right")
-    table.add_column(f"MRR@{MRR_AT}", justify="right")
+        table.add_column(f"recall@{k}")
+    table.add_column(f"MRR@{MRR_AT}")
     for row in rows:
         table.add_row(row.stage, *(f"{row.recall[k]:.2f}" for k in RECALL_AT), f"{row.mrr:.3f}")
-    console.print(table)
+    table.print(console)

@@ -1,4 +1,4 @@
-"""Read spans from OTLP JSON, Jaeger JSON or a live Jaeger, as a stream of `Span`.
+"""Read spans from OTLP, Jaeger, Phoenix or Langfuse JSON, or a live Jaeger or Phoenix, as `Span`s.
 
     from rag_otel.analysis.model import Diagnostics
     from rag_otel.analysis.readers import read_spans, read_many
@@ -8,10 +8,13 @@
         ...
     spans = list(read_many(["a.json.gz", "-"], diagnostics=diagnostics))
     live = read_spans("http://127.0.0.1:16686", service="faq-bot", since="1h", diagnostics=diagnostics)
+    phoenix = read_spans("phoenix+http://127.0.0.1:6006/faq-bot", limit=100, diagnostics=diagnostics)
 
-A source is a path, ``-`` (stdin), an open binary file or an ``http(s)://`` URL of a
-Jaeger query service. Gzip is recognised by its magic bytes. The format is detected
-from the content; ``format=`` (one of `FORMATS`) forces it:
+A source is a path, ``-`` (stdin), an open binary file, an ``http(s)://`` URL of a
+Jaeger query service or a ``phoenix+http(s)://HOST:PORT/PROJECT`` URL of a Phoenix.
+Gzip is recognised by its magic bytes. The format is detected from the content, by keys
+only one format has (never by elimination: a value no format claims is refused with its
+first keys and the supported formats); ``format=`` (one of `FORMATS`) forces it:
 
 ===============  =================================================================
 ``otlp``         OTLP JSON ``{"resourceSpans": [...]}``: one document, or one per line
@@ -19,6 +22,9 @@ from the content; ``format=`` (one of `FORMATS`) forces it:
 ``jaeger``       Jaeger v1: ``{"data": [trace...]}``, one trace, or an array of spans
 ``jaeger-v3``    Jaeger api_v3 ``{"result": {"resourceSpans": [...]}}`` (OTLP inside)
 ``jaeger-live``  a live Jaeger (api_v3 ``/api/v3/traces``, falling back to v1 ``/api/traces``)
+``phoenix``      Phoenix REST spans ``{"data": [{"context", "span_kind", ...}], "next_cursor"}``
+``phoenix-live`` a live Phoenix (``GET /v1/projects/{project}/spans``, cursor paging)
+``langfuse``     Langfuse observations ``{"data": [{"traceId", "startTime", ...}], "meta"}``
 ===============  =================================================================
 
 JSON lines are parsed one line at a time (memory grows with the spans kept, not with
@@ -57,7 +63,7 @@ code                       meaning (what the reader did)
 ``no-spans``               a valid input that held no spans
 ``live-window-full``       live Jaeger: a time window too short to split still returned
                            a full page (traces in it may be missing)
-``live-limit-reached``     live Jaeger: stopped at ``limit`` traces
+``live-limit-reached``     live Jaeger or Phoenix: stopped at ``limit`` traces
 ``live-v1-fallback``       live Jaeger: api_v3 missing, the v1 ``/api/traces`` search used
 =========================  ===========================================================
 
@@ -80,12 +86,29 @@ from typing import IO, Any, Final, cast
 import orjson
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
-from rag_otel.analysis.readers import jaeger, otlp
+from rag_otel.analysis.readers import jaeger, langfuse, otlp, phoenix
 from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, type_name
 
-__all__ = ["FORMATS", "LIVE_OPTIONS", "WARNINGS", "InputError", "read_many", "read_spans"]
+__all__ = [
+    "FORMATS",
+    "LIVE_OPTIONS",
+    "PHOENIX_LIVE_OPTIONS",
+    "WARNINGS",
+    "InputError",
+    "read_many",
+    "read_spans",
+]
 
-FORMATS: Final = ("otlp", "otlp-jsonl", "jaeger", "jaeger-v3", "jaeger-live")
+FORMATS: Final = (
+    "otlp",
+    "otlp-jsonl",
+    "jaeger",
+    "jaeger-v3",
+    "jaeger-live",
+    "phoenix",
+    "phoenix-live",
+    "langfuse",
+)
 """Values of ``format=`` (the CLI's ``--input-format`` choices)."""
 
 LIVE_OPTIONS: Final = (
@@ -98,6 +121,9 @@ LIVE_OPTIONS: Final = (
     "timeout",
 )
 """Keyword options a live Jaeger source takes (see `rag_otel.analysis.readers.jaeger_live`)."""
+
+PHOENIX_LIVE_OPTIONS: Final = ("since", "until", "limit", "timeout")
+"""The ones a live Phoenix source takes (see `rag_otel.analysis.readers.phoenix_live`)."""
 
 WARNINGS: Final[dict[str, str]] = {
     "upper-case-id": "ids with upper-case hex digits (lower-cased)",
@@ -115,30 +141,45 @@ WARNINGS: Final[dict[str, str]] = {
     "trace-summaries": "Jaeger trace-summaries inputs (counts only, no spans: fetch /api/v3/traces)",
     "no-spans": "inputs that held no spans",
     "live-window-full": "live Jaeger windows still full at the smallest split (traces may be missing)",
-    "live-limit-reached": "live Jaeger reads stopped at the trace limit",
+    "live-limit-reached": "live Jaeger or Phoenix reads stopped at the trace limit",
     "live-v1-fallback": "live Jaeger without api_v3 (the v1 search was used)",
 }
 """Diagnostic codes the readers count, with the sentence a warnings summary shows."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
-_ANY = (
-    'OTLP JSON {"resourceSpans": [...]}, Jaeger {"data": [...]}, {"result": {...}}, '
-    "a Jaeger trace or an array of Jaeger spans"
-)
-_EXPECTED = {
-    None: _ANY,
+_EXPECTED: dict[str | None, str] = {
     "otlp": 'OTLP JSON {"resourceSpans": [...]}',
     "otlp-jsonl": 'one OTLP JSON {"resourceSpans": [...]} per line',
     "jaeger": 'Jaeger v1 JSON {"data": [...]}, a trace {"traceID", "spans"} or an array of spans',
     "jaeger-v3": 'Jaeger api_v3 JSON {"result": {"resourceSpans": [...]}}',
+    "phoenix": 'Phoenix REST spans {"data": [{"context", "span_kind", ...}], "next_cursor"}',
+    "langfuse": 'Langfuse observations {"data": [{"traceId", "startTime", "type", ...}], "meta"}',
+}
+_ANY = "one of the supported formats: " + "; ".join(
+    _EXPECTED[f] for f in ("otlp", "jaeger", "jaeger-v3", "phoenix", "langfuse")
+)
+_EXPECTED[None] = _ANY
+_DATA_ITEMS = (
+    'a Jaeger trace {"traceID", "spans"}, a Phoenix span {"context", "span_kind", ...} '
+    'or a Langfuse observation {"traceId", "startTime", ...}'
+)
+_ARRAY_ITEMS: dict[str | None, str] = {
+    None: "an array of Jaeger spans, Phoenix spans or Langfuse observations",
+    "jaeger": "an array of Jaeger spans or traces",
+    "phoenix": 'an array of Phoenix spans {"context", "span_kind", ...}',
+    "langfuse": 'an array of Langfuse observations {"traceId", "startTime", ...}',
 }
 
 Source = str | os.PathLike[str] | IO[bytes]
+_LIVE_FORMATS = ("jaeger-live", "phoenix-live")
 
 
 def is_url(source: object) -> bool:
-    return isinstance(source, str) and source.startswith(("http://", "https://"))
+    """A live source: a Jaeger ``http(s)://`` URL or a ``phoenix+http(s)://`` one."""
+    return isinstance(source, str) and source.startswith(
+        ("http://", "https://", "phoenix+http://", "phoenix+https://")
+    )
 
 
 def read_spans(
@@ -151,7 +192,8 @@ def read_spans(
 ) -> Iterator[Span]:
     """The spans of one input, in input order, normalised (see `rag_otel.analysis.model.Span`).
 
-    `live_options` (`LIVE_OPTIONS`) apply to a live Jaeger URL only.
+    `live_options` apply to a live source only: `LIVE_OPTIONS` to a Jaeger URL,
+    `PHOENIX_LIVE_OPTIONS` to a Phoenix one.
     """
     state = ReadState(_name(source), diagnostics, keep_attributes=keep_attributes)
     return _read_one(source, format, state, live_options)
@@ -168,7 +210,7 @@ def read_many(
     """The spans of several inputs, one after another. `live_options` go to the URL sources only."""
     shared = ReadState("", diagnostics, keep_attributes=keep_attributes)
     for source in sources:
-        options = live_options if is_url(source) or format == "jaeger-live" else {}
+        options = live_options if is_url(source) or format in _LIVE_FORMATS else {}
         yield from _read_one(source, format, shared.for_source(_name(source)), options)
 
 
@@ -190,23 +232,16 @@ def _read_one(
             None,
             f"unknown input format {fmt!r}: expected one of {', '.join(FORMATS)}",
         )
-    if is_url(source) or fmt == "jaeger-live":
-        if fmt not in (None, "jaeger-live") or not is_url(source):
-            raise InputError(
-                state.source,
-                None,
-                "expected an http(s):// URL of a Jaeger query service for format jaeger-live",
-            )
-        from rag_otel.analysis.readers.jaeger_live import read_live
-
-        yield from read_live(cast(str, source), state, **live_options)
+    if is_url(source) or fmt in _LIVE_FORMATS:
+        yield from _read_live(source, fmt, state, live_options)
         return
     given = sorted(k for k, v in live_options.items() if v is not None)
     if given:
         raise InputError(
             state.source,
             None,
-            f"options {', '.join(given)} apply only to a live Jaeger URL (http://...)",
+            f"options {', '.join(given)} apply only to a live Jaeger URL (http://...) "
+            "or a live Phoenix (phoenix+http://...)",
         )
     if isinstance(source, (str, os.PathLike)) and source != "-":
         try:
@@ -221,6 +256,42 @@ def _read_one(
         yield from _read_stream(sys.stdin.buffer, fmt, state)
     else:
         yield from _read_stream(cast(IO[bytes], source), fmt, state)
+
+
+def _read_live(
+    source: Source, fmt: str | None, state: ReadState, live_options: dict[str, Any]
+) -> Iterator[Span]:
+    from rag_otel.analysis.readers import phoenix_live
+
+    url = source if isinstance(source, str) else ""
+    if phoenix_live.is_phoenix_url(url) or fmt == "phoenix-live":
+        if fmt not in (None, "phoenix-live") or not is_url(url):
+            raise InputError(
+                state.source,
+                None,
+                "expected a phoenix+http(s)://HOST:PORT/PROJECT URL for format phoenix-live",
+            )
+        jaeger_only = sorted(
+            k for k, v in live_options.items() if v is not None and k not in PHOENIX_LIVE_OPTIONS
+        )
+        if jaeger_only:
+            raise InputError(
+                state.source,
+                None,
+                f"options {', '.join(jaeger_only)} apply only to a live Jaeger URL "
+                f"(a live Phoenix takes {', '.join(PHOENIX_LIVE_OPTIONS)})",
+            )
+        yield from phoenix_live.read_live(url, state, **live_options)
+        return
+    if fmt not in (None, "jaeger-live") or not is_url(url):
+        raise InputError(
+            state.source,
+            None,
+            "expected an http(s):// URL of a Jaeger query service for format jaeger-live",
+        )
+    from rag_otel.analysis.readers.jaeger_live import read_live
+
+    yield from read_live(url, state, **live_options)
 
 
 def _read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterator[Span]:
@@ -332,7 +403,10 @@ def _read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterat
 
 
 def decode_value(obj: Any, fmt: str | None, state: ReadState, location: Location) -> list[Span]:
-    """The spans of one parsed JSON value, whatever its shape (restricted by `fmt`)."""
+    """The spans of one parsed JSON value, whatever its shape (restricted by `fmt`).
+
+    The shape is told by keys only one format has; a value no format claims is refused
+    with its top-level keys and the list of supported formats."""
     if obj.__class__ is dict:
         rs = obj.get("resourceSpans")
         if rs is None:
@@ -340,25 +414,17 @@ def decode_value(obj: Any, fmt: str | None, state: ReadState, location: Location
         if rs is not None and fmt in (None, "otlp", "otlp-jsonl"):
             return otlp.decode_resource_spans(rs, state, location)
         if "result" in obj and fmt in (None, "jaeger-v3"):
-            result = obj["result"]
-            if result.__class__ is dict:
-                rs = result.get("resourceSpans")
-                if rs is None:
-                    rs = result.get("resource_spans")
-                if rs is not None:
-                    return otlp.decode_resource_spans(rs, state, location)
-                if not result:  # an empty TracesData
-                    return []
-            raise InputError(
-                state.source,
-                location_text(location),
-                f'expected "result" to be {{"resourceSpans": [...]}}, got {type_name(result)}',
-            )
-        if fmt in (None, "jaeger"):
-            if "data" in obj:
-                return jaeger.decode_response(obj, state, location)
-            if "spans" in obj:
-                return jaeger.decode_trace(obj, state, location)
+            return _decode_v3_result(obj["result"], state, location)
+        if "data" in obj or "meta" in obj or "next_cursor" in obj:
+            spans = _decode_envelope(obj, fmt, state, location)
+            if spans is not None:
+                return spans
+        if fmt in (None, "jaeger") and "spans" in obj:
+            return jaeger.decode_trace(obj, state, location)
+        if fmt in (None, "phoenix") and (phoenix.is_span(obj) or phoenix.is_otlpv1_span(obj)):
+            return phoenix.decode_spans([obj], state, location)
+        if fmt in (None, "langfuse") and langfuse.is_observation(obj):
+            return langfuse.decode_observations([obj], state, location)
         if "summaries" in obj and fmt in (None, "jaeger-v3", "jaeger"):
             state.diagnostics.warn(
                 "trace-summaries",
@@ -378,7 +444,7 @@ def decode_value(obj: Any, fmt: str | None, state: ReadState, location: Location
             location_text(location),
             f"expected {_EXPECTED.get(fmt, _ANY)}, got {_keys(obj)}",
         )
-    if obj.__class__ is list and fmt in (None, "jaeger"):
+    if obj.__class__ is list and fmt in (None, "jaeger", "phoenix", "langfuse"):
         return _decode_array(obj, fmt, state, location)
     raise InputError(
         state.source,
@@ -387,24 +453,72 @@ def decode_value(obj: Any, fmt: str | None, state: ReadState, location: Location
     )
 
 
-def _decode_array(
-    items: list[Any], fmt: str | None, state: ReadState, location: Location
-) -> list[Span]:
-    """A bare array: of v1 spans (the anonymizer's layout), or tolerated, of v1 traces."""
-    if not items:
-        return []
-    head = items[0]
-    if head.__class__ is dict and "spans" in head and "spanID" not in head:
-        out: list[Span] = []
-        for item in items:
-            out.extend(decode_value(item, fmt, state, location))
-        return out
-    if head.__class__ is dict and ("spanID" in head or "operationName" in head):
-        return jaeger.decode_spans(items, {}, state, location)
+def _decode_v3_result(result: Any, state: ReadState, location: Location) -> list[Span]:
+    if result.__class__ is dict:
+        rs = result.get("resourceSpans")
+        if rs is None:
+            rs = result.get("resource_spans")
+        if rs is not None:
+            return otlp.decode_resource_spans(rs, state, location)
+        if not result:  # an empty TracesData
+            return []
     raise InputError(
         state.source,
         location_text(location),
-        f"expected an array of Jaeger spans, got an array of {type_name(head)}",
+        f'expected "result" to be {{"resourceSpans": [...]}}, got {type_name(result)}',
+    )
+
+
+def _decode_envelope(
+    obj: dict[str, Any], fmt: str | None, state: ReadState, location: Location
+) -> list[Span] | None:
+    """A ``{"data": ...}`` answer: Phoenix's (``next_cursor``, span objects with ``context``),
+    Langfuse's (``meta``, observations with ``traceId``, ``startTime``) or Jaeger v1's
+    (traces with ``traceID``, ``spans``). None if it is none of them."""
+    if fmt == "phoenix" or (fmt is None and phoenix.is_page(obj)):
+        return phoenix.decode_page(obj, state, location)
+    if fmt == "langfuse" or (fmt is None and langfuse.is_page(obj)):
+        return langfuse.decode_page(obj, state, location)
+    if fmt not in (None, "jaeger") or "data" not in obj:
+        return None
+    data = obj["data"]
+    if fmt is None and data.__class__ is list and data and not _is_jaeger_trace(data[0]):
+        raise InputError(
+            state.source,
+            location_text(location),
+            f"expected data[0] to be {_DATA_ITEMS}, got {_describe(data[0])}",
+        )
+    return jaeger.decode_response(obj, state, location)
+
+
+def _is_jaeger_trace(item: Any) -> bool:
+    return item.__class__ is dict and ("spans" in item or "traceID" in item)
+
+
+def _decode_array(
+    items: list[Any], fmt: str | None, state: ReadState, location: Location
+) -> list[Span]:
+    """A bare array: of v1 spans (the anonymizer's layout), Phoenix spans, Langfuse
+    observations, or tolerated, of v1 traces."""
+    if not items:
+        return []
+    head = items[0]
+    if fmt in (None, "phoenix") and (phoenix.is_span(head) or phoenix.is_otlpv1_span(head)):
+        return phoenix.decode_spans(items, state, location)
+    if fmt in (None, "langfuse") and langfuse.is_observation(head):
+        return langfuse.decode_observations(items, state, location)
+    if fmt in (None, "jaeger"):
+        if head.__class__ is dict and "spans" in head and "spanID" not in head:
+            out: list[Span] = []
+            for item in items:
+                out.extend(decode_value(item, fmt, state, location))
+            return out
+        if head.__class__ is dict and ("spanID" in head or "operationName" in head):
+            return jaeger.decode_spans(items, {}, state, location)
+    raise InputError(
+        state.source,
+        location_text(location),
+        f"expected {_ARRAY_ITEMS.get(fmt, _ARRAY_ITEMS[None])}, got an array of {_describe(head)}",
     )
 
 
@@ -437,4 +551,11 @@ def _preview(line: bytes) -> str:
 
 def _keys(obj: dict[str, Any]) -> str:
     keys = list(obj)[:4]
-    return "an object with keys " + ", ".join(repr(k) for k in keys) if keys else "an empty object"
+    more = ", ..." if len(obj) > 4 else ""
+    listed = ", ".join(repr(k)[:40] for k in keys)
+    return f"an object with keys {listed}{more}" if keys else "an empty object"
+
+
+def _describe(value: Any) -> str:
+    """A JSON value in a message: an object by its keys, anything else by its type."""
+    return _keys(value) if value.__class__ is dict else type_name(value)

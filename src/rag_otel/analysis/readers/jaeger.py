@@ -16,7 +16,8 @@ FOLLOWS_FROM reference (then ``Span.follows_from`` is True), else the legacy
 nanoseconds. Ids are lower-cased and zero-padded to OTLP's widths (a 64-bit trace id
 ``2be38093ead7a083`` becomes ``00000000000000002be38093ead7a083``), so a trace read from
 Jaeger and from OTLP gets the same ids. Tags ``error=true`` and ``otel.status_code=ERROR``
-mark an error; the ``span.kind`` tag gives `Span.kind`. api_v3 responses
+mark an error; the ``span.kind`` tag gives `Span.kind`; the tags stage and turn recognition
+reads (`conventions.RECOGNITION_KEYS`) go to `conventions.classify_span`. api_v3 responses
 (``{"result": {"resourceSpans": ...}}``) are OTLP and are read by `otlp`. With
 ``keep_attributes``, every tag is kept, typed by its ``type`` (``span.kind``, ``error``
 and ``otel.status_code`` included).
@@ -28,6 +29,7 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
+from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
 
@@ -41,7 +43,6 @@ SPAN_KIND_VALUES: dict[str, int] = {
     "producer": 4,
     "consumer": 5,
 }
-_RAG_KEYS = frozenset((semconv.RAG_STAGE, semconv.RAG_STAGE_KIND, semconv.RAG_TURN_ID))
 _TRUE = (True, "true", "True", "TRUE", 1)
 
 
@@ -102,18 +103,22 @@ def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -
                 location_text(location),
                 f"expected data[{i}] to be a trace object, got {type_name(trace)}",
             )
-        out.extend(decode_trace(trace, state, location))
+        out.extend(decode_trace(trace, state, location, path=f"data[{i}]"))
     return out
 
 
-def decode_trace(trace: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
-    """One v1 trace: ``{"traceID", "spans": [...], "processes": {...}}``."""
+def decode_trace(
+    trace: dict[str, Any], state: ReadState, location: Location, *, path: str = ""
+) -> list[Span]:
+    """One v1 trace: ``{"traceID", "spans": [...], "processes": {...}}`` (`path`: where it
+    is in the document, for messages)."""
     spans = trace.get("spans")
     if spans.__class__ is not list:
+        field = f"{path}.spans" if path else '"spans"'
         raise InputError(
             state.source,
             location_text(location),
-            f'expected a trace\'s "spans" to be an array, got {type_name(spans)}',
+            f"expected a Jaeger trace's {field} to be an array of spans, got {type_name(spans)}",
         )
     processes = trace.get("processes")
     if processes.__class__ is not dict:
@@ -136,7 +141,7 @@ def decode_spans(
     intern = state.strings.setdefault
     where = state.where(location)
     services: dict[str, str | None] = {}
-    rag_keys = _RAG_KEYS
+    wanted = RECOGNITION_KEYS
     for s in spans:
         try:
             tid = _trace_id(s["traceID"], state, where)
@@ -187,7 +192,7 @@ def decode_spans(
 
             kind = 0
             error = False
-            stage = stage_kind = turn_id = None
+            found: dict[str, Any] | None = None
             kept: dict[str, Any] | None = {} if keep else None
             chunk_attrs: dict[str, Any] | None = kept
             for tag in s.get("tags") or ():
@@ -198,15 +203,10 @@ def decode_spans(
                     error = error or tag.get("value") in _TRUE
                 elif key == OTEL_STATUS_CODE_TAG:
                     error = error or tag.get("value") == "ERROR"
-                elif key in rag_keys:
-                    value = tag.get("value")
-                    text = None if value is None else intern(str(value), str(value))
-                    if key == semconv.RAG_STAGE:
-                        stage = text
-                    elif key == semconv.RAG_STAGE_KIND:
-                        stage_kind = text
-                    else:
-                        turn_id = text
+                elif key in wanted:
+                    if found is None:
+                        found = {}
+                    found[key] = tag_value(tag)
                 elif key in first_token.ATTRIBUTES:
                     chunk_attrs = chunk_attrs if chunk_attrs is not None else {}
                     chunk_attrs[key] = tag_value(tag)
@@ -237,29 +237,33 @@ def decode_spans(
                     services[pid_key] = service
             if s.get("warnings"):
                 warn("jaeger-warning", f"{where}: span {sid}: {s['warnings']!r}")
-        except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
-            sid_text = s.get("spanID") if s.__class__ is dict else None
-            warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
-            continue
 
-        append(
-            Span(
+            span = Span(
                 tid,
                 sid,
                 parent,
                 name,
                 start,
                 end,
-                stage,
-                stage_kind,
+                None,
+                None,
                 name == semconv.TURN_SPAN_NAME,
-                turn_id,
+                None,
                 error,
                 service,
                 kind,
                 follows,
                 kept,
-                first_chunk,
+                first_chunk_ns=first_chunk,
             )
-        )
+            if found is not None:
+                classify_span(span, found)
+                stage = span.stage
+                if stage is not None:
+                    span.stage = intern(stage, stage)
+        except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
+            sid_text = s.get("spanID") if s.__class__ is dict else None
+            warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
+            continue
+        append(span)
     return out

@@ -29,13 +29,9 @@ answers raise `InputError` naming the URL and the reason.
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -44,6 +40,7 @@ import orjson
 
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import jaeger, otlp
+from rag_otel.analysis.readers.http_get import HttpGet, snippet
 from rag_otel.analysis.readers.otlp import ReadState
 
 DEFAULT_SINCE = "1h"
@@ -81,7 +78,7 @@ def parse_duration_ns(text: str) -> int | None:
     return int(total)
 
 
-def _time_ns(value: object, option: str, now_ns: int, url: str) -> int:
+def option_time_ns(value: object, option: str, now_ns: int, url: str) -> int:
     if isinstance(value, datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return int(stamp.timestamp()) * 1_000_000_000 + stamp.microsecond * 1000
@@ -92,7 +89,7 @@ def _time_ns(value: object, option: str, now_ns: int, url: str) -> int:
         if ago is not None:
             return now_ns - ago
         try:
-            return _time_ns(datetime.fromisoformat(value.strip()), option, now_ns, url)
+            return option_time_ns(datetime.fromisoformat(value.strip()), option, now_ns, url)
         except ValueError:
             pass
     raise InputError(
@@ -107,62 +104,6 @@ def rfc3339(ns: int) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{frac:09d}Z"
-
-
-class _Http:
-    """GET with a bounded timeout; every failure becomes InputError naming the URL."""
-
-    def __init__(self, base: str, timeout: float) -> None:
-        self.base = base
-        self.timeout = timeout
-        host = urllib.parse.urlsplit(base).hostname or ""
-        handlers: list[urllib.request.BaseHandler] = []
-        if _is_loopback(host):  # a proxy from the environment cannot reach our loopback
-            handlers.append(urllib.request.ProxyHandler({}))
-        self.opener = urllib.request.build_opener(*handlers)
-
-    def get(self, path: str, params: dict[str, str]) -> tuple[int, bytes, str]:
-        """(status, body, url). HTTP error statuses are returned, not raised."""
-        url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                return response.status, response.read(), url
-        except urllib.error.HTTPError as exc:
-            try:
-                body = exc.read()
-            except (OSError, http.client.HTTPException):
-                body = b""
-            return exc.code, body, url
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, TimeoutError):
-                raise InputError(
-                    self.base,
-                    None,
-                    f"expected a Jaeger answer within {self.timeout:g} s (timed out on {path})",
-                ) from None
-            raise InputError(
-                self.base, None, f"expected a reachable Jaeger query service ({exc.reason})"
-            ) from None
-        except TimeoutError:
-            raise InputError(
-                self.base,
-                None,
-                f"expected a Jaeger answer within {self.timeout:g} s (timed out on {path})",
-            ) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise InputError(
-                self.base, None, f"expected a Jaeger answer on {path} ({exc!r})"
-            ) from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _json(body: bytes) -> Any:
@@ -189,7 +130,7 @@ def _error_message(body: bytes) -> str | None:
     return None
 
 
-def _services(client: _Http) -> list[str] | None:
+def _services(client: HttpGet) -> list[str] | None:
     for path, key in (("/api/v3/services", "services"), ("/api/services", "data")):
         try:
             status, body, _ = client.get(path, {})
@@ -228,7 +169,12 @@ def read_live(
 ) -> Iterator[Span]:
     """The spans of the traces of `service` in [since, until], window by window (see the module doc)."""
     base = query_base(url)
-    client = _Http(base, DEFAULT_TIMEOUT if timeout is None else float(timeout))
+    client = HttpGet(
+        base,
+        timeout=DEFAULT_TIMEOUT if timeout is None else float(timeout),
+        peer="Jaeger",
+        server="a reachable Jaeger query service",
+    )
     if not service:
         known = _services(client)
         listed = f"; services here: {', '.join(known)}" if known else ""
@@ -239,8 +185,8 @@ def read_live(
     if page < 1 or (limit is not None and int(limit) < 1):
         raise InputError(base, None, "expected num_traces and limit to be at least 1")
     now_ns = time.time_ns()
-    t_max = now_ns if until is None else _time_ns(until, "until", now_ns, base)
-    t_min = _time_ns(DEFAULT_SINCE if since is None else since, "since", now_ns, base)
+    t_max = now_ns if until is None else option_time_ns(until, "until", now_ns, base)
+    t_min = option_time_ns(DEFAULT_SINCE if since is None else since, "since", now_ns, base)
     if t_min >= t_max:
         raise InputError(
             base, None, f"expected since ({rfc3339(t_min)}) to be before until ({rfc3339(t_max)})"
@@ -293,7 +239,7 @@ def read_live(
 
 
 def _fetch(
-    client: _Http,
+    client: HttpGet,
     api: str,
     state: ReadState,
     service: str,
@@ -336,9 +282,9 @@ def _fetch(
     if status == 404:
         if message is not None:
             return []  # "No traces found"
-        raise _ApiMissing(f"HTTP 404 on {path}: {_snippet(body)}")
+        raise _ApiMissing(f"HTTP 404 on {path}: {snippet(body)}")
     if status != 200:
-        reason = message if message is not None else _snippet(body)
+        reason = message if message is not None else snippet(body)
         raise InputError(
             client.base, None, f"expected HTTP 200 from {path}, got {status}: {reason}"
         )
@@ -346,9 +292,9 @@ def _fetch(
         obj = _json(body)
     except orjson.JSONDecodeError:
         if api == "v3":
-            raise _ApiMissing(f"{path} answered non-JSON: {_snippet(body)}") from None
+            raise _ApiMissing(f"{path} answered non-JSON: {snippet(body)}") from None
         raise InputError(
-            full_url, None, f"expected JSON from Jaeger, got {_snippet(body)}"
+            full_url, None, f"expected JSON from Jaeger, got {snippet(body)}"
         ) from None
     window_state = ReadState(
         f"{client.base}{path}",
@@ -377,8 +323,3 @@ def _fetch(
             client.base, None, f"expected traces from {path}, got errors: {obj['errors']!r}"
         )
     return jaeger.decode_response(obj, window_state, None)
-
-
-def _snippet(body: bytes) -> str:
-    text = body.decode("utf-8", "replace").strip().replace("\n", " ")
-    return repr(text[:80]) if text else "an empty body"

@@ -16,7 +16,9 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 The decoder `otlp_decoder` builds is the hot loop of the 1,000,000-span benchmark:
 everything it needs is bound once (closure cells and locals), canonical camelCase spans
 take the fast path (snake_case ones are renamed first, `camel_case_span`), and only the
-three rag-otel attributes are looked at unless the caller asked to keep all attributes.
+attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are decoded
+unless the caller asked to keep all attributes; a span carrying none of them is not
+classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
 """
@@ -30,6 +32,14 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
+from rag_otel.analysis.conventions import (
+    OTHER,
+    RECOGNITION_KEYS,
+    SOURCE_RAG_OTEL,
+    STAGE_KIND_OF,
+    classify_span,
+    stage_kind,
+)
 from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
 
 SERVICE_NAME = "service.name"
@@ -45,8 +55,6 @@ SPAN_KIND_NAMES: dict[str, int] = {
 STATUS_CODE_ERROR = 2
 _KINDS: dict[str | None, int] = {name: value for name, value in SPAN_KIND_NAMES.items()}
 _KINDS[None] = 0  # "kind": null is unspecified too
-
-_RAG_KEYS = frozenset((semconv.RAG_STAGE, semconv.RAG_STAGE_KIND, semconv.RAG_TURN_ID))
 
 
 Location = str | int | None
@@ -64,7 +72,14 @@ class ReadState:
     """What one read shares across documents (lines, pages, files): where problems are
     counted, and an intern table for repeated strings."""
 
-    __slots__ = ("diagnostics", "keep_attributes", "otlp_decoder", "source", "strings")
+    __slots__ = (
+        "diagnostics",
+        "keep_attributes",
+        "langfuse_roots",
+        "otlp_decoder",
+        "source",
+        "strings",
+    )
 
     def __init__(
         self,
@@ -73,6 +88,7 @@ class ReadState:
         *,
         keep_attributes: bool = False,
         strings: dict[str, str] | None = None,
+        langfuse_roots: dict[str, Span] | None = None,
     ) -> None:
         self.source = source
         """Name of the input, for messages."""
@@ -81,6 +97,8 @@ class ReadState:
         self.strings: dict[str, str] = {} if strings is None else strings
         """Span names, stages and services are few and repeated: keep one copy of each."""
         self.otlp_decoder: Callable[[Any, Location], list[Span]] | None = None
+        self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
+        """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
 
     def for_source(self, source: str) -> ReadState:
         """The same shared tables, reporting under another source name."""
@@ -89,7 +107,15 @@ class ReadState:
             self.diagnostics,
             keep_attributes=self.keep_attributes,
             strings=self.strings,
+            langfuse_roots=self.langfuse_roots,
         )
+
+    def text(self, value: Any) -> str | None:
+        """An attribute value as interned text (None stays None)."""
+        if value is None:
+            return None
+        text = value if value.__class__ is str else str(value)
+        return self.strings.setdefault(text, text)
 
     def where(self, location: Location) -> str:
         """``source: line 12``, for warning details."""
@@ -223,11 +249,17 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
     warn = diag.warn
     keep = state.keep_attributes
     intern = state.strings.setdefault
-    rag_keys = _RAG_KEYS | first_token.ATTRIBUTES  # one set lookup per attribute
+    # what recognition reads, and the first-chunk attributes (one set lookup per attribute)
+    wanted = RECOGNITION_KEYS | first_token.ATTRIBUTES
     chunk_keys = first_token.ATTRIBUTES
+    classify = classify_span
+    kind_of = STAGE_KIND_OF
     RAG_STAGE = semconv.RAG_STAGE
     RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
+    RAG_OPERATION = semconv.RAG_OPERATION
+    RAG_OTEL = SOURCE_RAG_OTEL
     RAG_TURN_ID = semconv.RAG_TURN_ID
+    rag_others = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
     TURN_NAME = semconv.TURN_SPAN_NAME
     SERVICE = SERVICE_NAME
     kind_names = _KINDS
@@ -356,73 +388,138 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                             code = status.get("code")
                             error = code == ERROR or code == "STATUS_CODE_ERROR"
 
-                        stage = stage_kind = turn_id = None
-                        kept: dict[str, Any] | None = None
+                        # Recognition (conventions.classify_span). rag-otel's own stages
+                        # and turns, the common case, are recognised inline: the AnyValue
+                        # wrappers of rag.stage and rag.stage.kind are held, and of the other
+                        # recognised keys only those that can still matter (after rag.stage,
+                        # just rag.operation and rag.turn.id).
+                        stage_v = kind_v = found = None
                         chunk_attrs: dict[str, Any] | None = None
                         attrs = s.get("attributes")
                         if keep:
-                            kept = chunk_attrs = {}
+                            kept: dict[str, Any] = {}
                             if attrs:
                                 for kv in attrs:
                                     kept[kv["key"]] = any_value(kv.get("value"))
-                            v = kept.get(RAG_STAGE)
-                            stage = None if v is None else str(v)
-                            v = kept.get(RAG_STAGE_KIND)
-                            stage_kind = None if v is None else str(v)
-                            v = kept.get(RAG_TURN_ID)
-                            turn_id = None if v is None else str(v)
-                        elif attrs:
-                            for kv in attrs:
-                                key = kv["key"]
-                                if key in rag_keys:
-                                    value = kv["value"]
-                                    if key in chunk_keys:
-                                        chunk_attrs = chunk_attrs or {}
-                                        chunk_attrs[key] = any_value(value)
-                                        continue
-                                    text = value.get("stringValue")
-                                    if text is None:
-                                        text = attribute_text(value)
-                                    if key == RAG_STAGE:
-                                        stage = text
-                                    elif key == RAG_STAGE_KIND:
-                                        stage_kind = text
-                                    else:
-                                        turn_id = text
-                        if stage is not None:
-                            stage = intern(stage, stage)
-                        if stage_kind is not None:
-                            stage_kind = intern(stage_kind, stage_kind)
+                            span = Span(
+                                tid,
+                                sid,
+                                pid,
+                                name,
+                                start,
+                                end,
+                                error=error,
+                                service=service,
+                                kind=kind,
+                                attributes=kept,
+                            )
+                            classify(span, kept)
+                            chunk_attrs = kept
+                        else:
+                            if attrs:
+                                for kv in attrs:
+                                    key = kv["key"]
+                                    if key in wanted:
+                                        if key == RAG_STAGE:
+                                            stage_v = kv["value"]
+                                        elif key == RAG_STAGE_KIND:
+                                            kind_v = kv["value"]
+                                        elif key in chunk_keys:
+                                            if chunk_attrs is None:
+                                                chunk_attrs = {}
+                                            chunk_attrs[key] = any_value(kv["value"])
+                                        elif stage_v is None or key in rag_others:
+                                            if found is None:
+                                                found = {key: kv["value"]}
+                                            else:
+                                                found[key] = kv["value"]
+                            if name == TURN_NAME:
+                                turn_v = None if found is None else found.get(RAG_TURN_ID)
+                                turn_id = None
+                                if turn_v is not None:
+                                    turn_id = turn_v.get("stringValue")
+                                    if turn_id is None:
+                                        turn_id = attribute_text(turn_v)
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None,
+                                    None,
+                                    True,
+                                    turn_id,
+                                    error,
+                                    service,
+                                    kind,
+                                )
+                            elif stage_v is not None and (
+                                found is None or RAG_OPERATION not in found
+                            ):
+                                stage = stage_v.get("stringValue")
+                                if stage is None:
+                                    stage = attribute_text(stage_v)
+                                stage_kind_: str | None = OTHER
+                                if kind_v is not None:
+                                    raw = kind_v.get("stringValue")
+                                    stage_kind_ = kind_of.get(raw) if raw is not None else None
+                                    if stage_kind_ is None:
+                                        stage_kind_ = stage_kind(any_value(kind_v))
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None if stage is None else intern(stage, stage),
+                                    stage_kind_,
+                                    False,
+                                    None,
+                                    error,
+                                    service,
+                                    kind,
+                                    stage_source=RAG_OTEL,  # by keyword: fields may be added
+                                )
+                                if stage is None:  # rag.stage set to nothing: not a stage
+                                    span.stage_kind = span.stage_source = None
+                            else:
+                                span = Span(
+                                    tid,
+                                    sid,
+                                    pid,
+                                    name,
+                                    start,
+                                    end,
+                                    None,
+                                    None,
+                                    False,
+                                    None,
+                                    error,
+                                    service,
+                                    kind,
+                                )
+                                if found is not None or kind_v is not None:
+                                    values = {} if found is None else found
+                                    if kind_v is not None:
+                                        values[RAG_STAGE_KIND] = kind_v
+                                    if stage_v is not None:
+                                        values[RAG_STAGE] = stage_v
+                                    classify(span, {k: any_value(v) for k, v in values.items()})
+                        stage = span.stage
+                        if stage is not None and span.stage_source is not RAG_OTEL:
+                            span.stage = intern(stage, stage)
                         events = s.get("events")
-                        first_chunk = None
                         if events or chunk_attrs:
-                            first_chunk = first_token.first_chunk_ns(
+                            span.first_chunk_ns = first_token.first_chunk_ns(
                                 start, chunk_attrs, first_token.otlp_events(events)
                             )
                     except caught as exc:
                         warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
                         continue
-
-                    append(
-                        Span(
-                            tid,
-                            sid,
-                            pid,
-                            name,
-                            start,
-                            end,
-                            stage,
-                            stage_kind,
-                            name == TURN_NAME,
-                            turn_id,
-                            error,
-                            service,
-                            kind,
-                            False,
-                            kept,
-                            first_chunk,
-                        )
-                    )
+                    append(span)
         return out
 
     return decode

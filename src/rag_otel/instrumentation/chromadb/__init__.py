@@ -27,15 +27,21 @@ What is wrapped
 HTTP client), the same six methods on each:
 
 - ``query`` -> stage ``chroma.query`` (kind ``retrieval``), ``get`` -> stage ``chroma.get``:
-  collection name (``gen_ai.data_source.id``, ``db.collection.name``), ``n_results`` /
-  ``limit`` as ``gen_ai.request.top_k``, how many queries and of which type, whether a
-  ``where`` / ``where_document`` filter or an ``ids`` restriction was given, how many hits
-  came back, and the hits themselves as documents (ids and distances, bounded to the top N
-  by the stage API; distances are "lower is better", ``rag.retrieval.score_type=distance``).
+  collection name (``gen_ai.data_source.id``, ``db.collection.name``), ``db.namespace``
+  (``{tenant}|{database}``), ``n_results`` / ``limit`` as ``gen_ai.retrieval.top_k`` (an
+  int), how many queries and of which type, whether a ``where`` / ``where_document`` filter
+  or an ``ids`` restriction was given, how many hits came back (``db.response.returned_rows``
+  and ``rag.retrieval.result_count``), and the hits themselves as documents (ids and
+  distances, bounded to the top N by the stage API; distances are "lower is better",
+  ``rag.retrieval.score_type=distance``).
   A batch query (several query embeddings or texts) records the **first** query's hits as
   documents and the hit count of all queries in ``rag.retrieval.result_count``.
 - ``add`` / ``upsert`` / ``update`` / ``delete`` -> operations ``chroma.add`` ... (ingest
   spans, not stages): collection name and record count (``delete``: records removed).
+
+Span kind: CLIENT when the collection's client talks to a Chroma server (``HttpClient``,
+``AsyncHttpClient``), with ``server.address`` / ``server.port``; INTERNAL for the embedded
+clients (``EphemeralClient``, ``PersistentClient``), which run in this process.
 
 Document text and query text are recorded only with content capture on
 (``rag_otel.content_capture_enabled()``). Embedding vectors are never recorded.
@@ -49,9 +55,12 @@ chromadb: methods are wrapped when chromadb is imported, or at once if it alread
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from functools import lru_cache
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import SpanKind
 
 import rag_otel
 from rag_otel import semconv
@@ -63,11 +72,9 @@ from rag_otel.instrumentation._patching import (
     Wrapper,
     contained,
 )
+from rag_otel.spans import OperationScope, StageScope
 
 from .package import _instruments
-
-if TYPE_CHECKING:
-    from rag_otel.spans import OperationScope
 
 __all__ = ["ChromaInstrumentor"]
 
@@ -131,10 +138,45 @@ def _filters(argv: Arguments, args: Args, kwargs: Kwargs, into: dict[str, Any]) 
         into[semconv.RAG_RETRIEVAL_FILTER_IDS] = _count_items(ids)
 
 
+# --- where the collection lives: in this process, or behind a server ------------------------
+
+Server = tuple[str, int] | None
+"""``(server.address, server.port)`` of an HTTP client; None for an embedded one."""
+
+
+@lru_cache(maxsize=64)
+def _parse_server(url: str) -> Server:
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    default = 443 if parts.scheme == "https" else 80
+    return parts.hostname, parts.port or default
+
+
+def _server(collection: Any) -> Server:
+    """Where an HTTP client sends its requests (its ``get_api_url()``); None when embedded."""
+    get_url = getattr(getattr(collection, "_client", None), "get_api_url", None)
+    if get_url is None:
+        return None
+    url = get_url()
+    return _parse_server(url) if isinstance(url, str) else None
+
+
+def _location(collection: Any, server: Server, into: dict[str, Any]) -> None:
+    """``db.namespace`` (``{tenant}|{database}``) and, for a server, its address and port."""
+    into[semconv.DB_NAMESPACE] = f"{collection.tenant}|{collection.database}"
+    if server is not None:
+        into[semconv.SERVER_ADDRESS], into[semconv.SERVER_PORT] = server
+
+
+def _span_kind(server: Server) -> SpanKind:
+    return SpanKind.INTERNAL if server is None else SpanKind.CLIENT
+
+
 # --- retrieval: query / get ---------------------------------------------------------------
 # The request is described in one ``span.set_attributes`` call (one lock, one pass): the
 # data source and top_k are spelled as ``StageHandle.set_data_source`` / ``set_top_k`` spell
-# them for a retrieval stage (``gen_ai.request.top_k`` is a double in GenAI).
+# them for a retrieval stage (``gen_ai.retrieval.top_k``, an int).
 
 
 def _describe_query(
@@ -149,7 +191,7 @@ def _describe_query(
     into[semconv.DB_COLLECTION_NAME] = into[semconv.GEN_AI_DATA_SOURCE_ID] = name
     n_results = argv.get(args, kwargs, "n_results")
     if isinstance(n_results, int):
-        into[semconv.GEN_AI_REQUEST_TOP_K] = float(n_results)
+        into[semconv.GEN_AI_RETRIEVAL_TOP_K] = n_results
     for parameter, query_type, count in _QUERY_INPUTS:
         value = argv.get(args, kwargs, parameter)
         if value is not None:
@@ -173,7 +215,7 @@ def _describe_get(
     into[semconv.DB_COLLECTION_NAME] = into[semconv.GEN_AI_DATA_SOURCE_ID] = name
     limit = argv.get(args, kwargs, "limit")
     if isinstance(limit, int):
-        into[semconv.GEN_AI_REQUEST_TOP_K] = float(limit)
+        into[semconv.GEN_AI_RETRIEVAL_TOP_K] = limit
     _filters(argv, args, kwargs, into)
 
 
@@ -181,7 +223,9 @@ def _record_hits(
     handle: rag_otel.StageHandle, ids: Any, distances: Any, documents: Any, total: int
 ) -> None:
     """The hits as documents: the stage API keeps the first N (``record_documents``)."""
-    handle.span.set_attribute(semconv.RAG_RETRIEVAL_RESULT_COUNT, total)
+    handle.span.set_attributes(
+        {semconv.RAG_RETRIEVAL_RESULT_COUNT: total, semconv.DB_RESPONSE_RETURNED_ROWS: total}
+    )
     if not ids:
         return
     contents = None
@@ -227,17 +271,33 @@ def _retrieval(method: str, *, is_async: bool) -> Patch:
     if method == "query":
         static[semconv.RAG_RETRIEVAL_SCORE_TYPE] = "distance"
     where_in, where_out = f"{name} arguments", f"{name} results"
+    # one scope per span kind, built once: INTERNAL (embedded client), CLIENT (HTTP client)
+    scopes = {
+        server_kind: StageScope(name, "retrieval", {}, span_kind=server_kind)
+        for server_kind in (SpanKind.INTERNAL, SpanKind.CLIENT)
+    }
 
     def make(original: Callable[..., Any]) -> Wrapper:
         argv = Arguments(original)
 
-        def begin(handle: rag_otel.StageHandle, instance: Any, args: Args, kwargs: Kwargs) -> bool:
+        def scope(instance: Any) -> tuple[StageScope, Server]:
+            try:
+                server = _server(instance)
+            except Exception:
+                contained(where_in)
+                server = None
+            return scopes[_span_kind(server)], server
+
+        def begin(
+            handle: rag_otel.StageHandle, instance: Any, server: Server, args: Args, kwargs: Kwargs
+        ) -> bool:
             """Record the request; False when the span is not recording (skip the rest)."""
             try:
                 span = handle.span
                 if not span.is_recording():
                     return False
                 attributes = dict(static)
+                _location(instance, server, attributes)
                 describe(handle, instance, argv, args, kwargs, attributes)
                 span.set_attributes(attributes)
             except Exception:
@@ -255,8 +315,9 @@ def _retrieval(method: str, *, is_async: bool) -> Patch:
             async def traced(
                 wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
             ) -> Any:
-                async with rag_otel.stage(name, kind="retrieval") as handle:
-                    recording = begin(handle, instance, args, kwargs)
+                stage, server = scope(instance)
+                async with stage as handle:
+                    recording = begin(handle, instance, server, args, kwargs)
                     result = await wrapped(*args, **kwargs)
                     if recording:
                         end(handle, result)
@@ -274,8 +335,9 @@ def _retrieval(method: str, *, is_async: bool) -> Patch:
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
             if not _PATCHER.active or not is_instrumentation_enabled():
                 return wrapped(*args, **kwargs)
-            with rag_otel.stage(name, kind="retrieval") as handle:
-                recording = begin(handle, instance, args, kwargs)
+            stage, server = scope(instance)
+            with stage as handle:
+                recording = begin(handle, instance, server, args, kwargs)
                 result = wrapped(*args, **kwargs)
                 if recording:
                     end(handle, result)
@@ -304,9 +366,12 @@ def _ingest(method: str, *, is_async: bool) -> Patch:
         def begin(instance: Any, args: Args, kwargs: Kwargs) -> OperationScope:
             attributes = dict(static)
             source = None
+            server: Server = None
             try:
                 source = instance.name
                 attributes[semconv.DB_COLLECTION_NAME] = source
+                server = _server(instance)
+                _location(instance, server, attributes)
                 if method == "delete":
                     _filters(argv, args, kwargs, attributes)
                 else:
@@ -315,7 +380,7 @@ def _ingest(method: str, *, is_async: bool) -> Patch:
                         attributes[semconv.RAG_INGEST_RECORD_COUNT] = _count_items(ids)
             except Exception:
                 contained(where_in)
-            return rag_otel.operation(name, data_source=source, **attributes)
+            return OperationScope(name, "ingest", source, attributes, _span_kind(server))
 
         def end(handle: rag_otel.OperationHandle, result: Any) -> None:
             try:

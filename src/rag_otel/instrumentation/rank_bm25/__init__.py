@@ -31,7 +31,7 @@ base class ``BM25``; each is wrapped where it is defined, so every call makes on
   with ``argpartition`` over the returned scores, only when the span is recording).
 - ``get_batch_scores`` -> stage ``bm25.get_batch_scores``: as above over the given
   ``doc_ids`` (their count is ``rag.retrieval.candidate_count``; ids are those doc ids).
-- ``get_top_n`` -> stage ``bm25.get_top_n``: ``n`` as ``gen_ai.request.top_k`` and the
+- ``get_top_n`` -> stage ``bm25.get_top_n``: ``n`` as ``gen_ai.retrieval.top_k`` (an int) and the
   returned documents' corpus indices and scores (the same ranking rank-bm25 computes).
   ``get_top_n`` calls ``get_scores`` inside: that inner call makes no span of its own (a
   context variable marks it); its scores feed the outer span.
@@ -282,9 +282,7 @@ def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
                 if recording:
                     try:
                         n = argv.get(args, kwargs, "n")
-                        top_k = (
-                            {semconv.GEN_AI_REQUEST_TOP_K: float(n)} if isinstance(n, int) else {}
-                        )
+                        top_k = {semconv.GEN_AI_RETRIEVAL_TOP_K: n} if isinstance(n, int) else {}
                         _describe(handle, instance, argv.get(args, kwargs, "query"), top_k)
                     except Exception:
                         contained(where_in)
