@@ -24,7 +24,7 @@ Four histograms, named and united per the OpenTelemetry conventions (unit ``s``)
   ``gen_ai.request.model``; the conventions' bucket advice (`GEN_AI_BUCKETS`);
 * ``rag.turn.time_to_first_chunk``: time to first token, from a turn's start to the first
   chunk any of its streamed generation stages yields (once per turn; turns that do not
-  stream record none).
+  stream record none); ``gen_ai.workflow.name`` when the turn's workflow is named.
 
 On a Prometheus endpoint they read ``rag_stage_duration_seconds_bucket{rag_stage, rag_stage_kind,
 gen_ai_operation_name, error_type, le}`` (plus ``_sum`` and ``_count``),
@@ -205,7 +205,24 @@ def first_chunk_key(name: str, kind: str, attributes: Mapping[str, object]) -> M
 
 
 TURN_FIRST_CHUNK_KEY: Final = MetricKey(_TURN_FIRST_CHUNK, {})
-"""The key of a turn's time to first token (from its start to its first streamed chunk)."""
+"""The key of a turn's time to first token (from its start to its first streamed chunk),
+for a turn without a workflow name."""
+_TURN_FIRST_CHUNK_KEYS: Final[dict[str, MetricKey]] = {}
+
+
+def turn_first_chunk_key(workflow: str | None) -> MetricKey:
+    """The key of a turn's time to first token: ``gen_ai.workflow.name`` when the workflow
+    is named, as on the turn's duration (the cache is bounded the same way)."""
+    if workflow is None:
+        return TURN_FIRST_CHUNK_KEY
+    key = _TURN_FIRST_CHUNK_KEYS.get(workflow)
+    if key is None:
+        if len(_TURN_FIRST_CHUNK_KEYS) >= 256:
+            _TURN_FIRST_CHUNK_KEYS.clear()
+        key = MetricKey(_TURN_FIRST_CHUNK, {sc.GEN_AI_WORKFLOW_NAME: workflow})
+        _TURN_FIRST_CHUNK_KEYS[workflow] = key
+    return key
+
 
 _Sample = tuple[float, MetricKey, "type[BaseException] | None"]
 _PENDING: Final[deque[_Sample]] = deque()

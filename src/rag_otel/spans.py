@@ -298,7 +298,7 @@ class OperationHandle(_Handle):
 class TurnHandle(_Handle):
     """The span of one question/answer turn."""
 
-    __slots__ = ("_t0", "_turn_id", "conversation_id")
+    __slots__ = ("_first_key", "_t0", "_turn_id", "conversation_id")
 
     def __init__(self, span: Span, turn_id: str | None, conversation_id: str | None = None):
         self.span = span
@@ -308,6 +308,8 @@ class TurnHandle(_Handle):
         self._t0 = 0.0
         """The turn's start (perf counter) while its time to first token is still to be
         recorded (metrics on); 0.0 once recorded, or with metrics off."""
+        self._first_key: MetricKey = _metrics.TURN_FIRST_CHUNK_KEY
+        """The metric key its time to first token is recorded under (its workflow's)."""
 
     @property
     def turn_id(self) -> str:
@@ -781,6 +783,8 @@ class _TurnSpec(_Spec[TurnHandle]):
             contained("span-start", "starting the turn span failed")
             return None
         if _metrics.ENABLED:
+            if workflow is not None:
+                handle._first_key = _metrics.turn_first_chunk_key(workflow)
             handle._t0 = t0 = _perf()
             return span, token, handle, t0, _metrics.turn_key(workflow)
         return span, token, handle, 0.0, None
@@ -898,7 +902,7 @@ def _record_first_chunk(
     if handle is not None:
         t0, handle._t0 = handle._t0, 0.0
         if t0:
-            _metrics.record(now - t0, _metrics.TURN_FIRST_CHUNK_KEY)
+            _metrics.record(now - t0, handle._first_key)
 
 
 def _wrap_gen(

@@ -30,7 +30,9 @@ def retrieve() -> list[str]:
     return ["a"]
 
 
-@rag_otel.stage("draft", kind="generation", **{"gen_ai.provider.name": "openai"})
+@rag_otel.stage(
+    "draft", kind="generation", provider="openai", **{"gen_ai.request.model": "gpt-4o-mini"}
+)
 def draft() -> Iterator[str]:
     time.sleep(0.01)
     yield "a"
@@ -75,6 +77,7 @@ def test_per_stage_and_once_per_turn(
         sc.RAG_STAGE_KIND: "generation",
         sc.GEN_AI_OPERATION_NAME: "chat",
         sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
     }
     assert stages["answer"].attributes == {
         sc.RAG_STAGE: "answer",
@@ -110,6 +113,17 @@ def test_per_stage_and_once_per_turn(
     )
     assert turn.sum == pytest.approx(from_spans, rel=0.1)
     assert turn.sum > 4 * 0.03  # retrieve's 20 ms and the draft's 10 ms, in each turn
+
+
+def test_a_named_workflow_is_on_the_turns_time_to_first_token(
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    """As on the turn's duration (gen_ai.invoke_workflow.duration): gen_ai.workflow.name."""
+    for workflow in ("faq-bot", "faq-bot", None):
+        with rag_otel.turn(workflow=workflow):
+            assert list(draft()) == ["a", "b"]
+    turns = {tuple(p.attributes.items()): p.count for p in points(metric_reader, TURN_FIRST)}
+    assert turns == {((sc.GEN_AI_WORKFLOW_NAME, "faq-bot"),): 2, (): 1}
 
 
 def test_a_stream_outside_any_turn_records_only_its_stage(
