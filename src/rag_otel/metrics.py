@@ -9,7 +9,7 @@ Usage::
     rag_otel.configure(service_name="faq-bot", metrics="prometheus")  # a /metrics endpoint to scrape
     rag_otel.configure(service_name="faq-bot", metrics="otlp", endpoint="http://127.0.0.1:4318")
 
-Two histograms, named and united per the OpenTelemetry conventions (unit ``s``):
+Four histograms, named and united per the OpenTelemetry conventions (unit ``s``):
 
 * ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind``, the kind's
   ``gen_ai.operation.name``, ``gen_ai.provider.name`` when ``stage(..., provider=...)`` names
@@ -17,11 +17,21 @@ Two histograms, named and united per the OpenTelemetry conventions (unit ``s``):
   errors, as on spans);
 * ``gen_ai.invoke_workflow.duration`` (the GenAI conventions' metric of a workflow invocation,
   which a turn is): ``gen_ai.workflow.name`` when the turn's workflow is named, ``error.type``
-  when the turn raised.
+  when the turn raised;
+* ``gen_ai.client.operation.time_to_first_chunk`` (GenAI conventions): a streamed generation
+  stage's time from its start to its first chunk; ``rag.stage``, ``rag.stage.kind``,
+  ``gen_ai.operation.name`` and, when the stage declares them, ``gen_ai.provider.name`` and
+  ``gen_ai.request.model``; the conventions' bucket advice (`GEN_AI_BUCKETS`);
+* ``rag.turn.time_to_first_chunk``: time to first token, from a turn's start to the first
+  chunk any of its streamed generation stages yields (once per turn; turns that do not
+  stream record none); ``gen_ai.workflow.name`` when the turn's workflow is named.
 
 On a Prometheus endpoint they read ``rag_stage_duration_seconds_bucket{rag_stage, rag_stage_kind,
-gen_ai_operation_name, error_type, le}`` (plus ``_sum`` and ``_count``) and
-``gen_ai_invoke_workflow_duration_seconds_*``.
+gen_ai_operation_name, error_type, le}`` (plus ``_sum`` and ``_count``),
+``gen_ai_invoke_workflow_duration_seconds_*``,
+``gen_ai_client_operation_time_to_first_chunk_seconds_*`` and
+``rag_turn_time_to_first_chunk_seconds_*``. The first-chunk samples are taken on the first
+chunk only, by the stream that yields it: a stage that does not stream costs nothing more.
 
 Independent of trace sampling: the tracing API times each stage and turn itself, on its exit
 path, instead of deriving durations from spans in a span processor (a span the sampler drops
@@ -106,6 +116,14 @@ MAX_BACKLOG: Final = 131_072
 
 _STAGE: Final = 0
 _TURN: Final = 1
+_STAGE_FIRST_CHUNK: Final = 2
+_TURN_FIRST_CHUNK: Final = 3
+
+GEN_AI_BUCKETS: Final[tuple[float, ...]] = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+"""The bucket advice the GenAI conventions give ``gen_ai.client.operation.time_to_first_chunk``
+(and ``gen_ai.client.operation.duration``), in seconds."""
 
 # --- the hot path's side --------------------------------------------------------------------
 
@@ -167,6 +185,41 @@ def turn_key(workflow: str | None) -> MetricKey:
         if len(_TURN_KEYS) >= 256:
             _TURN_KEYS.clear()
         key = _TURN_KEYS[workflow] = MetricKey(_TURN, {sc.GEN_AI_WORKFLOW_NAME: workflow})
+    return key
+
+
+_FIRST_CHUNK_ATTRIBUTES: Final = (sc.GEN_AI_PROVIDER_NAME, sc.GEN_AI_REQUEST_MODEL)
+
+
+def first_chunk_key(name: str, kind: str, attributes: Mapping[str, object]) -> MetricKey:
+    """The key of a streamed stage's time to first chunk: ``rag.stage``, ``rag.stage.kind``,
+    ``gen_ai.operation.name`` and, when the stage declares them, ``gen_ai.provider.name`` and
+    ``gen_ai.request.model`` (the attributes of ``gen_ai.client.operation.time_to_first_chunk``)."""
+    attrs = {sc.RAG_STAGE: name, sc.RAG_STAGE_KIND: kind}
+    for key in (sc.GEN_AI_OPERATION_NAME, *_FIRST_CHUNK_ATTRIBUTES):
+        value = attributes.get(key)
+        if isinstance(value, str):
+            attrs[key] = value
+    return MetricKey(_STAGE_FIRST_CHUNK, attrs)
+
+
+TURN_FIRST_CHUNK_KEY: Final = MetricKey(_TURN_FIRST_CHUNK, {})
+"""The key of a turn's time to first token (from its start to its first streamed chunk),
+for a turn without a workflow name."""
+_TURN_FIRST_CHUNK_KEYS: Final[dict[str, MetricKey]] = {}
+
+
+def turn_first_chunk_key(workflow: str | None) -> MetricKey:
+    """The key of a turn's time to first token: ``gen_ai.workflow.name`` when the workflow
+    is named, as on the turn's duration (the cache is bounded the same way)."""
+    if workflow is None:
+        return TURN_FIRST_CHUNK_KEY
+    key = _TURN_FIRST_CHUNK_KEYS.get(workflow)
+    if key is None:
+        if len(_TURN_FIRST_CHUNK_KEYS) >= 256:
+            _TURN_FIRST_CHUNK_KEYS.clear()
+        key = MetricKey(_TURN_FIRST_CHUNK, {sc.GEN_AI_WORKFLOW_NAME: workflow})
+        _TURN_FIRST_CHUNK_KEYS[workflow] = key
     return key
 
 
@@ -232,8 +285,10 @@ def _not_an_error(error: type[BaseException]) -> bool:
 class _Instruments:
     __slots__ = ("histograms",)
 
-    def __init__(self, stage: Histogram, turn: Histogram) -> None:
-        self.histograms = (stage, turn)
+    def __init__(
+        self, stage: Histogram, turn: Histogram, stage_first: Histogram, turn_first: Histogram
+    ) -> None:
+        self.histograms = (stage, turn, stage_first, turn_first)  # by MetricKey.instrument
 
 
 _INSTRUMENTS: _Instruments | None = None
@@ -543,6 +598,18 @@ def enable(
         description="Duration of GenAI workflow invocations: RAG turns (rag_otel.turn), unsampled.",
         explicit_bucket_boundaries_advisory=advice,
     )
+    stage_first_hist = meter.create_histogram(
+        sc.METRIC_GEN_AI_TIME_TO_FIRST_CHUNK,
+        unit="s",
+        description="Time from a streamed generation stage's start to its first chunk.",
+        explicit_bucket_boundaries_advisory=list(GEN_AI_BUCKETS) if buckets is None else advice,
+    )
+    turn_first_hist = meter.create_histogram(
+        sc.METRIC_TURN_TIME_TO_FIRST_CHUNK,
+        unit="s",
+        description="Time to first token: from a turn's start to its first streamed chunk.",
+        explicit_bucket_boundaries_advisory=advice,
+    )
     # Its callback, which the SDK runs before every collection, hands over the pending samples.
     meter.create_observable_gauge(
         sc.METRIC_COLLECT_HOOK,
@@ -564,7 +631,7 @@ def enable(
             labels[labels.index("prometheus")] = f"prometheus({config.prometheus_url})"
     with _lock:
         _active = config
-        _INSTRUMENTS = _Instruments(stage_hist, turn_hist)
+        _INSTRUMENTS = _Instruments(stage_hist, turn_hist, stage_first_hist, turn_first_hist)
         ENABLED = True
     logger.info("rag-otel: recording stage and turn durations, exporting to %s", labels)
     return config

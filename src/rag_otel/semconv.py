@@ -162,4 +162,12 @@ METRIC_STAGE_DURATION: Final = "rag.stage.duration"  # Prometheus: rag_stage_dur
 # a turn is one workflow invocation: the GenAI metric (Prometheus:
 # gen_ai_invoke_workflow_duration_seconds_*)
 METRIC_TURN_DURATION: Final = "gen_ai.invoke_workflow.duration"
+# time to first chunk, streamed generation stages only (GenAI conventions; attributes as
+# rag.stage.duration: rag.stage, rag.stage.kind, gen_ai.operation.name, gen_ai.provider.name
+# and gen_ai.request.model when set). Prometheus:
+# gen_ai_client_operation_time_to_first_chunk_seconds_*
+METRIC_GEN_AI_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
+# time to first token: from a turn's start to its first streamed chunk (turns that stream).
+# Prometheus: rag_turn_time_to_first_chunk_seconds_*
+METRIC_TURN_TIME_TO_FIRST_CHUNK: Final = "rag.turn.time_to_first_chunk"
 METRIC_COLLECT_HOOK: Final = "rag.metrics.collect_hook"  # observes nothing: drains at collection

@@ -298,13 +298,18 @@ class OperationHandle(_Handle):
 class TurnHandle(_Handle):
     """The span of one question/answer turn."""
 
-    __slots__ = ("_turn_id", "conversation_id")
+    __slots__ = ("_first_key", "_t0", "_turn_id", "conversation_id")
 
     def __init__(self, span: Span, turn_id: str | None, conversation_id: str | None = None):
         self.span = span
         self._turn_id = turn_id
         self.conversation_id: str | None = conversation_id
         """``gen_ai.conversation.id`` (the ``session_id``), also on generation stages."""
+        self._t0 = 0.0
+        """The turn's start (perf counter) while its time to first token is still to be
+        recorded (metrics on); 0.0 once recorded, or with metrics off."""
+        self._first_key: MetricKey = _metrics.TURN_FIRST_CHUNK_KEY
+        """The metric key its time to first token is recorded under (its workflow's)."""
 
     @property
     def turn_id(self) -> str:
@@ -565,6 +570,7 @@ class _Spec(Generic[H]):
 
     __slots__ = ("name",)
     streaming: bool = False
+    first_chunk_key: MetricKey | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -578,7 +584,16 @@ class _Spec(Generic[H]):
 
 
 class _StageSpec(_Spec[StageHandle]):
-    __slots__ = ("attributes", "extra", "kind", "metric_key", "provider", "span_kind", "streaming")
+    __slots__ = (
+        "attributes",
+        "extra",
+        "first_chunk_key",
+        "kind",
+        "metric_key",
+        "provider",
+        "span_kind",
+        "streaming",
+    )
 
     def __init__(
         self,
@@ -612,6 +627,9 @@ class _StageSpec(_Spec[StageHandle]):
         self.attributes: Final = attrs
         self.streaming = kind == "generation"
         self.metric_key: Final = _metrics.stage_key(name, kind, provider)
+        self.first_chunk_key = (
+            _metrics.first_chunk_key(name, kind, attrs) if self.streaming else None
+        )
 
     def streamed(self) -> _StageSpec:
         """The spec of a generator function: a generation stage records
@@ -765,7 +783,10 @@ class _TurnSpec(_Spec[TurnHandle]):
             contained("span-start", "starting the turn span failed")
             return None
         if _metrics.ENABLED:
-            return span, token, handle, _perf(), _metrics.turn_key(workflow)
+            if workflow is not None:
+                handle._first_key = _metrics.turn_first_chunk_key(workflow)
+            handle._t0 = t0 = _perf()
+            return span, token, handle, t0, _metrics.turn_key(workflow)
         return span, token, handle, 0.0, None
 
 
@@ -821,12 +842,13 @@ def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P
 class _Stream:
     """Per-iteration state of a traced generator: its span, context and chunk count."""
 
-    __slots__ = ("chunks", "ctx", "key", "span", "started", "streaming", "t0")
+    __slots__ = ("chunks", "ctx", "first_key", "key", "span", "started", "streaming", "t0")
 
     def __init__(self, spec: _Spec[Any], provider: _api.TracerProvider) -> None:
         self.span: Span = INVALID_SPAN
         self.ctx: Context | None = None
         self.streaming = spec.streaming
+        self.first_key = spec.first_chunk_key
         self.chunks = 0
         self.t0 = 0.0
         self.key: MetricKey | None = None
@@ -843,9 +865,12 @@ class _Stream:
         self.chunks += 1
         if self.chunks == 1 and self.streaming:
             try:
-                ttfc = _perf() - self.started
+                now = _perf()
+                ttfc = now - self.started
                 self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
                 self.span.add_event(sc.EVENT_FIRST_CHUNK)
+                if self.t0:  # metrics on: the stage's, and the turn's first, first chunk
+                    _record_first_chunk(now, ttfc, self.first_key, self.ctx)
             except Exception:
                 contained("stream", "recording the first chunk failed")
 
@@ -864,6 +889,20 @@ class _Stream:
             span.end()
         except Exception:
             contained("span-end", "ending span failed")
+
+
+def _record_first_chunk(
+    now: float, ttfc: float, key: MetricKey | None, ctx: Context | None
+) -> None:
+    """Time to first chunk of a streamed stage; the turn's time to first token when this is
+    the turn's first chunk (its handle's start is then cleared, so it is recorded once)."""
+    if key is not None:
+        _metrics.record(ttfc, key)
+    handle = None if ctx is None else cast("TurnHandle | None", ctx.get(_TURN_KEY))
+    if handle is not None:
+        t0, handle._t0 = handle._t0, 0.0
+        if t0:
+            _metrics.record(now - t0, handle._first_key)
 
 
 def _wrap_gen(

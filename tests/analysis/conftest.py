@@ -26,6 +26,7 @@ def span(
     name: str | None = None,
     error: bool = False,
     follows_from: bool = False,
+    first_chunk_ms: float | None = None,
 ) -> Span:
     return Span(
         trace_id=trace,
@@ -38,11 +39,21 @@ def span(
         is_turn=turn,
         error=error,
         follows_from=follows_from,
+        first_chunk_ns=None if first_chunk_ms is None else round(first_chunk_ms * MS),
     )
 
 
-def pipeline(n: int = 100, *, seed: int = 1, slow: dict[str, float] | None = None) -> list[Span]:
-    """`n` rag-otel-shaped turns: embed, vector_search || bm25, fusion, rerank, generate."""
+def pipeline(
+    n: int = 100,
+    *,
+    seed: int = 1,
+    slow: dict[str, float] | None = None,
+    first_chunk: float | None = None,
+) -> list[Span]:
+    """`n` rag-otel-shaped turns: embed, vector_search || bm25, fusion, rerank, generate.
+
+    With ``first_chunk`` (a fraction), generate streams: its first chunk arrives that far
+    into it; the durations do not depend on it (same seed, same durations)."""
     rng = random.Random(seed)
     slow = slow or {}
     out: list[Span] = []
@@ -76,8 +87,18 @@ def pipeline(n: int = 100, *, seed: int = 1, slow: dict[str, float] | None = Non
         out.append(span(sid(6), root, c, c + d["rerank"], stage="rerank", trace=trace))
         c += d["rerank"]
         err = rng.random() < 0.05
+        first = None if first_chunk is None else c + first_chunk * d["generate"]
         out.append(
-            span(sid(7), root, c, c + d["generate"], stage="generate", trace=trace, error=err)
+            span(
+                sid(7),
+                root,
+                c,
+                c + d["generate"],
+                stage="generate",
+                trace=trace,
+                error=err,
+                first_chunk_ms=first,
+            )
         )
         c += d["generate"]
         out.append(span(root, None, base, c + 0.5, turn=True, trace=trace))
@@ -105,6 +126,8 @@ def to_otlp_line(s: Span) -> str:
         "attributes": attrs,
         "status": {"code": 2} if s.error else {},
     }
+    if s.first_chunk_ns is not None:  # as rag-otel's streamed generation stages write it
+        body["events"] = [{"timeUnixNano": str(s.first_chunk_ns), "name": "rag.first_chunk"}]
     if s.parent_id:
         body["parentSpanId"] = s.parent_id.rjust(16, "0")
     doc = {

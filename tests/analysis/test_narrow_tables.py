@@ -106,8 +106,9 @@ def assert_whole(cells: list[str], value: float | int | None, what: str) -> None
 
 @pytest.fixture
 def two_runs(make_pipeline: Pipeline, otlp_file: OtlpFile) -> tuple[Path, Path]:
-    base = otlp_file("base.jsonl", make_pipeline(120, seed=3))
-    new = otlp_file("new.jsonl", make_pipeline(120, seed=4, slow={"rerank": 1.6}))
+    # generate streams: the (first token) row and its critical-path table are checked too
+    base = otlp_file("base.jsonl", make_pipeline(120, seed=3, first_chunk=0.2))
+    new = otlp_file("new.jsonl", make_pipeline(120, seed=4, slow={"rerank": 1.6}, first_chunk=0.2))
     return base, new
 
 
@@ -119,16 +120,20 @@ def test_analyze_piped_keeps_every_number(two_runs: tuple[Path, Path], columns: 
     assert "…" not in text
     assert max(len(line) for line in text.splitlines() if line[:1] in "┏┃┡│└") <= columns
     latency, _, shares = text.partition("share of turn time on the critical path")
-    latency_rows, share_rows = rows(latency), rows(shares)
-    for stats in [*doc["stages"], doc["turn"]]:
+    shares, _, first_token_shares = shares.partition("share of time to first token")
+    latency_rows = rows(latency)
+    assert doc["first_token"]["timed"] == 120
+    for stats in [*doc["stages"], doc["turn"], doc["first_token"]]:
         cells = cells_of(latency_rows, [stats["name"]])
         for field in LATENCY_FIELDS:
             assert_whole(cells, stats[field], f"{stats['name']} {field}")
-    for band in ("overall", "p50_turns", "p95_turns"):
-        cp = doc["critical_path"][band]
-        for name, share in [*cp["stages"].items(), ("(untraced)", cp["untraced"])]:
-            assert_whole(cells_of(share_rows, [name]), 100 * share, f"{band} {name}")
-        assert f"({cp['turns']})" in shares
+    for key, part in (("critical_path", shares), ("first_token_critical_path", first_token_shares)):
+        share_rows = rows(part)
+        for band in ("overall", "p50_turns", "p95_turns"):
+            cp = doc[key][band]
+            for name, share in [*cp["stages"].items(), ("(untraced)", cp["untraced"])]:
+                assert_whole(cells_of(share_rows, [name]), 100 * share, f"{key} {band} {name}")
+            assert f"({cp['turns']})" in part
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
@@ -147,11 +152,12 @@ def test_compare_piped_keeps_every_number(two_runs: tuple[Path, Path], columns: 
             assert_whole(cells, d[field], f"{what} {field}")
         assert f"{d['baseline_n']}/{d['new_n']}" in cells, what
     assert any(d["regression"] for d in doc["deltas"])  # rerank 1.6x slower
+    assert {d["quantile"] for d in doc["deltas"] if d["stage"] == "(first token)"} == {"p50", "p95"}
 
 
 def test_wide_console_keeps_one_table(two_runs: tuple[Path, Path]) -> None:
     text = run_piped("analyze", str(two_runs[0]), columns=200)
-    assert text.count("┏") == 2  # latency and critical path, each whole
+    assert text.count("┏") == 3  # latency and both critical paths (turn, first token), whole
 
 
 def test_too_narrow_for_one_column_prints_stacked() -> None:

@@ -36,7 +36,8 @@ from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.readers.flatten import flatten
 from rag_otel.analysis.readers.isotime import iso_ns
 from rag_otel.analysis.readers.phoenix_live import split_url
-from rag_otel.analysis.report import analyze
+from rag_otel.analysis.renderers import render
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, analyze
 
 TRACES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 PHOENIX = TRACES / "phoenix-20.26.1_rest-spans.json"
@@ -135,6 +136,46 @@ def test_phoenix_rest_export() -> None:
     assert turn.end_ns is not None
     assert turn.start_ns is not None
     assert turn.span_id == raw_turn["context"]["span_id"]
+
+
+def _phoenix_span(i: int, events: Any, attributes: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": "ChatCompletion",
+        "context": {"trace_id": "a" * 32, "span_id": f"{i:016x}"},
+        "span_kind": "LLM",
+        "parent_id": None,
+        "start_time": "2026-12-01T10:00:00.000000+00:00",
+        "end_time": "2026-12-01T10:00:01.000000+00:00",
+        "status_code": "OK",
+        "attributes": attributes or {},
+        "events": events,
+    }
+
+
+def test_phoenix_span_events_give_the_first_chunk() -> None:
+    """OpenInference's "First Token Stream Event" and rag-otel's own event, read from
+    Phoenix's ``events``; the GenAI attribute too; odd events are skipped, never fatal."""
+    t0 = iso_ns("2026-12-01T10:00:00Z")
+    first = {"name": "First Token Stream Event", "timestamp": "2026-12-01T10:00:00.25Z"}
+    own = {"name": "rag.first_chunk", "timestamp": "2026-12-01T10:00:00.5+00:00"}
+    spans = [
+        _phoenix_span(1, [first, {"name": "other", "timestamp": "2026-12-01T10:00:00.1Z"}]),
+        _phoenix_span(2, [first, own]),  # rag-otel's own event wins
+        _phoenix_span(3, [], {"gen_ai": {"response": {"time_to_first_chunk": 0.125}}}),
+        _phoenix_span(4, [{"name": "First Token Stream Event", "timestamp": "soon"}, 7, {}]),
+        _phoenix_span(5, {"not": "a list"}),
+        _phoenix_span(6, None),
+    ]
+    got, diagnostics = read(json.dumps({"data": spans, "next_cursor": None}).encode())
+    assert not diagnostics
+    assert {int(s.span_id, 16): s.first_chunk_ns for s in got} == {
+        1: t0 + 250_000_000,
+        2: t0 + 500_000_000,
+        3: t0 + 125_000_000,
+        4: None,
+        5: None,
+        6: None,
+    }
 
 
 def test_phoenix_otlpv1_answer() -> None:
@@ -313,6 +354,17 @@ def test_peer_exports_against_their_ground_truth(truth_file: str, source: str) -
         assert stage.count == truth["turns"]
     assert truth["turn"]["span_name"] not in stages
     assert report.verdict.stage == truth["slowest_stage"]
+    # the time to first token: OpenInference's "First Token Stream Event" (Phoenix's span
+    # events) or Langfuse's completionStartTime, per turn as measured when it was made
+    assert truth["first_token"]["recorded"]
+    measured = sorted(truth["measured_turn_to_first_token_ms"])
+    ft = report.first_token
+    assert ft is not None
+    assert (ft.count, ft.turns, ft.timed) == (truth["turns"], truth["turns"], len(measured))
+    got = sorted(ns / 1e6 for ns in report.samples[FIRST_TOKEN_ROW])
+    assert got == pytest.approx(measured, abs=0.0011)  # both kept to the microsecond
+    assert got[0] >= truth["min_turn_to_first_token_ms"]
+    assert report.verdict.first_token_stage == truth["slowest_stage_for_first_token"]
 
 
 @pytest.mark.parametrize(
@@ -345,6 +397,32 @@ def test_peer_exports_give_the_report_of_the_spans_they_hold(export: str, otlp: 
     assert (got.turn.count, got.turn.source) == (want.turn.count, want.turn.source)
     assert got.verdict.stage == want.verdict.stage
     assert dict(got.diagnostics.counts) == dict(want.diagnostics.counts)
+    # the time to first token row, its critical-path shares and verdict: the same
+    got_ft, want_ft = got.first_token, want.first_token
+    assert got_ft is not None
+    assert want_ft is not None
+    assert want_ft.timed == want_ft.turns > 0  # every turn streamed: a real comparison
+    assert (got_ft.count, got_ft.turns, got_ft.timed, got_ft.errors) == (
+        want_ft.count,
+        want_ft.turns,
+        want_ft.timed,
+        want_ft.errors,
+    )
+    for field in ("mean_ms", "p50_ms", "p95_ms", "max_ms"):
+        assert getattr(got_ft, field) == pytest.approx(getattr(want_ft, field), abs=0.002)
+    got_fa, want_fa = got.first_token_attribution, want.first_token_attribution
+    assert got_fa is not None
+    assert want_fa is not None
+    assert got_fa.overall.stages.keys() == want_fa.overall.stages.keys()
+    for name, share in got_fa.overall.stages.items():
+        assert share == pytest.approx(want_fa.overall.stages[name], abs=1e-4), name
+    assert got.verdict.first_token_stage == want.verdict.first_token_stage
+    assert got.verdict.lines == want.verdict.lines
+    row = [line for line in render(got, "markdown").splitlines() if FIRST_TOKEN_ROW in line]
+    assert row == [
+        line for line in render(want, "markdown").splitlines() if FIRST_TOKEN_ROW in line
+    ]
+    assert row
 
 
 def test_langfuse_odd_observations_counted_not_fatal() -> None:

@@ -42,9 +42,13 @@ def test_csv_parses_with_one_row_per_stage(report: Report) -> None:
     rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     assert tuple(rows[0]) == CSV_HEADER
     names = [r["stage"] for r in rows]
-    assert names[-2:] == ["(turn)", "(untraced)"]
-    assert len(names) == 8
-    shares = [float(r["critical_path_share"]) for r in rows if r["stage"] != "(turn)"]
+    assert names[-3:] == ["(turn)", "(first token)", "(untraced)"]
+    assert len(names) == 9
+    shares = [
+        float(r["critical_path_share"])
+        for r in rows
+        if r["stage"] not in ("(turn)", "(first token)")
+    ]
     assert sum(shares) == pytest.approx(1.0)
     gen = next(r for r in rows if r["stage"] == "generate")
     assert float(gen["p95_ms"]) >= float(gen["p50_ms"]) > 0

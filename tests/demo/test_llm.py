@@ -20,13 +20,24 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from netutil import free_port
 from rag_otel import semconv as sc
+from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.readers.otlp import ReadState, decode_resource_spans
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, analyze
 from rag_otel.demo.corpus import Corpus
 from rag_otel.demo.index import Index
 from rag_otel.demo.llm import ChatEndpoint, LLMError
 from rag_otel.demo.models import Embedder
 from rag_otel.demo.pipeline import Pipeline
+from rag_otel.exporters import spans_to_otlp_json
+
+
+def decode_otlp(doc: dict[str, object]) -> list[Span]:
+    """The analysis' spans of one OTLP JSON document, as the file reader decodes them."""
+    return decode_resource_spans(doc["resourceSpans"], ReadState("spans", Diagnostics()), None)
+
 
 TIMEOUT = 1.0
+STREAM_GAP = 0.05
 STOP = threading.Event()
 
 
@@ -58,7 +69,9 @@ class Streaming(_Handler):
     def do_POST(self) -> None:
         body = self._read_body()
         self._sse_headers()
-        for word in ("Ten ", "weeks."):
+        for i, word in enumerate(("Ten ", "weeks.")):
+            if i:
+                time.sleep(STREAM_GAP)  # the server's time between chunks
             chunk = {"model": f"{body['model']}-served", "choices": [{"delta": {"content": word}}]}
             self._event(json.dumps(chunk))
         usage = {"prompt_tokens": 42, "completion_tokens": 2, "total_tokens": 44}
@@ -138,6 +151,16 @@ async def test_streamed_answer_records_model_usage_and_first_chunk(
     assert attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] == 42
     assert attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 2
     assert attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] >= 0  # type: ignore[operator]
+
+    # The real stream reaches the analysis: the turn's time to first token ends at the first
+    # chunk, before the server's pause and the second chunk.
+    spans = span_exporter.get_finished_spans()
+    report = analyze(decode_otlp(spans_to_otlp_json(spans)), diagnostics=Diagnostics())
+    assert report.first_token is not None
+    assert report.first_token.timed == 1
+    [ttft] = report.samples[FIRST_TOKEN_ROW]
+    [turn] = report.samples["(turn)"]
+    assert ttft <= turn - STREAM_GAP * 1e9
 
 
 async def test_unreachable_endpoint_is_one_clear_error() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from rag_otel.demo.corpus import MAX_PASSAGE_CHARS, Corpus, corpus_credit, load_corpus
 from rag_otel.demo.index import Index, open_index, tokenize
-from rag_otel.demo.llm import extractive_answer
+from rag_otel.demo.llm import extractive_answer, extractive_stream
 from rag_otel.demo.models import CrossEncoder, Embedder, ModelNotFound, cross_encoder_files
 from rag_otel.demo.quality import quality
 
@@ -101,3 +101,7 @@ def test_bm25_tokenisation_and_extractive_answer() -> None:
         sentences=1,
     )
     assert answer == "Processing a building permit takes 10 weeks."
+    passages = ["Fees vary. Processing a building permit takes 10 weeks. Call us.", "Other text."]
+    chunks = list(extractive_stream("How long does a building permit take?", passages))
+    assert chunks == ["Fees vary.", " Processing a building permit takes 10 weeks."]
+    assert "".join(chunks) == extractive_answer("How long does a building permit take?", passages)

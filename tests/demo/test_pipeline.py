@@ -99,6 +99,14 @@ async def test_one_turn_per_question_with_every_stage_parented(
     assert generate.attributes is not None
     assert generate.attributes[sc.RAG_GENERATION_METHOD] == "extractive"
     assert sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in generate.attributes
+    # streamed sentence by sentence: a first chunk before the last, on every turn
+    chunks = [s.attributes[sc.RAG_STREAM_CHUNK_COUNT] for s in _by_name(spans, "generate")]  # type: ignore[index]
+    assert all(1 <= n <= 2 for n in chunks)
+    assert 2 in chunks
+    first = [
+        e for s in _by_name(spans, "generate") for e in s.events if e.name == "rag.first_chunk"
+    ]
+    assert len(first) == len(questions)
     assert generate.attributes[sc.GEN_AI_REQUEST_STREAM] is True  # an async generator
     # the demo's session is the conversation, on the generation stage too
     assert generate.attributes[sc.GEN_AI_CONVERSATION_ID] == turns[0].attributes[sc.SESSION_ID]  # type: ignore[index]

@@ -5,7 +5,8 @@
 Configures rag-otel with spans to SPANS_FILE (OTLP JSON lines) and durations on a Prometheus
 /metrics endpoint on 127.0.0.1 (a free port), runs one warm-up turn (so every series exists
 before the measured run), prints ``{"port", "warmup_trace"}``, waits for a line on stdin,
-runs TURNS turns of three stages sleeping for seeded log-normal times, flushes, prints
+runs TURNS turns of three stages sleeping for seeded log-normal times (the generation
+streams two chunks, a pause before each), flushes, prints
 ``{"done": TURNS}``, and keeps serving /metrics until the next line on stdin.
 """
 
@@ -16,6 +17,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Iterator
 
 import rag_otel
 
@@ -45,14 +47,17 @@ def main() -> int:
         pause(0.008, 0.6)
 
     @rag_otel.stage("generate", kind="generation")
-    def generate() -> None:
-        pause(0.025, 0.5)
+    def generate() -> Iterator[str]:
+        pause(0.015, 0.5)  # to the first chunk
+        yield "first"
+        pause(0.010, 0.5)
+        yield "rest"
 
     def one_turn(session: str) -> str:
         with rag_otel.turn(session_id=session) as t:
             embed()
             retrieve()
-            generate()
+            assert "".join(generate()) == "firstrest"
         return f"{t.span.get_span_context().trace_id:032x}"
 
     warmup = one_turn("warmup")

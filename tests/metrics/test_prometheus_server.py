@@ -27,7 +27,7 @@ from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.prometheus import NO_TRACES_LINE, analyze_prometheus
 from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.renderers import render
-from rag_otel.analysis.report import TURN_ROW, analyze
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, analyze
 from rag_otel.metrics import DEFAULT_BUCKETS
 
 APP = Path(__file__).resolve().parent / "instrumented_app.py"
@@ -142,18 +142,22 @@ def test_prometheus_percentiles_agree_with_the_spans(
         if s.trace_id != hello["warmup_trace"]
     ]
     exact = analyze(spans, diagnostics=diagnostics)
-    exact_rows = {s.name: s for s in [*exact.stages, exact.turn]}
+    assert exact.first_token is not None
+    exact_rows = {s.name: s for s in [*exact.stages, exact.turn, exact.first_token]}
     durations = {
         name: sorted(s.duration_ns / 1e9 for s in spans if s.stage == name and s.duration_ns)
         for name in STAGES
     }
     durations[TURN_ROW] = sorted(s.duration_ns / 1e9 for s in spans if s.is_turn and s.duration_ns)
+    durations[FIRST_TOKEN_ROW] = sorted(v / 1e9 for v in exact.samples[FIRST_TOKEN_ROW])
     assert {n: len(v) for n, v in durations.items()} == {
         **dict.fromkeys(STAGES, TURNS),
         TURN_ROW: TURNS,
+        FIRST_TOKEN_ROW: TURNS,
     }
 
-    rows = {s.name: s for s in [*report.stages, report.turn]}
+    assert report.first_token is not None  # the turns' time to first token, from its histogram
+    rows = {s.name: s for s in [*report.stages, report.turn, report.first_token]}
     assert [s.name for s in report.stages] == list(STAGES)  # ordered by stage kind
     checked = 0
     for name, values in durations.items():
@@ -181,7 +185,7 @@ def test_prometheus_percentiles_agree_with_the_spans(
             if q == 0.5:  # dense ranks: a couple of buckets, so the check has teeth
                 assert high / low <= 1.25**3 + 1e-9, (name, low, high)
             checked += 1
-    assert checked == 12
+    assert checked == 15
     assert report.verdict.lines[0] == NO_TRACES_LINE
     assert report.attribution.overall.turns == 0
     for fmt in ("table", "markdown", "csv"):  # the span analysis' renderers take it as it is
@@ -195,6 +199,7 @@ def test_prometheus_percentiles_agree_with_the_spans(
     assert [s["name"] for s in doc["stages"]] == list(STAGES)
     assert doc["verdict"]["lines"][0] == NO_TRACES_LINE
     assert doc["turn"]["count"] == pytest.approx(TURNS, abs=RANK_SLACK)
+    assert doc["first_token"]["count"] == pytest.approx(TURNS, abs=RANK_SLACK)
 
     assert unreachable.returncode == 2
     assert unreachable.stdout == ""

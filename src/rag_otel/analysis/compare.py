@@ -1,7 +1,8 @@
 """``rag-otel compare BASELINE NEW``: did a stage get slower, and is it real?
 
-For each stage (and whole turns) present in both reports, the p50 and p95 of
-the new run are compared with the baseline's: the relative change, and a
+For each stage, whole turns and the time to first token (``(first token)``: from a
+turn's start to its first streamed chunk), when present in both reports, the p50 and
+p95 of the new run are compared with the baseline's: the relative change, and a
 bootstrap confidence interval for it (percentile bootstrap: both samples are
 resampled with replacement and the quantile ratio computed on each resample;
 the seed is fixed, so the result is reproducible).
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from rag_otel.analysis.report import TURN_ROW, Report
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Report
 from rag_otel.analysis.stats import percentile
 
 if TYPE_CHECKING:
@@ -147,8 +148,14 @@ def compare(
     base_names = [s.name for s in baseline.stages if len(baseline.samples.get(s.name, ())) > 0]
     new_names = {s.name for s in new.stages if len(new.samples.get(s.name, ())) > 0}
     names = [n for n in base_names if n in new_names]
-    if len(baseline.samples.get(TURN_ROW, ())) and len(new.samples.get(TURN_ROW, ())):
-        names.append(TURN_ROW)
+    only_base = [n for n in base_names if n not in new_names]
+    only_new = sorted(new_names.difference(base_names))
+    for row in (TURN_ROW, FIRST_TOKEN_ROW):
+        in_base, in_new = len(baseline.samples.get(row, ())), len(new.samples.get(row, ()))
+        if in_base and in_new:
+            names.append(row)
+        elif row == FIRST_TOKEN_ROW and (in_base or in_new):  # streaming started or stopped
+            (only_base if in_base else only_new).append(row)
     alpha = (1 - confidence) / 2
     deltas: list[Delta] = []
     for name in names:
@@ -175,8 +182,8 @@ def compare(
         baseline=", ".join(baseline.sources) or "baseline",
         new=", ".join(new.sources) or "new",
         deltas=deltas,
-        only_in_baseline=[n for n in base_names if n not in new_names],
-        only_in_new=sorted(new_names.difference(base_names)),
+        only_in_baseline=only_base,
+        only_in_new=only_new,
         confidence=confidence,
         resamples=resamples,
     )

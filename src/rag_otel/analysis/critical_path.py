@@ -22,6 +22,9 @@ duration exactly.
 Children are clipped to their parent's interval (`traces.Node` already is),
 and FOLLOWS_FROM children (fire-and-forget work the parent does not wait for)
 are never on the parent's path.
+
+`attribute_first_token` walks the same way to the turn's first streamed chunk
+instead of its end: the "share of time to first token".
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rag_otel.analysis.traces import Node, Turn
 
@@ -43,20 +47,97 @@ class Attribution:
 
 
 def attribute(turn: Turn) -> Attribution:
+    root = turn.root
+    charges, remainder = _walk(root, root.end, {})
+    return Attribution(root.end - root.start, charges, remainder)
+
+
+def attribute_first_token(turn: Turn) -> Attribution | None:
+    """The critical path to the turn's first streamed chunk; None when no span streamed.
+
+    The same walk, ending at the first chunk ``T`` instead of the turn's end. The
+    spans from the turn down to the one that streamed first (its *chain*) are on the
+    path up to ``T``, whatever else is still running then; before each chain span
+    starts, its parent's other children are walked as usual. A generation counts up to
+    its first chunk only, and what starts after the chain span counts nothing::
+
+        turn      |=======================================================|  14 ms
+        retrieve  |===========|                                              3 ms
+        rerank                |===============|                              4 ms
+        generate                              |=======*===================|  7 ms, * = first chunk
+        audit                                     |===================|      5 ms
+        path      |retrieve   |rerank         |gen    |  (first token: 9 ms = 3 + 4 + 2)
+
+    ``audit`` is still running at ``T``, and the plain walk would take it (it "ends"
+    last); but the first token waited on ``generate``, which is pinned, and ``audit``
+    started after ``generate`` did, so it counts nothing. Per turn the charges add up to
+    ``T`` minus the turn's start exactly.
+    """
+    found = first_token_path(turn)
+    if found is None:
+        return None
+    chain, at = found
+    root = turn.root
+    via = {id(parent): child for parent, child in pairwise(chain)}
+    charges, remainder = _walk(root, at, via)
+    return Attribution(at - root.start, charges, remainder)
+
+
+def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
+    """(the nodes from the turn's root down to the one whose first chunk came first, that
+    instant clamped into the node), or None when no node of the turn has a first chunk."""
+    best: Node | None = None
+    at = 0
+    for node in turn.first_chunks or ():
+        t = node.span.first_chunk_ns
+        assert t is not None
+        t = min(max(t, node.start), node.end)
+        if best is None or t < at:
+            best, at = node, t
+    if best is None:
+        return None
+    root = turn.root
+    if best is root or any(kid is best for kid in root.children):  # the common shapes
+        return ([root] if best is root else [root, best]), at
+    # Breadth-first from the root with parent indices: the chain is read back from best.
+    seen: list[tuple[Node, int]] = [(root, -1)]
+    i = 0
+    while seen[i][0] is not best:
+        seen.extend((kid, i) for kid in seen[i][0].children)
+        i += 1
+    chain: list[Node] = []
+    while i >= 0:
+        node, i = seen[i]
+        chain.append(node)
+    chain.reverse()
+    return chain, at
+
+
+def _walk(root: Node, hi: int, via: dict[int, Node]) -> tuple[dict[str, int], int]:
+    """Charge ``[root.start, hi]`` along the critical path: (ns per stage, untraced ns).
+
+    ``via`` pins a child per parent (by ``id``): it is on the path from its start up to
+    ``hi`` before any other child is considered (`attribute_first_token`'s chain)."""
     charges: dict[str, int] = {}
     remainder = 0
-    root = turn.root
-    work: list[tuple[Node, int, int]] = [(root, root.start, root.end)]
+    work: list[tuple[Node, int, int]] = [(root, root.start, hi)]
     while work:
         node, lo, hi = work.pop()
         own = 0
         cursor = hi
+        pinned = via.get(id(node)) if via else None
+        if pinned is not None:
+            start = pinned.start if pinned.start > lo else lo
+            work.append((pinned, start, hi))
+            cursor = start
         if node.children:
             kids = sorted(node.children, key=_end_then_earliest_start, reverse=True)
             for kid in kids:
                 if kid.end <= lo or cursor <= lo:
                     break
                 if kid.start >= cursor or kid.span.follows_from or kid.end == kid.start:
+                    continue
+                if kid is pinned:
                     continue
                 end = kid.end if kid.end < cursor else cursor
                 start = kid.start if kid.start > lo else lo
@@ -68,7 +149,7 @@ def attribute(turn: Turn) -> Attribution:
             remainder += own
         elif own:
             charges[node.key] = charges.get(node.key, 0) + own
-    return Attribution(root.end - root.start, charges, remainder)
+    return charges, remainder
 
 
 def _end_then_earliest_start(node: Node) -> tuple[int, int]:

@@ -66,6 +66,9 @@ class Span:
     """The convention the stage was recognised from (`conventions.SOURCE_*`), None for non-stages."""
     turn_candidate: int = TURN_NONE
     """`TURN_AT_ROOT` or `TURN_ANYWHERE` when a convention marks this span as a possible turn."""
+    first_chunk_ns: int | None = None
+    """When the span's first streamed chunk arrived (ns since the epoch), None when it
+    records none: see `rag_otel.analysis.first_token`."""
 
     @property
     def duration_ns(self) -> int | None:

@@ -12,7 +12,8 @@ are read, whichever the server has (in this order):
 * rag-otel's own (``configure(metrics=...)``, scraped from ``/metrics`` or sent over OTLP
   through a Collector): ``rag_stage_duration_seconds_bucket`` by ``rag_stage`` and
   ``gen_ai_invoke_workflow_duration_seconds_bucket``; errors are the series with an ``error_type``;
-  ``--service`` matches the ``job`` label;
+  ``--service`` matches the ``job`` label; the time to first token (the ``(first token)``
+  row) from ``rag_turn_time_to_first_chunk_seconds_bucket``;
 * the Collector's span metrics (``span_metrics`` connector with the ``rag.stage`` dimension):
   ``traces_span_metrics_duration_milliseconds_bucket`` by ``rag_stage``, turns as
   ``span_name="rag.turn"``; errors have ``status_code="STATUS_CODE_ERROR"``; ``--service``
@@ -38,14 +39,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from rag_otel import semconv as sc
 from rag_otel.analysis.critical_path import BAND_HALF_WIDTH, Shares
 from rag_otel.analysis.model import Diagnostics, InputError
-from rag_otel.analysis.report import TURN_ROW, Attributions, Report
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Attributions, Report
 from rag_otel.analysis.stats import QUANTILES, LatencyStats
 from rag_otel.analysis.verdict import Verdict
 
@@ -77,6 +78,8 @@ class Family:
     error_selector: str
     service_label: str
     to_ms: float
+    first_token_metric: str | None = None
+    """Base name of the turns' time-to-first-token histogram, where the family has one."""
 
 
 OURS: Final = Family(
@@ -88,6 +91,7 @@ OURS: Final = Family(
     error_selector=f'{ERROR_LABEL}!=""',
     service_label="job",
     to_ms=1000.0,
+    first_token_metric=sc.METRIC_TURN_TIME_TO_FIRST_CHUNK.replace(".", "_") + "_seconds",
 )
 SPAN_METRICS: Final = Family(
     name="Collector span metrics",
@@ -378,6 +382,16 @@ def analyze_prometheus(
         )
     turn_sel = ",".join(p for p in (family.turn_selector, service_sel) if p)
     turns = _collect(api, family.turn_metric, turn_sel, family.error_selector, None, window, at)
+    first_token = None
+    if family.first_token_metric is not None:  # the (first token) row: turns that streamed
+        ttft = _collect(
+            api, family.first_token_metric, service_sel, family.error_selector, None, window, at
+        )
+        first_token = replace(
+            _stats(TURN_ROW, ttft, family.to_ms),
+            name=FIRST_TOKEN_ROW,
+            turns=round(turns.count.get(TURN_ROW, 0.0)),
+        )
 
     order: dict[str, int] = {kind: i for i, kind in enumerate(sc.STAGE_KINDS)}
     names = sorted(
@@ -410,6 +424,7 @@ def analyze_prometheus(
         percentile_method=PERCENTILE_METHOD.format(window=f"{window}s")
         + f"; {family.name} ({family.stage_metric}); no max, no per-stage turn counts",
         sources=[source],
+        first_token=first_token,
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
-from rag_otel.analysis.report import REMAINDER_ROW, Report
+from rag_otel.analysis.report import FIRST_TOKEN_ROW, REMAINDER_ROW, Attributions, Report
 from rag_otel.analysis.stats import LatencyStats
 from rag_otel.analysis.tables import TITLE_STYLE, FitTable
 from rag_otel.analysis.traces import WARNINGS as TRACE_WARNINGS
@@ -64,9 +64,12 @@ def _latency_cells(s: LatencyStats) -> list[str]:
     ]
 
 
-def attribution_rows(report: Report) -> list[tuple[str, float | None, float | None, float | None]]:
-    """(stage, overall share, share at the p50 turns, at the p95 turns), largest first, then untraced."""
-    a = report.attribution
+def attribution_rows(
+    report: Report, attribution: Attributions | None = None
+) -> list[tuple[str, float | None, float | None, float | None]]:
+    """(stage, overall share, share at the p50 turns, at the p95 turns), largest first, then
+    untraced; of turn time, or of another `Attributions` (the time to first token's)."""
+    a = attribution if attribution is not None else report.attribution
     names = [name for name, _ in a.overall.ranked()]
     names += [s.name for s in report.stages if s.name not in a.overall.stages]
 
@@ -95,10 +98,33 @@ def warning_lines(report: Report) -> list[str]:
 
 def _footer(report: Report) -> list[str]:
     half = 100 * report.attribution.band_half_width
-    return [
+    lines = [
         f"times in ms; percentiles: {report.percentile_method}",
         f"p50 / p95 turns: the turns ranked within ±{half:g} percentile points of p50 / p95",
     ]
+    ft = report.first_token
+    if ft is not None:
+        missing = max(0, ft.turns - ft.timed)
+        lines.append(
+            f"{FIRST_TOKEN_ROW}: from a turn's start to its first streamed chunk; "
+            f"{ft.timed} of {ft.turns} turns have one"
+            + (f" ({missing} streamed nothing: no time to first token)" if missing else "")
+        )
+    return lines
+
+
+def _latency_rows(report: Report) -> list[LatencyStats]:
+    """The stages, then the whole turn, then the time to first token (when measured)."""
+    rows = [*report.stages, report.turn]
+    if report.first_token is not None:
+        rows.append(report.first_token)
+    return rows
+
+
+def _first_token_shares(report: Report) -> Attributions | None:
+    """The first token's critical-path shares, when any turn has a time to first token."""
+    fa = report.first_token_attribution
+    return fa if fa is not None and fa.overall.turns else None
 
 
 def print_table(report: Report, console: Console) -> None:
@@ -114,21 +140,24 @@ def print_table(report: Report, console: Console) -> None:
     for s in report.stages:
         lat.add_row(s.name, *_kind_cells(s), *_latency_cells(s))
     lat.add_section()
-    lat.add_row(
-        report.turn.name, *_kind_cells(report.turn), *_latency_cells(report.turn), style="italic"
-    )
+    for s in _latency_rows(report)[len(report.stages) :]:
+        lat.add_row(s.name, *_kind_cells(s), *_latency_cells(s), style="italic")
     lat.print(console)
 
-    a = report.attribution
-    cp = FitTable("share of turn time on the critical path", title_style=TITLE_STYLE)
-    cp.add_column("stage", key=True, justify="left", style="bold")
-    cp.add_column(f"all turns ({a.overall.turns})")
-    cp.add_column(f"p50 turns ({a.at_p50.turns})")
-    cp.add_column(f"p95 turns ({a.at_p95.turns})")
-    for name, overall, p50, p95 in attribution_rows(report):
-        style = "bold green" if name == report.verdict.stage else None
-        cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
-    cp.print(console)
+    tables = [("share of turn time on the critical path", report.attribution, report.verdict.stage)]
+    fa = _first_token_shares(report)
+    if fa is not None:
+        tables.append(("share of time to first token", fa, report.verdict.first_token_stage))
+    for title, a, chosen in tables:
+        cp = FitTable(title, title_style=TITLE_STYLE)
+        cp.add_column("stage", key=True, justify="left", style="bold")
+        cp.add_column(f"all turns ({a.overall.turns})")
+        cp.add_column(f"p50 turns ({a.at_p50.turns})")
+        cp.add_column(f"p95 turns ({a.at_p95.turns})")
+        for name, overall, p50, p95 in attribution_rows(report, a):
+            style = "bold green" if name == chosen else None
+            cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
+        cp.print(console)
 
     first, *rest = report.verdict.lines
     console.print(f"[bold]{first}[/bold]", highlight=False)
@@ -173,21 +202,29 @@ CSV_HEADER: tuple[str, ...] = (
     "critical_path_share",
     "critical_path_share_p50_turns",
     "critical_path_share_p95_turns",
+    "first_token_share",
+    "first_token_share_p50_turns",
+    "first_token_share_p95_turns",
 )
 
 
 def render_csv(report: Report) -> str:
-    """One row per stage, then the whole turn, then the untraced remainder (shares only)."""
+    """One row per stage, then the whole turn, the time to first token, and the untraced
+    remainder (shares only). Shares of turn time, then of the time to first token."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
+    none: list[float | None] = [None, None, None]
     shares = {name: rest for name, *rest in attribution_rows(report)}
+    fa = _first_token_shares(report)
+    ft_shares = {name: rest for name, *rest in attribution_rows(report, fa)} if fa else {}
+    shares[report.turn.name] = [1.0] * 3
+    ft_shares[FIRST_TOKEN_ROW] = [1.0] * 3 if fa else none
 
     def num(x: float | None) -> str:
         return "" if x is None else repr(x)
 
-    for s in [*report.stages, report.turn]:
-        share = shares.get(s.name, [None, None, None]) if s is not report.turn else [1.0] * 3
+    for s in _latency_rows(report):
         w.writerow(
             [
                 s.name,
@@ -198,10 +235,18 @@ def render_csv(report: Report) -> str:
                 s.timed,
                 s.errors,
                 *(num(x) for x in (s.mean_ms, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.max_ms)),
-                *(num(x) for x in share),
+                *(num(x) for x in shares.get(s.name, none)),
+                *(num(x) for x in ft_shares.get(s.name, none)),
             ]
         )
-    w.writerow([REMAINDER_ROW, *[""] * 12, *(num(x) for x in shares[REMAINDER_ROW])])
+    w.writerow(
+        [
+            REMAINDER_ROW,
+            *[""] * 12,
+            *(num(x) for x in shares[REMAINDER_ROW]),
+            *(num(x) for x in ft_shares.get(REMAINDER_ROW, none)),
+        ]
+    )
     return buf.getvalue()
 
 
@@ -211,17 +256,21 @@ def render_markdown(report: Report) -> str:
     out.append("|---|" + "---|" * len(_KIND_COLUMNS) + "---:|" * len(_LATENCY_COLUMNS))
     out += [
         f"| {s.name} | " + " | ".join((*_kind_cells(s), *_latency_cells(s))) + " |"
-        for s in [*report.stages, report.turn]
+        for s in _latency_rows(report)
     ]
-    a = report.attribution
-    out += ["", "## Share of turn time on the critical path", ""]
-    out.append(
-        f"| stage | all turns ({a.overall.turns}) | p50 turns ({a.at_p50.turns}) "
-        f"| p95 turns ({a.at_p95.turns}) |"
-    )
-    out.append("|---|---:|---:|---:|")
-    for name, overall, p50, p95 in attribution_rows(report):
-        out.append(f"| {name} | {_pct(overall)} | {_pct(p50)} | {_pct(p95)} |")
+    tables = [("Share of turn time on the critical path", report.attribution)]
+    fa = _first_token_shares(report)
+    if fa is not None:
+        tables.append(("Share of time to first token", fa))
+    for title, a in tables:
+        out += ["", f"## {title}", ""]
+        out.append(
+            f"| stage | all turns ({a.overall.turns}) | p50 turns ({a.at_p50.turns}) "
+            f"| p95 turns ({a.at_p95.turns}) |"
+        )
+        out.append("|---|---:|---:|---:|")
+        for name, overall, p50, p95 in attribution_rows(report, a):
+            out.append(f"| {name} | {_pct(overall)} | {_pct(p50)} | {_pct(p95)} |")
     out += ["", *(f"**{line}**" if i == 0 else line for i, line in enumerate(report.verdict.lines))]
     warnings = warning_lines(report)
     if warnings:

@@ -29,6 +29,7 @@ from rag_otel.analysis.critical_path import (
     Attribution,
     Shares,
     attribute,
+    attribute_first_token,
     shares,
     turns_near,
 )
@@ -37,6 +38,7 @@ from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
 from rag_otel.analysis.traces import (
     DEFAULT_IDLE_WINDOW,
     Trace,
+    Turn,
     build_trace,
     group_traces,
     stage_info,
@@ -47,6 +49,8 @@ TURN_ROW = "(turn)"
 """Name of the whole-turn row in tables and comparisons."""
 REMAINDER_ROW = "(untraced)"
 """Name of the untraced-remainder row in attribution tables."""
+FIRST_TOKEN_ROW = "(first token)"
+"""Name of the time-to-first-token row: from a turn's start to its first streamed chunk."""
 
 
 @dataclass(slots=True)
@@ -73,7 +77,14 @@ class Report:
     sources: list[str] = field(default_factory=list)
     all_spans: bool = False
     samples: dict[str, array[int]] = field(default_factory=dict, repr=False)
-    """Durations (ns) per stage, and under `TURN_ROW` per turn: for `compare` and plots."""
+    """Durations (ns) per stage, under `TURN_ROW` per turn and under `FIRST_TOKEN_ROW` the
+    time to first token of each turn that has one: for `compare` and plots."""
+    first_token: LatencyStats | None = None
+    """Time to first token (`FIRST_TOKEN_ROW`): ``timed`` turns had a first streamed chunk,
+    out of ``turns`` analysed (the others have none, and no TTFT). None: not measured
+    (a source without it)."""
+    first_token_attribution: Attributions | None = None
+    """Critical-path shares of the time to first token (over the turns that have one)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, as JSON-ready values."""
@@ -86,19 +97,24 @@ class Report:
                 "untraced": s.remainder,
             }
 
-        a = self.attribution
+        def attribution_dict(a: Attributions) -> dict[str, Any]:
+            return {
+                "overall": share_dict(a.overall),
+                "p50_turns": share_dict(a.at_p50),
+                "p95_turns": share_dict(a.at_p95),
+                "band_half_width": a.band_half_width,
+            }
+
+        ft, fa = self.first_token, self.first_token_attribution
         return {
             "sources": self.sources,
             "percentile_method": self.percentile_method,
             "all_spans": self.all_spans,
             "turn": _stats_dict(self.turn),
+            "first_token": None if ft is None else _stats_dict(ft),
             "stages": [_stats_dict(s) for s in self.stages],
-            "critical_path": {
-                "overall": share_dict(a.overall),
-                "p50_turns": share_dict(a.at_p50),
-                "p95_turns": share_dict(a.at_p95),
-                "band_half_width": a.band_half_width,
-            },
+            "critical_path": attribution_dict(self.attribution),
+            "first_token_critical_path": None if fa is None else attribution_dict(fa),
             "verdict": {
                 "stage": self.verdict.stage,
                 "share": self.verdict.share,
@@ -106,6 +122,8 @@ class Report:
                 "runner_up_share": self.verdict.runner_up_share,
                 "p50_stage": self.verdict.p50_stage,
                 "p95_stage": self.verdict.p95_stage,
+                "first_token_stage": self.verdict.first_token_stage,
+                "first_token_share": self.verdict.first_token_share,
                 "lines": list(self.verdict.lines),
             },
             "warnings": {
@@ -164,6 +182,9 @@ class Analyzer:
         self._turn_count = self._turn_errors = 0
         self._turn_sources: Counter[str] = Counter()
         self._attributions: list[Attribution] = []
+        self._first_tokens: array[int] = array("q")
+        self._first_token_errors = 0
+        self._first_token_attributions: list[Attribution] = []
 
     def feed(
         self,
@@ -235,9 +256,20 @@ class Analyzer:
                     acc = stages[name] = _StageAcc()
                 acc.turns += 1
             self._attributions.append(attribute(turn))
+            if turn.first_chunks is not None:
+                self._add_first_token(turn)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _add_first_token(self, turn: Turn) -> None:
+        found = attribute_first_token(turn)
+        if found is None:
+            return
+        self._first_tokens.append(found.duration_ns)
+        self._first_token_attributions.append(found)
+        if turn.span.error:
+            self._first_token_errors += 1
 
     def merge(self, other: Analyzer) -> None:
         """Add another analyzer's results (of other traces) to this one's."""
@@ -258,6 +290,9 @@ class Analyzer:
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
         self._attributions.extend(other._attributions)
+        self._first_tokens.extend(other._first_tokens)
+        self._first_token_errors += other._first_token_errors
+        self._first_token_attributions.extend(other._first_token_attributions)
         if other.diagnostics is not self.diagnostics:
             self.diagnostics.merge(other.diagnostics)
 
@@ -291,9 +326,30 @@ class Analyzer:
             shares(atts[i] for i in turns_near(durations, 0.95)),
             band_half_width=BAND_HALF_WIDTH,
         )
-        verdict = decide(attribution.overall, attribution.at_p50, attribution.at_p95)
+        first_tokens = self._first_tokens
+        first_token = summarize(
+            FIRST_TOKEN_ROW,
+            first_tokens,
+            count=len(first_tokens),
+            turns=len(durations),
+            errors=self._first_token_errors,
+        )
+        fatts = self._first_token_attributions
+        first_token_attribution = Attributions(
+            shares(fatts),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.50)),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.95)),
+            band_half_width=BAND_HALF_WIDTH,
+        )
+        verdict = decide(
+            attribution.overall,
+            attribution.at_p50,
+            attribution.at_p95,
+            first_token=first_token_attribution.overall,
+        )
         samples = {name: acc.durations for name, acc in order}
         samples[TURN_ROW] = durations
+        samples[FIRST_TOKEN_ROW] = first_tokens
         return Report(
             stages=stage_stats,
             turn=turn_stats,
@@ -303,6 +359,8 @@ class Analyzer:
             sources=list(sources),
             all_spans=self.all_spans,
             samples=samples,
+            first_token=first_token,
+            first_token_attribution=first_token_attribution,
         )
 
 

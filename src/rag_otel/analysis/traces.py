@@ -163,6 +163,8 @@ class Turn:
     """Stages that appear in this turn."""
     source: str = SOURCE_TRACE_ROOT
     """Convention that made `span` the turn (`conventions.SOURCE_*`), or ``trace-root``."""
+    first_chunks: list[Node] | None = None
+    """The turn's nodes whose span has a first-chunk time (None when none has)."""
 
     @property
     def duration_ns(self) -> int:
@@ -329,10 +331,12 @@ def _walk(
             if start is not None and end is not None and end >= start:
                 node = Node(span, start, end, both, [])
                 turn = len(turns)
-                turns.append(Turn(span, node, set(), _turn_source(span, by_root)))
+                turns.append(Turn(span, node, set(), source=_turn_source(span, by_root)))
                 if both is not None:
                     turns[turn].stages.add(both)
                     samples.append((both, end - start, span.error, turn, 0))
+                if span.first_chunk_ns is not None:
+                    turns[turn].first_chunks = [node]
                 stack.extend((c, node, both, turn, start, False) for c in kids)
             else:
                 warn("incomplete-turn", f"trace {span.trace_id} turn {span.span_id} ({span.name})")
@@ -380,6 +384,8 @@ def _walk(
             end = max(min(end, parent.end), start)
         node = Node(span, start, end, key, [])
         parent.children.append(node)
+        if span.first_chunk_ns is not None:
+            _add_first_chunk(turns[turn], node)  # type: ignore[index]
         if kids:
             stack.extend((c, node, key, turn, turn_start, False) for c in kids)
     return visited
@@ -391,6 +397,13 @@ def _turn_source(span: Span, by_root: bool) -> str:
     if by_root:
         return SOURCE_TRACE_ROOT
     return span.stage_source or SOURCE_TRACE_ROOT
+
+
+def _add_first_chunk(turn: Turn, node: Node) -> None:
+    if turn.first_chunks is None:
+        turn.first_chunks = [node]
+    else:
+        turn.first_chunks.append(node)
 
 
 def _duration(span: Span, diagnostics: Diagnostics) -> int | None:

@@ -17,7 +17,11 @@ class Verdict:
     p50_stage: str | None
     p95_stage: str | None
     lines: tuple[str, ...]
-    """The verdict as text: the main line, then notes (p50/p95 divergence, untraced time)."""
+    """The verdict as text: the main line, the first-token line (when turns streamed), then
+    notes (p50/p95 divergence, untraced time)."""
+    first_token_stage: str | None = None
+    """The largest critical-path share of the time to first token (None: no turn streamed)."""
+    first_token_share: float = 0.0
 
 
 def _pct(x: float) -> str:
@@ -29,8 +33,14 @@ def _top(s: Shares) -> tuple[str, float] | None:
     return ranked[0] if ranked and ranked[0][1] > 0 else None
 
 
-def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
+def decide(
+    overall: Shares, at_p50: Shares, at_p95: Shares, *, first_token: Shares | None = None
+) -> Verdict:
+    """The verdict on the turn-time shares; with ``first_token`` (the shares of the time to
+    first token), a second line names the stage to optimise for the first token."""
     ranked = [kv for kv in overall.ranked() if kv[1] > 0]
+    ft = _top(first_token) if first_token is not None and first_token.turns else None
+    ft_stage, ft_share = (ft[0], ft[1]) if ft else (None, 0.0)
     p50, p95 = _top(at_p50), _top(at_p95)
     p50_stage, p95_stage = (p50[0] if p50 else None), (p95[0] if p95 else None)
     if not ranked:
@@ -38,7 +48,8 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
             "no stage on the critical path: nothing to attribute "
             "(no span carries rag.stage or another convention's stage marker; try --all-spans)"
         )
-        return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, (line,))
+        lines = [line, *_first_token_lines(first_token, None, 0.0)]
+        return Verdict(None, 0.0, None, 0.0, p50_stage, p95_stage, tuple(lines), ft_stage, ft_share)
     stage, share = ranked[0]
     lines = []
     if len(ranked) > 1:
@@ -54,6 +65,7 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
             f"optimise this next: {stage} — {_pct(share)} of turn time on the critical path "
             "(the only stage on it)"
         )
+    lines += _first_token_lines(first_token, stage, share)
     if p50 and p95 and p50_stage != p95_stage:
         lines.append(
             f"at p95 the answer differs: {p95[0]} — {_pct(p95[1])} of the p95 turns' time "
@@ -64,4 +76,37 @@ def decide(overall: Shares, at_p50: Shares, at_p95: Shares) -> Verdict:
             f"note: {_pct(overall.remainder)} of turn time is in no stage (untraced remainder): "
             "trace more of the turn, or try --all-spans, before trusting this"
         )
-    return Verdict(stage, share, runner, runner_share, p50_stage, p95_stage, tuple(lines))
+    return Verdict(
+        stage,
+        share,
+        runner,
+        runner_share,
+        p50_stage,
+        p95_stage,
+        tuple(lines),
+        ft_stage,
+        ft_share,
+    )
+
+
+def _first_token_lines(first_token: Shares | None, stage: str | None, share: float) -> list[str]:
+    """``optimise this next: rerank for the first token (71% of TTFT); generate for the full
+    answer (88% of turn time)``, and a note when the first token's path is mostly untraced."""
+    if first_token is None or not first_token.turns:
+        return []
+    top = _top(first_token)
+    full = f"; {stage} for the full answer ({_pct(share)} of turn time)" if stage else ""
+    if top is None:
+        return [f"for the first token: no stage on the path to the first chunk{full}"]
+    name, part = top
+    if name == stage:  # the same stage for both: say it once
+        line = f"optimise this next: {name} for the first token too ({_pct(part)} of TTFT)"
+    else:
+        line = f"optimise this next: {name} for the first token ({_pct(part)} of TTFT){full}"
+    lines = [line]
+    if first_token.remainder > part:
+        lines.append(
+            f"note: {_pct(first_token.remainder)} of the time to first token is in no stage "
+            "(untraced remainder)"
+        )
+    return lines

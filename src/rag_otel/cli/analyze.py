@@ -74,8 +74,10 @@ def register(subparsers: Any) -> None:
         help="per-stage p50/p95 change between two runs, with confidence intervals (CI gate)",
         description=(
             "Compare per-stage p50 and p95 of NEW against BASELINE with a seeded bootstrap "
-            "confidence interval. With --fail-if-slower PCT, exit 1 when a stage (or the whole "
-            "turn) is slower by more than PCT percent and the interval lies above zero."
+            "confidence interval, and the same for whole turns and the time to first token "
+            "(turns that streamed a first chunk). With --fail-if-slower PCT, exit 1 when a "
+            "stage, the whole turn or the time to first token is slower by more than PCT "
+            "percent and the interval lies above zero."
         ),
     )
     c.add_argument("baseline", metavar="BASELINE", help="trace file, '-', Jaeger or Phoenix URL")
@@ -91,7 +93,10 @@ def register(subparsers: Any) -> None:
         "--fail-if-slower",
         type=_percent,
         metavar="PCT",
-        help="exit 1 if a p50 or p95 is significantly slower by more than PCT percent",
+        help=(
+            "exit 1 if a p50 or p95 (of a stage, the turn, or the time to first token) is "
+            "significantly slower by more than PCT percent"
+        ),
     )
     c.set_defaults(handler=run_compare)
 

@@ -16,7 +16,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -129,10 +129,17 @@ _STOP = frozenset(
 
 def extractive_answer(question: str, passages: Sequence[str], sentences: int = 2) -> str:
     """The sentences of the top passages that share the most words with the question, in order."""
+    return "".join(extractive_stream(question, passages, sentences))
+
+
+def extractive_stream(question: str, passages: Sequence[str], sentences: int = 2) -> Iterator[str]:
+    """`extractive_answer`, streamed: one chunk per sentence, each yielded as soon as it is
+    picked (the next with its separating space), like a model streaming its answer."""
     wanted = {w for w in _WORD.findall(question.lower()) if w not in _STOP}
     candidates = [s for p in passages for s in _SENTENCE.split(p) if s.strip()]
     ranked = sorted(
         range(len(candidates)),
         key=lambda i: (-len(wanted & set(_WORD.findall(candidates[i].lower()))), i),
     )
-    return " ".join(candidates[i] for i in sorted(ranked[:sentences]))
+    for n, i in enumerate(sorted(ranked[:sentences])):
+        yield candidates[i] if n == 0 else " " + candidates[i]

@@ -7,6 +7,10 @@ through ``rag_otel.current_stage()``. Nothing else changes::
     embed --+-- retrieve.vector (Chroma) --+-- fuse (RRF) -- rerank -- generate (streamed)
             +-- retrieve.bm25 (rank-bm25) -+
 
+``generate`` is an async generator stage of kind ``generation``: rag-otel records its first
+chunk (``rag.first_chunk``, ``gen_ai.response.time_to_first_chunk``), so the analysis shows
+each turn's time to first token and what it waited on.
+
 The Chroma and rank-bm25 calls inside the retrieval stages get their own spans
 from the auto-instrumentation (``configure(instrument=True)``).
 """
@@ -22,7 +26,7 @@ import numpy as np
 
 import rag_otel
 from rag_otel.demo.index import Index, tokenize
-from rag_otel.demo.llm import EXTRACTIVE_MODEL, ChatEndpoint, extractive_answer
+from rag_otel.demo.llm import EXTRACTIVE_MODEL, ChatEndpoint, extractive_stream
 from rag_otel.demo.models import CrossEncoder, Embedder, Vectors
 from rag_otel.semconv import RAG_GENERATION_METHOD, RAG_RERANK_METHOD
 
@@ -149,8 +153,9 @@ class Pipeline:
                 stage.set_model(EXTRACTIVE_MODEL)
             else:
                 stage.set_model(self.llm.model, provider=LLM_PROVIDER)
-        if self.llm is None:  # no LLM configured: the best sentences of the top passages
-            yield extractive_answer(question, passages)
+        if self.llm is None:  # no LLM configured: the best sentences of the top passages,
+            for sentence in extractive_stream(question, passages):  # streamed one by one
+                yield sentence
             return
         async for chunk in self.llm.stream(question, passages):
             yield chunk

@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
@@ -193,6 +194,7 @@ def decode_spans(
             error = False
             found: dict[str, Any] | None = None
             kept: dict[str, Any] | None = {} if keep else None
+            chunk_attrs: dict[str, Any] | None = kept
             for tag in s.get("tags") or ():
                 key = tag["key"]
                 if key == SPAN_KIND_TAG:
@@ -205,8 +207,17 @@ def decode_spans(
                     if found is None:
                         found = {}
                     found[key] = tag_value(tag)
+                elif key in first_token.ATTRIBUTES:
+                    chunk_attrs = chunk_attrs if chunk_attrs is not None else {}
+                    chunk_attrs[key] = tag_value(tag)
                 if kept is not None:
                     kept[key] = tag_value(tag)
+            logs = s.get("logs")
+            first_chunk = None
+            if logs or chunk_attrs:
+                first_chunk = first_token.first_chunk_ns(
+                    start, chunk_attrs, first_token.jaeger_logs(logs)
+                )
 
             pid_key = s.get("processID")
             if pid_key is not None and pid_key in services:
@@ -243,6 +254,7 @@ def decode_spans(
                 kind,
                 follows,
                 kept,
+                first_chunk_ns=first_chunk,
             )
             if found is not None:
                 classify_span(span, found)

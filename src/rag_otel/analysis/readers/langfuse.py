@@ -27,7 +27,8 @@ Langfuse's own OTel attribute of that name (``generation``, ``span``, ``event``,
 ``tool``, ``chain``, ``retriever``, ``embedding``, ``evaluator``, ``guardrail``), from which
 `rag_otel.analysis.conventions.classify_span` gives the stage its kind (an ``event`` is not a
 stage). ``model`` becomes ``langfuse.observation.model.name``,
-``completionStartTime`` ``langfuse.observation.completion_start_time`` (kept as text),
+``completionStartTime`` ``langfuse.observation.completion_start_time`` (kept as text; the
+first streamed chunk, `Span.first_chunk_ns`, as `rag_otel.analysis.first_token` reads it),
 ``level`` ``langfuse.observation.level`` (``ERROR`` marks the span as an error) and
 ``statusMessage`` ``langfuse.observation.status_message``, ``usageDetails``
 ``langfuse.observation.usage_details.*``. ``metadata`` of observations
@@ -59,6 +60,7 @@ from typing import Any
 import orjson
 
 from rag_otel import semconv
+from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers.flatten import flatten
@@ -265,6 +267,8 @@ def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None
     )
     classify_span(span, attributes)
     span.stage = state.text(span.stage)
+    if not first_token.ATTRIBUTES.isdisjoint(attributes):  # completionStartTime, mostly
+        span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, None)
     return span, trace_name if trace_name.__class__ is str and trace_name else None
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_KEYS,
@@ -248,7 +249,9 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
     warn = diag.warn
     keep = state.keep_attributes
     intern = state.strings.setdefault
-    wanted = RECOGNITION_KEYS
+    # what recognition reads, and the first-chunk attributes (one set lookup per attribute)
+    wanted = RECOGNITION_KEYS | first_token.ATTRIBUTES
+    chunk_keys = first_token.ATTRIBUTES
     classify = classify_span
     kind_of = STAGE_KIND_OF
     RAG_STAGE = semconv.RAG_STAGE
@@ -391,6 +394,7 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                         # recognised keys only those that can still matter (after rag.stage,
                         # just rag.operation and rag.turn.id).
                         stage_v = kind_v = found = None
+                        chunk_attrs: dict[str, Any] | None = None
                         attrs = s.get("attributes")
                         if keep:
                             kept: dict[str, Any] = {}
@@ -410,6 +414,7 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                                 attributes=kept,
                             )
                             classify(span, kept)
+                            chunk_attrs = kept
                         else:
                             if attrs:
                                 for kv in attrs:
@@ -419,6 +424,10 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                                             stage_v = kv["value"]
                                         elif key == RAG_STAGE_KIND:
                                             kind_v = kv["value"]
+                                        elif key in chunk_keys:
+                                            if chunk_attrs is None:
+                                                chunk_attrs = {}
+                                            chunk_attrs[key] = any_value(kv["value"])
                                         elif stage_v is None or key in rag_others:
                                             if found is None:
                                                 found = {key: kv["value"]}
@@ -502,6 +511,11 @@ def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
                         stage = span.stage
                         if stage is not None and span.stage_source is not RAG_OTEL:
                             span.stage = intern(stage, stage)
+                        events = s.get("events")
+                        if events or chunk_attrs:
+                            span.first_chunk_ns = first_token.first_chunk_ns(
+                                start, chunk_attrs, first_token.otlp_events(events)
+                            )
                     except caught as exc:
                         warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
                         continue

@@ -26,6 +26,12 @@ unspecified and `Span.service` None. Times are ISO-8601 (microseconds, as Phoeni
 them). Also read: the same spans as a bare array, one span object (per JSON line), and the
 OTLP-shaped answer of ``GET /v1/projects/{project}/spans/otlpv1``
 (``{"data": [{"trace_id", "span_id", "start_time_unix_nano", ...}]}``).
+
+The first streamed chunk (`Span.first_chunk_ns`, the time to first token) is read from the
+span's ``events`` (``{"name": "First Token Stream Event", "timestamp": "<ISO 8601>"}``, as
+the OpenInference instrumentations record it; rag-otel's ``rag.first_chunk``; OpenLLMetry's
+chunk events) and attributes (``gen_ai.response.time_to_first_chunk``), by
+`rag_otel.analysis.first_token`, as over OTLP.
 """
 
 from __future__ import annotations
@@ -33,11 +39,12 @@ from __future__ import annotations
 from typing import Any
 
 from rag_otel import semconv
+from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import time_or_none
+from rag_otel.analysis.readers.isotime import iso_ns, time_or_none
 from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
 
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
@@ -155,7 +162,30 @@ def _span(s: Any, state: ReadState, where: str) -> Span:
     if attributes:
         classify_span(span, attributes)
         span.stage = state.text(span.stage)
+    events = s.get("events")
+    if events or not first_token.ATTRIBUTES.isdisjoint(attributes):
+        span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, _events(events))
     return span
+
+
+def _events(events: Any) -> list[first_token.Event]:
+    """Phoenix's span events (``{"name", "timestamp": ISO 8601, "attributes"}``) as the
+    ``(name, ns)`` pairs `first_token` reads: only the names it knows; a timestamp that
+    cannot be read becomes None (skipped there, never a malformed span)."""
+    if events.__class__ is not list:
+        return []
+    out: list[first_token.Event] = []
+    for event in events:
+        if event.__class__ is not dict:
+            continue
+        name = event.get("name")
+        if name.__class__ is str and name in first_token.EVENTS:
+            try:
+                at: int | None = iso_ns(event.get("timestamp"))
+            except (TypeError, ValueError):
+                at = None
+            out.append((name, at))
+    return out
 
 
 def _otlpv1_as_otlp(s: Any) -> Any:
