@@ -59,9 +59,11 @@ import rag_otel
 from rag_otel import semconv
 from rag_otel.instrumentation._patching import (
     Arguments,
+    Make,
     Patch,
     Patcher,
     PatchingInstrumentor,
+    Scopes,
     Wrapper,
     contained,
 )
@@ -201,12 +203,13 @@ def _scoring(
     name: str,
     describe: Callable[[rag_otel.StageHandle, Any, Args, Kwargs, Arguments], None],
     record: Callable[[rag_otel.StageHandle, Args, Kwargs, Arguments, Any], None],
-) -> Callable[[Callable[..., Any]], Wrapper]:
+) -> Make:
     """A ``retrieval`` stage around ``get_scores`` / ``get_batch_scores``."""
     where_in, where_out = f"{name} arguments", f"{name} results"
 
-    def make(original: Callable[..., Any]) -> Wrapper:
+    def make(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
         argv = Arguments(original)
+        stage = scopes.stage(name, "retrieval")
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
             if not _PATCHER.active or not is_instrumentation_enabled():
@@ -216,7 +219,7 @@ def _scoring(
                 result = wrapped(*args, **kwargs)
                 inner.append(result)
                 return result
-            with rag_otel.stage(name, kind="retrieval") as handle:
+            with stage as handle:
                 recording = handle.span.is_recording()
                 if recording:
                     try:
@@ -266,9 +269,10 @@ def _outcome_batch(
     _record_batch_scores(handle, argv.get(args, kwargs, "doc_ids"), result)
 
 
-def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
+def _make_get_top_n(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
     name = "bm25.get_top_n"
     argv = Arguments(original)
+    stage = scopes.stage(name, "retrieval")
     where_in, where_out = f"{name} arguments", f"{name} results"
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -277,7 +281,7 @@ def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
         inner: list[Any] = []
         token = _INNER_SCORES.set(inner)
         try:
-            with rag_otel.stage(name, kind="retrieval") as handle:
+            with stage as handle:
                 recording = handle.span.is_recording()
                 if recording:
                     try:
@@ -305,14 +309,14 @@ def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
     return wrapper
 
 
-def _make_index(original: Callable[..., Any]) -> Wrapper:
+def _make_index(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
     name = "bm25.index"
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
         if not _PATCHER.active or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        algorithm = type(instance).__name__
-        with rag_otel.operation(name, **{semconv.RAG_BM25_ALGORITHM: algorithm}) as handle:
+        algorithm = {semconv.RAG_BM25_ALGORITHM: type(instance).__name__}
+        with scopes.operation(name, attributes=algorithm) as handle:
             result = wrapped(*args, **kwargs)
             try:
                 if handle.span.is_recording():
