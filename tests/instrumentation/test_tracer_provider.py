@@ -195,3 +195,13 @@ def test_a_pinned_scope_is_a_context_manager_only() -> None:
     scope = PinnedStageScope("s", "other", tracer_provider=Own().provider)
     with pytest.raises(TypeError, match="context manager only"):
         scope(lambda: None)
+
+
+def test_instrument_all_at_once_passes_the_provider_on(
+    off: Any, collection: Collection, span_exporter: InMemorySpanExporter
+) -> None:
+    own = Own()
+    assert rag_otel.instrument(tracer_provider=own.provider) == ["chromadb_rag_otel", "rank_bm25"]
+    _use_both(collection)
+    assert own.names() == EXPECTED
+    assert span_exporter.get_finished_spans() == ()
