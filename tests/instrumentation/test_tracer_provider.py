@@ -1,11 +1,13 @@
 """``instrument(tracer_provider=P)``: spans go to P, not to the global provider (contrib's
-convention), against the real chromadb (embedded) and rank-bm25."""
+convention), against the real chromadb (embedded, persistent in a temporary folder) and
+rank-bm25."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import chromadb
@@ -62,8 +64,12 @@ def off() -> Iterator[tuple[ChromaInstrumentor, BM25Instrumentor]]:
 
 
 @pytest.fixture
-def collection() -> Iterator[Collection]:
-    client = chromadb.EphemeralClient(settings=Settings(anonymized_telemetry=False))
+def collection(tmp_path: Path) -> Iterator[Collection]:
+    """An embedded collection of its own (a persistent client in ``tmp_path``: the ephemeral
+    client is one per process, bound to the settings the first test gave it)."""
+    client = chromadb.PersistentClient(
+        path=str(tmp_path / "chroma"), settings=Settings(anonymized_telemetry=False)
+    )
     name = f"provider-{uuid.uuid4().hex[:12]}"
     yield client.create_collection(name, embedding_function=None)
     client.delete_collection(name)
