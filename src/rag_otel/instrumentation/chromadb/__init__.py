@@ -11,6 +11,7 @@ Usage
 
     rag_otel.configure(service_name="faq-bot")
     ChromaInstrumentor().instrument()  # or rag_otel.instrument() for every library at once
+    # ChromaInstrumentor().instrument(tracer_provider=provider): spans to that provider
 
     client = chromadb.EphemeralClient()
     docs = client.get_or_create_collection("docs", embedding_function=None)
@@ -20,6 +21,10 @@ Usage
 
 ``opentelemetry-instrument python app.py`` loads it too (entry point ``chromadb_rag_otel``);
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=chromadb_rag_otel`` turns it off there.
+
+Spans go to the global tracer provider, read on each call, unless ``instrument()`` was given
+a ``tracer_provider`` (fixed until ``uninstrument()``). Durations go through the meter
+``rag_otel.configure()`` set up (a ``meter_provider`` is not taken).
 
 What is wrapped
 ---------------

@@ -11,6 +11,7 @@ Usage
 
     rag_otel.configure(service_name="faq-bot")
     BM25Instrumentor().instrument()  # or rag_otel.instrument() for every library at once
+    # BM25Instrumentor().instrument(tracer_provider=provider): spans to that provider
 
     corpus = [doc.lower().split() for doc in documents]
     bm25 = BM25Okapi(corpus)  # operation "bm25.index"
@@ -19,6 +20,10 @@ Usage
 
 ``opentelemetry-instrument python app.py`` loads it too (entry point ``rank_bm25``);
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=rank_bm25`` turns it off there.
+
+Spans go to the global tracer provider, read on each call, unless ``instrument()`` was given
+a ``tracer_provider`` (fixed until ``uninstrument()``). Durations go through the meter
+``rag_otel.configure()`` set up (a ``meter_provider`` is not taken).
 
 What is wrapped
 ---------------
