@@ -203,6 +203,7 @@ class Patcher:
     def stop(self) -> None:
         with self._lock:
             self.active = False
+            self._scopes = Scopes()  # the next start() says where its spans go
             for owner, method, wrapper in reversed(self._applied):
                 if owner.__dict__.get(method) is wrapper:
                     setattr(owner, method, wrapper.__wrapped__)
