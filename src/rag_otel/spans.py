@@ -46,7 +46,7 @@ from collections.abc import (
 )
 from itertools import islice
 from types import TracebackType
-from typing import Any, Final, Generic, ParamSpec, TypeVar, cast, overload
+from typing import Any, Final, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as _context
 from opentelemetry import trace as _api
@@ -66,6 +66,8 @@ from rag_otel.metrics import MetricKey
 __all__ = [
     "OperationHandle",
     "OperationScope",
+    "PinnedOperationScope",
+    "PinnedStageScope",
     "StageHandle",
     "StageScope",
     "TurnHandle",
@@ -105,20 +107,40 @@ _NOT_ERRORS: Final = (GeneratorExit, KeyboardInterrupt, SystemExit)
 # --- tracer lookup -------------------------------------------------------------------
 
 
-class _TracerCache:
-    """The rag_otel tracer of the installed provider, refreshed if the provider changes."""
+class _PinnedTracer(NamedTuple):
+    provider: _api.TracerProvider
+    tracer: _api.Tracer
 
-    __slots__ = ("provider", "tracer")
+
+class _TracerCache:
+    """The rag_otel tracer of the installed provider, refreshed if the provider changes;
+    and one of each provider a pinned scope names (``instrument(tracer_provider=...)``),
+    kept apart so that spans sent there never evict the installed provider's tracer."""
+
+    __slots__ = ("pinned", "provider", "tracer")
 
     def __init__(self) -> None:
         self.provider: object = None
         self.tracer: _api.Tracer = _api.NoOpTracer()
+        self.pinned: dict[int, _PinnedTracer] = {}
 
     def get(self, provider: _api.TracerProvider) -> _api.Tracer:
         if provider is not self.provider:
+            return self._other(provider)
+        return self.tracer
+
+    def _other(self, provider: _api.TracerProvider) -> _api.Tracer:
+        if provider is _PROVIDERS[_PROVIDER_KEY]:  # the installed provider changed
             self.tracer = provider.get_tracer(TRACER_NAME, __version__)
             self.provider = provider
-        return self.tracer
+            return self.tracer
+        pinned = self.pinned.get(id(provider))  # it holds the provider: the id stays unique
+        if pinned is None:
+            if len(self.pinned) >= 64:  # instrumented again and again: do not grow forever
+                self.pinned.clear()
+            tracer = provider.get_tracer(TRACER_NAME, __version__)
+            pinned = self.pinned[id(provider)] = _PinnedTracer(provider=provider, tracer=tracer)
+        return pinned.tracer
 
 
 _TRACERS: Final = _TracerCache()
@@ -1203,6 +1225,67 @@ class OperationScope(_Scope[OperationHandle]):
 
     def _off_handle(self) -> OperationHandle:
         return OperationHandle(INVALID_SPAN)
+
+
+# --- pinned scopes: spans to one tracer provider, for instrument(tracer_provider=...) -------
+
+
+class _Pinned(_Scope[H]):
+    """Sends its spans to the tracer provider it was built with, not the installed one.
+
+    What an instrumentor builds when ``instrument(tracer_provider=...)`` names a provider
+    (OpenTelemetry's contrib convention): fixed at instrument time, so no call pays for
+    the choice and ``stage(...)`` itself is unchanged. A context manager only.
+    """
+
+    __slots__ = ()
+    _tracer_provider: _api.TracerProvider
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        raise TypeError("a scope pinned to a tracer provider is a context manager only")
+
+    def __enter__(self) -> H:  # _Scope.__enter__ with the pinned provider
+        opened = self._spec().open(self._tracer_provider)
+        if opened is None:
+            return self._off_handle()
+        self._active.append(opened)
+        return opened[2]
+
+
+class PinnedStageScope(_Pinned[StageHandle], StageScope):
+    """A `StageScope` whose spans go to ``tracer_provider``."""
+
+    __slots__ = ("_tracer_provider",)
+
+    def __init__(
+        self,
+        name: str,
+        kind: sc.StageKind,
+        *,
+        tracer_provider: _api.TracerProvider,
+        span_kind: SpanKind = _INTERNAL,
+    ) -> None:
+        super().__init__(name, kind, {}, span_kind=span_kind)
+        self._tracer_provider = tracer_provider
+
+
+class PinnedOperationScope(_Pinned[OperationHandle], OperationScope):
+    """An `OperationScope` whose span goes to ``tracer_provider``."""
+
+    __slots__ = ("_tracer_provider",)
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        data_source: str | None,
+        attributes: Mapping[str, object],
+        *,
+        tracer_provider: _api.TracerProvider,
+        span_kind: SpanKind = _INTERNAL,
+    ) -> None:
+        super().__init__(name, kind, data_source, attributes, span_kind)
+        self._tracer_provider = tracer_provider
 
 
 # --- the public constructors -----------------------------------------------------------

@@ -12,6 +12,7 @@ Usage
     from rag_otel.instrumentation import instrument, uninstrument
 
     instrument()  # -> ["chromadb_rag_otel", "rank_bm25"]: the ones whose library is installed
+    instrument(tracer_provider=provider)  # their spans to this provider, not the global one
 
 Each instrumentor is an OpenTelemetry ``BaseInstrumentor`` registered in the
 ``opentelemetry_instrumentor`` entry-point group, so ``opentelemetry-instrument python
@@ -32,6 +33,7 @@ import os
 from typing import Any, Final
 
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.trace import TracerProvider
 
 __all__ = ["INSTRUMENTORS", "instrument", "uninstrument"]
 
@@ -53,10 +55,14 @@ def _disabled() -> set[str]:
     return {name.strip() for name in os.environ.get(_DISABLED_ENV, "").split(",") if name.strip()}
 
 
-def instrument(*, skip_missing: bool = True) -> list[str]:
+def instrument(
+    *, skip_missing: bool = True, tracer_provider: TracerProvider | None = None
+) -> list[str]:
     """Turn on every instrumentor whose library is installed; return their names.
 
-    Already instrumented ones (say, by ``opentelemetry-instrument``) are kept and listed.
+    ``tracer_provider``: where their spans go (default: the global provider, read per call).
+    Already instrumented ones (say, by ``opentelemetry-instrument``) are kept and listed,
+    with the provider they were given.
     Names in ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` are skipped. With
     ``skip_missing=False`` a library that is missing or outside the supported versions
     raises ``RuntimeError`` naming it (and what is already on stays on).
@@ -73,7 +79,7 @@ def instrument(*, skip_missing: bool = True) -> list[str]:
                 continue
             raise RuntimeError(f"rag-otel cannot instrument {name}: {conflict}")
         if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(skip_dep_check=True)
+            instrumentor.instrument(skip_dep_check=True, tracer_provider=tracer_provider)
         if instrumentor.is_instrumented_by_opentelemetry:
             active.append(name)
     return active

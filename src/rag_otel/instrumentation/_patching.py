@@ -1,10 +1,32 @@
-"""What the instrumentors share: lazy, reversible patching; argument reading; containment.
+"""What the instrumentors share: lazy, reversible patching; where spans go; containment.
+
+Usage (what an instrumentor module does)::
+
+    def _make_query(original, scopes: Scopes) -> Wrapper:
+        stage = scopes.stage("lib.query", "retrieval")  # built once per wrapped method
+        def wrapper(wrapped, instance, args, kwargs):
+            if not _PATCHER.active:
+                return wrapped(*args, **kwargs)
+            with stage as handle:
+                return wrapped(*args, **kwargs)
+        return wrapper
+
+    _PATCHER = Patcher([Patch("lib.module", "Client", "query", _make_query)])
+
+    class LibInstrumentor(PatchingInstrumentor):
+        library, requirements, patcher = "lib", ("lib >= 1.0",), _PATCHER
 
 ``Patcher`` installs ``wrapt.FunctionWrapper`` objects on library classes when their module
 is imported (right away if it already is: instrumenting never imports chromadb, which takes
 1-2 s, into a process that does not use it) and puts the original functions back on
 ``stop()``. Each wrapper also checks ``Patcher.active`` so a wrapper that another library
 wrapped again (and that we therefore cannot take out) turns into a plain pass-through.
+
+``Scopes`` is where the spans of one ``instrument()`` call go, fixed when it is made:
+``instrument(tracer_provider=P)`` sends them to ``P`` (OpenTelemetry's contrib convention),
+``instrument()`` to the installed global provider, read on each call as ``rag_otel.stage``
+reads it. Each ``start()`` builds the wrappers afresh with its ``Scopes``, so uninstrumenting
+and instrumenting with another provider switches where they go.
 
 ``contained()`` is how a wrapper reports a failure in its own attribute code: logged once
 per place, counted, never raised into the application.
@@ -25,8 +47,11 @@ from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
+from opentelemetry.trace import SpanKind, TracerProvider
 
+from rag_otel import semconv
 from rag_otel._errors import contained as _contained
+from rag_otel.spans import OperationScope, PinnedOperationScope, PinnedStageScope, StageScope
 
 logger: Final = logging.getLogger("rag_otel.instrumentation")
 
@@ -86,13 +111,62 @@ class Arguments:
         return self._defaults.get(name)
 
 
+class Scopes:
+    """Makes the stage and operation scopes of one ``instrument()`` call.
+
+    ``tracer_provider=None``: the plain scopes of ``rag_otel.stage`` / ``operation``, whose
+    spans go to the installed global provider (none installed: no span). A provider: scopes
+    pinned to it, whose spans go there whatever is installed globally.
+    """
+
+    __slots__ = ("tracer_provider",)
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        self.tracer_provider = tracer_provider
+
+    def stage(
+        self, name: str, kind: semconv.StageKind, *, span_kind: SpanKind = SpanKind.INTERNAL
+    ) -> StageScope:
+        """A stage scope without extra attributes: build it once, enter it on every call."""
+        if self.tracer_provider is None:
+            return StageScope(name, kind, {}, span_kind=span_kind)
+        return PinnedStageScope(
+            name, kind, tracer_provider=self.tracer_provider, span_kind=span_kind
+        )
+
+    def operation(
+        self,
+        name: str,
+        *,
+        kind: str = "ingest",
+        data_source: str | None = None,
+        attributes: Mapping[str, object],
+        span_kind: SpanKind = SpanKind.INTERNAL,
+    ) -> OperationScope:
+        """An operation scope with this call's attributes (one per call)."""
+        if self.tracer_provider is None:
+            return OperationScope(name, kind, data_source, attributes, span_kind)
+        return PinnedOperationScope(
+            name,
+            kind,
+            data_source,
+            attributes,
+            tracer_provider=self.tracer_provider,
+            span_kind=span_kind,
+        )
+
+
+Make = Callable[[Callable[..., Any], Scopes], Wrapper]
+"""Builds the wrapper of one method: ``make(original, scopes) -> wrapper``."""
+
+
 class Patch(NamedTuple):
-    """One method to wrap: ``module.owner.method``, wrapped by ``make(original)``."""
+    """One method to wrap: ``module.owner.method``, wrapped by ``make(original, scopes)``."""
 
     module: str
     owner: str
     method: str
-    make: Callable[[Callable[..., Any]], Wrapper]
+    make: Make
 
 
 class Patcher:
@@ -103,6 +177,7 @@ class Patcher:
         self._lock = threading.RLock()
         self._hooked: set[str] = set()
         self._applied: list[tuple[type, str, wrapt.FunctionWrapper[..., Any]]] = []
+        self._scopes = Scopes()
         self.active = False
         """Read by every wrapper: when False it calls straight through."""
 
@@ -111,8 +186,10 @@ class Patcher:
         """``Owner.method`` of every wrapper currently installed."""
         return [f"{owner.__qualname__}.{method}" for owner, method, _ in self._applied]
 
-    def start(self) -> None:
+    def start(self, scopes: Scopes | None = None) -> None:
+        """Wrap every method (when its module is imported); spans go where ``scopes`` says."""
         with self._lock:
+            self._scopes = scopes or Scopes()
             self.active = True
             for module_name in dict.fromkeys(p.module for p in self._patches):
                 module = sys.modules.get(module_name)
@@ -126,6 +203,7 @@ class Patcher:
     def stop(self) -> None:
         with self._lock:
             self.active = False
+            self._scopes = Scopes()  # the next start() says where its spans go
             for owner, method, wrapper in reversed(self._applied):
                 if owner.__dict__.get(method) is wrapper:
                     setattr(owner, method, wrapper.__wrapped__)
@@ -150,7 +228,7 @@ class Patcher:
                 logger.debug("rag-otel: %s.%s not found, not wrapped", patch.owner, patch.method)
                 continue
             try:
-                wrapper = wrapt.FunctionWrapper(original, patch.make(original))
+                wrapper = wrapt.FunctionWrapper(original, patch.make(original, self._scopes))
             except Exception:  # an unexpected library shape: leave this method alone
                 contained(f"wrapping {patch.owner}.{patch.method}")
                 continue
@@ -173,8 +251,19 @@ class PatchingInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return self.requirements
 
     def _instrument(self, **kwargs: Any) -> None:
+        """``tracer_provider``: where the spans go (default: the installed global provider).
+
+        ``meter_provider`` is not taken: an instrumented call is a stage, and its duration
+        is recorded with every stage's, through the meter ``rag_otel.configure()`` set up.
+        """
+        if kwargs.get("meter_provider") is not None:
+            logger.info(
+                "rag-otel: %s ignores meter_provider: stage durations go through the meter "
+                "rag_otel.configure() set up",
+                type(self).__name__,
+            )
         if dependencies_met(self.library, self.requirements):
-            self.patcher.start()
+            self.patcher.start(Scopes(kwargs.get("tracer_provider")))
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self.patcher.stop()

@@ -11,6 +11,7 @@ Usage
 
     rag_otel.configure(service_name="faq-bot")
     ChromaInstrumentor().instrument()  # or rag_otel.instrument() for every library at once
+    # ChromaInstrumentor().instrument(tracer_provider=provider): spans to that provider
 
     client = chromadb.EphemeralClient()
     docs = client.get_or_create_collection("docs", embedding_function=None)
@@ -20,6 +21,10 @@ Usage
 
 ``opentelemetry-instrument python app.py`` loads it too (entry point ``chromadb_rag_otel``);
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=chromadb_rag_otel`` turns it off there.
+
+Spans go to the global tracer provider, read on each call, unless ``instrument()`` was given
+a ``tracer_provider`` (fixed until ``uninstrument()``). Durations go through the meter
+``rag_otel.configure()`` set up (a ``meter_provider`` is not taken).
 
 What is wrapped
 ---------------
@@ -56,7 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -69,6 +74,7 @@ from rag_otel.instrumentation._patching import (
     Patch,
     Patcher,
     PatchingInstrumentor,
+    Scopes,
     Wrapper,
     contained,
 )
@@ -260,38 +266,99 @@ _RETRIEVAL: Final[dict[str, tuple[Describe, Outcome]]] = {
 }
 
 
+# --- one wrapper factory for the sync and async twins -----------------------------------
+
+
+class _Target(NamedTuple):
+    """What one call enters: its scope, and the server its collection talks to."""
+
+    scope: StageScope | OperationScope
+    server: Server
+
+
+Open = Callable[[Any, Args, Kwargs], _Target]
+"""Picks the scope of a call: ``(collection, args, kwargs) -> target``."""
+Begin = Callable[[Any, Any, Server, Args, Kwargs], bool]
+"""Records the request: ``(handle, collection, server, args, kwargs)``; False when the span
+is not recording (the result is then not read)."""
+End = Callable[[Any, Any], None]
+"""Records the result: ``(handle, result)``."""
+
+
+def _wrapper(open_: Open, begin: Begin, end: End, *, is_async: bool) -> Wrapper:
+    """The wrapper of one ``[Async]Collection`` method: the twins differ only by ``await``.
+
+    The async one returns the coroutine of ``traced`` (or chromadb's own, untouched, when
+    instrumentation is off), so the span covers the awaited call, not its creation.
+    """
+    if is_async:
+
+        async def traced(
+            wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
+        ) -> Any:
+            target = open_(instance, args, kwargs)
+            async with target.scope as handle:
+                recording = begin(handle, instance, target.server, args, kwargs)
+                result = await wrapped(*args, **kwargs)
+                if recording:
+                    end(handle, result)
+                return result
+
+        def async_wrapper(
+            wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
+        ) -> Any:
+            if not _PATCHER.active or not is_instrumentation_enabled():
+                return wrapped(*args, **kwargs)
+            return traced(wrapped, instance, args, kwargs)
+
+        return async_wrapper
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
+        if not _PATCHER.active or not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        target = open_(instance, args, kwargs)
+        with target.scope as handle:
+            recording = begin(handle, instance, target.server, args, kwargs)
+            result = wrapped(*args, **kwargs)
+            if recording:
+                end(handle, result)
+            return result
+
+    return wrapper
+
+
+def _static(method: str) -> dict[str, Any]:
+    return {semconv.DB_SYSTEM_NAME: semconv.DB_SYSTEM_CHROMA, semconv.DB_OPERATION_NAME: method}
+
+
 def _retrieval(method: str, *, is_async: bool) -> Patch:
     """A ``retrieval`` stage named ``chroma.<method>`` around ``[Async]Collection.<method>``."""
     name = f"chroma.{method}"
     describe, outcome = _RETRIEVAL[method]
-    static: dict[str, Any] = {
-        semconv.DB_SYSTEM_NAME: semconv.DB_SYSTEM_CHROMA,
-        semconv.DB_OPERATION_NAME: method,
-    }
+    static = _static(method)
     if method == "query":
         static[semconv.RAG_RETRIEVAL_SCORE_TYPE] = "distance"
     where_in, where_out = f"{name} arguments", f"{name} results"
-    # one scope per span kind, built once: INTERNAL (embedded client), CLIENT (HTTP client)
-    scopes = {
-        server_kind: StageScope(name, "retrieval", {}, span_kind=server_kind)
-        for server_kind in (SpanKind.INTERNAL, SpanKind.CLIENT)
-    }
 
-    def make(original: Callable[..., Any]) -> Wrapper:
+    def make(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
         argv = Arguments(original)
+        # one scope per span kind, built once: INTERNAL (embedded client), CLIENT (HTTP client)
+        by_kind = {
+            span_kind: scopes.stage(name, "retrieval", span_kind=span_kind)
+            for span_kind in (SpanKind.INTERNAL, SpanKind.CLIENT)
+        }
 
-        def scope(instance: Any) -> tuple[StageScope, Server]:
+        def open_(instance: Any, args: Args, kwargs: Kwargs) -> _Target:
             try:
                 server = _server(instance)
             except Exception:
                 contained(where_in)
                 server = None
-            return scopes[_span_kind(server)], server
+            return _Target(by_kind[_span_kind(server)], server)
 
         def begin(
             handle: rag_otel.StageHandle, instance: Any, server: Server, args: Args, kwargs: Kwargs
         ) -> bool:
-            """Record the request; False when the span is not recording (skip the rest)."""
             try:
                 span = handle.span
                 if not span.is_recording():
@@ -310,40 +377,7 @@ def _retrieval(method: str, *, is_async: bool) -> Patch:
             except Exception:
                 contained(where_out)
 
-        if is_async:
-
-            async def traced(
-                wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
-            ) -> Any:
-                stage, server = scope(instance)
-                async with stage as handle:
-                    recording = begin(handle, instance, server, args, kwargs)
-                    result = await wrapped(*args, **kwargs)
-                    if recording:
-                        end(handle, result)
-                    return result
-
-            def async_wrapper(
-                wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
-            ) -> Any:
-                if not _PATCHER.active or not is_instrumentation_enabled():
-                    return wrapped(*args, **kwargs)
-                return traced(wrapped, instance, args, kwargs)
-
-            return async_wrapper
-
-        def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
-            if not _PATCHER.active or not is_instrumentation_enabled():
-                return wrapped(*args, **kwargs)
-            stage, server = scope(instance)
-            with stage as handle:
-                recording = begin(handle, instance, server, args, kwargs)
-                result = wrapped(*args, **kwargs)
-                if recording:
-                    end(handle, result)
-                return result
-
-        return wrapper
+        return _wrapper(open_, begin, end, is_async=is_async)
 
     return Patch(_ASYNC_MODULE if is_async else _SYNC_MODULE, _owner(is_async), method, make)
 
@@ -352,18 +386,16 @@ def _retrieval(method: str, *, is_async: bool) -> Patch:
 
 
 def _ingest(method: str, *, is_async: bool) -> Patch:
-    """An ingest operation named ``chroma.<method>`` around ``[Async]Collection.<method>``."""
+    """An ingest operation named ``chroma.<method>`` around ``[Async]Collection.<method>``;
+    its attributes are known before the call, so they are given at span start."""
     name = f"chroma.{method}"
-    static: dict[str, Any] = {
-        semconv.DB_SYSTEM_NAME: semconv.DB_SYSTEM_CHROMA,
-        semconv.DB_OPERATION_NAME: method,
-    }
+    static = _static(method)
     where_in, where_out = f"{name} arguments", f"{name} results"
 
-    def make(original: Callable[..., Any]) -> Wrapper:
+    def make(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
         argv = Arguments(original)
 
-        def begin(instance: Any, args: Args, kwargs: Kwargs) -> OperationScope:
+        def open_(instance: Any, args: Args, kwargs: Kwargs) -> _Target:
             attributes = dict(static)
             source = None
             server: Server = None
@@ -380,7 +412,10 @@ def _ingest(method: str, *, is_async: bool) -> Patch:
                         attributes[semconv.RAG_INGEST_RECORD_COUNT] = _count_items(ids)
             except Exception:
                 contained(where_in)
-            return OperationScope(name, "ingest", source, attributes, _span_kind(server))
+            scope = scopes.operation(
+                name, data_source=source, attributes=attributes, span_kind=_span_kind(server)
+            )
+            return _Target(scope, server)
 
         def end(handle: rag_otel.OperationHandle, result: Any) -> None:
             try:
@@ -390,36 +425,16 @@ def _ingest(method: str, *, is_async: bool) -> Patch:
             except Exception:
                 contained(where_out)
 
-        if is_async:
-
-            async def traced(
-                wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
-            ) -> Any:
-                async with begin(instance, args, kwargs) as handle:
-                    result = await wrapped(*args, **kwargs)
-                    end(handle, result)
-                    return result
-
-            def async_wrapper(
-                wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs
-            ) -> Any:
-                if not _PATCHER.active or not is_instrumentation_enabled():
-                    return wrapped(*args, **kwargs)
-                return traced(wrapped, instance, args, kwargs)
-
-            return async_wrapper
-
-        def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
-            if not _PATCHER.active or not is_instrumentation_enabled():
-                return wrapped(*args, **kwargs)
-            with begin(instance, args, kwargs) as handle:
-                result = wrapped(*args, **kwargs)
-                end(handle, result)
-                return result
-
-        return wrapper
+        return _wrapper(open_, _given_at_start, end, is_async=is_async)
 
     return Patch(_ASYNC_MODULE if is_async else _SYNC_MODULE, _owner(is_async), method, make)
+
+
+def _given_at_start(
+    handle: rag_otel.OperationHandle, instance: Any, server: Server, args: Args, kwargs: Kwargs
+) -> bool:
+    """An ingest call's request: already on the span (its attributes were given at start)."""
+    return True
 
 
 def _owner(is_async: bool) -> str:

@@ -11,6 +11,7 @@ Usage
 
     rag_otel.configure(service_name="faq-bot")
     BM25Instrumentor().instrument()  # or rag_otel.instrument() for every library at once
+    # BM25Instrumentor().instrument(tracer_provider=provider): spans to that provider
 
     corpus = [doc.lower().split() for doc in documents]
     bm25 = BM25Okapi(corpus)  # operation "bm25.index"
@@ -19,6 +20,10 @@ Usage
 
 ``opentelemetry-instrument python app.py`` loads it too (entry point ``rank_bm25``);
 ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=rank_bm25`` turns it off there.
+
+Spans go to the global tracer provider, read on each call, unless ``instrument()`` was given
+a ``tracer_provider`` (fixed until ``uninstrument()``). Durations go through the meter
+``rag_otel.configure()`` set up (a ``meter_provider`` is not taken).
 
 What is wrapped
 ---------------
@@ -59,9 +64,11 @@ import rag_otel
 from rag_otel import semconv
 from rag_otel.instrumentation._patching import (
     Arguments,
+    Make,
     Patch,
     Patcher,
     PatchingInstrumentor,
+    Scopes,
     Wrapper,
     contained,
 )
@@ -201,12 +208,13 @@ def _scoring(
     name: str,
     describe: Callable[[rag_otel.StageHandle, Any, Args, Kwargs, Arguments], None],
     record: Callable[[rag_otel.StageHandle, Args, Kwargs, Arguments, Any], None],
-) -> Callable[[Callable[..., Any]], Wrapper]:
+) -> Make:
     """A ``retrieval`` stage around ``get_scores`` / ``get_batch_scores``."""
     where_in, where_out = f"{name} arguments", f"{name} results"
 
-    def make(original: Callable[..., Any]) -> Wrapper:
+    def make(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
         argv = Arguments(original)
+        stage = scopes.stage(name, "retrieval")
 
         def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
             if not _PATCHER.active or not is_instrumentation_enabled():
@@ -216,7 +224,7 @@ def _scoring(
                 result = wrapped(*args, **kwargs)
                 inner.append(result)
                 return result
-            with rag_otel.stage(name, kind="retrieval") as handle:
+            with stage as handle:
                 recording = handle.span.is_recording()
                 if recording:
                     try:
@@ -266,9 +274,10 @@ def _outcome_batch(
     _record_batch_scores(handle, argv.get(args, kwargs, "doc_ids"), result)
 
 
-def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
+def _make_get_top_n(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
     name = "bm25.get_top_n"
     argv = Arguments(original)
+    stage = scopes.stage(name, "retrieval")
     where_in, where_out = f"{name} arguments", f"{name} results"
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -277,7 +286,7 @@ def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
         inner: list[Any] = []
         token = _INNER_SCORES.set(inner)
         try:
-            with rag_otel.stage(name, kind="retrieval") as handle:
+            with stage as handle:
                 recording = handle.span.is_recording()
                 if recording:
                     try:
@@ -305,14 +314,14 @@ def _make_get_top_n(original: Callable[..., Any]) -> Wrapper:
     return wrapper
 
 
-def _make_index(original: Callable[..., Any]) -> Wrapper:
+def _make_index(original: Callable[..., Any], scopes: Scopes) -> Wrapper:
     name = "bm25.index"
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
         if not _PATCHER.active or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
-        algorithm = type(instance).__name__
-        with rag_otel.operation(name, **{semconv.RAG_BM25_ALGORITHM: algorithm}) as handle:
+        algorithm = {semconv.RAG_BM25_ALGORITHM: type(instance).__name__}
+        with scopes.operation(name, attributes=algorithm) as handle:
             result = wrapped(*args, **kwargs)
             try:
                 if handle.span.is_recording():
