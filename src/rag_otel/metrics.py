@@ -14,7 +14,7 @@ Four histograms, named and united per the OpenTelemetry conventions (unit ``s``)
 * ``rag.stage.duration``: attributes ``rag.stage``, ``rag.stage.kind``, the kind's
   ``gen_ai.operation.name``, ``gen_ai.provider.name`` when ``stage(..., provider=...)`` names
   one, and, when the stage raised, ``error.type`` (cancellation and early close are not
-  errors, as on spans);
+  errors, as on spans: one rule, `rag_otel._outcome`);
 * ``gen_ai.invoke_workflow.duration`` (the GenAI conventions' metric of a workflow invocation,
   which a turn is): ``gen_ai.workflow.name`` when the turn's workflow is named, ``error.type``
   when the turn raised;
@@ -68,6 +68,7 @@ from rag_otel import _endpoints
 from rag_otel import semconv as sc
 from rag_otel._config import env_first
 from rag_otel._errors import contained, warn_once
+from rag_otel._outcome import error_type, is_error
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Histogram, Observation
@@ -147,10 +148,10 @@ class MetricKey:
             return self.attributes
         attrs = self._errors.get(error)
         if attrs is None:
-            if _not_an_error(error):
-                attrs = self.attributes
+            if is_error(error):
+                attrs = {**self.attributes, sc.ERROR_TYPE: error_type(error)}
             else:
-                attrs = {**self.attributes, sc.ERROR_TYPE: error_type_name(error)}
+                attrs = self.attributes
             if len(self._errors) < 256:
                 self._errors[error] = attrs
         return attrs
@@ -262,21 +263,6 @@ def _drain_when_woken() -> None:
             _drain()
         except Exception:
             contained("metrics-drain", "aggregating durations failed")
-
-
-def error_type_name(error: type[BaseException]) -> str:
-    """``error.type``: the class's qualified name, module-prefixed unless a builtin."""
-    module = error.__module__
-    return error.__qualname__ if module == "builtins" else f"{module}.{error.__qualname__}"
-
-
-def _not_an_error(error: type[BaseException]) -> bool:
-    """Cancellation, early close and interpreter exit end a stage without failing it."""
-    if issubclass(error, (GeneratorExit, KeyboardInterrupt, SystemExit)):
-        return True
-    import asyncio
-
-    return issubclass(error, asyncio.CancelledError)
 
 
 # --- aggregation: the SDK side ------------------------------------------------------------------
