@@ -53,7 +53,6 @@ from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from rag_otel import metrics as _metrics
 from rag_otel import semconv as sc
 from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
@@ -62,6 +61,7 @@ from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
 from rag_otel._outcome import error_type, is_error
 from rag_otel._version import __version__
 from rag_otel.metrics import MetricKey
+from rag_otel.metrics import recorder as _metrics
 
 __all__ = [
     "OperationHandle",
