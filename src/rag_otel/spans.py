@@ -34,7 +34,6 @@ import inspect
 import json
 import math
 import random
-import sys
 import time
 from collections.abc import (
     AsyncGenerator,
@@ -54,14 +53,15 @@ from opentelemetry.context import Context
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
-from rag_otel import metrics as _metrics
 from rag_otel import semconv as sc
 from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
 from rag_otel._otel_private import TRACER_PROVIDER_KEY as _PROVIDER_KEY
 from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
+from rag_otel._outcome import error_type, is_error
 from rag_otel._version import __version__
 from rag_otel.metrics import MetricKey
+from rag_otel.metrics import recorder as _metrics
 
 __all__ = [
     "OperationHandle",
@@ -98,10 +98,6 @@ _attach = _context.attach
 _detach = _context.detach
 _INTERNAL: Final = SpanKind.INTERNAL
 _SERVER: Final = SpanKind.SERVER
-
-# Exceptions that end a span without making it an error (asyncio.CancelledError is looked
-# up when needed: it can only happen once asyncio is imported, and importing it is slow).
-_NOT_ERRORS: Final = (GeneratorExit, KeyboardInterrupt, SystemExit)
 
 
 # --- tracer lookup -------------------------------------------------------------------
@@ -204,12 +200,6 @@ def _content(value: object) -> str | None:
     return text
 
 
-def _error_type(exc: BaseException) -> str:
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
 # --- ending spans ----------------------------------------------------------------------
 
 
@@ -232,10 +222,7 @@ def _record(t0: float, key: MetricKey | None, error: type[BaseException] | None)
 
 def _mark(span: Span, exc: BaseException) -> None:
     """Record how ``exc`` ended the span: an error, or cancelled/closed (not an error)."""
-    asyncio = sys.modules.get("asyncio")
-    if isinstance(exc, _NOT_ERRORS) or (
-        asyncio is not None and isinstance(exc, asyncio.CancelledError)
-    ):
+    if not is_error(type(exc)):
         if isinstance(exc, GeneratorExit):
             span.set_attribute(sc.RAG_STREAM_CLOSED_EARLY, True)
         else:
@@ -243,7 +230,7 @@ def _mark(span: Span, exc: BaseException) -> None:
         return
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-    span.set_attribute(sc.ERROR_TYPE, _error_type(exc))
+    span.set_attribute(sc.ERROR_TYPE, error_type(type(exc)))
 
 
 def _fail(
