@@ -17,8 +17,8 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 the 1,000,000-span benchmark: a span's envelope is decoded inline, canonical camelCase
 spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
 the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
-decoded unless the caller asked to keep all attributes (`_recognise_known`,
-`_recognise_all`); a span carrying none of them is not classified at all.
+decoded unless the caller asked to keep all attributes (`_span_recognised`,
+`_span_with_all_attributes`); a span carrying none of them is not classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
 """
@@ -46,6 +46,7 @@ from rag_otel.analysis.readers.common import (
     ReadState,
     hex_id,
     location_text,
+    odd_id,
     type_name,
 )
 
@@ -56,8 +57,15 @@ _CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 
 _WANTED = RECOGNITION_KEYS | first_token.ATTRIBUTES
 """The attributes decoded when not all are kept: what recognition and first-token read."""
+_CHUNK_KEYS = first_token.ATTRIBUTES
 _RAG_OTHERS = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
 """Of the recognised keys, those that still matter once ``rag.stage`` is seen."""
+# module constants, not `semconv.X` in the per-attribute loop (one lookup less each)
+_RAG_STAGE = semconv.RAG_STAGE
+_RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
+_RAG_OPERATION = semconv.RAG_OPERATION
+_RAG_TURN_ID = semconv.RAG_TURN_ID
+_TURN_NAME = semconv.TURN_SPAN_NAME
 
 # --- attribute values ----------------------------------------------------------------------
 
@@ -203,17 +211,17 @@ def _decode_spans(
     """Append the spans of one scope to `out`, each normalised; a malformed one is counted
     (``malformed-span``) and skipped.
 
-    This loop is the hot path of the 1,000,000-span benchmark (`bench/bench_analysis.py`):
-    the envelope of a span (ids, name, times, kind, status) is decoded inline, not by
-    helper calls (a Python call costs measurably per span here), and canonical ids are
-    checked inline, `hex_id` normalising only the odd ones. Attributes are read by one
-    call, `_recognise_all` (every attribute kept) or `_recognise_known` (only what
-    recognition reads).
+    This loop is the hot path of the 1,000,000-span benchmark (`bench/bench_analysis.py`),
+    so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
+    not by helper calls (a Python call costs measurably per span: ~1,000 instructions, 2% of
+    a span), canonical ids are checked inline and only odd ones go to `hex_id`. One call
+    per span builds the `Span` from its attributes: `_span_recognised` (only what
+    recognition reads) or `_span_with_all_attributes`.
     """
     diagnostics = state.diagnostics
     warn = diagnostics.warn
     intern = state.strings.setdefault
-    recognise = _recognise_all if state.keep_attributes else _recognise_known
+    build = _span_with_all_attributes if state.keep_attributes else _span_recognised
     append = out.append
     for s in spans:
         try:
@@ -230,9 +238,15 @@ def _decode_spans(
                 name = s["name"]
                 start = s["startTimeUnixNano"]
                 end = s["endTimeUnixNano"]
-            if len(tid) != 32 or tid.lower() != tid:
+            # widths first, then case: an odd span id is refused before an upper-case trace
+            # id is counted, as it always has been
+            if len(tid) != 32:
+                tid = odd_id(tid, 32, diagnostics, state.where(location))
+            if len(sid) != 16:
+                sid = odd_id(sid, 16, diagnostics, state.where(location))
+            if tid.lower() != tid:
                 tid = hex_id(tid, 32, diagnostics, state.where(location), "trace")
-            if len(sid) != 16 or sid.lower() != sid:
+            if sid.lower() != sid:
                 sid = hex_id(sid, 16, diagnostics, state.where(location), "span")
             pid = s.get("parentSpanId")
             if pid:
@@ -268,7 +282,7 @@ def _decode_spans(
                 code = status.get("code")
                 error = code == STATUS_CODE_ERROR or code == "STATUS_CODE_ERROR"
 
-            span = _new_span(
+            span = build(
                 trace_id=tid,
                 span_id=sid,
                 parent_id=pid,
@@ -278,20 +292,17 @@ def _decode_spans(
                 error=error,
                 service=service,
                 kind=kind,
+                attributes=s.get("attributes"),
+                events=s.get("events"),
+                intern=intern,
             )
-            chunk_attributes = recognise(span, s.get("attributes"), intern)
-            events = s.get("events")
-            if events or chunk_attributes:
-                span.first_chunk_ns = first_token.first_chunk_ns(
-                    start, chunk_attributes, first_token.otlp_events(events)
-                )
         except _CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
             continue
         append(span)
 
 
-def _new_span(
+def _span_recognised(
     *,
     trace_id: str,
     span_id: str,
@@ -302,15 +313,23 @@ def _new_span(
     error: bool,
     service: str | None,
     kind: int,
+    attributes: Any,
+    events: Any,
+    intern: Callable[[str, str], str],
 ) -> Span:
-    """`Span(...)` with these keywords, at a third of the cost (the hot path's one constructor).
+    """The span, recognised from the attributes recognition reads (only those are decoded),
+    with its first-chunk time.
 
-    Calling a class with keyword arguments makes CPython (3.11-3.13) pack them into a dict
-    for ``__init__`` and unpack them again: ~3,900 instructions a span, 6% of the
-    benchmark. A function takes keywords without the dict, and calls the dataclass with
-    its fields in declaration order (`rag_otel.analysis.model.Span`).
+    rag-otel's own stages and turns, the common case, are recognised here without
+    `classify_span`: the AnyValue wrappers of ``rag.stage`` and ``rag.stage.kind`` are
+    held, and of the other recognised keys only those that can still matter (after
+    ``rag.stage``, just ``rag.operation`` and ``rag.turn.id``). A span carrying none of
+    them is not classified at all.
     """
-    return Span(
+    # The one `Span` built by position, in the order of its fields (the hot path): calling
+    # a class with keywords makes CPython pack them into a dict for __init__ and unpack it
+    # again, ~3,900 instructions a span, 6% of the benchmark.
+    span = Span(
         trace_id,
         span_id,
         parent_id,
@@ -325,46 +344,17 @@ def _new_span(
         service,
         kind,
     )
-
-
-def _recognise_all(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any]:
-    """Keep every attribute of `span` (decoded), recognise it from them (`classify_span`);
-    returns them, for the first-chunk time."""
-    kept: dict[str, Any] = {}
-    if attributes:
-        for kv in attributes:
-            kept[kv["key"]] = any_value(kv.get("value"))
-    span.attributes = kept
-    classify_span(span, kept)
-    _intern_stage(span, intern)
-    return kept
-
-
-def _recognise_known(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any] | None:
-    """Recognise `span` from the attributes recognition reads, decoding only those;
-    returns the first-chunk attributes it carries (None without any).
-
-    rag-otel's own stages and turns, the common case, are recognised here without
-    `classify_span`: the AnyValue wrappers of ``rag.stage`` and ``rag.stage.kind`` are
-    held, and of the other recognised keys only those that can still matter (after
-    ``rag.stage``, just ``rag.operation`` and ``rag.turn.id``). A span carrying none of
-    them is not classified at all.
-    """
     stage_v = kind_v = found = None
     chunk_attributes: dict[str, Any] | None = None
     if attributes:
         for kv in attributes:
             key = kv["key"]
             if key in _WANTED:
-                if key == semconv.RAG_STAGE:
+                if key == _RAG_STAGE:
                     stage_v = kv["value"]
-                elif key == semconv.RAG_STAGE_KIND:
+                elif key == _RAG_STAGE_KIND:
                     kind_v = kv["value"]
-                elif key in first_token.ATTRIBUTES:
+                elif key in _CHUNK_KEYS:
                     if chunk_attributes is None:
                         chunk_attributes = {}
                     chunk_attributes[key] = any_value(kv["value"])
@@ -373,30 +363,76 @@ def _recognise_known(
                         found = {key: kv["value"]}
                     else:
                         found[key] = kv["value"]
-    if span.name == semconv.TURN_SPAN_NAME:
+    if name == _TURN_NAME:
         span.is_turn = True
-        turn_v = None if found is None else found.get(semconv.RAG_TURN_ID)
+        turn_v = None if found is None else found.get(_RAG_TURN_ID)
         if turn_v is not None:
             turn_id = turn_v.get("stringValue")
             span.turn_id = attribute_text(turn_v) if turn_id is None else turn_id
-    elif stage_v is not None and (found is None or semconv.RAG_OPERATION not in found):
+    elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
         stage = stage_v.get("stringValue")
         if stage is None:
             stage = attribute_text(stage_v)
-        kind = _rag_stage_kind(kind_v)
+        stage_kind_ = _rag_stage_kind(kind_v)
         if stage is not None:  # rag.stage set to nothing: not a stage
             span.stage = intern(stage, stage)
-            span.stage_kind = kind
+            span.stage_kind = stage_kind_
             span.stage_source = SOURCE_RAG_OTEL
     elif found is not None or kind_v is not None:
         values = {} if found is None else found
         if kind_v is not None:
-            values[semconv.RAG_STAGE_KIND] = kind_v
+            values[_RAG_STAGE_KIND] = kind_v
         if stage_v is not None:
-            values[semconv.RAG_STAGE] = stage_v
+            values[_RAG_STAGE] = stage_v
         classify_span(span, {key: any_value(value) for key, value in values.items()})
         _intern_stage(span, intern)
-    return chunk_attributes
+    if events or chunk_attributes:
+        span.first_chunk_ns = first_token.first_chunk_ns(
+            start_ns, chunk_attributes, first_token.otlp_events(events)
+        )
+    return span
+
+
+def _span_with_all_attributes(
+    *,
+    trace_id: str,
+    span_id: str,
+    parent_id: str | None,
+    name: str,
+    start_ns: int | None,
+    end_ns: int | None,
+    error: bool,
+    service: str | None,
+    kind: int,
+    attributes: Any,
+    events: Any,
+    intern: Callable[[str, str], str],
+) -> Span:
+    """The span with every attribute kept (decoded), recognised from them (`classify_span`),
+    with its first-chunk time."""
+    kept: dict[str, Any] = {}
+    if attributes:
+        for kv in attributes:
+            kept[kv["key"]] = any_value(kv.get("value"))
+    span = Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        error=error,
+        service=service,
+        kind=kind,
+        attributes=kept,
+    )
+    classify_span(span, kept)
+    _intern_stage(span, intern)
+    if events or kept:
+        span.first_chunk_ns = first_token.first_chunk_ns(
+            start_ns, kept, first_token.otlp_events(events)
+        )
+    return span
 
 
 def _rag_stage_kind(kind_v: Any) -> str | None:

@@ -32,11 +32,25 @@ _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
 
 
+class _Position:
+    """Where the reading is: the last line read and the byte offset of its start, for messages."""
+
+    __slots__ = ("lineno", "offset")
+
+    def __init__(self) -> None:
+        self.lineno = 0
+        self.offset = 0
+
+
 def read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterator[Span]:
-    """Detect gzip and the encoding (document or JSON lines) and decode."""
+    """The spans of a binary stream: gzip detected, then one document or JSON lines.
+
+    A stream opened in text mode is read through its binary buffer; one without ``peek``
+    is buffered (and detached at the end: the caller's stream stays open). Input that
+    holds no spans counts ``no-spans``.
+    """
+    position = _Position()
     compressed = False
-    lineno = 0
-    offset = 0
     wrapper: io.BufferedReader | None = None
     try:
         if isinstance(stream, io.TextIOBase):  # opened in text mode: read its bytes
@@ -47,94 +61,116 @@ def read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterato
         if buffered.peek(2)[:2] == _GZIP_MAGIC:
             compressed = True
             buffered = gzip.GzipFile(fileobj=buffered, mode="rb")
-        line = buffered.readline()
-        while line and not line.strip():
-            lineno += 1
-            offset += len(line)
-            line = buffered.readline()
-        if not line:
-            raise InputError(state.source, None, f"empty input: expected {expected_text(fmt)}")
-        lineno += 1
-        if line.startswith(_BOM):
-            line = line[len(_BOM) :]
-            offset += len(_BOM)
-        first = line.lstrip()[:1]
-        if first not in (b"{", b"["):
-            raise InputError(
-                state.source,
-                _at(lineno, offset),
-                f"expected JSON ({expected_text(fmt)}), got {_preview(line)}",
-            )
+        line = _first_line(buffered, fmt, state, position)
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            obj = None
-            document = True
+            batches = _document(line, buffered, fmt, state, position)
         else:
-            document = False
+            batches = _json_lines(obj, line, buffered, fmt, state, position)
         count = 0
-        if document:
-            if fmt == "otlp-jsonl":
-                raise InputError(
-                    state.source,
-                    _at(lineno, offset),
-                    "expected one complete JSON object per line (otlp-jsonl)",
-                )
-            data = line + buffered.read()
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(
-                    state.source,
-                    f"line {exc.lineno + lineno - 1}, column {exc.colno} (byte {offset + _byte_pos(data, exc.pos)})",
-                    f"expected valid JSON ({exc.msg}{_truncated_hint(data, exc.pos)})",
-                ) from None
-            for span in decode_value(obj, fmt, state, None):
-                count += 1
-                yield span
-        else:
-            spans = decode_value(obj, fmt, state, lineno)
-            offset += len(line)
+        for spans in batches:  # one list per JSON value: the per-span path stays here
             count += len(spans)
             yield from spans
-            # --- the JSON-lines hot loop ------------------------------------------------
-            loads = orjson.loads
-            decode_resource_spans = otlp.decode_resource_spans
-            otlp_ok = fmt in (None, "otlp", "otlp-jsonl")
-            for line in buffered:
-                lineno += 1
-                try:
-                    obj = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    if not line.strip():
-                        offset += len(line)
-                        continue
-                    raise InputError(
-                        state.source,
-                        _at(lineno, offset),
-                        f"expected one complete JSON value per line ({exc.msg}{_truncated_hint(line, exc.pos)})",
-                    ) from None
-                if obj.__class__ is dict and otlp_ok:
-                    rs = obj.get("resourceSpans")
-                    if rs is not None:
-                        spans = decode_resource_spans(rs, state, lineno)
-                    else:
-                        spans = decode_value(obj, fmt, state, lineno)
-                else:
-                    spans = decode_value(obj, fmt, state, lineno)
-                offset += len(line)
-                count += len(spans)
-                yield from spans
         if count == 0:
             state.diagnostics.warn("no-spans", state.source)
     except (OSError, EOFError, zlib.error) as exc:
         what = "a complete gzip stream" if compressed else "readable input"
         raise InputError(
-            state.source, _at(lineno + 1, offset), f"expected {what} ({exc})"
+            state.source, _at(position.lineno + 1, position.offset), f"expected {what} ({exc})"
         ) from None
     finally:
         if wrapper is not None and not wrapper.closed:
             wrapper.detach()  # the caller's stream stays open
+
+
+def _first_line(buffered: Any, fmt: str | None, state: ReadState, position: _Position) -> bytes:
+    """The first non-blank line, without a byte-order mark; InputError if the input is empty
+    or does not start like JSON."""
+    line: bytes = buffered.readline()
+    while line and not line.strip():
+        position.lineno += 1
+        position.offset += len(line)
+        line = buffered.readline()
+    if not line:
+        raise InputError(state.source, None, f"empty input: expected {expected_text(fmt)}")
+    position.lineno += 1
+    if line.startswith(_BOM):
+        line = line[len(_BOM) :]
+        position.offset += len(_BOM)
+    if line.lstrip()[:1] not in (b"{", b"["):
+        raise InputError(
+            state.source,
+            _at(position.lineno, position.offset),
+            f"expected JSON ({expected_text(fmt)}), got {_preview(line)}",
+        )
+    return line
+
+
+def _document(
+    first: bytes, buffered: Any, fmt: str | None, state: ReadState, position: _Position
+) -> Iterator[list[Span]]:
+    """The spans of one JSON document (its first line did not parse alone), parsed whole."""
+    if fmt == "otlp-jsonl":
+        raise InputError(
+            state.source,
+            _at(position.lineno, position.offset),
+            "expected one complete JSON object per line (otlp-jsonl)",
+        )
+    data = first + buffered.read()
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(
+            state.source,
+            f"line {exc.lineno + position.lineno - 1}, column {exc.colno} "
+            f"(byte {position.offset + _byte_pos(data, exc.pos)})",
+            f"expected valid JSON ({exc.msg}{_truncated_hint(data, exc.pos)})",
+        ) from None
+    yield decode_value(obj, fmt, state, None)
+
+
+def _json_lines(
+    first_obj: Any,
+    first: bytes,
+    buffered: Any,
+    fmt: str | None,
+    state: ReadState,
+    position: _Position,
+) -> Iterator[list[Span]]:
+    """The spans of JSON lines, one list per line: `first_obj` parsed from line `first`,
+    the rest parsed one line at a time (blank lines skipped).
+
+    The hot loop of a JSON-lines file: an OTLP ``resourceSpans`` line goes straight to
+    `otlp.decode_resource_spans`, anything else to `detect.decode_value`.
+    """
+    spans = decode_value(first_obj, fmt, state, position.lineno)
+    position.offset += len(first)
+    yield spans
+    loads = orjson.loads
+    decode_resource_spans = otlp.decode_resource_spans
+    otlp_ok = fmt in (None, "otlp", "otlp-jsonl")
+    for line in buffered:
+        position.lineno += 1
+        try:
+            obj = loads(line)
+        except orjson.JSONDecodeError as exc:
+            if not line.strip():
+                position.offset += len(line)
+                continue
+            raise InputError(
+                state.source,
+                _at(position.lineno, position.offset),
+                "expected one complete JSON value per line "
+                f"({exc.msg}{_truncated_hint(line, exc.pos)})",
+            ) from None
+        rs = obj.get("resourceSpans") if obj.__class__ is dict and otlp_ok else None
+        if rs is not None:
+            spans = decode_resource_spans(rs, state, position.lineno)
+        else:
+            spans = decode_value(obj, fmt, state, position.lineno)
+        position.offset += len(line)
+        yield spans
 
 
 def _not_binary(state: ReadState) -> IO[bytes]:
