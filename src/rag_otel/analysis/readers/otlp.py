@@ -17,8 +17,8 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 the 1,000,000-span benchmark: a span's envelope is decoded inline, canonical camelCase
 spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
 the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
-decoded unless the caller asked to keep all attributes (`_span_recognised`,
-`_span_with_all_attributes`); a span carrying none of them is not classified at all.
+decoded unless the caller asked to keep all attributes (`_recognise_known`,
+`_recognise_all`); a span carrying none of them is not classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
 """
@@ -215,13 +215,13 @@ def _decode_spans(
     so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
     not by helper calls (a Python call costs measurably per span: ~1,000 instructions, 2% of
     a span), canonical ids are checked inline and only odd ones go to `hex_id`. One call
-    per span builds the `Span` from its attributes: `_span_recognised` (only what
-    recognition reads) or `_span_with_all_attributes`.
+    per span reads its attributes: `_recognise_known` (only what recognition reads) or
+    `_recognise_all`.
     """
     diagnostics = state.diagnostics
     warn = diagnostics.warn
     intern = state.strings.setdefault
-    build = _span_with_all_attributes if state.keep_attributes else _span_recognised
+    recognise = _recognise_all if state.keep_attributes else _recognise_known
     append = out.append
     for s in spans:
         try:
@@ -282,43 +282,29 @@ def _decode_spans(
                 code = status.get("code")
                 error = code == STATUS_CODE_ERROR or code == "STATUS_CODE_ERROR"
 
-            span = build(
-                trace_id=tid,
-                span_id=sid,
-                parent_id=pid,
-                name=name,
-                start_ns=start,
-                end_ns=end,
-                error=error,
-                service=service,
-                kind=kind,
-                attributes=s.get("attributes"),
-                events=s.get("events"),
-                intern=intern,
+            # The one `Span` built by position, in the order of its fields: calling a class
+            # with keywords makes CPython pack them into a dict for __init__ and unpack it
+            # again, ~3,900 instructions a span, 6% of the benchmark.
+            span = Span(
+                tid, sid, pid, name, start, end, None, None, False, None, error, service, kind
             )
+            chunk_attributes = recognise(span, s.get("attributes"), intern)
+            events = s.get("events")
+            if events or chunk_attributes:
+                span.first_chunk_ns = first_token.first_chunk_ns(
+                    start, chunk_attributes, first_token.otlp_events(events)
+                )
         except _CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
             continue
         append(span)
 
 
-def _span_recognised(
-    *,
-    trace_id: str,
-    span_id: str,
-    parent_id: str | None,
-    name: str,
-    start_ns: int | None,
-    end_ns: int | None,
-    error: bool,
-    service: str | None,
-    kind: int,
-    attributes: Any,
-    events: Any,
-    intern: Callable[[str, str], str],
-) -> Span:
-    """The span, recognised from the attributes recognition reads (only those are decoded),
-    with its first-chunk time.
+def _recognise_known(
+    span: Span, attributes: Any, intern: Callable[[str, str], str]
+) -> dict[str, Any] | None:
+    """Recognise `span` from the attributes recognition reads, decoding only those;
+    returns the first-chunk attributes it carries (None without any).
 
     rag-otel's own stages and turns, the common case, are recognised here without
     `classify_span`: the AnyValue wrappers of ``rag.stage`` and ``rag.stage.kind`` are
@@ -326,24 +312,6 @@ def _span_recognised(
     ``rag.stage``, just ``rag.operation`` and ``rag.turn.id``). A span carrying none of
     them is not classified at all.
     """
-    # The one `Span` built by position, in the order of its fields (the hot path): calling
-    # a class with keywords makes CPython pack them into a dict for __init__ and unpack it
-    # again, ~3,900 instructions a span, 6% of the benchmark.
-    span = Span(
-        trace_id,
-        span_id,
-        parent_id,
-        name,
-        start_ns,
-        end_ns,
-        None,
-        None,
-        False,
-        None,
-        error,
-        service,
-        kind,
-    )
     stage_v = kind_v = found = None
     chunk_attributes: dict[str, Any] | None = None
     if attributes:
@@ -363,7 +331,7 @@ def _span_recognised(
                         found = {key: kv["value"]}
                     else:
                         found[key] = kv["value"]
-    if name == _TURN_NAME:
+    if span.name == _TURN_NAME:
         span.is_turn = True
         turn_v = None if found is None else found.get(_RAG_TURN_ID)
         if turn_v is not None:
@@ -386,53 +354,22 @@ def _span_recognised(
             values[_RAG_STAGE] = stage_v
         classify_span(span, {key: any_value(value) for key, value in values.items()})
         _intern_stage(span, intern)
-    if events or chunk_attributes:
-        span.first_chunk_ns = first_token.first_chunk_ns(
-            start_ns, chunk_attributes, first_token.otlp_events(events)
-        )
-    return span
+    return chunk_attributes
 
 
-def _span_with_all_attributes(
-    *,
-    trace_id: str,
-    span_id: str,
-    parent_id: str | None,
-    name: str,
-    start_ns: int | None,
-    end_ns: int | None,
-    error: bool,
-    service: str | None,
-    kind: int,
-    attributes: Any,
-    events: Any,
-    intern: Callable[[str, str], str],
-) -> Span:
-    """The span with every attribute kept (decoded), recognised from them (`classify_span`),
-    with its first-chunk time."""
+def _recognise_all(
+    span: Span, attributes: Any, intern: Callable[[str, str], str]
+) -> dict[str, Any]:
+    """Keep every attribute of `span` (decoded) and recognise it from them
+    (`classify_span`); returns them, for the first-chunk time."""
     kept: dict[str, Any] = {}
     if attributes:
         for kv in attributes:
             kept[kv["key"]] = any_value(kv.get("value"))
-    span = Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_id=parent_id,
-        name=name,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        error=error,
-        service=service,
-        kind=kind,
-        attributes=kept,
-    )
+    span.attributes = kept
     classify_span(span, kept)
     _intern_stage(span, intern)
-    if events or kept:
-        span.first_chunk_ns = first_token.first_chunk_ns(
-            start_ns, kept, first_token.otlp_events(events)
-        )
-    return span
+    return kept
 
 
 def _rag_stage_kind(kind_v: Any) -> str | None:
