@@ -75,19 +75,14 @@ memory: duplicate span ids (``duplicate-span-id``), end before start
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import sys
-import zlib
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, Final, cast
 
-import orjson
-
 from rag_otel.analysis.model import Diagnostics, InputError, Span
-from rag_otel.analysis.readers import jaeger, langfuse, otlp, phoenix
-from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, type_name
+from rag_otel.analysis.readers.common import ReadState
+from rag_otel.analysis.readers.stream import read_stream
 
 __all__ = [
     "FORMATS",
@@ -145,31 +140,6 @@ WARNINGS: Final[dict[str, str]] = {
     "live-v1-fallback": "live Jaeger without api_v3 (the v1 search was used)",
 }
 """Diagnostic codes the readers count, with the sentence a warnings summary shows."""
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
-_EXPECTED: dict[str | None, str] = {
-    "otlp": 'OTLP JSON {"resourceSpans": [...]}',
-    "otlp-jsonl": 'one OTLP JSON {"resourceSpans": [...]} per line',
-    "jaeger": 'Jaeger v1 JSON {"data": [...]}, a trace {"traceID", "spans"} or an array of spans',
-    "jaeger-v3": 'Jaeger api_v3 JSON {"result": {"resourceSpans": [...]}}',
-    "phoenix": 'Phoenix REST spans {"data": [{"context", "span_kind", ...}], "next_cursor"}',
-    "langfuse": 'Langfuse observations {"data": [{"traceId", "startTime", "type", ...}], "meta"}',
-}
-_ANY = "one of the supported formats: " + "; ".join(
-    _EXPECTED[f] for f in ("otlp", "jaeger", "jaeger-v3", "phoenix", "langfuse")
-)
-_EXPECTED[None] = _ANY
-_DATA_ITEMS = (
-    'a Jaeger trace {"traceID", "spans"}, a Phoenix span {"context", "span_kind", ...} '
-    'or a Langfuse observation {"traceId", "startTime", ...}'
-)
-_ARRAY_ITEMS: dict[str | None, str] = {
-    None: "an array of Jaeger spans, Phoenix spans or Langfuse observations",
-    "jaeger": "an array of Jaeger spans or traces",
-    "phoenix": 'an array of Phoenix spans {"context", "span_kind", ...}',
-    "langfuse": 'an array of Langfuse observations {"traceId", "startTime", ...}',
-}
 
 Source = str | os.PathLike[str] | IO[bytes]
 _LIVE_FORMATS = ("jaeger-live", "phoenix-live")
@@ -251,11 +221,11 @@ def _read_one(
                 state.source, None, f"expected a readable file ({exc.strerror or exc})"
             ) from None
         with stream:
-            yield from _read_stream(stream, fmt, state)
+            yield from read_stream(stream, fmt, state)
     elif source == "-":
-        yield from _read_stream(sys.stdin.buffer, fmt, state)
+        yield from read_stream(sys.stdin.buffer, fmt, state)
     else:
-        yield from _read_stream(cast(IO[bytes], source), fmt, state)
+        yield from read_stream(cast(IO[bytes], source), fmt, state)
 
 
 def _read_live(
@@ -292,270 +262,3 @@ def _read_live(
     from rag_otel.analysis.readers.jaeger_live import read_live
 
     yield from read_live(url, state, **live_options)
-
-
-def _read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterator[Span]:
-    """Detect gzip and the encoding (document or JSON lines) and decode."""
-    compressed = False
-    lineno = 0
-    offset = 0
-    wrapper: io.BufferedReader | None = None
-    try:
-        if isinstance(stream, io.TextIOBase):  # opened in text mode: read its bytes
-            stream = getattr(stream, "buffer", None) or _not_binary(state)
-        if not hasattr(stream, "peek"):
-            wrapper = io.BufferedReader(cast(Any, stream))
-        buffered: Any = wrapper or stream
-        if buffered.peek(2)[:2] == _GZIP_MAGIC:
-            compressed = True
-            buffered = gzip.GzipFile(fileobj=buffered, mode="rb")
-        line = buffered.readline()
-        while line and not line.strip():
-            lineno += 1
-            offset += len(line)
-            line = buffered.readline()
-        if not line:
-            raise InputError(
-                state.source, None, f"empty input: expected {_EXPECTED.get(fmt, _ANY)}"
-            )
-        lineno += 1
-        if line.startswith(_BOM):
-            line = line[len(_BOM) :]
-            offset += len(_BOM)
-        first = line.lstrip()[:1]
-        if first not in (b"{", b"["):
-            raise InputError(
-                state.source,
-                _at(lineno, offset),
-                f"expected JSON ({_EXPECTED.get(fmt, _ANY)}), got {_preview(line)}",
-            )
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            obj = None
-            document = True
-        else:
-            document = False
-        count = 0
-        if document:
-            if fmt == "otlp-jsonl":
-                raise InputError(
-                    state.source,
-                    _at(lineno, offset),
-                    "expected one complete JSON object per line (otlp-jsonl)",
-                )
-            data = line + buffered.read()
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(
-                    state.source,
-                    f"line {exc.lineno + lineno - 1}, column {exc.colno} (byte {offset + _byte_pos(data, exc.pos)})",
-                    f"expected valid JSON ({exc.msg}{_truncated_hint(data, exc.pos)})",
-                ) from None
-            for span in decode_value(obj, fmt, state, None):
-                count += 1
-                yield span
-        else:
-            spans = decode_value(obj, fmt, state, lineno)
-            offset += len(line)
-            count += len(spans)
-            yield from spans
-            # --- the JSON-lines hot loop ------------------------------------------------
-            loads = orjson.loads
-            decode_rs = state.otlp_decoder or otlp.otlp_decoder(state)
-            state.otlp_decoder = decode_rs
-            otlp_ok = fmt in (None, "otlp", "otlp-jsonl")
-            for line in buffered:
-                lineno += 1
-                try:
-                    obj = loads(line)
-                except orjson.JSONDecodeError as exc:
-                    if not line.strip():
-                        offset += len(line)
-                        continue
-                    raise InputError(
-                        state.source,
-                        _at(lineno, offset),
-                        f"expected one complete JSON value per line ({exc.msg}{_truncated_hint(line, exc.pos)})",
-                    ) from None
-                if obj.__class__ is dict and otlp_ok:
-                    rs = obj.get("resourceSpans")
-                    if rs is not None:
-                        spans = decode_rs(rs, lineno)
-                    else:
-                        spans = decode_value(obj, fmt, state, lineno)
-                else:
-                    spans = decode_value(obj, fmt, state, lineno)
-                offset += len(line)
-                count += len(spans)
-                yield from spans
-        if count == 0:
-            state.diagnostics.warn("no-spans", state.source)
-    except (OSError, EOFError, zlib.error) as exc:
-        what = "a complete gzip stream" if compressed else "readable input"
-        raise InputError(
-            state.source, _at(lineno + 1, offset), f"expected {what} ({exc})"
-        ) from None
-    finally:
-        if wrapper is not None and not wrapper.closed:
-            wrapper.detach()  # the caller's stream stays open
-
-
-def decode_value(obj: Any, fmt: str | None, state: ReadState, location: Location) -> list[Span]:
-    """The spans of one parsed JSON value, whatever its shape (restricted by `fmt`).
-
-    The shape is told by keys only one format has; a value no format claims is refused
-    with its top-level keys and the list of supported formats."""
-    if obj.__class__ is dict:
-        rs = obj.get("resourceSpans")
-        if rs is None:
-            rs = obj.get("resource_spans")
-        if rs is not None and fmt in (None, "otlp", "otlp-jsonl"):
-            return otlp.decode_resource_spans(rs, state, location)
-        if "result" in obj and fmt in (None, "jaeger-v3"):
-            return _decode_v3_result(obj["result"], state, location)
-        if "data" in obj or "meta" in obj or "next_cursor" in obj:
-            spans = _decode_envelope(obj, fmt, state, location)
-            if spans is not None:
-                return spans
-        if fmt in (None, "jaeger") and "spans" in obj:
-            return jaeger.decode_trace(obj, state, location)
-        if fmt in (None, "phoenix") and (phoenix.is_span(obj) or phoenix.is_otlpv1_span(obj)):
-            return phoenix.decode_spans([obj], state, location)
-        if fmt in (None, "langfuse") and langfuse.is_observation(obj):
-            return langfuse.decode_observations([obj], state, location)
-        if "summaries" in obj and fmt in (None, "jaeger-v3", "jaeger"):
-            state.diagnostics.warn(
-                "trace-summaries",
-                f"{state.where(location)}: trace summaries hold no spans; fetch /api/v3/traces instead",
-            )
-            return []
-        error = obj.get("error")
-        if error is not None:
-            message = error.get("message", error) if error.__class__ is dict else error
-            raise InputError(
-                state.source,
-                location_text(location),
-                f"expected spans, got a Jaeger error: {message}",
-            )
-        raise InputError(
-            state.source,
-            location_text(location),
-            f"expected {_EXPECTED.get(fmt, _ANY)}, got {_keys(obj)}",
-        )
-    if obj.__class__ is list and fmt in (None, "jaeger", "phoenix", "langfuse"):
-        return _decode_array(obj, fmt, state, location)
-    raise InputError(
-        state.source,
-        location_text(location),
-        f"expected {_EXPECTED.get(fmt, _ANY)}, got {type_name(obj)}",
-    )
-
-
-def _decode_v3_result(result: Any, state: ReadState, location: Location) -> list[Span]:
-    if result.__class__ is dict:
-        rs = result.get("resourceSpans")
-        if rs is None:
-            rs = result.get("resource_spans")
-        if rs is not None:
-            return otlp.decode_resource_spans(rs, state, location)
-        if not result:  # an empty TracesData
-            return []
-    raise InputError(
-        state.source,
-        location_text(location),
-        f'expected "result" to be {{"resourceSpans": [...]}}, got {type_name(result)}',
-    )
-
-
-def _decode_envelope(
-    obj: dict[str, Any], fmt: str | None, state: ReadState, location: Location
-) -> list[Span] | None:
-    """A ``{"data": ...}`` answer: Phoenix's (``next_cursor``, span objects with ``context``),
-    Langfuse's (``meta``, observations with ``traceId``, ``startTime``) or Jaeger v1's
-    (traces with ``traceID``, ``spans``). None if it is none of them."""
-    if fmt == "phoenix" or (fmt is None and phoenix.is_page(obj)):
-        return phoenix.decode_page(obj, state, location)
-    if fmt == "langfuse" or (fmt is None and langfuse.is_page(obj)):
-        return langfuse.decode_page(obj, state, location)
-    if fmt not in (None, "jaeger") or "data" not in obj:
-        return None
-    data = obj["data"]
-    if fmt is None and data.__class__ is list and data and not _is_jaeger_trace(data[0]):
-        raise InputError(
-            state.source,
-            location_text(location),
-            f"expected data[0] to be {_DATA_ITEMS}, got {_describe(data[0])}",
-        )
-    return jaeger.decode_response(obj, state, location)
-
-
-def _is_jaeger_trace(item: Any) -> bool:
-    return item.__class__ is dict and ("spans" in item or "traceID" in item)
-
-
-def _decode_array(
-    items: list[Any], fmt: str | None, state: ReadState, location: Location
-) -> list[Span]:
-    """A bare array: of v1 spans (the anonymizer's layout), Phoenix spans, Langfuse
-    observations, or tolerated, of v1 traces."""
-    if not items:
-        return []
-    head = items[0]
-    if fmt in (None, "phoenix") and (phoenix.is_span(head) or phoenix.is_otlpv1_span(head)):
-        return phoenix.decode_spans(items, state, location)
-    if fmt in (None, "langfuse") and langfuse.is_observation(head):
-        return langfuse.decode_observations(items, state, location)
-    if fmt in (None, "jaeger"):
-        if head.__class__ is dict and "spans" in head and "spanID" not in head:
-            out: list[Span] = []
-            for item in items:
-                out.extend(decode_value(item, fmt, state, location))
-            return out
-        if head.__class__ is dict and ("spanID" in head or "operationName" in head):
-            return jaeger.decode_spans(items, {}, state, location)
-    raise InputError(
-        state.source,
-        location_text(location),
-        f"expected {_ARRAY_ITEMS.get(fmt, _ARRAY_ITEMS[None])}, got an array of {_describe(head)}",
-    )
-
-
-def _not_binary(state: ReadState) -> IO[bytes]:
-    raise InputError(state.source, None, "expected a file opened in binary mode ('rb')")
-
-
-def _at(lineno: int, offset: int) -> str:
-    return f"line {lineno} (byte {offset})"
-
-
-def _byte_pos(data: bytes, pos: int) -> int:
-    """orjson reports a character position; messages give bytes."""
-    try:
-        return len(data.decode("utf-8", "replace")[:pos].encode("utf-8"))
-    except Exception:  # pragma: no cover - best effort for a message
-        return pos
-
-
-def _truncated_hint(data: bytes, pos: int) -> str:
-    return "; the input looks truncated" if pos >= len(data.rstrip()) - 1 else ""
-
-
-def _preview(line: bytes) -> str:
-    text = line.strip()[:20]
-    if text.isascii() and text.decode("ascii").isprintable():
-        return repr(text.decode("ascii"))
-    return "binary data (protobuf? the Collector's file exporter writes JSON with format: json)"
-
-
-def _keys(obj: dict[str, Any]) -> str:
-    keys = list(obj)[:4]
-    more = ", ..." if len(obj) > 4 else ""
-    listed = ", ".join(repr(k)[:40] for k in keys)
-    return f"an object with keys {listed}{more}" if keys else "an empty object"
-
-
-def _describe(value: Any) -> str:
-    """A JSON value in a message: an object by its keys, anything else by its type."""
-    return _keys(value) if value.__class__ is dict else type_name(value)

@@ -31,18 +31,18 @@ from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
-from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
+from rag_otel.analysis.readers.common import (
+    SPAN_KINDS,
+    Location,
+    ReadState,
+    hex_id,
+    location_text,
+    type_name,
+)
 
 SPAN_KIND_TAG = "span.kind"
 ERROR_TAG = "error"
 OTEL_STATUS_CODE_TAG = "otel.status_code"
-SPAN_KIND_VALUES: dict[str, int] = {
-    "internal": 1,
-    "server": 2,
-    "client": 3,
-    "producer": 4,
-    "consumer": 5,
-}
 _TRUE = (True, "true", "True", "TRUE", 1)
 
 
@@ -60,23 +60,10 @@ def tag_value(tag: Any) -> Any:
 
 
 def _trace_id(value: Any, state: ReadState, where: str) -> str:
-    if value.__class__ is str and len(value) == 32:
-        low = value.lower()
-        if low != value:
-            state.diagnostics.warn("upper-case-id", f"{where}: trace {value}")
-        return low
-    if value.__class__ is str and len(value) == 16:  # a 64-bit v1 trace id: not odd, just short
-        return "0000000000000000" + value.lower()
-    return odd_id(value, 32, state.diagnostics, where)
-
-
-def _span_id(value: Any, state: ReadState, where: str) -> str:
+    """A trace id as 32 hex digits: a 64-bit v1 trace id (16 digits) is not odd, just short."""
     if value.__class__ is str and len(value) == 16:
-        low = value.lower()
-        if low != value:
-            state.diagnostics.warn("upper-case-id", f"{where}: span {value}")
-        return low
-    return odd_id(value, 16, state.diagnostics, where)
+        return "0000000000000000" + value.lower()
+    return hex_id(value, 32, state.diagnostics, where, "trace")
 
 
 def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
@@ -145,7 +132,7 @@ def decode_spans(
     for s in spans:
         try:
             tid = _trace_id(s["traceID"], state, where)
-            sid = _span_id(s["spanID"], state, where)
+            sid = hex_id(s["spanID"], 16, state.diagnostics, where, "span")
 
             parent: str | None = None
             follows = False
@@ -156,16 +143,16 @@ def decode_spans(
                     continue
                 ref_type = ref.get("refType", "CHILD_OF")
                 if ref_type == "CHILD_OF":
-                    parent = _span_id(ref["spanID"], state, where)
+                    parent = hex_id(ref["spanID"], 16, state.diagnostics, where, "span")
                     follows = False
                     break
                 if ref_type == "FOLLOWS_FROM" and parent is None:
-                    parent = _span_id(ref["spanID"], state, where)
+                    parent = hex_id(ref["spanID"], 16, state.diagnostics, where, "span")
                     follows = True
             if parent is None:
                 legacy = s.get("parentSpanID")
                 if legacy and legacy.strip("0"):
-                    parent = _span_id(legacy, state, where)
+                    parent = hex_id(legacy, 16, state.diagnostics, where, "span")
             if follows:
                 warn("follows-from", f"{where}: span {sid} follows from {parent}")
 
@@ -198,7 +185,7 @@ def decode_spans(
             for tag in s.get("tags") or ():
                 key = tag["key"]
                 if key == SPAN_KIND_TAG:
-                    kind = SPAN_KIND_VALUES.get(str(tag.get("value")).lower(), 0)
+                    kind = SPAN_KINDS.get(str(tag.get("value")).lower(), 0)
                 elif key == ERROR_TAG:
                     error = error or tag.get("value") in _TRUE
                 elif key == OTEL_STATUS_CODE_TAG:
@@ -239,21 +226,18 @@ def decode_spans(
                 warn("jaeger-warning", f"{where}: span {sid}: {s['warnings']!r}")
 
             span = Span(
-                tid,
-                sid,
-                parent,
-                name,
-                start,
-                end,
-                None,
-                None,
-                name == semconv.TURN_SPAN_NAME,
-                None,
-                error,
-                service,
-                kind,
-                follows,
-                kept,
+                trace_id=tid,
+                span_id=sid,
+                parent_id=parent,
+                name=name,
+                start_ns=start,
+                end_ns=end,
+                is_turn=name == semconv.TURN_SPAN_NAME,
+                error=error,
+                service=service,
+                kind=kind,
+                follows_from=follows,
+                attributes=kept,
                 first_chunk_ns=first_chunk,
             )
             if found is not None:

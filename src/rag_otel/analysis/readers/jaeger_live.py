@@ -40,8 +40,8 @@ import orjson
 
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import jaeger, otlp
+from rag_otel.analysis.readers.common import ReadState, type_name
 from rag_otel.analysis.readers.http_get import HttpGet, snippet
-from rag_otel.analysis.readers.otlp import ReadState
 
 DEFAULT_SINCE = "1h"
 DEFAULT_NUM_TRACES = 100
@@ -308,7 +308,7 @@ def _fetch(
         for one in objs:
             result = one.get("result") if isinstance(one, dict) else None
             if not isinstance(result, dict):
-                raise _ApiMissing(f'{path} answered {otlp.type_name(one)} without a "result"')
+                raise _ApiMissing(f'{path} answered {type_name(one)} without a "result"')
             resource_spans = result.get("resourceSpans", result.get("resource_spans", []))
             spans.extend(otlp.decode_resource_spans(resource_spans, window_state, None))
         return spans
@@ -316,7 +316,7 @@ def _fetch(
         raise InputError(
             full_url,
             None,
-            f'expected a Jaeger v1 answer {{"data": [...]}}, got {otlp.type_name(obj)}',
+            f'expected a Jaeger v1 answer {{"data": [...]}}, got {type_name(obj)}',
         )
     if obj.get("errors") and not obj.get("data"):
         raise InputError(

@@ -63,15 +63,16 @@ from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
-from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import time_or_none
-from rag_otel.analysis.readers.otlp import (
+from rag_otel.analysis.readers.common import (
     SERVICE_NAME,
     Location,
     ReadState,
+    hex_id,
     location_text,
     type_name,
 )
+from rag_otel.analysis.readers.flatten import flatten
+from rag_otel.analysis.readers.isotime import time_or_none
 
 OBSERVATION_TYPE = "langfuse.observation.type"
 OBSERVATION_MODEL = "langfuse.observation.model.name"
@@ -198,10 +199,7 @@ def _id(value: Any, width: int, state: ReadState, where: str) -> str:
     if value.__class__ is not str or not value:
         raise TypeError(f"id is {type_name(value)}, not a non-empty string")
     if len(value) == width and _HEX.fullmatch(value):
-        low = value.lower()
-        if low != value:
-            state.diagnostics.warn("upper-case-id", f"{where}: {value}")
-        return low
+        return hex_id(value, width, state.diagnostics, where)
     digits = value.replace("-", "")
     if width == 32 and len(value) == 36 and len(digits) == 32 and _HEX.fullmatch(digits):
         return digits.lower()

@@ -13,20 +13,18 @@ keys, 64-bit integers as strings, hex ids, typed attribute wrappers. snake_case 
 are tolerated. Reading files, detecting formats and the warning codes are in
 `rag_otel.analysis.readers`.
 
-The decoder `otlp_decoder` builds is the hot loop of the 1,000,000-span benchmark:
-everything it needs is bound once (closure cells and locals), canonical camelCase spans
-take the fast path (snake_case ones are renamed first, `camel_case_span`), and only the
-attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are decoded
-unless the caller asked to keep all attributes; a span carrying none of them is not
-classified at all.
+`decode_resource_spans` walks resources and scopes; `_decode_spans` is the hot loop of
+the 1,000,000-span benchmark: a span's envelope is decoded inline, canonical camelCase
+spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
+the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
+decoded unless the caller asked to keep all attributes (`_recognise_known`,
+`_recognise_all`); a span carrying none of them is not classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from typing import Any
 
@@ -40,103 +38,34 @@ from rag_otel.analysis.conventions import (
     classify_span,
     stage_kind,
 )
-from rag_otel.analysis.model import MAX_TIME_NS, Diagnostics, InputError, Span
+from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
+from rag_otel.analysis.readers.common import (
+    OTLP_SPAN_KINDS,
+    SERVICE_NAME,
+    Location,
+    ReadState,
+    hex_id,
+    location_text,
+    odd_id,
+    type_name,
+)
 
-SERVICE_NAME = "service.name"
-
-SPAN_KIND_NAMES: dict[str, int] = {
-    "SPAN_KIND_UNSPECIFIED": 0,
-    "SPAN_KIND_INTERNAL": 1,
-    "SPAN_KIND_SERVER": 2,
-    "SPAN_KIND_CLIENT": 3,
-    "SPAN_KIND_PRODUCER": 4,
-    "SPAN_KIND_CONSUMER": 5,
-}
 STATUS_CODE_ERROR = 2
-_KINDS: dict[str | None, int] = {name: value for name, value in SPAN_KIND_NAMES.items()}
-_KINDS[None] = 0  # "kind": null is unspecified too
 
+_CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
+"""What a malformed span or resource raises while decoded: counted, the span skipped."""
 
-Location = str | int | None
-"""Where in a source: a line number, a description (``line 3 (byte 512)``), or None (the whole input)."""
-
-
-def location_text(location: Location) -> str | None:
-    """A line number as ``line 12``; other locations as they are."""
-    if isinstance(location, int):
-        return f"line {location}"
-    return location
-
-
-class ReadState:
-    """What one read shares across documents (lines, pages, files): where problems are
-    counted, and an intern table for repeated strings."""
-
-    __slots__ = (
-        "diagnostics",
-        "keep_attributes",
-        "langfuse_roots",
-        "otlp_decoder",
-        "source",
-        "strings",
-    )
-
-    def __init__(
-        self,
-        source: str,
-        diagnostics: Diagnostics,
-        *,
-        keep_attributes: bool = False,
-        strings: dict[str, str] | None = None,
-        langfuse_roots: dict[str, Span] | None = None,
-    ) -> None:
-        self.source = source
-        """Name of the input, for messages."""
-        self.diagnostics = diagnostics
-        self.keep_attributes = keep_attributes
-        self.strings: dict[str, str] = {} if strings is None else strings
-        """Span names, stages and services are few and repeated: keep one copy of each."""
-        self.otlp_decoder: Callable[[Any, Location], list[Span]] | None = None
-        self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
-        """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
-
-    def for_source(self, source: str) -> ReadState:
-        """The same shared tables, reporting under another source name."""
-        return ReadState(
-            source,
-            self.diagnostics,
-            keep_attributes=self.keep_attributes,
-            strings=self.strings,
-            langfuse_roots=self.langfuse_roots,
-        )
-
-    def text(self, value: Any) -> str | None:
-        """An attribute value as interned text (None stays None)."""
-        if value is None:
-            return None
-        text = value if value.__class__ is str else str(value)
-        return self.strings.setdefault(text, text)
-
-    def where(self, location: Location) -> str:
-        """``source: line 12``, for warning details."""
-        text = location_text(location)
-        return f"{self.source}: {text}" if text else self.source
-
-
-def type_name(value: object) -> str:
-    """How a JSON value is named in messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    return "a number"
-
+_WANTED = RECOGNITION_KEYS | first_token.ATTRIBUTES
+"""The attributes decoded when not all are kept: what recognition and first-token read."""
+_CHUNK_KEYS = first_token.ATTRIBUTES
+_RAG_OTHERS = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
+"""Of the recognised keys, those that still matter once ``rag.stage`` is seen."""
+# module constants, not `semconv.X` in the per-attribute loop (one lookup less each)
+_RAG_STAGE = semconv.RAG_STAGE
+_RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
+_RAG_OPERATION = semconv.RAG_OPERATION
+_RAG_TURN_ID = semconv.RAG_TURN_ID
+_TURN_NAME = semconv.TURN_SPAN_NAME
 
 # --- attribute values ----------------------------------------------------------------------
 
@@ -193,29 +122,6 @@ def attribute_text(value: Any) -> str | None:
     return None if v is None else str(v)
 
 
-# --- ids -------------------------------------------------------------------------------------
-
-
-def odd_id(value: Any, hex_len: int, diagnostics: Diagnostics, where: str) -> str:
-    """Normalise an id that is not ``hex_len`` hex digits: short hex is zero-padded, base64
-    (protobuf ``json_format``'s encoding of bytes) is decoded. Raises ValueError otherwise."""
-    if value.__class__ is not str:
-        raise TypeError(f"id is {type_name(value)}, not a string")
-    text = value.strip()
-    if 0 < len(text) <= hex_len and all(c in "0123456789abcdefABCDEF" for c in text):
-        if len(text) < hex_len:
-            diagnostics.warn("short-id", f"{where}: {value!r} zero-padded")
-        return text.lower().rjust(hex_len, "0")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if raw and len(raw) * 2 == hex_len:
-        diagnostics.warn("base64-id", f"{where}: {value!r}")
-        return raw.hex()
-    raise ValueError(f"id {value!r} is neither {hex_len} hex digits nor base64")
-
-
 # --- spans -----------------------------------------------------------------------------------
 
 
@@ -235,294 +141,248 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
 
     `location` (a line number, a description, or None for a whole document) prefixes
     messages. A ``resourceSpans`` that is not an array raises InputError; anything wrong
-    inside one span skips that span and counts ``malformed-span``.
+    inside one resource or span skips it and counts ``malformed-span``.
     """
-    decode = state.otlp_decoder
-    if decode is None:
-        decode = state.otlp_decoder = otlp_decoder(state)
-    return decode(resource_spans, location)
-
-
-def otlp_decoder(state: ReadState) -> Callable[[Any, Location], list[Span]]:
-    """`decode_resource_spans` for one `state`, with everything it reads bound once (the hot path)."""
-    diag = state.diagnostics
-    warn = diag.warn
-    keep = state.keep_attributes
-    intern = state.strings.setdefault
-    # what recognition reads, and the first-chunk attributes (one set lookup per attribute)
-    wanted = RECOGNITION_KEYS | first_token.ATTRIBUTES
-    chunk_keys = first_token.ATTRIBUTES
-    classify = classify_span
-    kind_of = STAGE_KIND_OF
-    RAG_STAGE = semconv.RAG_STAGE
-    RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
-    RAG_OPERATION = semconv.RAG_OPERATION
-    RAG_OTEL = SOURCE_RAG_OTEL
-    RAG_TURN_ID = semconv.RAG_TURN_ID
-    rag_others = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
-    TURN_NAME = semconv.TURN_SPAN_NAME
-    SERVICE = SERVICE_NAME
-    kind_names = _KINDS
-    ERROR = STATUS_CODE_ERROR
-    caught = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
-
-    def decode(resource_spans: Any, location: Location) -> list[Span]:
-        if resource_spans.__class__ is not list:
-            raise InputError(
-                state.source,
-                location_text(location),
-                f'expected "resourceSpans" to be an array, got {type_name(resource_spans)}',
+    if resource_spans.__class__ is not list:
+        raise InputError(
+            state.source,
+            location_text(location),
+            f'expected "resourceSpans" to be an array, got {type_name(resource_spans)}',
+        )
+    out: list[Span] = []
+    warn = state.diagnostics.warn
+    for rs in resource_spans:
+        if rs.__class__ is not dict:
+            warn(
+                "malformed-span",
+                f"{state.where(location)}: a resourceSpans item is {type_name(rs)}",
             )
-        out: list[Span] = []
-        append = out.append
-        for rs in resource_spans:
-            if rs.__class__ is not dict:
-                warn(
-                    "malformed-span",
-                    f"{state.where(location)}: a resourceSpans item is {type_name(rs)}",
+            continue
+        try:
+            service = _service(rs)
+            scopes = rs.get("scopeSpans")
+            if scopes is None:
+                scopes = _scope_spans(rs)
+            if not scopes:
+                continue
+            if scopes.__class__ is not list:
+                raise TypeError(f"scopeSpans is {type_name(scopes)}, not an array")
+        except _CAUGHT as exc:
+            warn("malformed-span", f"{state.where(location)}: resource: {exc!r}")
+            continue
+        if service is not None:
+            service = state.strings.setdefault(service, service)
+        for ss in scopes:
+            spans = ss.get("spans") if ss.__class__ is dict else None
+            if not spans:
+                continue
+            if spans.__class__ is not list:
+                warn("malformed-span", f"{state.where(location)}: spans is {type_name(spans)}")
+                continue
+            _decode_spans(spans, service, state, location, out)
+    return out
+
+
+def _service(rs: dict[str, Any]) -> str | None:
+    """The ``service.name`` of one ``resourceSpans`` item's resource (None without one)."""
+    resource = rs.get("resource")
+    if not resource:
+        return None
+    attributes = resource.get("attributes")
+    if not attributes:
+        return None
+    kv = attributes[-1]  # where the SDKs put it: a shortcut
+    if kv["key"] != SERVICE_NAME:
+        for kv in attributes:
+            if kv["key"] == SERVICE_NAME:
+                break
+    if kv["key"] != SERVICE_NAME:
+        return None
+    value = kv["value"]
+    service = value.get("stringValue")
+    if service.__class__ is not str:
+        service = attribute_text(value)
+    return service  # type: ignore[no-any-return]
+
+
+def _decode_spans(
+    spans: list[Any], service: str | None, state: ReadState, location: Location, out: list[Span]
+) -> None:
+    """Append the spans of one scope to `out`, each normalised; a malformed one is counted
+    (``malformed-span``) and skipped.
+
+    This loop is the hot path of the 1,000,000-span benchmark (`bench/bench_analysis.py`),
+    so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
+    not by helper calls (each Python call would add a few hundred instructions to the
+    ~61,000 a span takes), canonical ids are checked inline and only odd ones go to `hex_id`. One call
+    per span reads its attributes: `_recognise_known` (only what recognition reads) or
+    `_recognise_all`.
+    """
+    diagnostics = state.diagnostics
+    warn = diagnostics.warn
+    intern = state.strings.setdefault
+    recognise = _recognise_all if state.keep_attributes else _recognise_known
+    append = out.append
+    for s in spans:
+        try:
+            try:  # canonical OTLP JSON: all five present, camelCase
+                tid = s["traceId"]
+                sid = s["spanId"]
+                name = s["name"]
+                start = s["startTimeUnixNano"]
+                end = s["endTimeUnixNano"]
+            except KeyError:
+                s = camel_case_span(s)
+                tid = s["traceId"]
+                sid = s["spanId"]
+                name = s["name"]
+                start = s["startTimeUnixNano"]
+                end = s["endTimeUnixNano"]
+            # widths first, then case: an odd span id is refused before an upper-case trace
+            # id is counted, as it always has been
+            if len(tid) != 32:
+                tid = odd_id(tid, 32, diagnostics, state.where(location))
+            if len(sid) != 16:
+                sid = odd_id(sid, 16, diagnostics, state.where(location))
+            if tid.lower() != tid:
+                tid = hex_id(tid, 32, diagnostics, state.where(location), "trace")
+            if sid.lower() != sid:
+                sid = hex_id(sid, 16, diagnostics, state.where(location), "span")
+            pid = s.get("parentSpanId")
+            if pid:
+                if len(pid) != 16 or pid.lower() != pid:
+                    pid = hex_id(pid, 16, diagnostics, state.where(location), "parent")
+            else:
+                if pid == "":
+                    warn("empty-parent-id", f"{state.where(location)}: span {sid}")
+                pid = None
+
+            if name.__class__ is not str:
+                if name is not None:
+                    raise TypeError(f"name is {type_name(name)}, not a string")
+                warn("missing-name", f"{state.where(location)}: span {sid}")
+                name = ""
+            name = intern(name, name)
+
+            start = int(start) if start else None
+            end = int(end) if end else None
+            if not 0 <= (start or 0) <= MAX_TIME_NS or not 0 <= (end or 0) <= MAX_TIME_NS:
+                raise ValueError(f"time out of range: {start}..{end}")
+            if not start or not end:
+                warn("missing-timestamp", f"{state.where(location)}: span {sid} ({name})")
+                start = start or None
+                end = end or None
+
+            kind = s.get("kind", 0)  # SPAN_KIND_UNSPECIFIED
+            if kind.__class__ is not int:
+                kind = OTLP_SPAN_KINDS[kind]
+            status = s.get("status")
+            error = False
+            if status:
+                code = status.get("code")
+                error = code == STATUS_CODE_ERROR or code == "STATUS_CODE_ERROR"
+
+            # The one `Span` built by position, in the order of its fields: calling a class
+            # with keywords makes CPython pack them into a dict for __init__ and unpack it
+            # again: 65,100 instructions a span instead of 61,200 (callgrind, 20k spans).
+            span = Span(
+                tid, sid, pid, name, start, end, None, None, False, None, error, service, kind
+            )
+            chunk_attributes = recognise(span, s.get("attributes"), intern)
+            events = s.get("events")
+            if events or chunk_attributes:
+                span.first_chunk_ns = first_token.first_chunk_ns(
+                    start, chunk_attributes, first_token.otlp_events(events)
                 )
-                continue
-            service = None
-            try:
-                resource = rs.get("resource")
-                if resource:
-                    attributes = resource.get("attributes")
-                    if attributes:
-                        kv = attributes[-1]  # where the SDKs put it: a shortcut
-                        if kv["key"] != SERVICE:
-                            for kv in attributes:
-                                if kv["key"] == SERVICE:
-                                    break
-                        if kv["key"] == SERVICE:
-                            value = kv["value"]
-                            service = value.get("stringValue")
-                            if service.__class__ is not str:
-                                service = attribute_text(value)
-                scopes = rs.get("scopeSpans")
-                if scopes is None:
-                    scopes = _scope_spans(rs)
-                if not scopes:
-                    continue
-                if scopes.__class__ is not list:
-                    raise TypeError(f"scopeSpans is {type_name(scopes)}, not an array")
-            except caught as exc:
-                warn("malformed-span", f"{state.where(location)}: resource: {exc!r}")
-                continue
-            if service is not None:
-                service = intern(service, service)
-            for ss in scopes:
-                spans = ss.get("spans") if ss.__class__ is dict else None
-                if not spans:
-                    continue
-                if spans.__class__ is not list:
-                    warn("malformed-span", f"{state.where(location)}: spans is {type_name(spans)}")
-                    continue
-                for s in spans:
-                    try:
-                        try:  # canonical OTLP JSON: all five present, camelCase
-                            tid = s["traceId"]
-                            sid = s["spanId"]
-                            name = s["name"]
-                            start = s["startTimeUnixNano"]
-                            end = s["endTimeUnixNano"]
-                        except KeyError:
-                            s = camel_case_span(s)
-                            tid = s["traceId"]
-                            sid = s["spanId"]
-                            name = s["name"]
-                            start = s["startTimeUnixNano"]
-                            end = s["endTimeUnixNano"]
-                        pid = s.get("parentSpanId")
-                        if len(tid) != 32:
-                            tid = odd_id(tid, 32, diag, state.where(location))
-                        if len(sid) != 16:
-                            sid = odd_id(sid, 16, diag, state.where(location))
-                        low = tid.lower()
-                        if low != tid:
-                            warn("upper-case-id", f"{state.where(location)}: trace {tid}")
-                            tid = low
-                        low = sid.lower()
-                        if low != sid:
-                            warn("upper-case-id", f"{state.where(location)}: span {sid}")
-                            sid = low
-                        if pid:
-                            if len(pid) != 16:
-                                pid = odd_id(pid, 16, diag, state.where(location))
-                            low = pid.lower()
-                            if low != pid:
-                                warn("upper-case-id", f"{state.where(location)}: parent {pid}")
-                                pid = low
-                        else:
-                            if pid == "":
-                                warn("empty-parent-id", f"{state.where(location)}: span {sid}")
-                            pid = None
+        except _CAUGHT as exc:
+            warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
+            continue
+        append(span)
 
-                        if name.__class__ is not str:
-                            if name is not None:
-                                raise TypeError(f"name is {type_name(name)}, not a string")
-                            warn("missing-name", f"{state.where(location)}: span {sid}")
-                            name = ""
-                        name = intern(name, name)
 
-                        start = int(start) if start else None
-                        end = int(end) if end else None
-                        if (
-                            not 0 <= (start or 0) <= MAX_TIME_NS
-                            or not 0 <= (end or 0) <= MAX_TIME_NS
-                        ):
-                            raise ValueError(f"time out of range: {start}..{end}")
-                        if not start or not end:
-                            warn(
-                                "missing-timestamp", f"{state.where(location)}: span {sid} ({name})"
-                            )
-                            start = start or None
-                            end = end or None
+def _recognise_known(
+    span: Span, attributes: Any, intern: Callable[[str, str], str]
+) -> dict[str, Any] | None:
+    """Recognise `span` from the attributes recognition reads, decoding only those;
+    returns the first-chunk attributes it carries (None without any).
 
-                        kind = s.get("kind", 0)
-                        if kind.__class__ is not int:
-                            kind = kind_names[kind]
+    rag-otel's own stages and turns, the common case, are recognised here without
+    `classify_span`: the AnyValue wrappers of ``rag.stage`` and ``rag.stage.kind`` are
+    held, and of the other recognised keys only those that can still matter (after
+    ``rag.stage``, just ``rag.operation`` and ``rag.turn.id``). A span carrying none of
+    them is not classified at all.
+    """
+    stage_v = kind_v = found = None
+    chunk_attributes: dict[str, Any] | None = None
+    if attributes:
+        for kv in attributes:
+            key = kv["key"]
+            if key in _WANTED:
+                if key == _RAG_STAGE:
+                    stage_v = kv["value"]
+                elif key == _RAG_STAGE_KIND:
+                    kind_v = kv["value"]
+                elif key in _CHUNK_KEYS:
+                    if chunk_attributes is None:
+                        chunk_attributes = {}
+                    chunk_attributes[key] = any_value(kv["value"])
+                elif stage_v is None or key in _RAG_OTHERS:
+                    if found is None:
+                        found = {key: kv["value"]}
+                    else:
+                        found[key] = kv["value"]
+    if span.name == _TURN_NAME:
+        span.is_turn = True
+        turn_v = None if found is None else found.get(_RAG_TURN_ID)
+        if turn_v is not None:
+            turn_id = turn_v.get("stringValue")
+            span.turn_id = attribute_text(turn_v) if turn_id is None else turn_id
+    elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
+        stage = stage_v.get("stringValue")
+        if stage is None:
+            stage = attribute_text(stage_v)
+        # the kind inline, not by a helper: a call per stage span costs measurably here
+        stage_kind_: str | None = OTHER
+        if kind_v is not None:
+            raw = kind_v.get("stringValue")
+            stage_kind_ = STAGE_KIND_OF.get(raw) if raw is not None else None
+            if stage_kind_ is None:
+                stage_kind_ = stage_kind(any_value(kind_v))
+        if stage is not None:  # rag.stage set to nothing: not a stage
+            span.stage = intern(stage, stage)
+            span.stage_kind = stage_kind_
+            span.stage_source = SOURCE_RAG_OTEL
+    elif found is not None or kind_v is not None:
+        values = {} if found is None else found
+        if kind_v is not None:
+            values[_RAG_STAGE_KIND] = kind_v
+        if stage_v is not None:
+            values[_RAG_STAGE] = stage_v
+        classify_span(span, {key: any_value(value) for key, value in values.items()})
+        _intern_stage(span, intern)
+    return chunk_attributes
 
-                        status = s.get("status")
-                        error = False
-                        if status:
-                            code = status.get("code")
-                            error = code == ERROR or code == "STATUS_CODE_ERROR"
 
-                        # Recognition (conventions.classify_span). rag-otel's own stages
-                        # and turns, the common case, are recognised inline: the AnyValue
-                        # wrappers of rag.stage and rag.stage.kind are held, and of the other
-                        # recognised keys only those that can still matter (after rag.stage,
-                        # just rag.operation and rag.turn.id).
-                        stage_v = kind_v = found = None
-                        chunk_attrs: dict[str, Any] | None = None
-                        attrs = s.get("attributes")
-                        if keep:
-                            kept: dict[str, Any] = {}
-                            if attrs:
-                                for kv in attrs:
-                                    kept[kv["key"]] = any_value(kv.get("value"))
-                            span = Span(
-                                tid,
-                                sid,
-                                pid,
-                                name,
-                                start,
-                                end,
-                                error=error,
-                                service=service,
-                                kind=kind,
-                                attributes=kept,
-                            )
-                            classify(span, kept)
-                            chunk_attrs = kept
-                        else:
-                            if attrs:
-                                for kv in attrs:
-                                    key = kv["key"]
-                                    if key in wanted:
-                                        if key == RAG_STAGE:
-                                            stage_v = kv["value"]
-                                        elif key == RAG_STAGE_KIND:
-                                            kind_v = kv["value"]
-                                        elif key in chunk_keys:
-                                            if chunk_attrs is None:
-                                                chunk_attrs = {}
-                                            chunk_attrs[key] = any_value(kv["value"])
-                                        elif stage_v is None or key in rag_others:
-                                            if found is None:
-                                                found = {key: kv["value"]}
-                                            else:
-                                                found[key] = kv["value"]
-                            if name == TURN_NAME:
-                                turn_v = None if found is None else found.get(RAG_TURN_ID)
-                                turn_id = None
-                                if turn_v is not None:
-                                    turn_id = turn_v.get("stringValue")
-                                    if turn_id is None:
-                                        turn_id = attribute_text(turn_v)
-                                span = Span(
-                                    tid,
-                                    sid,
-                                    pid,
-                                    name,
-                                    start,
-                                    end,
-                                    None,
-                                    None,
-                                    True,
-                                    turn_id,
-                                    error,
-                                    service,
-                                    kind,
-                                )
-                            elif stage_v is not None and (
-                                found is None or RAG_OPERATION not in found
-                            ):
-                                stage = stage_v.get("stringValue")
-                                if stage is None:
-                                    stage = attribute_text(stage_v)
-                                stage_kind_: str | None = OTHER
-                                if kind_v is not None:
-                                    raw = kind_v.get("stringValue")
-                                    stage_kind_ = kind_of.get(raw) if raw is not None else None
-                                    if stage_kind_ is None:
-                                        stage_kind_ = stage_kind(any_value(kind_v))
-                                span = Span(
-                                    tid,
-                                    sid,
-                                    pid,
-                                    name,
-                                    start,
-                                    end,
-                                    None if stage is None else intern(stage, stage),
-                                    stage_kind_,
-                                    False,
-                                    None,
-                                    error,
-                                    service,
-                                    kind,
-                                    stage_source=RAG_OTEL,  # by keyword: fields may be added
-                                )
-                                if stage is None:  # rag.stage set to nothing: not a stage
-                                    span.stage_kind = span.stage_source = None
-                            else:
-                                span = Span(
-                                    tid,
-                                    sid,
-                                    pid,
-                                    name,
-                                    start,
-                                    end,
-                                    None,
-                                    None,
-                                    False,
-                                    None,
-                                    error,
-                                    service,
-                                    kind,
-                                )
-                                if found is not None or kind_v is not None:
-                                    values = {} if found is None else found
-                                    if kind_v is not None:
-                                        values[RAG_STAGE_KIND] = kind_v
-                                    if stage_v is not None:
-                                        values[RAG_STAGE] = stage_v
-                                    classify(span, {k: any_value(v) for k, v in values.items()})
-                        stage = span.stage
-                        if stage is not None and span.stage_source is not RAG_OTEL:
-                            span.stage = intern(stage, stage)
-                        events = s.get("events")
-                        if events or chunk_attrs:
-                            span.first_chunk_ns = first_token.first_chunk_ns(
-                                start, chunk_attrs, first_token.otlp_events(events)
-                            )
-                    except caught as exc:
-                        warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
-                        continue
-                    append(span)
-        return out
+def _recognise_all(
+    span: Span, attributes: Any, intern: Callable[[str, str], str]
+) -> dict[str, Any]:
+    """Keep every attribute of `span` (decoded) and recognise it from them
+    (`classify_span`); returns them, for the first-chunk time."""
+    kept: dict[str, Any] = {}
+    if attributes:
+        for kv in attributes:
+            kept[kv["key"]] = any_value(kv.get("value"))
+    span.attributes = kept
+    classify_span(span, kept)
+    _intern_stage(span, intern)
+    return kept
 
-    return decode
+
+def _intern_stage(span: Span, intern: Callable[[str, str], str]) -> None:
+    """Keep one copy of the stage name a convention gave `span`."""
+    stage = span.stage
+    if stage is not None:
+        span.stage = intern(stage, stage)
 
 
 _SNAKE_TO_CAMEL = {

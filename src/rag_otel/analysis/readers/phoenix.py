@@ -43,9 +43,9 @@ from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import otlp
+from rag_otel.analysis.readers.common import Location, ReadState, hex_id, location_text, type_name
 from rag_otel.analysis.readers.flatten import flatten
 from rag_otel.analysis.readers.isotime import iso_ns, time_or_none
-from rag_otel.analysis.readers.otlp import Location, ReadState, location_text, odd_id, type_name
 
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 UNKNOWN_KIND = "UNKNOWN"
@@ -106,25 +106,16 @@ def _span_or_none(item: Any, index: int, state: ReadState, where: str) -> Span |
         return None
 
 
-def _hex_id(value: Any, width: int, state: ReadState, where: str) -> str:
-    if value.__class__ is str and len(value) == width:
-        low = value.lower()
-        if low != value:
-            state.diagnostics.warn("upper-case-id", f"{where}: {value}")
-        return low
-    return odd_id(value, width, state.diagnostics, where)
-
-
 def _span(s: Any, state: ReadState, where: str) -> Span:
     if s.__class__ is not dict:
         raise TypeError(f"span is {type_name(s)}, not an object")
     context = s["context"]
     if context.__class__ is not dict:
         raise TypeError(f"context is {type_name(context)}, not an object")
-    tid = _hex_id(context["trace_id"], 32, state, where)
-    sid = _hex_id(context["span_id"], 16, state, where)
+    tid = hex_id(context["trace_id"], 32, state.diagnostics, where)
+    sid = hex_id(context["span_id"], 16, state.diagnostics, where)
     parent = s.get("parent_id")
-    pid = _hex_id(parent, 16, state, where) if parent else None
+    pid = hex_id(parent, 16, state.diagnostics, where) if parent else None
 
     intern = state.strings.setdefault
     name = s.get("name")

@@ -1,0 +1,186 @@
+"""What every reader shares: the read state, locations in messages, id normalisation, span kinds.
+
+    from rag_otel.analysis.readers.common import ReadState, hex_id
+
+    state = ReadState("spans.json", Diagnostics())
+    tid = hex_id("4BF92F3577B34DA6A3CE929D0E0E4736", 32, state.diagnostics, "spans.json", "trace")
+
+The readers of each format (`otlp`, `jaeger`, `phoenix`, `langfuse`) and the input layer
+(`stream`, `detect`) import from here; nothing here knows a format.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Final
+
+from rag_otel.analysis.model import (
+    SPAN_KIND_CLIENT,
+    SPAN_KIND_CONSUMER,
+    SPAN_KIND_INTERNAL,
+    SPAN_KIND_PRODUCER,
+    SPAN_KIND_SERVER,
+    SPAN_KIND_UNSPECIFIED,
+    Diagnostics,
+    Span,
+)
+
+SERVICE_NAME: Final = "service.name"
+"""The resource attribute naming the service (OTLP, Langfuse metadata)."""
+
+Location = str | int | None
+"""Where in a source: a line number, a description (``line 3 (byte 512)``), or None (the whole input)."""
+
+
+def location_text(location: Location) -> str | None:
+    """A line number as ``line 12``; other locations as they are."""
+    if isinstance(location, int):
+        return f"line {location}"
+    return location
+
+
+class ReadState:
+    """What one read shares across documents (lines, pages, files): where problems are
+    counted, and an intern table for repeated strings."""
+
+    __slots__ = (
+        "diagnostics",
+        "keep_attributes",
+        "langfuse_roots",
+        "source",
+        "strings",
+    )
+
+    def __init__(
+        self,
+        source: str,
+        diagnostics: Diagnostics,
+        *,
+        keep_attributes: bool = False,
+        strings: dict[str, str] | None = None,
+        langfuse_roots: dict[str, Span] | None = None,
+    ) -> None:
+        self.source = source
+        """Name of the input, for messages."""
+        self.diagnostics = diagnostics
+        self.keep_attributes = keep_attributes
+        self.strings: dict[str, str] = {} if strings is None else strings
+        """Span names, stages and services are few and repeated: keep one copy of each."""
+        self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
+        """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
+
+    def for_source(self, source: str) -> ReadState:
+        """The same shared tables, reporting under another source name."""
+        return ReadState(
+            source,
+            self.diagnostics,
+            keep_attributes=self.keep_attributes,
+            strings=self.strings,
+            langfuse_roots=self.langfuse_roots,
+        )
+
+    def text(self, value: Any) -> str | None:
+        """An attribute value as interned text (None stays None)."""
+        if value is None:
+            return None
+        text = value if value.__class__ is str else str(value)
+        return self.strings.setdefault(text, text)
+
+    def where(self, location: Location) -> str:
+        """``source: line 12``, for warning details."""
+        text = location_text(location)
+        return f"{self.source}: {text}" if text else self.source
+
+
+# --- JSON values in messages ----------------------------------------------------------------
+
+
+def type_name(value: object) -> str:
+    """How a JSON value is named in messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    return "a number"
+
+
+def keys_text(obj: dict[str, Any]) -> str:
+    """An object in a message, by its first four keys."""
+    keys = list(obj)[:4]
+    more = ", ..." if len(obj) > 4 else ""
+    listed = ", ".join(repr(k)[:40] for k in keys)
+    return f"an object with keys {listed}{more}" if keys else "an empty object"
+
+
+def describe(value: Any) -> str:
+    """A JSON value in a message: an object by its keys, anything else by its type."""
+    return keys_text(value) if value.__class__ is dict else type_name(value)
+
+
+# --- ids -------------------------------------------------------------------------------------
+
+
+def odd_id(value: Any, hex_len: int, diagnostics: Diagnostics, where: str) -> str:
+    """Normalise an id that is not ``hex_len`` hex digits: short hex is zero-padded, base64
+    (protobuf ``json_format``'s encoding of bytes) is decoded. Raises ValueError otherwise."""
+    if value.__class__ is not str:
+        raise TypeError(f"id is {type_name(value)}, not a string")
+    text = value.strip()
+    if 0 < len(text) <= hex_len and all(c in "0123456789abcdefABCDEF" for c in text):
+        if len(text) < hex_len:
+            diagnostics.warn("short-id", f"{where}: {value!r} zero-padded")
+        return text.lower().rjust(hex_len, "0")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if raw and len(raw) * 2 == hex_len:
+        diagnostics.warn("base64-id", f"{where}: {value!r}")
+        return raw.hex()
+    raise ValueError(f"id {value!r} is neither {hex_len} hex digits nor base64")
+
+
+def hex_id(value: Any, width: int, diagnostics: Diagnostics, where: str, what: str = "") -> str:
+    """An id as `width` lower-case hex digits, the one normalisation every reader uses.
+
+    An id of the right width is lower-cased (counting ``upper-case-id``, with `what`, such
+    as ``trace``, before the id in the detail); any other is left to `odd_id` (zero-padding,
+    base64), which raises TypeError or ValueError for what is no id.
+    """
+    if value.__class__ is not str or len(value) != width:
+        return odd_id(value, width, diagnostics, where)
+    low: str = value.lower()
+    if low != value:
+        diagnostics.warn(
+            "upper-case-id", f"{where}: {what} {value}" if what else f"{where}: {value}"
+        )
+    return low
+
+
+# --- span kinds ------------------------------------------------------------------------------
+
+SPAN_KINDS: Final[dict[str, int]] = {
+    "unspecified": SPAN_KIND_UNSPECIFIED,
+    "internal": SPAN_KIND_INTERNAL,
+    "server": SPAN_KIND_SERVER,
+    "client": SPAN_KIND_CLIENT,
+    "producer": SPAN_KIND_PRODUCER,
+    "consumer": SPAN_KIND_CONSUMER,
+}
+"""The one span-kind table: each kind's name, as Jaeger's ``span.kind`` tag writes it, to
+the model's constant (OTLP's integer enum values). OTLP's enum names derive from it
+(`OTLP_SPAN_KINDS`); Phoenix and Langfuse record no OpenTelemetry span kind (their
+``span_kind`` / ``type`` are OpenInference / Langfuse kinds, read as attributes)."""
+
+OTLP_SPAN_KINDS: Final[dict[str | None, int]] = {
+    **{f"SPAN_KIND_{name.upper()}": kind for name, kind in SPAN_KINDS.items()},
+    None: SPAN_KIND_UNSPECIFIED,  # "kind": null is unspecified too
+}
+"""OTLP JSON's enum names (``"SPAN_KIND_SERVER"``) and null, for a ``kind`` not written as a number."""
