@@ -44,6 +44,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
+from contextvars import Token
 from itertools import islice
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, ParamSpec, TypeVar, cast, overload
@@ -60,6 +61,9 @@ from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
 from rag_otel._otel_private import TRACER_PROVIDER_KEY as _PROVIDER_KEY
 from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
+from rag_otel._otel_private import attach_context as _attach_context
+from rag_otel._otel_private import current_context as _current_context
+from rag_otel._otel_private import detach_context as _detach_context
 from rag_otel._version import __version__
 from rag_otel.metrics import MetricKey
 
@@ -92,9 +96,9 @@ _TURN_KEY: Final = _context.create_key("rag_otel.turn")
 _OPERATION_KEY: Final = _context.create_key("rag_otel.operation")
 
 _perf = time.perf_counter
-_get_current = _context.get_current
-_attach = _context.attach
-_detach = _context.detach
+_get_current = _current_context  # opentelemetry.context.get_current/attach/detach, as one
+_attach = _attach_context  # C call each where the runtime context allows (the fence)
+_detach = _detach_context  # may raise, unlike context.detach: callers contain it
 _INTERNAL: Final = SpanKind.INTERNAL
 _SERVER: Final = SpanKind.SERVER
 
@@ -106,20 +110,17 @@ _NOT_ERRORS: Final = (GeneratorExit, KeyboardInterrupt, SystemExit)
 # --- tracer lookup -------------------------------------------------------------------
 
 
-class _TracerCache:
-    """The rag_otel tracer of the installed provider, refreshed if the provider changes."""
+class _TracerCache(dict[_api.TracerProvider, _api.Tracer]):
+    """The rag_otel tracer of each provider spans are started with: ``_TRACERS[provider]``
+    (a dict lookup once the provider's tracer is made)."""
 
-    __slots__ = ("provider", "tracer")
+    __slots__ = ()
 
-    def __init__(self) -> None:
-        self.provider: object = None
-        self.tracer: _api.Tracer = _api.NoOpTracer()
-
-    def get(self, provider: _api.TracerProvider) -> _api.Tracer:
-        if provider is not self.provider:
-            self.tracer = provider.get_tracer(TRACER_NAME, __version__)
-            self.provider = provider
-        return self.tracer
+    def __missing__(self, provider: _api.TracerProvider) -> _api.Tracer:
+        if len(self) >= 8:  # providers replaced at run time (tests) must not pile up
+            self.clear()
+        tracer = self[provider] = provider.get_tracer(TRACER_NAME, __version__)
+        return tracer
 
 
 _TRACERS: Final = _TracerCache()
@@ -201,6 +202,9 @@ def _close(handle: _Handle, exc: BaseException | None) -> None:
     span = handle.span
     try:
         _detach(handle._token)  # type: ignore[arg-type]
+    except Exception:
+        contained("context-detach", "restoring the context failed (left in another context?)")
+    try:
         if exc is not None:
             _mark(span, exc)
     except Exception:
@@ -209,6 +213,13 @@ def _close(handle: _Handle, exc: BaseException | None) -> None:
         span.end()
     except Exception:
         contained("span-end", "ending span failed")
+
+
+def _detach_quietly(token: Token[Context]) -> None:
+    try:
+        _detach(token)
+    except Exception:
+        contained("context-detach", "restoring the context failed (left in another context?)")
 
 
 def _record(t0: float, key: MetricKey | None, error: type[BaseException] | None) -> None:
@@ -299,6 +310,21 @@ class _Handle:
             self.span.set_attribute(sc.OUTPUT_VALUE, text)
 
 
+_H = TypeVar("_H", "StageHandle", "OperationHandle")
+_new_object = object.__new__
+
+
+def _new_handle(cls: type[_H], span: Span, spec: object) -> _H:
+    """``cls(span, spec)`` without the call into ``__init__`` from C (the hot path's)."""
+    handle = _new_object(cls)
+    handle.span = span
+    handle._spec = spec  # type: ignore[assignment]
+    handle._token = None
+    handle._t0 = 0.0
+    handle._key = None
+    return handle
+
+
 class OperationHandle(_Handle):
     """An ingest/housekeeping span (``rag_otel.operation``)."""
 
@@ -317,7 +343,11 @@ class TurnHandle(_Handle):
         turn_id: str | None,
         conversation_id: str | None = None,
     ) -> None:
-        super().__init__(span, spec)
+        self.span = span
+        self._spec = spec
+        self._token = None
+        self._t0 = 0.0
+        self._key = None
         self._turn_id = turn_id
         self.conversation_id: str | None = conversation_id
         """``gen_ai.conversation.id`` (the ``session_id``), also on generation stages."""
@@ -585,6 +615,8 @@ class _Spec(Generic[H]):
     __slots__ = ("name",)
     streaming: bool = False
     first_chunk_key: MetricKey | None = None
+    with_conversation: ClassVar[bool] = False
+    """A generation stage's spans carry their turn's ``gen_ai.conversation.id``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -654,16 +686,17 @@ class _StageSpec(_Spec[StageHandle]):
             return self
         return _stage_spec(self.name, self.kind, self.extra, self.provider, self.span_kind, True)
 
-    def _attributes(self, parent: Context) -> dict[str, AttributeValue]:
+    def _with_conversation(self, parent: Context) -> dict[str, AttributeValue]:
         return self.attributes
 
     def open(self, provider: _api.TracerProvider) -> StageHandle | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(
-                self.name, parent, self.span_kind, self._attributes(parent)
-            )
-            handle = StageHandle(span, self)
+            attributes = self.attributes
+            if self.with_conversation:  # a generation stage carries its turn's session
+                attributes = self._with_conversation(parent)
+            span = _TRACERS[provider].start_span(self.name, parent, self.span_kind, attributes)
+            handle = _new_handle(StageHandle, span, self)
             handle._token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
         except Exception:
             contained("span-start", "starting stage span %r failed", self.name)
@@ -678,6 +711,7 @@ class _GenerationSpec(_StageSpec):
     """A generation stage also carries its turn's ``gen_ai.conversation.id``."""
 
     __slots__ = ("_last",)
+    with_conversation = True
 
     def __init__(
         self,
@@ -692,7 +726,8 @@ class _GenerationSpec(_StageSpec):
         # the attributes built for the last conversation id: the turns of one session reuse them
         self._last: tuple[str | None, dict[str, AttributeValue]] = (None, self.attributes)
 
-    def _attributes(self, parent: Context) -> dict[str, AttributeValue]:
+    def _with_conversation(self, parent: Context) -> dict[str, AttributeValue]:
+        """Its attributes plus the current turn's ``gen_ai.conversation.id``, if any."""
         turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
         if turn is None or turn.conversation_id is None:
             return self.attributes
@@ -740,10 +775,8 @@ class _OperationSpec(_Spec[OperationHandle]):
     def open(self, provider: _api.TracerProvider) -> OperationHandle | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(
-                self.name, parent, self.span_kind, self.attributes
-            )
-            handle = OperationHandle(span, self)
+            span = _TRACERS[provider].start_span(self.name, parent, self.span_kind, self.attributes)
+            handle = _new_handle(OperationHandle, span, self)
             ctx = Context({**parent, _SPAN_KEY: span, _OPERATION_KEY: handle})
             handle._token = _attach(ctx)
         except Exception:
@@ -763,7 +796,7 @@ class _TurnSpec(_Spec[TurnHandle]):
         workflow: str | None,
         extra: Mapping[str, object],
     ) -> None:
-        super().__init__(sc.TURN_SPAN_NAME)
+        self.name = sc.TURN_SPAN_NAME
         attrs: dict[str, AttributeValue] = {
             sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_WORKFLOW,
         }
@@ -781,7 +814,7 @@ class _TurnSpec(_Spec[TurnHandle]):
     def open(self, provider: _api.TracerProvider) -> TurnHandle | None:
         try:
             parent = _get_current()
-            parent_span = cast("Span | None", parent.get(_SPAN_KEY))
+            parent_span: Span | None = parent.get(_SPAN_KEY)  # type: ignore[assignment]
             is_child = parent_span is not None and parent_span.get_span_context().is_valid
             turn_id = self.turn_id or _new_turn_id()
             attributes = {**self.attributes, sc.RAG_TURN_ID: turn_id}
@@ -789,7 +822,7 @@ class _TurnSpec(_Spec[TurnHandle]):
             workflow = self.workflow or SETTINGS.workflow_name
             if workflow is not None:
                 attributes[sc.GEN_AI_WORKFLOW_NAME] = workflow
-            span = _TRACERS.get(provider).start_span(
+            span = _TRACERS[provider].start_span(
                 sc.TURN_SPAN_NAME, parent, _INTERNAL if is_child else _SERVER, attributes
             )
             handle = TurnHandle(span, self, turn_id, self.conversation_id)
@@ -864,7 +897,7 @@ class _Stream:
         self.ctx: Context | None = None
         if self.handle is not None:
             self.ctx = _get_current()
-            _detach(self.handle._token)
+            _detach_quietly(self.handle._token)
             self.handle._token = None
         self.streaming = spec.streaming
         self.first_key = spec.first_chunk_key
@@ -949,7 +982,7 @@ def _wrap_gen(
                     return stop.value
                 finally:
                     ctx = stream.ctx = _get_current()  # as the body left it: its next step's
-                    _detach(token)
+                    _detach_quietly(token)
                 stream.chunk()
                 try:
                     sent = yield item
@@ -958,7 +991,7 @@ def _wrap_gen(
                     try:
                         gen.close()
                     finally:
-                        _detach(token)
+                        _detach_quietly(token)
                     raise
                 except BaseException as exc:
                     thrown, sent = exc, None
@@ -998,7 +1031,7 @@ def _wrap_async_gen(
                 finally:
                     if token is not None:
                         ctx = stream.ctx = _get_current()  # type: ignore[union-attr]
-                        _detach(token)
+                        _detach_quietly(token)
                 if stream is not None:
                     stream.chunk()
                 try:
@@ -1009,7 +1042,7 @@ def _wrap_async_gen(
                         await agen.aclose()
                     finally:
                         if token is not None:
-                            _detach(token)
+                            _detach_quietly(token)
                     raise
                 except BaseException as exc:
                     thrown, sent = exc, None
@@ -1053,12 +1086,10 @@ class _Scope(Generic[H]):
     __slots__ = ("_built", "_off")
     _KEY: ClassVar[str]
     """The context key its handles are attached under."""
-
-    def __init__(self) -> None:
-        self._built: _Spec[H] | None = None
-        """The spec ``with`` opens, built on first entry with tracing on."""
-        self._off: H | None = None
-        """The no-op handle ``with`` returns with tracing off, when it may be shared."""
+    _built: _Spec[H] | None
+    """The spec ``with`` opens, built on first entry with tracing on (None before)."""
+    _off: H | None
+    """The no-op handle ``with`` returns with tracing off, once made (if it may be shared)."""
 
     def _build(self) -> _Spec[H]:
         """The spec ``with`` opens (stored in ``_built`` by the caller)."""
@@ -1146,7 +1177,7 @@ class StageScope(_Scope[StageHandle]):
         provider: str | None = None,
         span_kind: SpanKind = _INTERNAL,
     ) -> None:
-        super().__init__()
+        self._built = self._off = None
         self.name = name
         self.kind = kind
         self._attributes = attributes
@@ -1196,7 +1227,7 @@ class TurnScope(_Scope[TurnHandle]):
         workflow: str | None,
         attributes: Mapping[str, object],
     ) -> None:
-        super().__init__()
+        self._built = self._off = None
         self._session_id = session_id
         self._turn_id = turn_id
         self._user_id = user_id
@@ -1236,7 +1267,7 @@ class OperationScope(_Scope[OperationHandle]):
         attributes: Mapping[str, object],
         span_kind: SpanKind = _INTERNAL,
     ) -> None:
-        super().__init__()
+        self._built = self._off = None
         self._name = name
         self._kind = kind
         self._data_source = data_source
