@@ -1142,9 +1142,11 @@ class _Scope(Generic[H]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        spec = self._built
+        if spec is None:  # never entered with tracing on: nothing of its own to end
+            return
         handle: _Handle | None = _get_current().get(self._KEY)  # type: ignore[assignment]
-        # the entry current in this context, if this scope opened it (tracing off: none)
-        if handle is not None and handle._spec is self._built:
+        if handle is not None and handle._spec is spec:  # this context's entry, if this scope's
             _close(handle, exc)
 
     async def __aenter__(self) -> H:
