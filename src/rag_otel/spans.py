@@ -20,7 +20,11 @@ provider is installed, set only once; read through ``rag_otel._otel_private``, w
 fences every private OpenTelemetry name), and when it is on:
 start the span with the prebuilt attributes, attach one context that holds both
 the span and the stage handle, call the function, detach, end. The hot path is
-``_wrap_sync`` and ``_StageSpec.open`` below.
+``_wrap_sync``'s wrapper, ``_StageSpec.open`` and ``_close`` below.
+
+Per-entry state (span, context token, start time, metric key) lives on the handle made for
+that entry and attached to the context with its span: a ``with`` scope shared by threads
+and tasks keeps none, and its ``__exit__`` reads its own entry back from its own context.
 
 Never break the host: exceptions from the user's function are recorded and re-raised
 as the same object; anything that goes wrong inside rag-otel is contained
