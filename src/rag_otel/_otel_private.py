@@ -9,6 +9,7 @@ in the ``rag_otel`` logger) and never raises into the application.
 | --- | --- | --- | --- |
 | ``opentelemetry.trace._TRACER_PROVIDER`` (the API's global, None until a provider is set) | ``spans.py`` hot path (is tracing on? one dict read), ``configuration.py`` (is an SDK provider installed?) | when this module loads | ``trace.get_tracer_provider()`` on every read, a ``ProxyTracerProvider`` counting as none: correct, a little slower |
 | the batch span processor's queue: ``BatchSpanProcessor._batch_processor._queue`` / ``._max_queue_size`` (SDK >= 1.31), ``.queue`` / ``.max_queue_size`` (SDK 1.30) | ``exporters.CountingBatchSpanProcessor``: count spans that find the queue full instead of the SDK's warning per span; the shutdown report counts what is still queued | once, on a throwaway processor, the first time ``configure()`` builds one (this module must not import the SDK: ``import rag_otel`` stays cheap) | the SDK handles a full queue itself (its own warning); drops and leftovers are reported as unknown |
+| ``opentelemetry.context._RUNTIME_CONTEXT._current_context`` (the ``ContextVar`` the default runtime context keeps the current context in) | ``spans.py`` hot path: read, attach and detach the context as one C call each (``get``/``set``/``reset``) instead of two Python frames each | when this module loads; used only when the runtime context is exactly the default ``ContextVarsRuntimeContext`` (not one chosen with ``OTEL_PYTHON_CONTEXT``) | ``context.get_current`` / ``attach`` / ``detach``: correct, a little slower |
 | an OTLP exporter's ``_endpoint`` (HTTP: the URL, gRPC: ``host:port``) | the exporter label in ``configure()``'s result and logs, and the address shutdown checks for a refused connection (``otlp.py``, for ``configuration.py`` and ``metrics/readers.py``) | once, on a throwaway HTTP exporter, on first use | the endpoint resolved from the arguments and the ``OTEL_EXPORTER_OTLP_*`` environment, as the SDK documents it |
 
 Everything else rag-otel does to the SDK goes through public API: bounding shutdown runs the
@@ -21,13 +22,17 @@ from __future__ import annotations
 import collections
 import functools
 import logging
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry import context as _context
 from opentelemetry import trace as _trace
+from opentelemetry.context import Context
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExportResult
@@ -38,7 +43,10 @@ __all__ = [
     "TRACER_PROVIDER_KEY",
     "TRACER_PROVIDER_SLOT",
     "BatchQueue",
+    "attach_context",
     "batch_queue",
+    "current_context",
+    "detach_context",
     "exporter_endpoint",
     "installed_tracer_provider",
 ]
@@ -82,6 +90,40 @@ def installed_tracer_provider() -> _trace.TracerProvider | None:
     """The provider installed with ``trace.set_tracer_provider``, or None."""
     provider = TRACER_PROVIDER_SLOT[TRACER_PROVIDER_KEY]
     return provider if isinstance(provider, _trace.TracerProvider) else None
+
+
+# --- the current context's variable ------------------------------------------------------
+
+
+def _context_variable() -> ContextVar[Context] | None:
+    """The ContextVar of the default runtime context, or None (another runtime context, or a
+    release that keeps it elsewhere: the public functions are used then)."""
+    runtime = getattr(_context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
+        return variable
+    logger.info(
+        "rag-otel: the OpenTelemetry runtime context is not the default one here; "
+        "spans attach their context through the public API (a little slower)"
+    )
+    return None
+
+
+_CONTEXT_VARIABLE: Final = _context_variable()
+
+current_context: Final[Callable[[], Context]] = (
+    _context.get_current if _CONTEXT_VARIABLE is None else _CONTEXT_VARIABLE.get
+)
+"""``opentelemetry.context.get_current()``, as one C call when the runtime context allows."""
+attach_context: Final[Callable[[Context], Token[Context]]] = (
+    _context.attach if _CONTEXT_VARIABLE is None else _CONTEXT_VARIABLE.set
+)
+"""``opentelemetry.context.attach(ctx)``, as one C call when the runtime context allows."""
+detach_context: Final[Callable[[Token[Context]], None]] = (
+    _context.detach if _CONTEXT_VARIABLE is None else _CONTEXT_VARIABLE.reset
+)
+"""``opentelemetry.context.detach(token)``; unlike it, this may raise (a token used twice,
+or from another context): callers contain it."""
 
 
 # --- the batch span processor's queue ------------------------------------------------------

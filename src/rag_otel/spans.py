@@ -20,7 +20,11 @@ provider is installed, set only once; read through ``rag_otel._otel_private``, w
 fences every private OpenTelemetry name), and when it is on:
 start the span with the prebuilt attributes, attach one context that holds both
 the span and the stage handle, call the function, detach, end. The hot path is
-``_wrap_sync`` and ``_StageSpec.open`` below.
+``_wrap_sync``'s wrapper, ``_StageSpec.open`` and ``_close`` below.
+
+Per-entry state (span, context token, start time, metric key) lives on the handle made for
+that entry and attached to the context with its span: a ``with`` scope shared by threads
+and tasks keeps none, and its ``__exit__`` reads its own entry back from its own context.
 
 Never break the host: exceptions from the user's function are recorded and re-raised
 as the same object; anything that goes wrong inside rag-otel is contained
@@ -43,9 +47,10 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
+from contextvars import Token
 from itertools import islice
 from types import TracebackType
-from typing import Any, Final, Generic, NamedTuple, ParamSpec, TypeVar, cast, overload
+from typing import Any, ClassVar, Final, Generic, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as _context
 from opentelemetry import trace as _api
@@ -58,10 +63,13 @@ from rag_otel._config import SETTINGS, TRUNCATION_MARK
 from rag_otel._errors import contained
 from rag_otel._otel_private import TRACER_PROVIDER_KEY as _PROVIDER_KEY
 from rag_otel._otel_private import TRACER_PROVIDER_SLOT as _PROVIDERS
+from rag_otel._otel_private import attach_context as _attach_context
+from rag_otel._otel_private import current_context as _current_context
+from rag_otel._otel_private import detach_context as _detach_context
 from rag_otel._outcome import error_type, is_error
 from rag_otel._version import __version__
-from rag_otel.metrics import MetricKey
 from rag_otel.metrics import recorder as _metrics
+from rag_otel.metrics.keys import MetricKey
 
 __all__ = [
     "OperationHandle",
@@ -91,11 +99,12 @@ TRACER_NAME: Final = "rag_otel"
 _SPAN_KEY: Final = next(iter(_api.set_span_in_context(INVALID_SPAN, Context())))
 _STAGE_KEY: Final = _context.create_key("rag_otel.stage")
 _TURN_KEY: Final = _context.create_key("rag_otel.turn")
+_OPERATION_KEY: Final = _context.create_key("rag_otel.operation")
 
 _perf = time.perf_counter
-_get_current = _context.get_current
-_attach = _context.attach
-_detach = _context.detach
+_get_current = _current_context  # opentelemetry.context.get_current/attach/detach, as one
+_attach = _attach_context  # C call each where the runtime context allows (the fence)
+_detach = _detach_context  # may raise, unlike context.detach: callers contain it
 _INTERNAL: Final = SpanKind.INTERNAL
 _SERVER: Final = SpanKind.SERVER
 
@@ -103,40 +112,17 @@ _SERVER: Final = SpanKind.SERVER
 # --- tracer lookup -------------------------------------------------------------------
 
 
-class _PinnedTracer(NamedTuple):
-    provider: _api.TracerProvider
-    tracer: _api.Tracer
+class _TracerCache(dict[_api.TracerProvider, _api.Tracer]):
+    """The rag_otel tracer of each provider spans are started with: ``_TRACERS[provider]``
+    (a dict lookup once the provider's tracer is made)."""
 
+    __slots__ = ()
 
-class _TracerCache:
-    """The rag_otel tracer of the installed provider, refreshed if the provider changes;
-    and one of each provider a pinned scope names (``instrument(tracer_provider=...)``),
-    kept apart so that spans sent there never evict the installed provider's tracer."""
-
-    __slots__ = ("pinned", "provider", "tracer")
-
-    def __init__(self) -> None:
-        self.provider: object = None
-        self.tracer: _api.Tracer = _api.NoOpTracer()
-        self.pinned: dict[int, _PinnedTracer] = {}
-
-    def get(self, provider: _api.TracerProvider) -> _api.Tracer:
-        if provider is not self.provider:
-            return self._other(provider)
-        return self.tracer
-
-    def _other(self, provider: _api.TracerProvider) -> _api.Tracer:
-        if provider is _PROVIDERS[_PROVIDER_KEY]:  # the installed provider changed
-            self.tracer = provider.get_tracer(TRACER_NAME, __version__)
-            self.provider = provider
-            return self.tracer
-        pinned = self.pinned.get(id(provider))  # it holds the provider: the id stays unique
-        if pinned is None:
-            if len(self.pinned) >= 64:  # instrumented again and again: do not grow forever
-                self.pinned.clear()
-            tracer = provider.get_tracer(TRACER_NAME, __version__)
-            pinned = self.pinned[id(provider)] = _PinnedTracer(provider=provider, tracer=tracer)
-        return pinned.tracer
+    def __missing__(self, provider: _api.TracerProvider) -> _api.Tracer:
+        if len(self) >= 8:  # providers replaced at run time (tests) must not pile up
+            self.clear()
+        tracer = self[provider] = provider.get_tracer(TRACER_NAME, __version__)
+        return tracer
 
 
 _TRACERS: Final = _TracerCache()
@@ -203,14 +189,33 @@ def _content(value: object) -> str | None:
 # --- ending spans ----------------------------------------------------------------------
 
 
-def _end(span: Span, token: object, t0: float = 0.0, key: MetricKey | None = None) -> None:
-    if t0:  # stage/turn duration metrics are on (rag_otel.metrics)
-        _record(t0, key, None)
+def _close(handle: _Handle, exc: BaseException | None) -> None:
+    """End one entry (a call, or a ``with`` block) from the state its handle holds: record
+    its duration (metrics on), restore the context it replaced, mark ``exc``, end its span.
+    The caller re-raises ``exc`` itself, unchanged."""
+    if handle._t0:  # stage/turn duration metrics are on (rag_otel.metrics)
+        _record(handle._t0, handle._key, None if exc is None else type(exc))
+    span = handle.span
     try:
-        _detach(token)  # type: ignore[arg-type]
+        _detach(handle._token)  # type: ignore[arg-type]
+    except Exception:
+        contained("context-detach", "restoring the context failed (left in another context?)")
+    try:
+        if exc is not None:
+            _mark(span, exc)
+    except Exception:
+        contained("span-error", "recording the end of a span failed")
+    try:
         span.end()
     except Exception:
         contained("span-end", "ending span failed")
+
+
+def _detach_quietly(token: Token[Context]) -> None:
+    try:
+        _detach(token)
+    except Exception:
+        contained("context-detach", "restoring the context failed (left in another context?)")
 
 
 def _record(t0: float, key: MetricKey | None, error: type[BaseException] | None) -> None:
@@ -233,23 +238,6 @@ def _mark(span: Span, exc: BaseException) -> None:
     span.set_attribute(sc.ERROR_TYPE, error_type(type(exc)))
 
 
-def _fail(
-    span: Span, token: object, exc: BaseException, t0: float = 0.0, key: MetricKey | None = None
-) -> None:
-    """End ``span`` for ``exc``; the caller re-raises ``exc`` itself, unchanged."""
-    if t0:
-        _record(t0, key, type(exc))
-    try:
-        _detach(token)  # type: ignore[arg-type]
-        _mark(span, exc)
-    except Exception:
-        contained("span-error", "recording an exception on a span failed")
-    try:
-        span.end()
-    except Exception:
-        contained("span-end", "ending span failed")
-
-
 # --- handles ---------------------------------------------------------------------------
 
 
@@ -267,11 +255,28 @@ def _guarded(method: Callable[P, None]) -> Callable[P, None]:
 
 
 class _Handle:
-    __slots__ = ("span",)
+    """What user code records through, and the state of one entry into a span.
 
-    def __init__(self, span: Span) -> None:
+    A handle is made per entry (a decorated call, a ``with`` block), attached to the context
+    with its span, and read back from the context by ``__exit__``: a scope shared by
+    threads and tasks keeps no per-entry state of its own. A no-op handle (tracing off,
+    or outside any stage/turn) holds ``INVALID_SPAN`` and is attached nowhere.
+    """
+
+    __slots__ = ("_key", "_spec", "_t0", "_token", "span")
+
+    def __init__(self, span: Span, spec: object) -> None:
         self.span: Span = span
-        """The OTel span (a NonRecordingSpan when tracing is off)."""
+        """The OTel span (``INVALID_SPAN``, a no-op, when tracing is off)."""
+        self._spec = spec
+        """What opened it (its scope for a no-op handle): a scope's ``__exit__`` ends only
+        the handles its own spec opened."""
+        self._token: object = None
+        """The token of the context it attached (None: attached nowhere)."""
+        self._t0 = 0.0
+        """Its start (perf counter) while its duration is to be recorded (metrics on)."""
+        self._key: MetricKey | None = None
+        """The metric key its duration is recorded under (metrics on)."""
 
     @_guarded
     def set_attribute(self, key: str, value: object) -> None:
@@ -298,6 +303,21 @@ class _Handle:
             self.span.set_attribute(sc.OUTPUT_VALUE, text)
 
 
+_H = TypeVar("_H", "StageHandle", "OperationHandle")
+_new_object = object.__new__
+
+
+def _new_handle(cls: type[_H], span: Span, spec: object) -> _H:
+    """``cls(span, spec)`` without the call into ``__init__`` from C (the hot path's)."""
+    handle = _new_object(cls)
+    handle.span = span
+    handle._spec = spec  # type: ignore[assignment]
+    handle._token = None
+    handle._t0 = 0.0
+    handle._key = None
+    return handle
+
+
 class OperationHandle(_Handle):
     """An ingest/housekeeping span (``rag_otel.operation``)."""
 
@@ -307,14 +327,24 @@ class OperationHandle(_Handle):
 class TurnHandle(_Handle):
     """The span of one question/answer turn."""
 
-    __slots__ = ("_first_key", "_t0", "_turn_id", "conversation_id")
+    __slots__ = ("_first_key", "_first_t0", "_turn_id", "conversation_id")
 
-    def __init__(self, span: Span, turn_id: str | None, conversation_id: str | None = None):
+    def __init__(
+        self,
+        span: Span,
+        spec: object,
+        turn_id: str | None,
+        conversation_id: str | None = None,
+    ) -> None:
         self.span = span
+        self._spec = spec
+        self._token = None
+        self._t0 = 0.0
+        self._key = None
         self._turn_id = turn_id
         self.conversation_id: str | None = conversation_id
         """``gen_ai.conversation.id`` (the ``session_id``), also on generation stages."""
-        self._t0 = 0.0
+        self._first_t0 = 0.0
         """The turn's start (perf counter) while its time to first token is still to be
         recorded (metrics on); 0.0 once recorded, or with metrics off."""
         self._first_key: MetricKey = _metrics.TURN_FIRST_CHUNK_KEY
@@ -331,11 +361,8 @@ class TurnHandle(_Handle):
 class StageHandle(_Handle):
     """The span of one stage; records structured results in every convention."""
 
-    __slots__ = ("_spec",)
-
-    def __init__(self, span: Span, spec: _StageSpec | StageScope) -> None:
-        self.span = span
-        self._spec = spec  # a scope stands in for the spec when tracing is off (cheaper)
+    __slots__ = ()
+    _spec: _StageSpec | StageScope  # a scope stands in for the spec of a no-op handle
 
     @property
     def name(self) -> str:
@@ -550,14 +577,19 @@ def _output_messages(text: str, finish_reason: str) -> str:
     return json.dumps([message], ensure_ascii=False)
 
 
-def current_stage() -> StageHandle | None:
-    """The innermost active stage's handle, or None (outside any stage, or tracing off)."""
-    return cast("StageHandle | None", _get_current().get(_STAGE_KEY))
+def current_stage() -> StageHandle:
+    """The innermost active stage's handle; outside any stage, or with tracing off, a no-op
+    handle (its span is ``INVALID_SPAN``), as ``opentelemetry.trace.get_current_span()``
+    returns ``INVALID_SPAN``: never None."""
+    handle: StageHandle | None = _get_current().get(_STAGE_KEY)  # type: ignore[assignment]
+    return handle or _NO_STAGE
 
 
-def current_turn() -> TurnHandle | None:
-    """The active turn's handle, or None (outside any turn, or tracing off)."""
-    return cast("TurnHandle | None", _get_current().get(_TURN_KEY))
+def current_turn() -> TurnHandle:
+    """The active turn's handle; outside any turn, or with tracing off, a no-op handle (its
+    span is ``INVALID_SPAN``, its ``turn_id`` 32 zeros): never None."""
+    handle: TurnHandle | None = _get_current().get(_TURN_KEY)  # type: ignore[assignment]
+    return handle or _NO_TURN
 
 
 def _new_turn_id() -> str:
@@ -569,22 +601,22 @@ def _new_turn_id() -> str:
 
 # --- span specs: everything static, built once ----------------------------------------
 
-_Opened = tuple[Span, object, H, float, "MetricKey | None"]
-"""What opening a span gives: span, context token, handle, and the start time and metric key
-of the duration metric (0.0 and None while metrics are off)."""
-
 
 class _Spec(Generic[H]):
-    """What a decorated function opens on each call. ``open`` never raises."""
+    """What a decorated function or a scope opens on each entry. ``open`` never raises."""
 
     __slots__ = ("name",)
     streaming: bool = False
     first_chunk_key: MetricKey | None = None
+    with_conversation: ClassVar[bool] = False
+    """A generation stage's spans carry their turn's ``gen_ai.conversation.id``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def open(self, provider: _api.TracerProvider) -> _Opened[H] | None:
+    def open(self, provider: _api.TracerProvider) -> H | None:
+        """Start the span, attach a context holding it and its handle; the handle (which
+        holds what ending needs), or None when starting failed (contained)."""
         raise NotImplementedError
 
     def streamed(self) -> _Spec[H]:
@@ -647,24 +679,32 @@ class _StageSpec(_Spec[StageHandle]):
             return self
         return _stage_spec(self.name, self.kind, self.extra, self.provider, self.span_kind, True)
 
-    def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
+    def _with_conversation(self, parent: Context) -> dict[str, AttributeValue]:
+        return self.attributes
+
+    def open(self, provider: _api.TracerProvider) -> StageHandle | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(
-                self.name, parent, self.span_kind, self.attributes
-            )
-            handle = StageHandle(span, self)
-            token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
+            attributes = self.attributes
+            if self.with_conversation:  # a generation stage carries its turn's session
+                attributes = self._with_conversation(parent)
+            span = _TRACERS[provider].start_span(self.name, parent, self.span_kind, attributes)
+            handle = _new_handle(StageHandle, span, self)
+            handle._token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
         except Exception:
             contained("span-start", "starting stage span %r failed", self.name)
             return None
-        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, self.metric_key
+        if _metrics.ENABLED:
+            handle._key = self.metric_key
+            handle._t0 = _perf()
+        return handle
 
 
 class _GenerationSpec(_StageSpec):
     """A generation stage also carries its turn's ``gen_ai.conversation.id``."""
 
     __slots__ = ("_last",)
+    with_conversation = True
 
     def __init__(
         self,
@@ -679,24 +719,17 @@ class _GenerationSpec(_StageSpec):
         # the attributes built for the last conversation id: the turns of one session reuse them
         self._last: tuple[str | None, dict[str, AttributeValue]] = (None, self.attributes)
 
-    def open(self, provider: _api.TracerProvider) -> _Opened[StageHandle] | None:
-        try:
-            parent = _get_current()
-            attributes = self.attributes
-            turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
-            if turn is not None and turn.conversation_id is not None:
-                conversation, attributes = self._last
-                if conversation != turn.conversation_id:
-                    conversation = turn.conversation_id
-                    attributes = {**self.attributes, sc.GEN_AI_CONVERSATION_ID: conversation}
-                    self._last = (conversation, attributes)  # one atomic store
-            span = _TRACERS.get(provider).start_span(self.name, parent, self.span_kind, attributes)
-            handle = StageHandle(span, self)
-            token = _attach(Context({**parent, _SPAN_KEY: span, _STAGE_KEY: handle}))
-        except Exception:
-            contained("span-start", "starting stage span %r failed", self.name)
-            return None
-        return span, token, handle, _perf() if _metrics.ENABLED else 0.0, self.metric_key
+    def _with_conversation(self, parent: Context) -> dict[str, AttributeValue]:
+        """Its attributes plus the current turn's ``gen_ai.conversation.id``, if any."""
+        turn: TurnHandle | None = parent.get(_TURN_KEY)  # type: ignore[assignment]
+        if turn is None or turn.conversation_id is None:
+            return self.attributes
+        conversation, attributes = self._last
+        if conversation != turn.conversation_id:
+            conversation = turn.conversation_id
+            attributes = {**self.attributes, sc.GEN_AI_CONVERSATION_ID: conversation}
+            self._last = (conversation, attributes)  # one atomic store
+        return attributes
 
 
 def _stage_spec(
@@ -732,17 +765,17 @@ class _OperationSpec(_Spec[OperationHandle]):
         attrs.update(_clean_all(extra))
         self.attributes: Final = attrs
 
-    def open(self, provider: _api.TracerProvider) -> _Opened[OperationHandle] | None:
+    def open(self, provider: _api.TracerProvider) -> OperationHandle | None:
         try:
             parent = _get_current()
-            span = _TRACERS.get(provider).start_span(
-                self.name, parent, self.span_kind, self.attributes
-            )
-            token = _attach(Context({**parent, _SPAN_KEY: span}))
+            span = _TRACERS[provider].start_span(self.name, parent, self.span_kind, self.attributes)
+            handle = _new_handle(OperationHandle, span, self)
+            ctx = Context({**parent, _SPAN_KEY: span, _OPERATION_KEY: handle})
+            handle._token = _attach(ctx)
         except Exception:
             contained("span-start", "starting operation span %r failed", self.name)
             return None
-        return span, token, OperationHandle(span), 0.0, None
+        return handle
 
 
 class _TurnSpec(_Spec[TurnHandle]):
@@ -756,7 +789,7 @@ class _TurnSpec(_Spec[TurnHandle]):
         workflow: str | None,
         extra: Mapping[str, object],
     ) -> None:
-        super().__init__(sc.TURN_SPAN_NAME)
+        self.name = sc.TURN_SPAN_NAME
         attrs: dict[str, AttributeValue] = {
             sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_WORKFLOW,
         }
@@ -771,10 +804,10 @@ class _TurnSpec(_Spec[TurnHandle]):
         self.turn_id = None if turn_id is None else str(turn_id)
         self.workflow = None if workflow is None else str(workflow)
 
-    def open(self, provider: _api.TracerProvider) -> _Opened[TurnHandle] | None:
+    def open(self, provider: _api.TracerProvider) -> TurnHandle | None:
         try:
             parent = _get_current()
-            parent_span = cast("Span | None", parent.get(_SPAN_KEY))
+            parent_span: Span | None = parent.get(_SPAN_KEY)  # type: ignore[assignment]
             is_child = parent_span is not None and parent_span.get_span_context().is_valid
             turn_id = self.turn_id or _new_turn_id()
             attributes = {**self.attributes, sc.RAG_TURN_ID: turn_id}
@@ -782,21 +815,21 @@ class _TurnSpec(_Spec[TurnHandle]):
             workflow = self.workflow or SETTINGS.workflow_name
             if workflow is not None:
                 attributes[sc.GEN_AI_WORKFLOW_NAME] = workflow
-            span = _TRACERS.get(provider).start_span(
+            span = _TRACERS[provider].start_span(
                 sc.TURN_SPAN_NAME, parent, _INTERNAL if is_child else _SERVER, attributes
             )
-            handle = TurnHandle(span, turn_id, self.conversation_id)
+            handle = TurnHandle(span, self, turn_id, self.conversation_id)
             ctx = Context({**parent, _SPAN_KEY: span, _TURN_KEY: handle, _STAGE_KEY: None})
-            token = _attach(ctx)
+            handle._token = _attach(ctx)
         except Exception:
             contained("span-start", "starting the turn span failed")
             return None
         if _metrics.ENABLED:
             if workflow is not None:
                 handle._first_key = _metrics.turn_first_chunk_key(workflow)
-            handle._t0 = t0 = _perf()
-            return span, token, handle, t0, _metrics.turn_key(workflow)
-        return span, token, handle, 0.0, None
+            handle._key = _metrics.turn_key(workflow)
+            handle._t0 = handle._first_t0 = _perf()
+        return handle
 
 
 # --- decorators: one wrapper per function shape ------------------------------------------
@@ -810,16 +843,15 @@ def _wrap_sync(func: Callable[P, R], spec: _Spec[Any]) -> Callable[P, R]:
         provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return func(*args, **kwargs)
-        opened = open_(provider)
-        if opened is None:
+        handle = open_(provider)
+        if handle is None:
             return func(*args, **kwargs)
-        span, token, _, t0, key = opened
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
-            _fail(span, token, exc, t0, key)
+            _close(handle, exc)
             raise
-        _end(span, token, t0, key)
+        _close(handle, None)
         return result
 
     return wrapper
@@ -833,60 +865,60 @@ def _wrap_async(func: Callable[P, Awaitable[R]], spec: _Spec[Any]) -> Callable[P
         provider = _PROVIDERS[_PROVIDER_KEY]
         if provider is None:
             return await func(*args, **kwargs)
-        opened = open_(provider)
-        if opened is None:
+        handle = open_(provider)
+        if handle is None:
             return await func(*args, **kwargs)
-        span, token, _, t0, key = opened
         try:
             result = await func(*args, **kwargs)
         except BaseException as exc:
-            _fail(span, token, exc, t0, key)
+            _close(handle, exc)
             raise
-        _end(span, token, t0, key)
+        _close(handle, None)
         return result
 
     return wrapper
 
 
 class _Stream:
-    """Per-iteration state of a traced generator: its span, context and chunk count."""
+    """A traced generator's iteration: its handle, the context its body runs in between
+    yields, and its chunk count. The span is current only while the body runs."""
 
-    __slots__ = ("chunks", "ctx", "first_key", "key", "span", "started", "streaming", "t0")
+    __slots__ = ("chunks", "ctx", "first_key", "handle", "started", "streaming")
 
     def __init__(self, spec: _Spec[Any], provider: _api.TracerProvider) -> None:
-        self.span: Span = INVALID_SPAN
+        self.handle: _Handle | None = spec.open(provider)
         self.ctx: Context | None = None
+        if self.handle is not None:
+            self.ctx = _get_current()
+            _detach_quietly(self.handle._token)
+            self.handle._token = None
         self.streaming = spec.streaming
         self.first_key = spec.first_chunk_key
         self.chunks = 0
-        self.t0 = 0.0
-        self.key: MetricKey | None = None
-        opened = spec.open(provider)
-        if opened is not None:
-            # The span is current only while the generator body runs, not across yields.
-            self.span, token, _, self.t0, self.key = opened
-            self.ctx = _get_current()
-            _detach(token)  # type: ignore[arg-type]
         # Time to first chunk counts from the span's start, never from before it.
         self.started = _perf()
 
     def chunk(self) -> None:
         self.chunks += 1
-        if self.chunks == 1 and self.streaming:
+        if self.chunks == 1 and self.streaming and self.handle is not None:
             try:
                 now = _perf()
                 ttfc = now - self.started
-                self.span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
-                self.span.add_event(sc.EVENT_FIRST_CHUNK)
-                if self.t0:  # metrics on: the stage's, and the turn's first, first chunk
+                span = self.handle.span
+                span.set_attribute(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttfc)
+                span.add_event(sc.EVENT_FIRST_CHUNK)
+                if self.handle._t0:  # metrics on: the stage's, and the turn's first, first chunk
                     _record_first_chunk(now, ttfc, self.first_key, self.ctx)
             except Exception:
                 contained("stream", "recording the first chunk failed")
 
     def finish(self, exc: BaseException | None) -> None:
-        if self.t0:
-            _record(self.t0, self.key, None if exc is None else type(exc))
-        span = self.span
+        handle = self.handle
+        if handle is None:
+            return
+        if handle._t0:
+            _record(handle._t0, handle._key, None if exc is None else type(exc))
+        span = handle.span
         try:
             if self.streaming:
                 span.set_attribute(sc.RAG_STREAM_CHUNK_COUNT, self.chunks)
@@ -909,7 +941,7 @@ def _record_first_chunk(
         _metrics.record(ttfc, key)
     handle = None if ctx is None else cast("TurnHandle | None", ctx.get(_TURN_KEY))
     if handle is not None:
-        t0, handle._t0 = handle._t0, 0.0
+        t0, handle._first_t0 = handle._first_t0, 0.0
         if t0:
             _metrics.record(now - t0, handle._first_key)
 
@@ -942,7 +974,8 @@ def _wrap_gen(
                 except StopIteration as stop:
                     return stop.value
                 finally:
-                    _detach(token)
+                    ctx = stream.ctx = _get_current()  # as the body left it: its next step's
+                    _detach_quietly(token)
                 stream.chunk()
                 try:
                     sent = yield item
@@ -951,7 +984,7 @@ def _wrap_gen(
                     try:
                         gen.close()
                     finally:
-                        _detach(token)
+                        _detach_quietly(token)
                     raise
                 except BaseException as exc:
                     thrown, sent = exc, None
@@ -990,7 +1023,8 @@ def _wrap_async_gen(
                     return
                 finally:
                     if token is not None:
-                        _detach(token)
+                        ctx = stream.ctx = _get_current()  # type: ignore[union-attr]
+                        _detach_quietly(token)
                 if stream is not None:
                     stream.chunk()
                 try:
@@ -1001,7 +1035,7 @@ def _wrap_async_gen(
                         await agen.aclose()
                     finally:
                         if token is not None:
-                            _detach(token)
+                            _detach_quietly(token)
                     raise
                 except BaseException as exc:
                     thrown, sent = exc, None
@@ -1009,7 +1043,7 @@ def _wrap_async_gen(
             outcome = exc
             raise
         finally:
-            if stream is not None and ctx is not None:
+            if stream is not None:
                 stream.finish(outcome)
             outcome = thrown = None
 
@@ -1038,29 +1072,62 @@ class _Scope(Generic[H]):
     """``with``/``async with`` opens one span; calling it on a function decorates it.
 
     One scope object may be entered several times at once (nested, or shared by threads
-    or tasks): each exit ends the span that is current in its own context.
+    or tasks). It keeps no per-entry state: each entry's handle, attached to the context
+    with its span, holds it, and ``__exit__`` reads it back from its own context.
     """
 
-    __slots__ = ("_active",)
-    _active: list[_Opened[H]]
+    __slots__ = ("_built", "_off")
+    _KEY: ClassVar[str]
+    """The context key its handles are attached under."""
+    _built: _Spec[H] | None
+    """The spec ``with`` opens, built on first entry with tracing on (None before)."""
+    _off: H | None
+    """The no-op handle ``with`` returns with tracing off, once made (if it may be shared)."""
 
-    def _spec(self, func: Callable[..., Any] | None = None) -> _Spec[H]:
+    def _build(self) -> _Spec[H]:
+        """The spec ``with`` opens (stored in ``_built`` by the caller)."""
+        raise NotImplementedError
+
+    def _spec(self, func: Callable[..., Any]) -> _Spec[H]:
+        """The spec a decorated ``func`` opens on each call."""
+        return self._built or self._build()
+
+    def _noop(self) -> H:
+        """A new no-op handle."""
         raise NotImplementedError
 
     def _off_handle(self) -> H:
-        raise NotImplementedError
+        """The no-op handle ``with`` returns with tracing off (made once, then shared)."""
+        handle = self._off = self._noop()
+        return handle
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         return _decorate(func, self._spec(func))
 
     def __enter__(self) -> H:
         provider = _PROVIDERS[_PROVIDER_KEY]
-        if provider is not None:
-            opened = self._spec().open(provider)
-            if opened is not None:
-                self._active.append(opened)
-                return opened[2]
-        return self._off_handle()
+        if provider is None:
+            return self._off or self._off_handle()
+        spec = self._built
+        if spec is None:
+            try:
+                spec = self._built = self._build()
+            except Exception:
+                contained("span-start", "building the span of %r failed", self)
+                return self._off or self._off_handle()
+        handle = spec.open(provider)
+        return handle if handle is not None else self._stand_in(spec)
+
+    def _stand_in(self, spec: _Spec[H]) -> H:
+        """Starting the span failed: a no-op handle attached in its place, so that this
+        entry's ``__exit__`` pairs with it (and never ends an enclosing entry's span)."""
+        handle = self._noop()
+        handle._spec = spec
+        try:
+            handle._token = _attach(Context({**_get_current(), self._KEY: handle}))
+        except Exception:
+            contained("span-start", "attaching a no-op handle failed")
+        return handle
 
     def __exit__(
         self,
@@ -1068,22 +1135,12 @@ class _Scope(Generic[H]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        active: list[_Opened[H]] = self._active
-        if not active:
+        spec = self._built
+        if spec is None:  # never entered with tracing on: nothing of its own to end
             return
-        entry = active[-1]
-        if len(active) > 1:  # entered more than once: end the span current in this context
-            current = _get_current().get(_SPAN_KEY)
-            entry = next((o for o in reversed(active) if o[0] is current), entry)
-        try:
-            active.remove(entry)
-        except ValueError:  # another thread ended it first
-            return
-        span, token, _, t0, key = entry
-        if exc is None:
-            _end(span, token, t0, key)
-        else:
-            _fail(span, token, exc, t0, key)
+        handle: _Handle | None = _get_current().get(self._KEY)  # type: ignore[assignment]
+        if handle is not None and handle._spec is spec:  # this context's entry, if this scope's
+            _close(handle, exc)
 
     async def __aenter__(self) -> H:
         return self.__enter__()
@@ -1104,7 +1161,8 @@ class StageScope(_Scope[StageHandle]):
     in a hot loop allocates nothing when tracing is off.
     """
 
-    __slots__ = ("_attributes", "_built", "_off", "_provider", "_span_kind", "kind", "name")
+    __slots__ = ("_attributes", "_provider", "_span_kind", "kind", "name")
+    _KEY = _STAGE_KEY
 
     def __init__(
         self,
@@ -1114,45 +1172,28 @@ class StageScope(_Scope[StageHandle]):
         provider: str | None = None,
         span_kind: SpanKind = _INTERNAL,
     ) -> None:
-        self._active = []
+        self._built = self._off = None
         self.name = name
         self.kind = kind
         self._attributes = attributes
         self._provider = provider
         self._span_kind = span_kind  # CLIENT for instrumented calls to a server (chromadb HTTP)
-        self._built: _StageSpec | None = None
-        self._off: StageHandle | None = None
 
-    def _spec(self, func: Callable[..., Any] | None = None) -> _StageSpec:
-        name = self.name
-        if name is None and func is not None:
-            target = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
-            name = str(
-                getattr(target, "__qualname__", None) or getattr(target, "__name__", "stage")
-            )
-            return _stage_spec(name, self.kind, self._attributes, self._provider, self._span_kind)
-        spec = self._built
-        if spec is None:
-            spec = self._built = _stage_spec(
-                name or "stage", self.kind, self._attributes, self._provider, self._span_kind
-            )
-        return spec
+    def _build(self) -> _StageSpec:
+        return _stage_spec(
+            self.name or "stage", self.kind, self._attributes, self._provider, self._span_kind
+        )
 
-    def __enter__(self) -> StageHandle:  # _Scope.__enter__, inlined for the common case
-        provider = _PROVIDERS[_PROVIDER_KEY]
-        if provider is None:
-            return self._off or self._off_handle()
-        opened = (self._built or self._spec()).open(provider)
-        if opened is None:
-            return self._off_handle()
-        self._active.append(opened)
-        return opened[2]
+    def _spec(self, func: Callable[..., Any]) -> _StageSpec:
+        """Unnamed (``@stage``), the stage is named after the function it decorates."""
+        if self.name is not None:
+            return self._build()
+        target = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+        name = str(getattr(target, "__qualname__", None) or getattr(target, "__name__", "stage"))
+        return _stage_spec(name, self.kind, self._attributes, self._provider, self._span_kind)
 
-    def _off_handle(self) -> StageHandle:
-        handle = self._off
-        if handle is None:
-            handle = self._off = StageHandle(INVALID_SPAN, self)
-        return handle
+    def _noop(self) -> StageHandle:
+        return StageHandle(INVALID_SPAN, self)
 
 
 _SCOPE_CACHE: Final[dict[tuple[str, str], StageScope]] = {}
@@ -1170,7 +1211,8 @@ def _shared_scope(name: str, kind: sc.StageKind) -> StageScope:
 class TurnScope(_Scope[TurnHandle]):
     """What ``rag_otel.turn(...)`` returns: a context manager and a decorator."""
 
-    __slots__ = ("_args",)
+    __slots__ = ("_attributes", "_session_id", "_turn_id", "_user_id", "_workflow")
+    _KEY = _TURN_KEY
 
     def __init__(
         self,
@@ -1180,21 +1222,37 @@ class TurnScope(_Scope[TurnHandle]):
         workflow: str | None,
         attributes: Mapping[str, object],
     ) -> None:
-        self._active = []
-        self._args = (session_id, turn_id, user_id, workflow, attributes)
+        self._built = self._off = None
+        self._session_id = session_id
+        self._turn_id = turn_id
+        self._user_id = user_id
+        self._workflow = workflow
+        self._attributes = attributes
 
-    def _spec(self, func: Callable[..., Any] | None = None) -> _TurnSpec:
-        return _TurnSpec(*self._args)
+    def _build(self) -> _TurnSpec:
+        return _TurnSpec(
+            session_id=self._session_id,
+            turn_id=self._turn_id,
+            user_id=self._user_id,
+            workflow=self._workflow,
+            extra=self._attributes,
+        )
+
+    def _noop(self) -> TurnHandle:
+        session_id = self._session_id
+        conversation_id = None if session_id is None else str(session_id)
+        return TurnHandle(INVALID_SPAN, self, self._turn_id, conversation_id)
 
     def _off_handle(self) -> TurnHandle:
-        session_id, turn_id = self._args[0], self._args[1]
-        return TurnHandle(INVALID_SPAN, turn_id, None if session_id is None else str(session_id))
+        """A new one each time: each entry is its own turn (its own ``turn_id``)."""
+        return self._noop()
 
 
 class OperationScope(_Scope[OperationHandle]):
     """What ``rag_otel.operation(...)`` returns: a context manager and a decorator."""
 
-    __slots__ = ("_args",)
+    __slots__ = ("_attributes", "_data_source", "_kind", "_name", "_span_kind")
+    _KEY = _OPERATION_KEY
 
     def __init__(
         self,
@@ -1204,14 +1262,30 @@ class OperationScope(_Scope[OperationHandle]):
         attributes: Mapping[str, object],
         span_kind: SpanKind = _INTERNAL,
     ) -> None:
-        self._active = []
-        self._args = (name, kind, data_source, attributes, span_kind)
+        self._built = self._off = None
+        self._name = name
+        self._kind = kind
+        self._data_source = data_source
+        self._attributes = attributes
+        self._span_kind = span_kind
 
-    def _spec(self, func: Callable[..., Any] | None = None) -> _OperationSpec:
-        return _OperationSpec(*self._args)
+    def _build(self) -> _OperationSpec:
+        return _OperationSpec(
+            name=self._name,
+            kind=self._kind,
+            data_source=self._data_source,
+            extra=self._attributes,
+            span_kind=self._span_kind,
+        )
 
-    def _off_handle(self) -> OperationHandle:
-        return OperationHandle(INVALID_SPAN)
+    def _noop(self) -> OperationHandle:
+        return OperationHandle(INVALID_SPAN, self)
+
+
+_NO_STAGE: Final = StageScope(None, "other", {})._noop()
+"""What ``current_stage()`` returns outside any stage: a no-op handle named ``stage``."""
+_NO_TURN: Final = TurnScope(None, "0" * 32, None, None, {})._noop()
+"""What ``current_turn()`` returns outside any turn: a no-op handle, ``turn_id`` 32 zeros."""
 
 
 # --- pinned scopes: spans to one tracer provider, for instrument(tracer_provider=...) -------
@@ -1231,12 +1305,18 @@ class _Pinned(_Scope[H]):
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         raise TypeError("a scope pinned to a tracer provider is a context manager only")
 
-    def __enter__(self) -> H:  # _Scope.__enter__ with the pinned provider
-        opened = self._spec().open(self._tracer_provider)
-        if opened is None:
-            return self._off_handle()
-        self._active.append(opened)
-        return opened[2]
+    def __enter__(
+        self,
+    ) -> H:  # _Scope.__enter__ with the pinned provider (on even if tracing is off)
+        spec = self._built
+        if spec is None:
+            try:
+                spec = self._built = self._build()
+            except Exception:
+                contained("span-start", "building the span of %r failed", self)
+                return self._off or self._off_handle()
+        handle = spec.open(self._tracer_provider)
+        return handle if handle is not None else self._stand_in(spec)
 
 
 class PinnedStageScope(_Pinned[StageHandle], StageScope):

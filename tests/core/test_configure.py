@@ -225,6 +225,7 @@ def test_tracing_off_then_an_app_provider_without_configure() -> None:
         import asyncio
         import rag_otel
         from opentelemetry import trace
+        from opentelemetry.trace import INVALID_SPAN
 
         @rag_otel.stage("f", kind="retrieval")
         def f(x):
@@ -247,7 +248,9 @@ def test_tracing_off_then_an_app_provider_without_configure() -> None:
 
         with rag_otel.turn(session_id="s") as t, rag_otel.stage("cm") as s:
             s.record_documents(["x"], [1.0])
-            assert rag_otel.current_stage() is None and rag_otel.current_turn() is None
+            stage, turn = rag_otel.current_stage(), rag_otel.current_turn()
+            assert stage.span is INVALID_SPAN and turn.span is INVALID_SPAN  # no-ops, not None
+            stage.set_top_k(3), stage.record_documents(["y"]), turn.set_output("z")
             assert f(1) == 2 and list(g()) == [1, 2]
             assert asyncio.run(run_async()) == (3, [4])
             assert len(t.turn_id) == 32 and not t.span.is_recording()

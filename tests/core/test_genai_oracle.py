@@ -66,7 +66,6 @@ def _rag_otel_facts() -> None:
     @rag_otel.stage("generate", kind="generation", provider="openai")
     def generate() -> Iterator[str]:
         stage = rag_otel.current_stage()
-        assert stage is not None
         stage.set_model("gpt-x")
         stage.set_input("Where?")
         yield "Here."

@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Generator, Iterator
 import pytest
 from core_helpers import one, parent_id, span_id
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import INVALID_SPAN, StatusCode
 
 import rag_otel
 from rag_otel import semconv as sc
+from subprocesses import run_python
 
 pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
 
@@ -261,13 +262,17 @@ def test_span_is_current_only_while_the_generator_runs(
 ) -> None:
     @rag_otel.stage("gen.outer", kind="generation")
     def chunks() -> Iterator[int]:
-        with rag_otel.stage("gen.body"):
+        with rag_otel.stage("gen.body") as body:
             yield 1
+            # resumed, the body runs in the context it left: its own stage is current
+            assert rag_otel.current_stage() is body
+        assert rag_otel.current_stage().name == "gen.outer"
+        yield 2
 
     gen = chunks()
     next(gen)
     # Between yields, the caller's context is its own: this is not a child of gen.outer.
-    assert rag_otel.current_stage() is None
+    assert rag_otel.current_stage().span is INVALID_SPAN
     with rag_otel.stage("caller.between"):
         pass
     list(gen)
@@ -382,9 +387,7 @@ def test_turn_as_decorator_and_stage_outside_a_turn(
 ) -> None:
     @rag_otel.turn(session_id="s-9")
     def answer() -> str:
-        turn = rag_otel.current_turn()
-        assert turn is not None
-        turn.set_attribute("app.answered", True)
+        rag_otel.current_turn().set_attribute("app.answered", True)
         return "ok"
 
     assert answer() == "ok"
@@ -405,3 +408,65 @@ def test_nested_reuse_of_one_scope_object(span_exporter: InMemorySpanExporter) -
     assert all(s.end_time is not None for s in spans)
     inner_span, outer_span = spans
     assert parent_id(inner_span) == span_id(outer_span)
+
+
+def test_current_stage_and_turn_are_never_none(span_exporter: InMemorySpanExporter) -> None:
+    """Outside a stage or turn: a no-op handle, as get_current_span() gives INVALID_SPAN."""
+    stage, turn = rag_otel.current_stage(), rag_otel.current_turn()
+    assert stage.span is INVALID_SPAN
+    assert turn.span is INVALID_SPAN
+    assert (stage.name, stage.kind, turn.turn_id) == ("stage", "other", "0" * 32)
+    stage.record_documents(["a"], [1.0])  # no-ops that never raise
+    stage.set_model("m")
+    turn.set_attribute("app.k", 1)
+    with rag_otel.turn(session_id="s") as t:
+        assert rag_otel.current_turn() is t
+        assert rag_otel.current_stage() is stage  # in a turn, outside any stage
+        with rag_otel.stage("x") as s:
+            assert rag_otel.current_stage() is s
+        with rag_otel.operation("load") as op:
+            assert rag_otel.current_stage() is stage  # an operation is not a stage
+            op.set_attribute("app.k", 2)
+    assert rag_otel.current_turn() is turn
+    assert sorted(s.name for s in span_exporter.get_finished_spans()) == ["load", "rag.turn", "x"]
+
+
+def test_a_span_that_fails_to_start_never_ends_another() -> None:
+    """A processor raising on start (a host bug): that entry runs untraced, and its exit ends
+    nothing else, even nested in the same scope object."""
+    result = run_python(
+        """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import rag_otel
+        from rag_otel._errors import COUNTS
+
+        class FailsSecondStart(SpanProcessor):
+            starts = 0
+
+            def on_start(self, span, parent_context=None):
+                FailsSecondStart.starts += 1
+                if FailsSecondStart.starts == 2:
+                    raise RuntimeError("bug in a processor")
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(FailsSecondStart())
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+
+        scope = rag_otel.stage("s")
+        with scope as outer:
+            with scope as inner:  # fails to start
+                assert not inner.span.is_recording()
+                assert rag_otel.current_stage() is inner
+            assert rag_otel.current_stage() is outer
+            assert outer.span.is_recording()  # not ended by the inner exit
+        assert not outer.span.is_recording()
+        print(len(exporter.get_finished_spans()), COUNTS["span-start"])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]

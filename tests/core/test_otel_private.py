@@ -24,6 +24,7 @@ PRIVATE = re.compile(
     r"from opentelemetry[\w.]*\._|import opentelemetry[\w.]*\._"
     r"|_TRACER_PROVIDER|_METER_PROVIDER|_batch_processor|_max_queue_size|\._endpoint\b"
     r"|\bspan\._attributes|\._span_processors|_active_span_processor"
+    r"|_RUNTIME_CONTEXT|\._current_context\b"
 )
 
 
@@ -84,3 +85,26 @@ def test_endpoint_fallback() -> None:
     assert _otel_private.exporter_endpoint(object(), "http://fallback:4318") == (
         "http://fallback:4318"
     )
+
+
+def test_the_context_variable_is_found_on_this_release() -> None:
+    """The default runtime context: reading, attaching and detaching are the ContextVar's."""
+    from opentelemetry import context
+
+    assert _otel_private._CONTEXT_VARIABLE is not None
+    ctx = context.set_value("k", "v")
+    token = _otel_private.attach_context(ctx)
+    assert context.get_current() is ctx is _otel_private.current_context()
+    _otel_private.detach_context(token)
+    assert context.get_value("k") is None
+
+
+def test_another_runtime_context_gets_the_public_functions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_PYTHON_CONTEXT chose another runtime context: its variable is not ours to use."""
+    from opentelemetry import context
+
+    class Custom(context.contextvars_context.ContextVarsRuntimeContext):
+        pass
+
+    monkeypatch.setattr(context, "_RUNTIME_CONTEXT", Custom())
+    assert _otel_private._context_variable() is None

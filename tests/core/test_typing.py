@@ -42,6 +42,9 @@ with rag_otel.stage("x", kind="retrieval") as s:
     reveal_type(s)
 with rag_otel.turn(session_id="s") as t:
     reveal_type(t.turn_id)
+reveal_type(rag_otel.current_stage())
+reveal_type(rag_otel.current_turn())
+rag_otel.current_stage().set_top_k(3)  # never None: no guard needed
 embed(1)
 """
 
@@ -79,6 +82,8 @@ def test_mypy_sees_through_the_decorators(tmp_path: Path) -> None:
         '"def (question: str) -> str"',
         '"rag_otel.spans.StageHandle"',
         '"str"',
+        '"rag_otel.spans.StageHandle"',
+        '"rag_otel.spans.TurnHandle"',
     ], out
     # ... and it still catches a wrong argument type through the decorator.
     assert 'Argument 1 to "embed" has incompatible type "int"; expected "str"' in out

@@ -33,14 +33,14 @@ def embed(n: int) -> list[float]:
 @rag_otel.stage("retrieve.vector", kind="retrieval")
 async def vector(n: int) -> list[int]:
     await asyncio.sleep(0)
-    rag_otel.current_stage().set_attribute("app.turn", n)  # type: ignore[union-attr]
+    rag_otel.current_stage().set_attribute("app.turn", n)
     return [n, n + 1]
 
 
 @rag_otel.stage("retrieve.bm25", kind="retrieval")
 async def bm25(n: int) -> list[int]:
     await asyncio.sleep(0)
-    rag_otel.current_stage().set_attribute("app.turn", n)  # type: ignore[union-attr]
+    rag_otel.current_stage().set_attribute("app.turn", n)
     return [n + 1, n]
 
 

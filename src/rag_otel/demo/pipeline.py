@@ -96,10 +96,9 @@ class Pipeline:
     def embed(self, question: str) -> Vectors:
         vector: Vectors = self.embedder.embed([question])[0]
         stage = rag_otel.current_stage()
-        if stage is not None:
-            stage.set_model(self.embedder.name)
-            stage.set_embedding_dimension(self.embedder.dimension)
-            stage.set_usage(input_tokens=self.embedder.last_token_count)
+        stage.set_model(self.embedder.name)
+        stage.set_embedding_dimension(self.embedder.dimension)
+        stage.set_usage(input_tokens=self.embedder.last_token_count)
         return vector
 
     @rag_otel.stage("retrieve.vector", kind="retrieval")
@@ -138,43 +137,39 @@ class Pipeline:
             scores = [float(self.index.vectors[i] @ query) for i in ids]
         ranked = sorted(zip(ids, scores, strict=True), key=lambda hit: hit[1], reverse=True)
         stage = rag_otel.current_stage()
-        if stage is not None:
-            stage.set_attribute(RAG_RERANK_METHOD, self.rerank_method)
-            stage.set_model(model, provider=provider)
-            stage.record_input_documents(ids, [score for _, score in candidates])
+        stage.set_attribute(RAG_RERANK_METHOD, self.rerank_method)
+        stage.set_model(model, provider=provider)
+        stage.record_input_documents(ids, [score for _, score in candidates])
         return _record(ranked)
 
     @rag_otel.stage("generate", kind="generation")
     async def generate(self, question: str, passages: list[str]) -> AsyncIterator[str]:
         stage = rag_otel.current_stage()
-        if stage is not None:
-            stage.set_attribute(RAG_GENERATION_METHOD, "extractive" if self.llm is None else "llm")
-            if self.llm is None:  # no GenAI provider: sentences picked in this process
-                stage.set_model(EXTRACTIVE_MODEL)
-            else:
-                stage.set_model(self.llm.model, provider=LLM_PROVIDER)
+        stage.set_attribute(RAG_GENERATION_METHOD, "extractive" if self.llm is None else "llm")
+        if self.llm is None:  # no GenAI provider: sentences picked in this process
+            stage.set_model(EXTRACTIVE_MODEL)
+        else:
+            stage.set_model(self.llm.model, provider=LLM_PROVIDER)
         if self.llm is None:  # no LLM configured: the best sentences of the top passages,
             for sentence in extractive_stream(question, passages):  # streamed one by one
                 yield sentence
             return
         async for chunk in self.llm.stream(question, passages):
             yield chunk
-        if stage is not None:
-            stage.set_model(
-                self.llm.model, response_model=self.llm.response_model, provider=LLM_PROVIDER
-            )
-            stage.set_usage(
-                input_tokens=self.llm.usage.get("prompt_tokens"),
-                output_tokens=self.llm.usage.get("completion_tokens"),
-            )
+        stage.set_model(
+            self.llm.model, response_model=self.llm.response_model, provider=LLM_PROVIDER
+        )
+        stage.set_usage(
+            input_tokens=self.llm.usage.get("prompt_tokens"),
+            output_tokens=self.llm.usage.get("completion_tokens"),
+        )
 
 
 def _record(hits: Hits, source: str | None = None) -> Hits:
     """Record a stage's result on its span: top_k, the ids and scores, where they came from."""
     stage = rag_otel.current_stage()
-    if stage is not None:
-        stage.set_top_k(TOP_K)
-        stage.record_documents([i for i, _ in hits], [s for _, s in hits])
-        if source is not None:
-            stage.set_data_source(source)
+    stage.set_top_k(TOP_K)
+    stage.record_documents([i for i, _ in hits], [s for _, s in hits])
+    if source is not None:
+        stage.set_data_source(source)
     return hits
