@@ -23,6 +23,7 @@ from rag_otel.analysis.model import (
     SPAN_KIND_SERVER,
     SPAN_KIND_UNSPECIFIED,
     Diagnostics,
+    InputError,
     Span,
 )
 
@@ -94,6 +95,19 @@ class ReadState:
 
 
 # --- JSON values in messages ----------------------------------------------------------------
+
+
+def data_array(obj: dict[str, Any], state: ReadState, location: Location, what: str) -> list[Any]:
+    """The ``data`` array of an API answer (Jaeger, Phoenix, Langfuse): ``[]`` when absent,
+    an `InputError` saying ``expected {what}, got ...`` when it is not an array."""
+    data = obj.get("data")
+    if data is None:
+        return []
+    if data.__class__ is not list:
+        raise InputError(
+            state.source, location_text(location), f"expected {what}, got {type_name(data)}"
+        )
+    return data
 
 
 def type_name(value: object) -> str:

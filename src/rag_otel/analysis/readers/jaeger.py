@@ -35,6 +35,7 @@ from rag_otel.analysis.readers.common import (
     SPAN_KINDS,
     Location,
     ReadState,
+    data_array,
     hex_id,
     location_text,
     type_name,
@@ -73,15 +74,7 @@ def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -
         for err in errors if errors.__class__ is list else [errors]:
             msg = err.get("msg", err) if err.__class__ is dict else err
             state.diagnostics.warn("jaeger-error", f"{state.where(location)}: {msg}")
-    data = obj.get("data")
-    if data is None:
-        return []
-    if data.__class__ is not list:
-        raise InputError(
-            state.source,
-            location_text(location),
-            f'expected "data" to be an array of traces, got {type_name(data)}',
-        )
+    data = data_array(obj, state, location, '"data" to be an array of traces')
     out: list[Span] = []
     for i, trace in enumerate(data):
         if trace.__class__ is not dict:

@@ -62,13 +62,13 @@ import orjson
 from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
-from rag_otel.analysis.model import InputError, Span
+from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers.common import (
     SERVICE_NAME,
     Location,
     ReadState,
+    data_array,
     hex_id,
-    location_text,
     type_name,
 )
 from rag_otel.analysis.readers.flatten import flatten
@@ -105,15 +105,7 @@ def is_page(obj: dict[str, Any]) -> bool:
 
 def decode_page(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
     """The spans of one answer page (observations, then the roots of traces new to this read)."""
-    data = obj.get("data")
-    if data is None:
-        return []
-    if data.__class__ is not list:
-        raise InputError(
-            state.source,
-            location_text(location),
-            f'expected Langfuse\'s "data" to be an array of observations, got {type_name(data)}',
-        )
+    data = data_array(obj, state, location, 'Langfuse\'s "data" to be an array of observations')
     return decode_observations(data, state, location)
 
 

@@ -41,9 +41,15 @@ from typing import Any
 from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import classify_span
-from rag_otel.analysis.model import InputError, Span
+from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers import otlp
-from rag_otel.analysis.readers.common import Location, ReadState, hex_id, location_text, type_name
+from rag_otel.analysis.readers.common import (
+    Location,
+    ReadState,
+    data_array,
+    hex_id,
+    type_name,
+)
 from rag_otel.analysis.readers.flatten import flatten
 from rag_otel.analysis.readers.isotime import iso_ns, time_or_none
 
@@ -74,15 +80,7 @@ def is_page(obj: dict[str, Any]) -> bool:
 
 def decode_page(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
     """The spans of one answer page; a ``data`` that is not an array is an InputError."""
-    data = obj.get("data")
-    if data is None:
-        return []
-    if data.__class__ is not list:
-        raise InputError(
-            state.source,
-            location_text(location),
-            f'expected Phoenix\'s "data" to be an array of spans, got {type_name(data)}',
-        )
+    data = data_array(obj, state, location, 'Phoenix\'s "data" to be an array of spans')
     return decode_spans(data, state, location)
 
 
