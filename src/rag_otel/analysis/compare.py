@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Report
 from rag_otel.analysis.stats import percentile
+from rag_otel.analysis.tables import ms_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -196,8 +197,8 @@ def _row(d: Delta) -> list[str]:
     return [
         d.stage,
         d.quantile,
-        f"{d.baseline_ms:.3g}",
-        f"{d.new_ms:.3g}",
+        ms_text(d.baseline_ms),
+        ms_text(d.new_ms),
         f"{d.change_pct:+.1f}%",
         f"[{d.ci_low_pct:+.1f}%, {d.ci_high_pct:+.1f}%]",
         f"{d.baseline_n}/{d.new_n}",

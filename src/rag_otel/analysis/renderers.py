@@ -16,7 +16,7 @@ from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, REMAINDER_ROW, Attributions, Report
 from rag_otel.analysis.stats import LatencyStats
-from rag_otel.analysis.tables import TITLE_STYLE, FitTable
+from rag_otel.analysis.tables import TITLE_STYLE, FitTable, ms_text
 from rag_otel.analysis.traces import WARNINGS as TRACE_WARNINGS
 
 if TYPE_CHECKING:
@@ -32,16 +32,6 @@ _KIND_COLUMNS = ("kind", "from")
 """What each stage is and the convention it was recognised from (for the turn row: how turns were found)."""
 
 
-def _ms(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
-
-
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -54,12 +44,12 @@ def _latency_cells(s: LatencyStats) -> list[str]:
     return [
         str(s.count),
         str(s.turns),
-        _ms(s.mean_ms),
-        _ms(s.p50_ms),
-        _ms(s.p90_ms),
-        _ms(s.p95_ms),
-        _ms(s.p99_ms),
-        _ms(s.max_ms),
+        ms_text(s.mean_ms),
+        ms_text(s.p50_ms),
+        ms_text(s.p90_ms),
+        ms_text(s.p95_ms),
+        ms_text(s.p99_ms),
+        ms_text(s.max_ms),
         str(s.errors),
     ]
 

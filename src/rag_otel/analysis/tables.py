@@ -167,3 +167,15 @@ def stacked_lines(table: FitTable) -> list[tuple[str, str | None]]:
 def print_stacked(table: FitTable, console: Console) -> None:
     for line, style in stacked_lines(table):
         console.print(line, style=style, highlight=False, markup=False, soft_wrap=True, crop=False)
+
+
+def ms_text(x: float | None) -> str:
+    """Milliseconds as people read them in a table: ``1,234``, ``56.7``, ``0.89``; ``-`` for
+    none. Never exponent notation, and every digit that matters kept."""
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
