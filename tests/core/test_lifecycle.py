@@ -410,6 +410,32 @@ def test_nested_reuse_of_one_scope_object(span_exporter: InMemorySpanExporter) -
     assert parent_id(inner_span) == span_id(outer_span)
 
 
+def test_turns_of_one_session_share_a_scope_and_keep_their_own_entries(
+    span_exporter: InMemorySpanExporter,
+) -> None:
+    """``turn(session_id)`` is shared per (session, user, workflow): its static attributes
+    are built once; each entry still has its own span, turn id and handle, nested or not."""
+    assert rag_otel.turn(session_id="s-1") is rag_otel.turn(session_id="s-1")
+    assert rag_otel.turn(session_id="s-1") is not rag_otel.turn(session_id="s-1", user_id="u")
+    assert rag_otel.turn(session_id="s-1", turn_id="t") is not rag_otel.turn("s-1", "t")
+    assert rag_otel.turn(session_id="s-1", app_k=1) is not rag_otel.turn("s-1", app_k=1)
+    with rag_otel.turn(session_id="s-1") as outer, rag_otel.turn(session_id="s-1") as inner:
+        assert rag_otel.current_turn() is inner
+    assert rag_otel.current_turn().span is INVALID_SPAN
+    with rag_otel.turn(1) as one_id, rag_otel.turn(True) as true_id:  # type: ignore[arg-type]
+        pass
+    assert one_id.conversation_id == "1"
+    assert true_id.conversation_id == "True"
+    spans = span_exporter.get_finished_spans()
+    assert len(spans) == 4
+    assert all(s.end_time is not None for s in spans)
+    inner_span, outer_span = spans[:2]
+    assert parent_id(inner_span) == span_id(outer_span)
+    assert outer.turn_id != inner.turn_id
+    assert [s.attributes[sc.RAG_TURN_ID] for s in spans[:2]] == [inner.turn_id, outer.turn_id]  # type: ignore[index]
+    assert [s.attributes[sc.SESSION_ID] for s in spans[2:]] == ["True", "1"]  # type: ignore[index]
+
+
 def test_current_stage_and_turn_are_never_none(span_exporter: InMemorySpanExporter) -> None:
     """Outside a stage or turn: a no-op handle, as get_current_span() gives INVALID_SPAN."""
     stage, turn = rag_otel.current_stage(), rag_otel.current_turn()
