@@ -819,7 +819,7 @@ class _TurnSpec(_Spec[TurnHandle]):
             parent_span: Span | None = parent.get(_SPAN_KEY)  # type: ignore[assignment]
             is_child = parent_span is not None and parent_span.get_span_context().is_valid
             turn_id = self.turn_id
-            if turn_id is None:  # _new_turn_id, inlined (one call less per turn)
+            if not turn_id:  # _new_turn_id, inlined (one call less per turn)
                 turn_id = f"{_getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
             attributes = {**self.attributes, sc.RAG_TURN_ID: turn_id}
             # named by turn(workflow=...) or configure(workflow_name=...); never made up
