@@ -44,10 +44,14 @@ def export_timeout_seconds(signal: str) -> float:
 
 
 def http_endpoint(endpoint: str | None, signal: str) -> str:
-    """The URL the SDK's OTLP/HTTP exporter posts ``signal`` (``traces``, ``metrics``) to."""
+    """The URL the SDK's OTLP/HTTP exporter posts ``signal`` (``traces``, ``metrics``) to.
+
+    An explicit ``endpoint`` gets ``/v1/<signal>`` appended unless it ends so, as
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` does."""
     path = f"/v1/{signal}"
     if endpoint is not None:
-        return endpoint
+        base = endpoint.rstrip("/")
+        return base if base.endswith(path) else base + path
     specific = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
     if specific:
         return specific

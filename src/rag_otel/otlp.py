@@ -80,7 +80,7 @@ def otlp_exporter(
     """The SDK's OTLP exporter of ``signal`` over ``protocol`` (``http/protobuf``, ``grpc``).
 
     An explicit HTTP ``endpoint`` gets ``/v1/<signal>`` appended unless it ends so, like
-    ``OTEL_EXPORTER_OTLP_ENDPOINT``. ``options`` go to the exporter as they are (metrics:
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (`_endpoints.http_endpoint`). ``options`` go to the exporter as they are (metrics:
     ``preferred_aggregation``).
     """
     cls = _classes(signal, protocol)
@@ -91,9 +91,9 @@ def otlp_exporter(
         exporter = cls(endpoint=endpoint, headers=hdrs, timeout=timeout_s, **options)
         shown = _endpoints.grpc_endpoint(endpoint, signal)
         return OtlpExporter(exporter, f"otlp(grpc {shown})", shown, timeout_s)
-    path = f"/v1/{signal}"
-    if endpoint is not None and not endpoint.rstrip("/").endswith(path):
-        endpoint = endpoint.rstrip("/") + path
-    exporter = cls(endpoint=endpoint, headers=hdrs, timeout=timeout_s, **options)
-    url = exporter_endpoint(exporter, _endpoints.http_endpoint(endpoint, signal))
+    url = _endpoints.http_endpoint(endpoint, signal)
+    # an explicit endpoint goes in as resolved; none lets the SDK read its variables itself
+    given = url if endpoint is not None else None
+    exporter = cls(endpoint=given, headers=hdrs, timeout=timeout_s, **options)
+    url = exporter_endpoint(exporter, url)
     return OtlpExporter(exporter, f"otlp(http/protobuf {url})", url, timeout_s)
