@@ -117,7 +117,7 @@ class ExemplarPool:
         out: list[Exemplar] = []
         for label, target in (("p50", p50_ns), ("p95", p95_ns), ("p99", p99_ns)):
             if target is not None:
-                nearest = min(kept, key=lambda t: (abs(t.duration_ns - target), _key(t)))  # noqa: B023
+                nearest = min(kept, key=lambda t: (abs(t.duration_ns - target), _key(t)))
                 out.append(Exemplar(label, nearest))
         out.append(Exemplar("max", kept[-1]))
         return out

@@ -394,7 +394,9 @@ class Analyzer:
             first_token=first_token,
             first_token_attribution=first_token_attribution,
             exemplars=self._exemplars.pick(
-                p50_ns=_ns(turn_stats.p50_ms), p95_ns=_ns(turn_stats.p95_ms), p99_ns=_ns(turn_stats.p99_ms)
+                p50_ns=_ns(turn_stats.p50_ms),
+                p95_ns=_ns(turn_stats.p95_ms),
+                p99_ns=_ns(turn_stats.p99_ms),
             ),
             time_range=None
             if self._first_ns is None or self._last_ns is None

@@ -233,9 +233,7 @@ def _box(markers: dict[str, float | None], axis: Axis, top: float, h: float, fil
 
 
 def _axis(axis: Axis, y: float) -> str:
-    out = [
-        f'<line class="axis" x1="{LABEL_W}" x2="{LABEL_W + PLOT_W}" y1="{_f(y)}" y2="{_f(y)}"/>'
-    ]
+    out = [f'<line class="axis" x1="{LABEL_W}" x2="{LABEL_W + PLOT_W}" y1="{_f(y)}" y2="{_f(y)}"/>']
     for t in axis.ticks():
         x = LABEL_W + axis.x(t)
         out.append(

@@ -83,8 +83,7 @@ def share_rows(doc: Mapping[str, Any], cp: Mapping[str, Any]) -> list[list[str]]
     names = list(parts[0]["stages"])
     names += [s["name"] for s in doc["stages"] if s["name"] not in parts[0]["stages"]]
     rows = [
-        [n, *(pct(p["stages"].get(n, 0.0) if p["turns"] else None) for p in parts)]
-        for n in names
+        [n, *(pct(p["stages"].get(n, 0.0) if p["turns"] else None) for p in parts)] for n in names
     ]
     rows.append([REMAINDER_ROW, *(pct(p["untraced"] if p["turns"] else None) for p in parts)])
     return rows
@@ -94,8 +93,8 @@ def _share_section(
     doc: Mapping[str, Any], cp: Mapping[str, Any], title: str, chosen: str | None
 ) -> str:
     colours = stage_colours(doc)
-    parts = (("all turns", cp["overall"]), ("p50 turns", cp["p50_turns"]))
-    parts += (("p95 turns", cp["p95_turns"]),)
+    parts = [("all turns", cp["overall"]), ("p50 turns", cp["p50_turns"])]
+    parts.append(("p95 turns", cp["p95_turns"]))
     bars = [
         ShareBar(
             f"{label} ({p['turns']})",
@@ -216,7 +215,9 @@ def report_page(
 
     body.append("<h2>Turns and time to first token</h2>")
     total_rows = [
-        DistRow(str(s["name"]), colour(len(stages) + i), samples.get(str(s["name"]), ()), markers(s))
+        DistRow(
+            str(s["name"]), colour(len(stages) + i), samples.get(str(s["name"]), ()), markers(s)
+        )
         for i, s in enumerate(totals)
     ]
     axis = Axis.fit(
@@ -256,4 +257,3 @@ def report_page(
         )
     body.append("<h2>About this report</h2>" + paragraphs(about_lines(doc)))
     return document(title, "".join(body), doc)
-
