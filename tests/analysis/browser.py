@@ -43,14 +43,18 @@ class Loaded:
 
 @contextmanager
 def open_page(
-    path: Path, *, width: int = 1100, scheme: str = "light", browser: Any = None
+    path: Path, *, width: int = 1100, scheme: str = "light", script: bool = True
 ) -> Iterator[Loaded]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = b.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+            page = b.new_page(
+                viewport={"width": width, "height": 900},
+                color_scheme=scheme,
+                java_script_enabled=script,
+            )
             loaded = Loaded(page)
             page.on(
                 "console",

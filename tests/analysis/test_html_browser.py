@@ -46,6 +46,15 @@ def test_report_loads_offline_and_shows_what_the_json_has(tmp_path: Path) -> Non
         bg = loaded.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert bg == "rgb(13, 17, 23)"
         assert pixel_spread(loaded.page.screenshot()) > 20
+        loaded.page.emulate_media(media="print")  # prints black on white, whatever the scheme
+        bg = loaded.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert bg == "rgb(255, 255, 255)"
+        assert len(loaded.page.pdf()) > 10_000
+    with open_page(path, script=False) as loaded:  # nothing needs a script
+        text = loaded.page.inner_text("body")
+        assert doc["verdict"]["lines"][0] in text
+        assert all(s["name"] in text for s in doc["stages"])
+        assert loaded.page.locator("table").count() >= 4
 
 
 def test_hostile_span_names_render_as_text(tmp_path: Path) -> None:

@@ -174,8 +174,9 @@ def _error(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _load(sources: list[str], args: argparse.Namespace) -> Report:
-    """Read and analyse; raises InputError (fatal input problems, or no spans at all)."""
+def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = False) -> Report:
+    """Read and analyse; raises InputError (fatal input problems, or no spans at all).
+    ``attributes``: keep every span attribute (the HTML report's waterfalls show them)."""
     from rag_otel.analysis.pipeline import analyze_sources
 
     return analyze_sources(
@@ -186,7 +187,7 @@ def _load(sources: list[str], args: argparse.Namespace) -> Report:
         since=args.since,
         until=args.until,
         limit=args.limit,
-        keep_attributes=bool(args.html),  # the HTML report shows the exemplar spans' attributes
+        keep_attributes=attributes,
     )
 
 
@@ -218,7 +219,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 args.sources, since=args.since, until=args.until, service=args.service
             )
         else:
-            report = _load(args.sources, args)
+            report = _load(args.sources, args, attributes=bool(args.html))
     except InputError as exc:
         return _error(str(exc))
     try:
