@@ -86,8 +86,9 @@ def ensure_chromium() -> None:
     if CHROMIUM.exists() or shutil.which("chromium"):
         return
     apt = shutil.which("apt-get")
-    if apt is not None:
-        sudo = [] if os.name != "posix" or os.geteuid() == 0 else ["sudo", "-n"]
+    root = os.name != "posix" or os.geteuid() == 0
+    sudo = [] if root else ["sudo", "-n"]  # -n: never ask for a password
+    if apt is not None and (root or shutil.which("sudo")):
         print("+ apt-get install -y chromium (for the HTML report's browser tests)", flush=True)
         for step in (
             ["install", "-y", "chromium"],

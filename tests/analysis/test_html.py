@@ -6,12 +6,15 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from rag_otel.analysis.compare import compare
 from rag_otel.analysis.html import comparison_html, report_html
 from rag_otel.analysis.html.page import DATA_ID
 from rag_otel.analysis.html.report_page import latency_row, report_page, share_rows
 from rag_otel.analysis.html.waterfall import MAX_ROWS
 from rag_otel.analysis.model import Span
+from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.report import analyze
 from rag_otel.analysis.tables import ms_text
 from rag_otel.cli import main
@@ -44,6 +47,30 @@ def test_every_number_is_the_json_reports_as_the_table_prints_it() -> None:
     for e in doc["exemplars"]:
         assert e["trace_id"] in html
     assert doc["time_range"]["start"] in html
+
+
+PEERS = Path(__file__).resolve().parents[1] / "fixtures" / "peers"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openinference-parallel.otlp.jsonl",  # OTLP, OpenInference
+        "phoenix-spans.json",  # Phoenix's REST export
+        "langfuse-observations-v2.json",  # Langfuse
+        "genai-latest.otlp.jsonl",  # OTel GenAI
+    ],
+)
+def test_every_source_gets_its_page(name: str) -> None:
+    report = analyze_sources([str(PEERS / name)], keep_attributes=True, workers=1)
+    html = report_html(report)
+    assert embedded(html) == json.loads(json.dumps(report.to_dict()))
+    for s in report.stages:
+        assert f">{s.name}<" in html
+    assert len(report.exemplars) == 4
+    drawn = {e.turn.span.span_id for e in report.exemplars}
+    assert html.count('<section class="exemplar"') == len(drawn)
+    assert "<dl" in html
 
 
 def test_what_if_and_suggestions_are_shown_when_the_report_has_them() -> None:
