@@ -100,7 +100,7 @@ def ensure_chromium() -> None:
             )
             if done == 0 and step[0] == "install":
                 return
-    print("no chromium (apt-get install chromium failed): the browser tests will skip", flush=True)
+    print("no chromium, and apt-get could not install it: the browser tests will skip", flush=True)
 
 
 def cmd_test(args: list[str]) -> int:
