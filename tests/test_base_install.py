@@ -1,9 +1,10 @@
 """`pip install rag-otel` then `rag-otel analyze` works: a fresh venv with the base install only.
 
 The wheel built from this tree (session fixture `built_wheel`) goes into a new venv without
-extras; there `analyze` (and its `--html` page) and `compare` run on a real span file (the Python SDK's file
-exporter output), `analyze` reads a live Jaeger over HTTP, and what needs an extra (demo,
---plot, collector check) exits 2 with one line naming it. uv's cache keeps this to seconds.
+extras; there `analyze` (and its `--html` page) and `compare` run on a real span file (the
+Python SDK's file exporter output), `analyze` reads a live Jaeger over HTTP, and what needs
+an extra (demo, --plot, collector check) exits 2 with one line naming it. uv's cache keeps
+this to seconds.
 """
 
 from __future__ import annotations
