@@ -158,6 +158,23 @@ def test_comparison_page_highlights_regressions() -> None:
     assert "REGRESSION" in html
 
 
+def test_a_change_from_zero_is_shown_as_the_table_shows_it() -> None:
+    def run(stage_ms: float) -> list[Span]:
+        out = []
+        for i in range(5):
+            t = f"t{i}"
+            out.append(span("r", None, 0, 10, turn=True, trace=t))
+            out.append(span("s", "r", 1, 1 + stage_ms * (1 + i / 10), stage="cache", trace=t))
+        return out
+
+    base, new = analyze(run(0.0)), analyze(run(2.0))
+    c = compare(base, new, resamples=50)
+    assert any(d.change_pct == float("inf") for d in c.deltas)
+    html = comparison_html(c, base, new)
+    assert "<td>+inf%</td>" in html
+    assert embedded(html)["deltas"][0]["change_pct"] == float("inf")
+
+
 def test_cli_writes_the_html_besides_any_format(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     spans = tmp_path / "spans.jsonl"
     spans.write_text("".join(to_otlp_line(s) + "\n" for s in pipeline(40, first_chunk=0.2)))

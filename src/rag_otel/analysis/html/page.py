@@ -80,7 +80,8 @@ section,table,svg,.wf-row{break-inside:avoid}.wf-row[open] .wf-attrs{display:non
 
 def json_block(data: Any) -> str:
     """`data` as JSON inside a non-executed script block, safe whatever strings it holds."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # NaN / Infinity as `--format json` writes them (a change from a zero baseline)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     for raw, escaped in (
         ("&", "\\u0026"),
         ("<", "\\u003c"),
