@@ -144,10 +144,9 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def _html_options(p: argparse.ArgumentParser, *, trace_url: bool) -> None:
     """--html FILE (and, for analyze, --trace-url TEMPLATE): the self-contained HTML report."""
     g = p.add_argument_group("HTML report")
+    shows = "charts, exemplar turn waterfalls" if trace_url else "changes, overlaid distributions"
     g.add_argument(
-        "--html",
-        metavar="FILE",
-        help="also write a self-contained HTML report there (charts, exemplar turn waterfalls)",
+        "--html", metavar="FILE", help=f"also write a self-contained HTML report there ({shows})"
     )
     if trace_url:
         g.add_argument(
