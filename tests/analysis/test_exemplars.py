@@ -13,7 +13,7 @@ from rag_otel.analysis.report import Analyzer, analyze
 from rag_otel.analysis.stats import percentile
 from rag_otel.analysis.traces import build_trace
 
-from .conftest import pipeline, to_otlp_line
+from .conftest import pipeline, span, to_otlp_line
 
 
 def test_buckets_are_monotonic_and_about_two_percent_wide() -> None:
@@ -88,3 +88,23 @@ def test_multi_process_path_picks_what_one_process_picks(tmp_path: Path) -> None
 def test_no_turns_no_exemplars() -> None:
     pool = ExemplarPool()
     assert pool.pick(p50_ns=None, p95_ns=None, p99_ns=None) == []
+
+
+def test_pools_travel_between_processes_whatever_the_depth() -> None:
+    """A worker pickles its pool back to the parent: a 3000-deep span chain must survive."""
+    import pickle
+
+    from rag_otel.analysis.html import report_html
+
+    spans = [span("r", None, 0, 10_000, turn=True)]
+    for i in range(3000):
+        parent = "r" if i == 0 else f"s{i - 1}"
+        spans.append(span(f"s{i}", parent, i, 10_000 - i, stage=f"st{i % 5}"))
+    spans.append(span("fc", "r", 5, 20, stage="generate", first_chunk_ms=7))
+    analyzer = Analyzer()
+    analyzer.feed(spans)
+    copy = pickle.loads(pickle.dumps(analyzer))
+    a, b = analyzer.report(), copy.report()
+    assert a.to_dict() == b.to_dict()
+    assert report_html(a) == report_html(b)  # the same trees, drawn the same
+    assert len({id(e.turn) for e in b.exemplars}) == 1  # one turn, still one object

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from rag_otel.analysis.traces import Turn
+from rag_otel.analysis.traces import Node, Turn
 
 LABELS: tuple[str, ...] = ("p50", "p95", "p99", "max")
 """The exemplars a report carries, in this order."""
@@ -46,6 +46,32 @@ def bucket(duration_ns: int) -> int:
 def _key(turn: Turn) -> tuple[int, str, str]:
     span = turn.span
     return turn.duration_ns, span.trace_id, span.span_id
+
+
+def _flatten(turn: Turn) -> tuple[Any, ...]:
+    """A turn as flat lists: its nodes in depth-first order, each with its parent's index."""
+    nodes: list[tuple[Any, int, int, str | None, int]] = []
+    index: dict[int, int] = {}
+    stack: list[tuple[Node, int]] = [(turn.root, -1)]
+    while stack:
+        node, parent = stack.pop()
+        index[id(node)] = len(nodes)
+        nodes.append((node.span, node.start, node.end, node.key, parent))
+        stack.extend((kid, index[id(node)]) for kid in reversed(node.children))
+    first = None if turn.first_chunks is None else [index[id(n)] for n in turn.first_chunks]
+    return turn.span, turn.stages, turn.source, nodes, first
+
+
+def _unflatten(flat: tuple[Any, ...]) -> Turn:
+    span, stages, source, nodes, first = flat
+    built: list[Node] = []
+    for node_span, start, end, key, parent in nodes:
+        node = Node(node_span, start, end, key, [])
+        if parent >= 0:
+            built[parent].children.append(node)  # in depth-first order: children keep theirs
+        built.append(node)
+    chunks = None if first is None else [built[i] for i in first]
+    return Turn(span, built[0], stages, source, chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +132,25 @@ class ExemplarPool:
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Flat trees for pickling (a worker process sends its pool back): pickle recurses
+        once per level of a nested tree, and a deep span chain would overflow its stack."""
+        turns: list[Turn] = []
+        index: dict[int, int] = {}
+        for turn in self:
+            index[id(turn)] = len(turns)
+            turns.append(turn)
+        return {
+            "turns": [_flatten(t) for t in turns],
+            "fastest": {b: index[id(t)] for b, t in self._fastest.items()},
+            "slowest": {b: index[id(t)] for b, t in self._slowest.items()},
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        turns = [_unflatten(t) for t in state["turns"]]
+        self._fastest = {b: turns[i] for b, i in state["fastest"].items()}
+        self._slowest = {b: turns[i] for b, i in state["slowest"].items()}
 
     def pick(
         self, *, p50_ns: float | None, p95_ns: float | None, p99_ns: float | None
