@@ -77,8 +77,35 @@ def cmd_demo(args: list[str]) -> int:
     return _run(BIN / "rag-otel", "demo", *args, env=_env())
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium for the HTML report's browser tests: installed with apt-get when
+    missing; when that cannot be done, one line says so and those tests skip themselves."""
+    if CHROMIUM.exists() or shutil.which("chromium"):
+        return
+    apt = shutil.which("apt-get")
+    root = os.name != "posix" or os.geteuid() == 0
+    sudo = [] if root else ["sudo", "-n"]  # -n: never ask for a password
+    if apt is not None and (root or shutil.which("sudo")):
+        print("+ apt-get install -y chromium (for the HTML report's browser tests)", flush=True)
+        for step in (
+            ["install", "-y", "chromium"],
+            ["update", "-q"],
+            ["install", "-y", "chromium"],
+        ):
+            done = subprocess.call(
+                [*sudo, apt, *step], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if done == 0 and step[0] == "install":
+                return
+    print("no chromium, and apt-get could not install it: the browser tests will skip", flush=True)
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
+    ensure_chromium()
     env = _env()
     checks: list[list[str | os.PathLike[str]]] = [
         [PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py"],

@@ -1,9 +1,10 @@
 """`pip install rag-otel` then `rag-otel analyze` works: a fresh venv with the base install only.
 
 The wheel built from this tree (session fixture `built_wheel`) goes into a new venv without
-extras; there `analyze` and `compare` run on a real span file (the Python SDK's file
-exporter output), `analyze` reads a live Jaeger over HTTP, and what needs an extra (demo,
---plot, collector check) exits 2 with one line naming it. uv's cache keeps this to seconds.
+extras; there `analyze` (and its `--html` page) and `compare` run on a real span file (the
+Python SDK's file exporter output), `analyze` reads a live Jaeger over HTTP, and what needs
+an extra (demo, --plot, collector check) exits 2 with one line naming it. uv's cache keeps
+this to seconds.
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def test_analyze_a_real_span_file(base_bin: Path) -> None:
     code, out, err = rag_otel(base_bin, "analyze", SDK_FILE, "--format", "json")
     assert code == 0, err
     assert len(json.loads(out)["stages"]) == 6
+
+
+def test_html_report_needs_no_extra(base_bin: Path, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    code, out, err = rag_otel(base_bin, "analyze", SDK_FILE, "--format", "json", "--html", page)
+    assert code == 0, err
+    html = page.read_text(encoding="utf-8")
+    assert all(e["trace_id"] in html for e in json.loads(out)["exemplars"])
+    assert "<h2>Exemplar turns</h2>" in html
 
 
 def test_compare_two_real_span_files(base_bin: Path) -> None:

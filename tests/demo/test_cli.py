@@ -67,6 +67,11 @@ def test_demo_writes_spans_the_analysis_reads_back(tmp_path: Path, shared_cache:
     assert "doi:10.5281/zenodo." in out
     assert "generation: extractive answers" in out
     assert "…" not in out  # the report, as a log file gets it: no value cut
+    [html_line] = [line for line in out.splitlines() if line.startswith("HTML report: ")]
+    html = Path(html_line.removeprefix("HTML report: "))
+    html = html if html.is_absolute() else tmp_path / html
+    assert html.name == "report-run.html"
+    assert "optimise this next" in html.read_text(encoding="utf-8")
 
     diagnostics = Diagnostics()
     report = analyze(read_spans(str(spans_file), diagnostics=diagnostics), diagnostics=diagnostics)

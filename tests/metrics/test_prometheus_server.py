@@ -114,7 +114,7 @@ def test_prometheus_percentiles_agree_with_the_spans(
             report = analyze_prometheus(source, since=window, until=until)
             cli = subprocess.run(
                 [sys.executable, "-m", "rag_otel", "analyze", source, "--since", window,
-                 "--until", until, "--format", "json"],
+                 "--until", until, "--format", "json", "--html", str(tmp_path / "p.html")],
                 capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=60,
             )  # fmt: skip
             unreachable = subprocess.run(
@@ -200,6 +200,10 @@ def test_prometheus_percentiles_agree_with_the_spans(
     assert doc["verdict"]["lines"][0] == NO_TRACES_LINE
     assert doc["turn"]["count"] == pytest.approx(TURNS, abs=RANK_SLACK)
     assert doc["first_token"]["count"] == pytest.approx(TURNS, abs=RANK_SLACK)
+    page = (tmp_path / "p.html").read_text(encoding="utf-8")  # percentiles only: no spans
+    assert 'class="box"' in page
+    assert "no turn trees in this source" in page
+    assert all(f">{s['name']}<" in page for s in doc["stages"])
 
     assert unreachable.returncode == 2
     assert unreachable.stdout == ""

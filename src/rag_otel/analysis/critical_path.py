@@ -113,16 +113,29 @@ def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
     return chain, at
 
 
-def _walk(root: Node, hi: int, via: dict[int, Node]) -> tuple[dict[str, int], int]:
+def critical_path(turn: Turn) -> list[tuple[Node, int, int]]:
+    """The nodes on the turn's critical path, each with the interval it is on it
+    (``(node, from_ns, to_ns)``, the turn's root first): what a waterfall highlights."""
+    path: list[tuple[Node, int, int]] = []
+    _walk(turn.root, turn.root.end, {}, path)
+    return path
+
+
+def _walk(
+    root: Node, hi: int, via: dict[int, Node], path: list[tuple[Node, int, int]] | None = None
+) -> tuple[dict[str, int], int]:
     """Charge ``[root.start, hi]`` along the critical path: (ns per stage, untraced ns).
 
     ``via`` pins a child per parent (by ``id``): it is on the path from its start up to
-    ``hi`` before any other child is considered (`attribute_first_token`'s chain)."""
+    ``hi`` before any other child is considered (`attribute_first_token`'s chain).
+    ``path``, when given, receives each node on the path with its interval on it."""
     charges: dict[str, int] = {}
     remainder = 0
     work: list[tuple[Node, int, int]] = [(root, root.start, hi)]
     while work:
         node, lo, hi = work.pop()
+        if path is not None:
+            path.append((node, lo, hi))
         own = 0
         cursor = hi
         pinned = via.get(id(node)) if via else None

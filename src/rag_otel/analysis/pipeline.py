@@ -25,13 +25,15 @@ def analyze_sources(
     all_spans: bool = False,
     diagnostics: Diagnostics | None = None,
     workers: int | None = None,
+    keep_attributes: bool = False,
     **live_options: Any,
 ) -> Report:
     """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
     input, and when all the sources together hold no span at all.
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for
-    files large enough to be worth it.
+    files large enough to be worth it. ``keep_attributes`` keeps every span attribute on the
+    exemplar turns (for the HTML report); it costs parsing time, not memory.
     """
     from rag_otel.analysis.parallel import analyze_files
     from rag_otel.analysis.readers import read_many
@@ -41,13 +43,26 @@ def analyze_sources(
     if workers != 1 and not live:
         parallel = Diagnostics()
         report = analyze_files(
-            sources, format=format, all_spans=all_spans, diagnostics=parallel, workers=workers
+            sources,
+            format=format,
+            all_spans=all_spans,
+            diagnostics=parallel,
+            workers=workers,
+            keep_attributes=keep_attributes,
         )
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
             return report
-    spans = _Counted(read_many(sources, format=format, diagnostics=diagnostics, **live))
+    spans = _Counted(
+        read_many(
+            sources,
+            format=format,
+            diagnostics=diagnostics,
+            keep_attributes=keep_attributes,
+            **live,
+        )
+    )
     report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")

@@ -33,6 +33,7 @@ from rag_otel.analysis.critical_path import (
     shares,
     turns_near,
 )
+from rag_otel.analysis.exemplars import Exemplar, ExemplarPool
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
 from rag_otel.analysis.traces import (
@@ -85,6 +86,11 @@ class Report:
     (a source without it)."""
     first_token_attribution: Attributions | None = None
     """Critical-path shares of the time to first token (over the turns that have one)."""
+    exemplars: list[Exemplar] = field(default_factory=list, repr=False)
+    """The p50, p95, p99 and slowest turn, with their trees (`rag_otel.analysis.exemplars`):
+    the turns the HTML report draws. Empty for a source without turn trees."""
+    time_range: tuple[int, int] | None = None
+    """(first turn's start, last turn's end) in ns since the epoch; None without turns."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, as JSON-ready values."""
@@ -130,7 +136,19 @@ class Report:
                 code: {"count": n, "examples": self.diagnostics.examples.get(code, [])}
                 for code, n in sorted(self.diagnostics.counts.items())
             },
+            "exemplars": [e.to_dict() for e in self.exemplars],
+            "time_range": None if self.time_range is None else _iso_range(self.time_range),
         }
+
+
+def _iso_range(span: tuple[int, int]) -> dict[str, str]:
+    from datetime import datetime, timezone
+
+    def iso(ns: int) -> str:
+        t = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
+        return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000 // 1000:06d}Z"
+
+    return {"start": iso(span[0]), "end": iso(span[1])}
 
 
 def _stats_dict(s: LatencyStats) -> dict[str, Any]:
@@ -185,6 +203,9 @@ class Analyzer:
         self._first_tokens: array[int] = array("q")
         self._first_token_errors = 0
         self._first_token_attributions: list[Attribution] = []
+        self._exemplars = ExemplarPool()
+        self._first_ns: int | None = None
+        self._last_ns: int | None = None
 
     def feed(
         self,
@@ -256,11 +277,19 @@ class Analyzer:
                     acc = stages[name] = _StageAcc()
                 acc.turns += 1
             self._attributions.append(attribute(turn))
+            self._exemplars.offer(turn)
+            self._span_time(turn.root.start, turn.root.end)
             if turn.first_chunks is not None:
                 self._add_first_token(turn)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _span_time(self, start: int, end: int) -> None:
+        if self._first_ns is None or start < self._first_ns:
+            self._first_ns = start
+        if self._last_ns is None or end > self._last_ns:
+            self._last_ns = end
 
     def _add_first_token(self, turn: Turn) -> None:
         found = attribute_first_token(turn)
@@ -293,6 +322,9 @@ class Analyzer:
         self._first_tokens.extend(other._first_tokens)
         self._first_token_errors += other._first_token_errors
         self._first_token_attributions.extend(other._first_token_attributions)
+        self._exemplars.merge(other._exemplars)
+        if other._first_ns is not None and other._last_ns is not None:
+            self._span_time(other._first_ns, other._last_ns)
         if other.diagnostics is not self.diagnostics:
             self.diagnostics.merge(other.diagnostics)
 
@@ -361,7 +393,19 @@ class Analyzer:
             samples=samples,
             first_token=first_token,
             first_token_attribution=first_token_attribution,
+            exemplars=self._exemplars.pick(
+                p50_ns=_ns(turn_stats.p50_ms),
+                p95_ns=_ns(turn_stats.p95_ms),
+                p99_ns=_ns(turn_stats.p99_ms),
+            ),
+            time_range=None
+            if self._first_ns is None or self._last_ns is None
+            else (self._first_ns, self._last_ns),
         )
+
+
+def _ns(ms: float | None) -> float | None:
+    return None if ms is None else ms * 1e6
 
 
 def _pipeline_order(item: tuple[str, _StageAcc]) -> tuple[int, float, str]:

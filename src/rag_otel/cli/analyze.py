@@ -67,6 +67,7 @@ def register(subparsers: Any) -> None:
     )
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
+    _html_options(p, trace_url=True)
     p.set_defaults(handler=run_analyze)
 
     c = subparsers.add_parser(
@@ -98,6 +99,7 @@ def register(subparsers: Any) -> None:
             "significantly slower by more than PCT percent"
         ),
     )
+    _html_options(c, trace_url=False)
     c.set_defaults(handler=run_compare)
 
 
@@ -139,13 +141,41 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", "-o", metavar="FILE", help="write there instead of stdout")
 
 
+def _html_options(p: argparse.ArgumentParser, *, trace_url: bool) -> None:
+    """--html FILE (and, for analyze, --trace-url TEMPLATE): the self-contained HTML report."""
+    g = p.add_argument_group("HTML report")
+    shows = "charts, exemplar turn waterfalls" if trace_url else "changes, overlaid distributions"
+    g.add_argument(
+        "--html", metavar="FILE", help=f"also write a self-contained HTML report there ({shows})"
+    )
+    if trace_url:
+        g.add_argument(
+            "--trace-url",
+            metavar="TEMPLATE",
+            help="link trace ids in the HTML report, e.g. http://localhost:16686/trace/{trace_id}",
+        )
+
+
+def _html_check(args: argparse.Namespace) -> str | None:
+    """Why the HTML options cannot work (checked before reading anything)."""
+    template = getattr(args, "trace_url", None)
+    if template is None:
+        return None
+    if not args.html:
+        return "--trace-url links the trace ids of the HTML report: add --html FILE"
+    from rag_otel.analysis.html import check_template
+
+    return check_template(template)
+
+
 def _error(message: str) -> int:
     print(f"rag-otel: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
-def _load(sources: list[str], args: argparse.Namespace) -> Report:
-    """Read and analyse; raises InputError (fatal input problems, or no spans at all)."""
+def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = False) -> Report:
+    """Read and analyse; raises InputError (fatal input problems, or no spans at all).
+    ``attributes``: keep every span attribute (the HTML report's waterfalls show them)."""
     from rag_otel.analysis.pipeline import analyze_sources
 
     return analyze_sources(
@@ -156,6 +186,7 @@ def _load(sources: list[str], args: argparse.Namespace) -> Report:
         since=args.since,
         until=args.until,
         limit=args.limit,
+        keep_attributes=attributes,
     )
 
 
@@ -170,6 +201,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     from rag_otel.analysis.model import InputError
     from rag_otel.cli.extras import require_extra
 
+    problem = _html_check(args)
+    if problem is not None:
+        return _error(problem)
     if args.plot:  # before reading anything: a missing extra should not cost a full analysis
         missing = require_extra("analyze --plot", "plot")
         if missing is not None:
@@ -184,7 +218,7 @@ def run_analyze(args: argparse.Namespace) -> int:
                 args.sources, since=args.since, until=args.until, service=args.service
             )
         else:
-            report = _load(args.sources, args)
+            report = _load(args.sources, args, attributes=bool(args.html))
     except InputError as exc:
         return _error(str(exc))
     try:
@@ -202,6 +236,12 @@ def run_analyze(args: argparse.Namespace) -> int:
             from rag_otel.analysis.plot import plot_report
 
             plot_report(report, args.plot)
+        if args.html:
+            from rag_otel.analysis.html import report_html
+
+            Path(args.html).write_text(
+                report_html(report, trace_url=args.trace_url), encoding="utf-8"
+            )
     except OSError as exc:
         return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
     return EXIT_OK
@@ -225,6 +265,11 @@ def run_compare(args: argparse.Namespace) -> int:
             print_comparison(comparison, Console(highlight=False), threshold)
         else:
             _write(render_comparison(comparison, args.format, threshold), args.output)
+        if args.html:
+            from rag_otel.analysis.html import comparison_html
+
+            page = comparison_html(comparison, baseline, new, threshold=threshold)
+            Path(args.html).write_text(page, encoding="utf-8")
     except OSError as exc:
         return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")
     if threshold is not None and comparison.regressions(threshold):

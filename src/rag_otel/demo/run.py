@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,6 +30,9 @@ from rag_otel.demo.models import (
 )
 from rag_otel.demo.pipeline import Answer, Pipeline, Rerank, Retrieval
 from rag_otel.demo.quality import MRR_AT, RECALL_AT, Quality, pipeline_quality
+
+if TYPE_CHECKING:
+    from rag_otel.analysis.report import Report
 
 SERVICE_NAME = "rag-otel-demo"
 
@@ -189,7 +193,9 @@ def run(options: Options, console: Console | None = None) -> int:
     where = ", ".join(tracing.exporters) or "nowhere (tracing is off: OTEL_SDK_DISABLED)"
     console.print(f"\n{len(questions)} turns in {elapsed:.1f} s; spans: {where}", soft_wrap=True)
     if tracing.file_path is not None:
-        print_analysis(tracing.file_path, console)
+        report = print_analysis(tracing.file_path, console)
+        html = write_html_report(report, tracing.file_path, options.out_dir)
+        console.print(f"HTML report: {html}", soft_wrap=True, highlight=False)
     else:
         console.print(
             "no local span file (exporters chosen in the environment), so no latency report "
@@ -207,7 +213,7 @@ def run(options: Options, console: Console | None = None) -> int:
     return 0
 
 
-def print_analysis(path: Path, console: Console) -> None:
+def print_analysis(path: Path, console: Console) -> Report:
     """The analysis library, on the spans just written: per-stage percentiles, critical path."""
     from rag_otel.analysis.model import Diagnostics
     from rag_otel.analysis.readers import read_spans
@@ -215,9 +221,21 @@ def print_analysis(path: Path, console: Console) -> None:
     from rag_otel.analysis.report import analyze
 
     diagnostics = Diagnostics()
-    report = analyze(read_spans(str(path), diagnostics=diagnostics), diagnostics=diagnostics)
+    spans = read_spans(str(path), diagnostics=diagnostics, keep_attributes=True)
+    report = analyze(spans, diagnostics=diagnostics, sources=[str(path)])
     console.print()
     print_table(report, console)
+    return report
+
+
+def write_html_report(report: Report, spans: Path, out_dir: Path) -> Path:
+    """``report-<run>.html`` next to the run's spans: the HTML report of the run."""
+    from rag_otel.analysis.html import report_html
+
+    path = out_dir / f"report-{spans.stem.removeprefix('spans-')}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report_html(report), encoding="utf-8")
+    return path
 
 
 def print_quality(rows: list[Quality], console: Console) -> None:

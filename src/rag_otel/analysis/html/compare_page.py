@@ -1,0 +1,90 @@
+"""The HTML page of ``rag-otel compare``: per-stage p50/p95 changes with their intervals.
+
+    page = comparison_page(comparison, baseline, new, threshold=10.0)
+
+Built from the dict ``compare --format json`` prints (so the numbers agree), plus both
+runs' samples for the overlaid distributions: the baseline filled, the new run as an
+outline, each with its p50 and p95 marked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from rag_otel.analysis.compare import Comparison, _verdict_lines, render_comparison
+from rag_otel.analysis.html.charts import Axis, DistRow, colour, distributions
+from rag_otel.analysis.html.page import document, paragraphs, table
+from rag_otel.analysis.report import Report
+from rag_otel.analysis.tables import ms_text
+
+DELTA_HEADERS = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
+
+
+def delta_row(d: Mapping[str, Any]) -> list[str]:
+    return [
+        str(d["stage"]),
+        str(d["quantile"]),
+        ms_text(d["baseline_ms"]),
+        ms_text(d["new_ms"]),
+        f"{d['change_pct']:+.1f}%",
+        f"[{d['ci_low_pct']:+.1f}%, {d['ci_high_pct']:+.1f}%]",
+        f"{d['baseline_n']}/{d['new_n']}",
+    ]
+
+
+def _row_class(d: Mapping[str, Any]) -> str:
+    if d.get("regression"):
+        return "regression"
+    if d["ci_high_pct"] < 0:
+        return "faster"
+    return ""
+
+
+def comparison_page(
+    comparison: Comparison, baseline: Report, new: Report, *, threshold: float | None = None
+) -> str:
+    doc = json.loads(render_comparison(comparison, "json", threshold))
+    title = f"rag-otel compare: {doc['baseline']} → {doc['new']}"
+    deltas: list[dict[str, Any]] = doc["deltas"]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f'<div class="verdict">{paragraphs(_verdict_lines(comparison, threshold))}</div>',
+        "<h2>p50 and p95 change per stage</h2>",
+        table(
+            DELTA_HEADERS,
+            [delta_row(d) for d in deltas],
+            row_classes=[_row_class(d) for d in deltas],
+            left=2,
+        ),
+        '<p class="dim">red: a regression (slower by more than the threshold, interval above '
+        "zero); green: faster (interval below zero)</p>",
+    ]
+    names = list(dict.fromkeys(d["stage"] for d in deltas))
+    if names:
+        by = {(d["stage"], d["quantile"]): d for d in deltas}
+        rows = [
+            DistRow(
+                name,
+                colour(i),
+                baseline.samples.get(name, ()),
+                {q: by.get((name, q), {}).get("baseline_ms") for q in ("p50", "p95")},
+                overlay=new.samples.get(name, ()),
+                overlay_markers={q: by.get((name, q), {}).get("new_ms") for q in ("p50", "p95")},
+            )
+            for i, name in enumerate(names)
+        ]
+        axis = Axis.fit(
+            [r.samples for r in rows] + [r.overlay or () for r in rows],
+            [m for d in deltas for m in (d["baseline_ms"], d["new_ms"])],
+        )
+        body.append("<h2>Distributions: baseline (filled) and new (outline, red markers)</h2>")
+        body.append(distributions(rows, axis, "baseline and new distributions"))
+    body.append("<h2>Each run's verdict</h2>")
+    for label, report in (("baseline", baseline), ("new", new)):
+        body.append(f"<h3>{escape(label)}: {escape(', '.join(report.sources) or label)}</h3>")
+        body.append(f'<div class="verdict">{paragraphs(report.verdict.lines)}</div>')
+    body.append("<h2>About this comparison</h2>" + paragraphs([f"CI: {doc['method']}"]))
+    return document(title, "".join(body), doc)
