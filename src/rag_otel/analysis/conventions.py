@@ -25,6 +25,10 @@ is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry ``agent``, L
 ``agent`` / ``chain`` / ``span``); else each trace root (one that is a stage is then both).
 A candidate that is not its trace's turn is a stage like any other.
 
+Tracers that write no attributes (LlamaIndex's own integration) are read from their span
+events and names: `EVENT_CONVENTIONS`, applied by `classify_events` to a span no attribute
+recognised (readers call it with the span's event names).
+
 Sources of the attribute names and values (checked against the conventions' own code):
 OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFERENCE_SPAN_KIND``,
 ``OpenInferenceSpanKindValues``); OpenLLMetry ``opentelemetry-semantic-conventions-ai``
