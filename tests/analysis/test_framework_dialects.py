@@ -235,8 +235,9 @@ def test_every_reader_recognises_llamaindex_from_its_events() -> None:
 # --- the first token is the answer's: a tool call shows the user nothing -------------------
 
 
-def test_pydantic_ai_first_token_is_the_answers_not_the_tool_calls() -> None:
-    truth = truth_of("pydantic-ai")
+@pytest.mark.parametrize("peer", ["pydantic-ai", "pydantic-ai-logfire"])
+def test_pydantic_ai_first_token_is_the_answers_not_the_tool_calls(peer: str) -> None:
+    truth = truth_of(peer)
     d = Diagnostics()
     spans = list(read_spans(PEERS / truth["fixture"], diagnostics=d))
     chats = [s for s in spans if s.name == truth["first_token"]["span_name"]]
