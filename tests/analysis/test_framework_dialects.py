@@ -49,6 +49,15 @@ def classified(name: str, *events: str) -> tuple[str | None, str | None, str | N
     return span.stage, span.stage_kind, span.stage_source, span.turn_candidate
 
 
+def test_every_framework_fixture_is_here() -> None:
+    """The generic peer tests find fixtures by glob: a missing one must fail somewhere."""
+    names = {"llamaindex", "openinference-llamaindex", "openinference-haystack"}
+    for name in names | {"pydantic-ai", "pydantic-ai-logfire"}:
+        truth = truth_of(name)
+        assert (PEERS / truth["fixture"]).is_file()
+        assert truth["turns"] == 20
+
+
 # --- LlamaIndex: the rule on data ------------------------------------------------------------
 
 
