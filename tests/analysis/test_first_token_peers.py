@@ -66,8 +66,9 @@ def test_peer_time_to_first_token(peer: str) -> None:
     assert report.verdict.first_token_stage == slowest
     fa = report.first_token_attribution
     assert fa is not None
-    # rerank's 200 ms of about 305 ms to the first token
-    assert 0.6 < fa.overall.stages[slowest] < 0.7
+    # rerank's 200 ms of about 305 ms to the first token (or the truth's own bounds)
+    low, high = truth.get("slowest_first_token_share", (0.6, 0.7))
+    assert low < fa.overall.stages[slowest] < high
     assert report.verdict.lines[1].startswith(f"optimise this next: {slowest} for the first token")
     for name in truth.get("after_first_token", ()):  # e.g. a guardrail after the generation
         assert report.attribution.overall.stages[name] > 0

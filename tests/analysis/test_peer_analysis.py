@@ -30,6 +30,7 @@ SOURCES = {
     "traceloop.span.kind": "openllmetry",
     "gen_ai.operation.name": "gen-ai",
     "langfuse.observation.type": "langfuse",
+    "llamaindex.event": "llamaindex",  # LlamaIndex: no attributes, its events as span events
 }
 
 
@@ -61,7 +62,9 @@ def test_default_flags_find_the_stages_kinds_turns_and_verdict(truth_path: Path)
         # a convention that says no more than "a span" gives kind other
         assert got.kind == (expected["kind_from_attributes"] or "other"), expected["name"]
         assert got.source == source_of(expected["recognised_from"]), expected["name"]
-        assert got.count == got.timed == got.turns == truth["turns"]
+        per_turn = truth.get("stage_spans_per_turn", {}).get(expected["name"], 1)
+        assert got.count == got.timed == per_turn * truth["turns"], expected["name"]
+        assert got.turns == truth["turns"]
     plain = {stage["name"] for stage in truth["stages"] if not stage["recognised_from"]}
     assert not plain & set(stages)
     assert report.turn.count == report.turn.timed == truth["turns"]
@@ -81,7 +84,7 @@ def test_default_flags_find_the_stages_kinds_turns_and_verdict(truth_path: Path)
         assert "try --all-spans" in report.verdict.lines[-1]
     else:
         assert report.verdict.stage == truth["slowest_stage"]
-        assert overall.remainder < 0.05
+        assert overall.remainder < truth.get("max_untraced_share", 0.05)
 
 
 def test_nested_client_spans_are_stages_of_their_own_kind() -> None:

@@ -25,6 +25,10 @@ is `TURN_AT_ROOT` (OpenInference ``CHAIN`` / ``AGENT``, OpenLLMetry ``agent``, L
 ``agent`` / ``chain`` / ``span``); else each trace root (one that is a stage is then both).
 A candidate that is not its trace's turn is a stage like any other.
 
+Tracers that write no attributes (LlamaIndex's own integration) are read from their span
+events and names: `EVENT_CONVENTIONS`, applied by `classify_events` to a span no attribute
+recognised (readers call it with the span's event names).
+
 Sources of the attribute names and values (checked against the conventions' own code):
 OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFERENCE_SPAN_KIND``,
 ``OpenInferenceSpanKindValues``); OpenLLMetry ``opentelemetry-semantic-conventions-ai``
@@ -38,7 +42,7 @@ OpenTelemetry database client spans (``db.system.name``, formerly ``db.system``)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -301,3 +305,98 @@ def _stage_name(span_name: str, value: str, rule: Rule, attributes: Mapping[str,
     if entity:
         return entity
     return value if rule.value_names else span_name
+
+
+# --- LlamaIndex (llama-index-observability-otel): recognised from span events ---------------
+# Its spans carry no attributes: one span per instrumented method, named ``Class.method``
+# (``Class.method-<uuid>`` before release 0.2), and LlamaIndex's events as span events. A
+# stage is the span of the public method that dispatches the stage's start event (the
+# inner ``_retrieve``, ``_get_query_embedding`` and the like dispatch none: they are that
+# stage's own time); the event gives the kind, the class refines it. A span dispatching
+# ``QueryStartEvent`` is the turn when it is a trace root. Wrappers (``_query``,
+# ``synthesize``, ``predict``, the outer of two nested ``chat`` spans) are no stages.
+# Sources: llama-index-instrumentation's event classes (``class_name()``) and
+# llama-index-observability-otel's ``OTelCompatibleSpanHandler`` (the names, the events).
+
+SOURCE_LLAMA_INDEX: Final = "llamaindex"
+
+
+@dataclass(frozen=True, slots=True)
+class EventConvention:
+    """A dialect recognised from span events and span names, for tracers that write no
+    attributes: a row of the same precedence, consulted after `CONVENTIONS` found nothing."""
+
+    source: str
+    events: Mapping[str, Rule]
+    """By event name: what a span dispatching it is."""
+    methods: Mapping[str, Rule]
+    """By the method part of a ``Class.method`` span name, for spans with no event of
+    `events`."""
+    class_kinds: tuple[tuple[str, str, str], ...]
+    """``(kind, lower-case text in the class name, refined kind)``: the class refines a kind."""
+
+
+LLAMA_INDEX: Final = EventConvention(
+    SOURCE_LLAMA_INDEX,
+    events={
+        "EmbeddingStartEvent": Rule(EMBEDDING),
+        "SparseEmbeddingStartEvent": Rule(EMBEDDING),
+        "RetrievalStartEvent": Rule(RETRIEVAL),
+        "ReRankStartEvent": Rule(RERANK),
+        "LLMChatStartEvent": Rule(GENERATION),
+        "LLMCompletionStartEvent": Rule(GENERATION),
+        "QueryStartEvent": Rule(None, turn=TURN_AT_ROOT),
+    },
+    methods={"_postprocess_nodes": Rule(OTHER), "_apostprocess_nodes": Rule(OTHER)},
+    class_kinds=((RETRIEVAL, "fusion", FUSION), (OTHER, "rerank", RERANK)),
+)
+
+EVENT_CONVENTIONS: Final[tuple[EventConvention, ...]] = (LLAMA_INDEX,)
+STAGE_EVENTS: Final[frozenset[str]] = frozenset(
+    name for convention in EVENT_CONVENTIONS for name in convention.events
+)
+"""Every event name `classify_events` reads: readers hand over only these."""
+
+
+def classify_events(span: Span, event_names: Iterable[Any]) -> None:
+    """Recognise a span no attribute recognised (``span.stage`` None, not a turn) from its
+    events' names and its name (`EVENT_CONVENTIONS`); leaves it as it is otherwise.
+
+    Pure: reads nothing but its arguments. Cheap for spans of no such dialect: a set
+    lookup per event, and for a span without one, a look at the name's last dot.
+    """
+    for convention in EVENT_CONVENTIONS:
+        rule: Rule | None = None
+        for name in event_names:
+            found = convention.events.get(name) if name.__class__ is str else None
+            if found is not None:
+                rule = found
+                if found.kind is not None:
+                    break
+        if rule is None and convention.methods:
+            method = span.name.rpartition(".")[2].partition("-")[0]
+            rule = convention.methods.get(method)
+        if rule is None:
+            continue
+        span.turn_candidate = rule.turn
+        span.stage_source = convention.source
+        if rule.kind is None:  # a turn marker only
+            return
+        name = _without_uuid(span.name)
+        kind = rule.kind
+        owner = name.partition(".")[0].lower()
+        for refined, text, to in convention.class_kinds:
+            if kind == refined and text in owner:
+                kind = to
+                break
+        span.stage = name
+        span.stage_kind = kind
+        return
+
+
+def _without_uuid(name: str) -> str:
+    """``Class.method-<uuid>`` (LlamaIndex's span id, the span name of old releases) as
+    ``Class.method``."""
+    if len(name) > 37 and name[-37] == "-" and name[-36:].count("-") == 4:
+        return name[:-37]
+    return name

@@ -22,8 +22,20 @@ pairs). Sources, first found wins:
    ``llm.content.completion.chunk``): the earliest one (traceloop's instrumentations
    record their time to first token as a metric only, not on the span).
 
+2b. ``gen_ai.client.operation.time_to_first_chunk``, the same in seconds under the GenAI
+   metric's name, as pydantic-ai (and so Logfire) writes it on each streamed ``chat`` span;
+   read as 2, after it.
+
 A value that cannot be read (not a number, a negative delay, an unparseable time) is
-skipped, and the next source is tried. The readers call `first_chunk_ns` only for spans
+skipped, and the next source is tried.
+
+The first token is the first chunk of the answer the user sees, whatever the source: a
+span whose output is only a tool call (an agent's request that decides to call a tool)
+streamed chunks the user never sees, so it has no first chunk (`shows_answer`). Told from
+the output message parts (``gen_ai.output.messages``: ``tool_call`` parts and no ``text``),
+else, when content is not captured, from the finish reasons (``gen_ai.response.finish_reasons``,
+OpenLLMetry's ``gen_ai.completion.0.finish_reason``: ``tool_calls``), else from
+OpenInference's first output message (a tool call and no content). The readers call `first_chunk_ns` only for spans
 that carry one of `ATTRIBUTES` or have events at all, so spans without either cost nothing.
 """
 
@@ -45,8 +57,35 @@ OPENLLMETRY_CHUNK_EVENTS: Final = (
     "llm.content.completion.chunk",
 )
 
+GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK: Final = sc.METRIC_GEN_AI_TIME_TO_FIRST_CHUNK
+"""pydantic-ai's span attribute: the metric's name, seconds from the request's start."""
+GEN_AI_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+OPENLLMETRY_FINISH_REASON: Final = "gen_ai.completion.0.finish_reason"
+OPENINFERENCE_TOOL_CALL: Final = (
+    "llm.output_messages.0.message.tool_calls.0.tool_call.function.name"
+)
+OPENINFERENCE_CONTENT: Final = "llm.output_messages.0.message.content"
+TOOL_CALL_FINISH_REASONS: Final = frozenset(("tool_call", "tool_calls", "function_call"))
+UNSEEN_PARTS: Final = frozenset(("tool_call", "reasoning"))
+"""Output message part types the user does not see as the answer."""
+
+OUTPUT_ATTRIBUTES: Final = frozenset(
+    (
+        sc.GEN_AI_OUTPUT_MESSAGES,
+        GEN_AI_FINISH_REASONS,
+        OPENLLMETRY_FINISH_REASON,
+        OPENINFERENCE_TOOL_CALL,
+        OPENINFERENCE_CONTENT,
+    )
+)
+"""What tells an answer from a tool call (`shows_answer`)."""
 ATTRIBUTES: Final = frozenset(
-    (sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, LANGFUSE_COMPLETION_START_TIME)
+    (
+        sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+        GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
+        LANGFUSE_COMPLETION_START_TIME,
+        *OUTPUT_ATTRIBUTES,
+    )
 )
 """The attributes a reader hands to `first_chunk_ns` (the events it hands over whole)."""
 EVENTS: Final = frozenset(
@@ -62,7 +101,37 @@ def first_chunk_ns(
     attributes: Mapping[str, Any] | None,
     events: Iterable[Event] | None,
 ) -> int | None:
-    """The first chunk's time (ns since the epoch), or None when the span records none."""
+    """The first chunk's time (ns since the epoch), or None when the span records none or
+    streamed no answer (only a tool call: `shows_answer`)."""
+    at = _first_chunk(start_ns, attributes, events)
+    if at is None or not attributes or shows_answer(attributes):
+        return at
+    return None
+
+
+def shows_answer(attributes: Mapping[str, Any]) -> bool:
+    """False when the span's output is a tool call and nothing the user sees; True when it
+    is an answer or nothing tells (see the module docstring for the attributes read)."""
+    messages = attributes.get(sc.GEN_AI_OUTPUT_MESSAGES)
+    if messages is not None:
+        parts = _part_types(messages)
+        if parts:
+            return not parts <= UNSEEN_PARTS
+    reasons = _texts(attributes.get(GEN_AI_FINISH_REASONS))
+    if not reasons:
+        reasons = _texts(attributes.get(OPENLLMETRY_FINISH_REASON))
+    if reasons:
+        return not all(r.lower() in TOOL_CALL_FINISH_REASONS for r in reasons)
+    if attributes.get(OPENINFERENCE_TOOL_CALL) is not None:
+        return bool(attributes.get(OPENINFERENCE_CONTENT))
+    return True
+
+
+def _first_chunk(
+    start_ns: int | None,
+    attributes: Mapping[str, Any] | None,
+    events: Iterable[Event] | None,
+) -> int | None:
     found: dict[str, int | None] | None = dict.fromkeys(EVENTS) if events else None
     if found is not None and events:
         for name, time_ns in events:
@@ -75,6 +144,8 @@ def first_chunk_ns(
             return own
     if attributes:
         seconds = _seconds(attributes.get(sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK))
+        if seconds is None:
+            seconds = _seconds(attributes.get(GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK))
         if seconds is not None and start_ns is not None:
             at = start_ns + round(seconds * 1e9)
             if at <= MAX_TIME_NS:
@@ -132,6 +203,37 @@ def jaeger_logs(logs: Any) -> list[Event]:
                 out.append((f["value"], ns))
                 break
     return out
+
+
+def _part_types(messages: Any) -> set[str] | None:
+    """The part types of GenAI output messages (a JSON string or decoded), None unreadable."""
+    if messages.__class__ is str:
+        try:
+            messages = json.loads(messages)
+        except ValueError:
+            return None
+    if messages.__class__ is not list:
+        return None
+    types: set[str] = set()
+    for message in messages:
+        parts = message.get("parts") if message.__class__ is dict else None
+        if parts.__class__ is list:
+            types.update(str(p.get("type")) for p in parts if p.__class__ is dict)
+    return types
+
+
+def _texts(value: Any) -> list[str]:
+    """A finish reason or a list of them (a list, or its JSON text as Jaeger keeps arrays)."""
+    if value is None:
+        return []
+    if value.__class__ is str and value.startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    if value.__class__ is list:
+        return [str(v) for v in value if v is not None]
+    return [str(value)]
 
 
 def _time(value: Any) -> int | None:

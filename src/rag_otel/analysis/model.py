@@ -63,7 +63,8 @@ class Span:
     attributes: dict[str, Any] | None = None
     """All attributes, only when the reader was asked to keep them."""
     stage_source: str | None = None
-    """The convention the stage was recognised from (`conventions.SOURCE_*`), None for non-stages."""
+    """The convention the stage was recognised from (`conventions.SOURCE_*`); for a span
+    that is no stage, the one that marked it a turn candidate, if any."""
     turn_candidate: int = TURN_NONE
     """`TURN_AT_ROOT` or `TURN_ANYWHERE` when a convention marks this span as a possible turn."""
     first_chunk_ns: int | None = None

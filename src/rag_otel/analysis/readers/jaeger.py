@@ -29,7 +29,12 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
+from rag_otel.analysis.conventions import (
+    RECOGNITION_KEYS,
+    STAGE_EVENTS,
+    classify_events,
+    classify_span,
+)
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
     SPAN_KINDS,
@@ -235,12 +240,30 @@ def decode_spans(
             )
             if found is not None:
                 classify_span(span, found)
-                stage = span.stage
-                if stage is not None:
-                    span.stage = intern(stage, stage)
+            if span.stage is None and not span.is_turn and not span.turn_candidate:
+                classify_events(span, _log_event_names(logs))  # LlamaIndex: events and names
+            stage = span.stage
+            if stage is not None:
+                span.stage = intern(stage, stage)
         except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
             sid_text = s.get("spanID") if s.__class__ is dict else None
             warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
             continue
         append(span)
     return out
+
+
+def _log_event_names(logs: Any) -> list[str]:
+    """The span event names (a log's ``event`` field) that `classify_events` reads."""
+    if not logs or logs.__class__ is not list:
+        return []
+    return [
+        f["value"]
+        for log in logs
+        if log.__class__ is dict and log.get("fields").__class__ is list
+        for f in log["fields"]
+        if f.__class__ is dict
+        and f.get("key") == "event"
+        and (name := f.get("value")).__class__ is str
+        and name in STAGE_EVENTS
+    ]

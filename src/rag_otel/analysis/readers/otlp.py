@@ -34,7 +34,9 @@ from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_KEYS,
     SOURCE_RAG_OTEL,
+    STAGE_EVENTS,
     STAGE_KIND_OF,
+    classify_events,
     classify_span,
     stage_kind,
 )
@@ -290,6 +292,10 @@ def _decode_spans(
             )
             chunk_attributes = recognise(span, s.get("attributes"), intern)
             events = s.get("events")
+            if span.stage is None and not span.is_turn and not span.turn_candidate:
+                # no attribute recognised it: a dialect of events and names (LlamaIndex)
+                classify_events(span, _event_names(events))
+                _intern_stage(span, intern)
             if events or chunk_attributes:
                 span.first_chunk_ns = first_token.first_chunk_ns(
                     start, chunk_attributes, first_token.otlp_events(events)
@@ -361,6 +367,17 @@ def _recognise_known(
         classify_span(span, {key: any_value(value) for key, value in values.items()})
         _intern_stage(span, intern)
     return chunk_attributes
+
+
+def _event_names(events: Any) -> list[str]:
+    """The names of OTLP JSON ``events`` that `classify_events` reads."""
+    if not events or events.__class__ is not list:
+        return []
+    return [
+        name
+        for e in events
+        if e.__class__ is dict and (name := e.get("name")).__class__ is str and name in STAGE_EVENTS
+    ]
 
 
 def _recognise_all(

@@ -40,7 +40,7 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import classify_span
+from rag_otel.analysis.conventions import STAGE_EVENTS, classify_events, classify_span
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import (
@@ -150,11 +150,24 @@ def _span(s: Any, state: ReadState, where: str) -> Span:
     )
     if attributes:
         classify_span(span, attributes)
-        span.stage = state.text(span.stage)
     events = s.get("events")
+    if span.stage is None and not span.is_turn and not span.turn_candidate:
+        classify_events(span, _event_names(events))  # LlamaIndex: events and names
+    span.stage = state.text(span.stage)
     if events or not first_token.ATTRIBUTES.isdisjoint(attributes):
         span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, _events(events))
     return span
+
+
+def _event_names(events: Any) -> list[str]:
+    """The names of Phoenix's span events that `classify_events` reads."""
+    if not events or events.__class__ is not list:
+        return []
+    return [
+        name
+        for e in events
+        if e.__class__ is dict and (name := e.get("name")).__class__ is str and name in STAGE_EVENTS
+    ]
 
 
 def _events(events: Any) -> list[first_token.Event]:
