@@ -20,7 +20,11 @@ pairs). Sources, first found wins:
    Langfuse SDK writes it, or a plain ISO string;
 5. OpenLLMetry's per-chunk span events ``gen_ai.content.completion.chunk`` (formerly
    ``llm.content.completion.chunk``): the earliest one (traceloop's instrumentations
-   record their time to first token as a metric only, not on the span).
+   record their time to first token as a metric only, not on the span);
+6. MLflow Tracing's ``mlflow.chunk.item.0`` span event: MLflow's ``@mlflow.trace`` on a
+   generator (and its autologging of streamed calls) adds one event per chunk,
+   ``mlflow.chunk.item.{index}`` (``STREAM_CHUNK_EVENT_NAME_FORMAT``); the earliest
+   ``.0`` is the first.
 
 A value that cannot be read (not a number, a negative delay, an unparseable time) is
 skipped, and the next source is tried. The readers call `first_chunk_ns` only for spans
@@ -44,13 +48,19 @@ OPENLLMETRY_CHUNK_EVENTS: Final = (
     "gen_ai.content.completion.chunk",
     "llm.content.completion.chunk",
 )
+MLFLOW_FIRST_CHUNK_EVENT: Final = "mlflow.chunk.item.0"
 
 ATTRIBUTES: Final = frozenset(
     (sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, LANGFUSE_COMPLETION_START_TIME)
 )
 """The attributes a reader hands to `first_chunk_ns` (the events it hands over whole)."""
 EVENTS: Final = frozenset(
-    (sc.EVENT_FIRST_CHUNK, OPENINFERENCE_FIRST_TOKEN_EVENT, *OPENLLMETRY_CHUNK_EVENTS)
+    (
+        sc.EVENT_FIRST_CHUNK,
+        OPENINFERENCE_FIRST_TOKEN_EVENT,
+        *OPENLLMETRY_CHUNK_EVENTS,
+        MLFLOW_FIRST_CHUNK_EVENT,
+    )
 )
 
 Event = tuple[Any, Any]
@@ -91,6 +101,7 @@ def first_chunk_ns(
         chunks = [t for name in OPENLLMETRY_CHUNK_EVENTS if (t := found[name]) is not None]
         if chunks:
             return min(chunks)
+        return found[MLFLOW_FIRST_CHUNK_EVENT]
     return None
 
 

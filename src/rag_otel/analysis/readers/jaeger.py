@@ -29,7 +29,7 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
+from rag_otel.analysis.conventions import RECOGNITION_KEYS, RECOGNITION_NAMES, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
     SPAN_KINDS,
@@ -233,8 +233,8 @@ def decode_spans(
                 attributes=kept,
                 first_chunk_ns=first_chunk,
             )
-            if found is not None:
-                classify_span(span, found)
+            if found is not None or name in RECOGNITION_NAMES:
+                classify_span(span, found or {})
                 stage = span.stage
                 if stage is not None:
                     span.stage = intern(stage, stage)
