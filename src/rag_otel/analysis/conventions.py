@@ -41,7 +41,7 @@ value is JSON-encoded: ``"\\"RETRIEVER\\""``).
 
 The table is data, so that another engine can be made to recognise the same spans (a
 store's SQL): a row's ``keys`` are attribute names, or `SPAN_NAME` for the span's own name;
-``rules`` match the lower-cased value exactly, then ``patterns`` (globs: ``*`` any run of
+``rules`` match the lower-cased value exactly (a span name as it is), then ``patterns`` (globs: ``*`` any run of
 characters, ``?`` one) in order, then ``default``; a ``json_values`` row decodes a
 JSON-encoded string value first.
 """
@@ -85,6 +85,8 @@ SOURCE_HAYSTACK: Final = "haystack"
 SOURCE_MLFLOW: Final = "mlflow"
 SOURCE_ALL_SPANS: Final = "all-spans"
 """Stages that only ``--all-spans`` made stages (no convention recognised them)."""
+SOURCE_STAGE_KEY: Final = "stage-key"
+"""Stages that only ``--stage-key`` made stages (`rag_otel.analysis.overrides`)."""
 SOURCE_TRACE_ROOT: Final = "trace-root"
 """Turns that are trace roots because the trace marks no turn."""
 
@@ -386,8 +388,8 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
             continue
         if convention.skip_server_spans and span.kind == SPAN_KIND_SERVER:
             continue
-        text = _json_text(value) if convention.json_values else str(value)
-        rule = convention.rule(text.lower())
+        text = json_text(value) if convention.json_values else str(value)
+        rule = convention.rule(text if key == SPAN_NAME else text.lower())
         if rule is None:
             continue
         if rule.kind is None:
@@ -399,6 +401,18 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         return
 
 
+def stage_type(attributes: Mapping[str, Any]) -> str | None:
+    """The value of the first `CONVENTIONS` attribute a span carries (decoded), as its
+    convention wrote it: Haystack's ``InMemoryBM25Retriever``, MLflow's ``RETRIEVER``.
+    What ``--kind-map`` matches besides the stage name."""
+    for convention in CONVENTIONS:
+        for key in convention.keys:
+            value = attributes.get(key)
+            if value is not None and key != SPAN_NAME:
+                return json_text(value) if convention.json_values else str(value)
+    return None
+
+
 def stage_kind(value: Any) -> str:
     """A ``rag.stage.kind`` value as one of `STAGE_KINDS` (``other`` when missing or unknown)."""
     if value is None:
@@ -406,7 +420,7 @@ def stage_kind(value: Any) -> str:
     return STAGE_KIND_OF.get(str(value).lower(), OTHER)
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """A JSON-encoded string's text (``"\\"LLM\\""`` -> ``LLM``); anything else as it is."""
     text = str(value)
     if text.startswith('"'):

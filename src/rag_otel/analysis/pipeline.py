@@ -4,6 +4,8 @@
 
     report = analyze_sources(["spans.jsonl"])
     report = analyze_sources(["http://127.0.0.1:16686"], service="faq-bot", since="1h")
+    report = analyze_sources(["spans.jsonl"], stage_key="component.name",
+                             kind_map={"*Retriever": "retrieval"})
 
 Large OTLP JSON-lines files are analysed on all cores (`rag_otel.analysis.parallel`);
 everything else streams through one `Analyzer`.
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.overrides import KindMap, Overrides
 from rag_otel.analysis.report import Report, analyze
 
 
@@ -25,10 +28,16 @@ def analyze_sources(
     all_spans: bool = False,
     diagnostics: Diagnostics | None = None,
     workers: int | None = None,
+    stage_key: str | None = None,
+    kind_map: KindMap = (),
     **live_options: Any,
 ) -> Report:
     """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
     input, and when all the sources together hold no span at all.
+
+    ``stage_key`` and ``kind_map`` are the user's own recognition (`rag_otel.analysis.overrides`):
+    stages named by an attribute's value, kinds set by glob on a stage's name or type;
+    `InputError` for a bad value.
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for
     files large enough to be worth it.
@@ -36,18 +45,27 @@ def analyze_sources(
     from rag_otel.analysis.parallel import analyze_files
     from rag_otel.analysis.readers import read_many
 
+    overrides = Overrides.parse(stage_key, kind_map)
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     live = {k: v for k, v in live_options.items() if v is not None}
     if workers != 1 and not live:
         parallel = Diagnostics()
         report = analyze_files(
-            sources, format=format, all_spans=all_spans, diagnostics=parallel, workers=workers
+            sources,
+            format=format,
+            all_spans=all_spans,
+            diagnostics=parallel,
+            workers=workers,
+            overrides=overrides,
         )
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
             return report
-    spans = _Counted(read_many(sources, format=format, diagnostics=diagnostics, **live))
+    read = read_many(
+        sources, format=format, diagnostics=diagnostics, keep_attributes=bool(overrides), **live
+    )
+    spans = _Counted(overrides.apply(read) if overrides else read)
     report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")
