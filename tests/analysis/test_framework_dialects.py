@@ -59,6 +59,20 @@ def test_haystack_components_are_stages_named_and_kinded_by_the_component() -> N
     assert not report.diagnostics.counts, report.diagnostics.counts
 
 
+def test_haystack_agent_steps_are_generation_and_tool_stages() -> None:
+    t = truth("haystack-agent")
+    report = analyze_sources([str(PEERS / "haystack-agent.otlp.jsonl")], workers=1)
+    assert stages(report) == [
+        ("haystack.agent.step", "other", "haystack"),
+        ("haystack.agent.step.llm", "generation", "haystack"),
+        ("lookup_warranty", "tool", "haystack"),  # named by haystack.tool.name
+    ]
+    assert (report.turn.count, report.turn.source) == (t["turns"], "haystack")  # agent.run
+    assert report.verdict.stage == t["slowest_stage"] == "lookup_warranty"
+    # the step only wraps the model call and the tool: its own time is what is left
+    assert report.attribution.overall.stages["haystack.agent.step"] < 0.05
+
+
 def test_mlflow_spans_are_stages_turns_and_a_first_token() -> None:
     t = truth("mlflow")
     report = analyze_sources([str(MLFLOW)], workers=1)

@@ -62,7 +62,8 @@ def test_default_flags_find_the_stages_kinds_turns_and_verdict(truth_path: Path)
         got = stages[expected["name"]]
         # a convention that says no more than "a span" gives kind other
         assert got.kind == (expected["kind_from_attributes"] or "other"), expected["name"]
-        assert got.source == source_of(expected["recognised_from"]), expected["name"]
+        source = expected.get("source") or source_of(expected["recognised_from"])
+        assert got.source == source, expected["name"]
         assert got.count == got.timed == got.turns == truth["turns"]
     plain = {stage["name"] for stage in truth["stages"] if not stage["recognised_from"]}
     assert not plain & set(stages)
