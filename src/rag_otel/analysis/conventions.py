@@ -40,10 +40,10 @@ the spans ``opentelemetry-haystack``'s ``OpenTelemetryTracer`` writes); MLflow T
 value is JSON-encoded: ``"\\"RETRIEVER\\""``).
 
 The table is data, so that another engine can be made to recognise the same spans (a
-store's SQL): a row's ``keys`` are attribute names, or `SPAN_NAME` for the span's own name;
-``rules`` match the lower-cased value exactly (a span name as it is), then ``patterns`` (globs: ``*`` any run of
-characters, ``?`` one) in order, then ``default``; a ``json_values`` row decodes a
-JSON-encoded string value first.
+store's SQL): a row's ``keys`` are attribute names, or `SPAN_NAME` for the span's own
+name; ``rules`` match the lower-cased value exactly (a span name as it is), then
+``patterns`` (globs: ``*`` any run of characters, ``?`` one) in order, then ``default``;
+a ``json_values`` row decodes a JSON-encoded string value first.
 """
 
 from __future__ import annotations
