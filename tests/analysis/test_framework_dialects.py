@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rag_otel.analysis.first_token import first_chunk_ns, otlp_events
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import Overrides
 from rag_otel.analysis.parallel import analyze_files
@@ -244,3 +245,20 @@ def test_cli_analyze_and_compare_take_the_options(capsys: pytest.CaptureFixture[
         == 0
     )
     assert "OpenAIChatGenerator" in capsys.readouterr().out
+
+
+def test_mlflow_first_chunk_is_the_earliest_item_0_event() -> None:
+    start = 1_000_000_000
+    events = [
+        ("mlflow.chunk.item.1", start + 50),
+        ("mlflow.chunk.item.0", start + 40),
+        ("mlflow.chunk.item.0", start + 45),  # two streamed calls in one span: the earliest
+    ]
+    assert first_chunk_ns(start, None, events) == start + 40
+    assert first_chunk_ns(start, None, [("mlflow.chunk.item.3", start + 9)]) is None
+    # a tracer's own first-chunk record wins over MLflow's chunk events
+    seconds = {"gen_ai.response.time_to_first_chunk": 0.000000020}
+    assert first_chunk_ns(start, seconds, events) == start + 20
+    # the OTLP reader hands over only the first chunk's event, not every chunk's
+    otlp = [{"name": f"mlflow.chunk.item.{i}", "timeUnixNano": str(start + i)} for i in range(5)]
+    assert otlp_events(otlp) == [("mlflow.chunk.item.0", str(start))]

@@ -389,7 +389,13 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         if convention.skip_server_spans and span.kind == SPAN_KIND_SERVER:
             continue
         text = json_text(value) if convention.json_values else str(value)
-        rule = convention.rule(text if key == SPAN_NAME else text.lower())
+        if key != SPAN_NAME:
+            text = text.lower()
+        rule = (
+            convention.rule(text)
+            if convention.patterns
+            else convention.rules.get(text, convention.default)
+        )
         if rule is None:
             continue
         if rule.kind is None:
