@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rag_otel.analysis.conventions import CONVENTIONS, SPAN_NAME
 from rag_otel.analysis.first_token import first_chunk_ns, otlp_events
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import Overrides
@@ -262,3 +263,17 @@ def test_mlflow_first_chunk_is_the_earliest_item_0_event() -> None:
     # the OTLP reader hands over only the first chunk's event, not every chunk's
     otlp = [{"name": f"mlflow.chunk.item.{i}", "timeUnixNano": str(start + i)} for i in range(5)]
     assert otlp_events(otlp) == [("mlflow.chunk.item.0", str(start))]
+
+
+def test_the_table_stays_data_a_store_can_translate() -> None:
+    """Another engine (a store's SQL) recognises the same spans from the same table: values
+    are matched exactly or by ``*`` / ``?`` globs (LIKE patterns), lower-cased, and only the
+    `SPAN_NAME` key is not an attribute."""
+    for convention in CONVENTIONS:
+        for key in convention.keys:
+            assert key == SPAN_NAME or not key.startswith(":"), key
+        for pattern, _ in convention.patterns:
+            assert pattern == pattern.lower(), pattern
+            assert set(pattern) & set("[]!%_\\") == set(), pattern
+        if SPAN_NAME not in convention.keys:
+            assert all(value == value.lower() for value in convention.rules), convention.source
