@@ -35,6 +35,9 @@ TL = "traceloop.span.kind"
 TL_NAME = "traceloop.entity.name"
 OP = "gen_ai.operation.name"
 LF = "langfuse.observation.type"
+HS_TYPE = "haystack.component.type"
+HS_NAME = "haystack.component.name"
+ML = "mlflow.spanType"
 
 
 def classified(
@@ -130,6 +133,72 @@ TABLE: list[tuple[dict[str, Any], str, tuple[str | None, str | None, str | None,
     ({LF: "chain"}, "c", ("c", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "span"}, "s", ("s", "other", "langfuse", TURN_AT_ROOT)),
     ({LF: "event"}, "e", (None, None, None, 0)),
+    # Haystack (opentelemetry-haystack): components by class, pipelines and agents by span name
+    *[
+        (
+            {HS_TYPE: type_, HS_NAME: "c1", "haystack.component.visits": 1},
+            "haystack.component.run",
+            ("c1", kind, "haystack", 0),
+        )
+        for type_, kind in [
+            ("OpenAITextEmbedder", "embedding"),
+            ("SentenceTransformersDocumentEmbedder", "embedding"),
+            ("InMemoryBM25Retriever", "retrieval"),
+            ("InMemoryEmbeddingRetriever", "retrieval"),
+            ("DocumentJoiner", "fusion"),
+            ("BranchJoiner", "fusion"),
+            ("MetaFieldRanker", "rerank"),
+            ("TransformersSimilarityRanker", "rerank"),
+            ("OpenAIGenerator", "generation"),
+            ("OpenAIChatGenerator", "generation"),
+            ("ToolInvoker", "tool"),
+            ("ChatPromptBuilder", "other"),
+            ("PyPDFToDocument", "other"),
+            ("Agent", "other"),
+        ]
+    ],
+    (
+        {HS_TYPE: "InMemoryBM25Retriever"},
+        "haystack.component.run",
+        ("haystack.component.run", "retrieval", "haystack", 0),
+    ),
+    ({}, "haystack.pipeline.run", ("haystack.pipeline.run", "other", "haystack", TURN_ANYWHERE)),
+    (
+        {"haystack.pipeline.execution_mode": "async"},
+        "haystack.async_pipeline.run",
+        ("haystack.async_pipeline.run", "other", "haystack", TURN_ANYWHERE),
+    ),
+    ({}, "haystack.agent.run", ("haystack.agent.run", "other", "haystack", TURN_ANYWHERE)),
+    (
+        {"haystack.agent.step": 0},
+        "haystack.agent.step",
+        ("haystack.agent.step", "other", "haystack", 0),
+    ),
+    ({}, "haystack.agent.step.llm", ("haystack.agent.step.llm", "generation", "haystack", 0)),
+    (
+        {"haystack.tool.name": "weather"},
+        "haystack.agent.step.tool",
+        ("weather", "tool", "haystack", 0),
+    ),
+    ({}, "Haystack.Pipeline.Run", (None, None, None, 0)),  # span names match exactly
+    # MLflow Tracing: mlflow.spanType is JSON-encoded; the span name names the stage
+    *[
+        ({ML: f'"{type_}"'}, "s", ("s", kind, "mlflow", turn))
+        for type_, kind, turn in [
+            ("EMBEDDING", "embedding", 0),
+            ("RETRIEVER", "retrieval", 0),
+            ("RERANKER", "rerank", 0),
+            ("LLM", "generation", 0),
+            ("CHAT_MODEL", "generation", 0),
+            ("TOOL", "tool", 0),
+            ("CHAIN", "other", TURN_AT_ROOT),
+            ("AGENT", "other", TURN_AT_ROOT),
+            ("PARSER", "other", TURN_AT_ROOT),
+            ("UNKNOWN", "other", TURN_AT_ROOT),
+        ]
+    ],
+    ({ML: "RETRIEVER"}, "s", ("s", "retrieval", "mlflow", 0)),  # not encoded: read as it is
+    ({ML: '"RETRIEVER'}, "s", ("s", "other", "mlflow", TURN_AT_ROOT)),  # broken JSON: unknown
     # database clients
     ({"db.system.name": "postgresql"}, "SELECT docs", ("SELECT docs", "retrieval", "db", 0)),
     ({"db.system": "redis"}, "GET", ("GET", "retrieval", "db", 0)),

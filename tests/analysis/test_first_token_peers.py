@@ -8,6 +8,7 @@ with ``--all-spans``, every other span is a stage too, named by its span name.""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +67,14 @@ def test_peer_time_to_first_token(peer: str) -> None:
     assert report.verdict.first_token_stage == slowest
     fa = report.first_token_attribution
     assert fa is not None
-    # rerank's 200 ms of about 305 ms to the first token (or the truth's own bounds)
-    low, high = truth.get("slowest_first_token_share", (0.6, 0.7))
-    assert low < fa.overall.stages[slowest] < high
+    share = fa.overall.stages[slowest]
+    bounds = truth.get("slowest_first_token_share")  # the truth's own bounds, when it has them
+    if bounds is not None:
+        low, high = bounds
+        assert low < share < high
+    else:  # rerank's 200 ms of about 305 ms to the first token (350 ms in MLflow's hybrid one)
+        expected = truth["timings_ms"]["rerank_sleep"] / statistics.median(measured)
+        assert share == pytest.approx(expected, abs=0.08)
     assert report.verdict.lines[1].startswith(f"optimise this next: {slowest} for the first token")
     for name in truth.get("after_first_token", ()):  # e.g. a guardrail after the generation
         assert report.attribution.overall.stages[name] > 0

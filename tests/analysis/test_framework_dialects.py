@@ -52,6 +52,7 @@ def classified(name: str, *events: str) -> tuple[str | None, str | None, str | N
 def test_every_framework_fixture_is_here() -> None:
     """The generic peer tests find fixtures by glob: a missing one must fail somewhere."""
     names = {"llamaindex", "openinference-llamaindex", "openinference-haystack"}
+    names |= {"haystack", "haystack-agent", "mlflow"}  # test_framework_dialects_haystack_mlflow
     for name in names | {"pydantic-ai", "pydantic-ai-logfire"}:
         truth = truth_of(name)
         assert (PEERS / truth["fixture"]).is_file()

@@ -37,13 +37,26 @@ OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFER
 (open-telemetry/semantic-conventions-genai ``model/gen-ai/registry.yaml``,
 ``gen_ai.operation.name``; ``rerank`` is proposal #253); Langfuse Python SDK v3+
 (``LangfuseOtelSpanAttributes.OBSERVATION_TYPE``, ``ObservationTypeLiteral``);
-OpenTelemetry database client spans (``db.system.name``, formerly ``db.system``).
+OpenTelemetry database client spans (``db.system.name``, formerly ``db.system``);
+Haystack (``haystack-ai`` ``core/pipeline/base.py`` / ``pipeline.py``, ``components/agents``;
+the spans ``opentelemetry-haystack``'s ``OpenTelemetryTracer`` writes); MLflow Tracing
+(``mlflow-tracing`` ``SpanAttributeKey.SPAN_TYPE``, ``SpanType``; every MLflow attribute
+value is JSON-encoded: ``"\\"RETRIEVER\\""``).
+
+The table is data, so that another engine can be made to recognise the same spans (a
+store's SQL): a row's ``keys`` are attribute names, or `SPAN_NAME` for the span's own
+name; ``rules`` match the lower-cased value exactly (a span name as it is), then
+``patterns`` (globs: ``*`` any run of characters, ``?`` one) in order, then ``default``;
+a ``json_values`` row decodes a JSON-encoded string value first.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rag_otel import semconv
@@ -72,8 +85,12 @@ SOURCE_OPENLLMETRY: Final = "openllmetry"
 SOURCE_GEN_AI: Final = "gen-ai"
 SOURCE_LANGFUSE: Final = "langfuse"
 SOURCE_DB: Final = "db"
+SOURCE_HAYSTACK: Final = "haystack"
+SOURCE_MLFLOW: Final = "mlflow"
 SOURCE_ALL_SPANS: Final = "all-spans"
 """Stages that only ``--all-spans`` made stages (no convention recognised them)."""
+SOURCE_STAGE_KEY: Final = "stage-key"
+"""Stages that only ``--stage-key`` made stages (`rag_otel.analysis.overrides`)."""
 SOURCE_TRACE_ROOT: Final = "trace-root"
 """Turns that are trace roots because the trace marks no turn."""
 
@@ -85,6 +102,14 @@ GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 LANGFUSE_OBSERVATION_TYPE: Final = "langfuse.observation.type"
 DB_SYSTEM: Final = "db.system"  # before db.system.name (semantic conventions < 1.30)
+HAYSTACK_COMPONENT_TYPE: Final = "haystack.component.type"
+HAYSTACK_COMPONENT_NAME: Final = "haystack.component.name"
+HAYSTACK_TOOL_NAME: Final = "haystack.tool.name"
+MLFLOW_SPAN_TYPE: Final = "mlflow.spanType"
+
+SPAN_NAME: Final = ":span.name"
+"""Not an attribute: a row keyed on it reads the span's own name (Haystack's pipeline and
+agent spans carry no attribute that tells them apart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +137,58 @@ class Convention:
     rules: Mapping[str, Rule]
     """By lower-cased value."""
     default: Rule | None
-    """For values not in `rules`; None: such a span is not recognised by this row."""
+    """For values not in `rules` nor `patterns`; None: such a span is not recognised by this row."""
     skip_server_spans: bool = False
+    patterns: tuple[tuple[str, Rule], ...] = ()
+    """(glob, rule) for values not in `rules`, the first match wins: Haystack's
+    ``*retriever`` for ``InMemoryBM25Retriever``. Lower-case, like the value they match."""
+    json_values: bool = False
+    """The value is a JSON-encoded string (MLflow's ``"\\"LLM\\""``): decoded first."""
+    _memo: dict[str, Rule | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Pattern matches by value (bounded): values repeat, globs cost a regex each."""
+
+    def rule(self, value: str) -> Rule | None:
+        """The rule for one lower-cased value: `rules`, else the first of `patterns`, else
+        `default`."""
+        found = self.rules.get(value)
+        if found is not None or not self.patterns:
+            return found if found is not None else self.default
+        memo = self._memo
+        if value in memo:
+            return memo[value]
+        found = self.default
+        for pattern, rule in self.patterns:
+            if glob(pattern).match(value):
+                found = rule
+                break
+        if len(memo) < _MEMO_LIMIT:
+            memo[value] = found
+        return found
+
+
+_MEMO_LIMIT = 4096
+
+
+def glob(pattern: str) -> re.Pattern[str]:
+    """A glob (``*``, ``?``, ``[...]``) as a compiled, case-insensitive regular expression."""
+    compiled = _GLOBS.get(pattern)
+    if compiled is None:
+        compiled = _GLOBS[pattern] = re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+    return compiled
+
+
+_GLOBS: dict[str, re.Pattern[str]] = {}
 
 
 _OI_ROOT = Rule(OTHER, turn=TURN_AT_ROOT)
 _TRACELOOP_NAME = (TRACELOOP_ENTITY_NAME,)
 _GEN_AI_OP = Rule(GENERATION, value_names=True)
 _LF_ROOT = Rule(OTHER, turn=TURN_AT_ROOT)
+_HAYSTACK_NAME = (HAYSTACK_COMPONENT_NAME,)
+_HAYSTACK_TURN = Rule(OTHER, turn=TURN_ANYWHERE)
+_MLFLOW_GENERATION = Rule(GENERATION)
 
 CONVENTIONS: Final[tuple[Convention, ...]] = (
     Convention(
@@ -201,6 +270,47 @@ CONVENTIONS: Final[tuple[Convention, ...]] = (
         },
         default=Rule(OTHER),
     ),
+    Convention(  # a pipeline component's run: named by the component, kinded by its class
+        SOURCE_HAYSTACK,
+        (HAYSTACK_COMPONENT_TYPE,),
+        {"toolinvoker": Rule(TOOL, name_keys=_HAYSTACK_NAME)},
+        default=Rule(OTHER, name_keys=_HAYSTACK_NAME),  # prompt builders, converters, ...
+        patterns=(
+            ("*embedder", Rule(EMBEDDING, name_keys=_HAYSTACK_NAME)),
+            ("*retriever", Rule(RETRIEVAL, name_keys=_HAYSTACK_NAME)),
+            ("*joiner", Rule(FUSION, name_keys=_HAYSTACK_NAME)),
+            ("*ranker", Rule(RERANK, name_keys=_HAYSTACK_NAME)),
+            ("*generator", Rule(GENERATION, name_keys=_HAYSTACK_NAME)),  # and *ChatGenerator
+        ),
+    ),
+    Convention(  # Haystack's pipeline and agent spans, known by their names only
+        SOURCE_HAYSTACK,
+        (SPAN_NAME,),
+        {
+            "haystack.pipeline.run": _HAYSTACK_TURN,
+            "haystack.async_pipeline.run": _HAYSTACK_TURN,
+            "haystack.agent.run": _HAYSTACK_TURN,
+            "haystack.agent.step": Rule(OTHER),
+            "haystack.agent.step.llm": Rule(GENERATION),
+            "haystack.agent.step.tool": Rule(TOOL, name_keys=(HAYSTACK_TOOL_NAME,)),
+        },
+        default=None,
+    ),
+    Convention(
+        SOURCE_MLFLOW,
+        (MLFLOW_SPAN_TYPE,),
+        {
+            "embedding": Rule(EMBEDDING),
+            "retriever": Rule(RETRIEVAL),
+            "reranker": Rule(RERANK),
+            "llm": _MLFLOW_GENERATION,
+            "chat_model": _MLFLOW_GENERATION,
+            "tool": Rule(TOOL),
+            # chain, agent, parser, memory, unknown, ...: the root one is the turn
+        },
+        default=Rule(OTHER, turn=TURN_AT_ROOT),
+        json_values=True,
+    ),
     Convention(
         SOURCE_DB,
         (semconv.DB_SYSTEM_NAME, DB_SYSTEM),
@@ -223,14 +333,21 @@ def _recognition_keys() -> frozenset[str]:
     keys = set(_RAG_KEYS)
     for convention in CONVENTIONS:
         keys.update(convention.keys)
-        for rule in (*convention.rules.values(), convention.default):
+        rules = (*convention.rules.values(), *(r for _, r in convention.patterns))
+        for rule in (*rules, convention.default):
             if rule is not None:
                 keys.update(rule.name_keys)
+    keys.discard(SPAN_NAME)
     return frozenset(keys)
 
 
 RECOGNITION_KEYS: Final[frozenset[str]] = _recognition_keys()
 """Every attribute `classify_span` reads: readers need to extract only these."""
+RECOGNITION_NAMES: Final[frozenset[str]] = frozenset(
+    name for c in CONVENTIONS if SPAN_NAME in c.keys for name in c.rules
+)
+"""Span names a `SPAN_NAME` row recognises: a reader classifies a span so named even when
+it carries none of `RECOGNITION_KEYS`."""
 
 STAGE_KIND_OF: Final[dict[str, str]] = {kind: kind for kind in STAGE_KINDS}
 """``rag.stage.kind`` values as written by rag-otel -> the kind (a lookup for hot loops;
@@ -268,15 +385,21 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         return
     for convention in CONVENTIONS:
         for key in convention.keys:
-            value = get(key)
+            value = span.name if key == SPAN_NAME else get(key)
             if value is not None:
                 break
         else:
             continue
         if convention.skip_server_spans and span.kind == SPAN_KIND_SERVER:
             continue
-        text = str(value)
-        rule = convention.rules.get(text.lower(), convention.default)
+        text = json_text(value) if convention.json_values else str(value)
+        if key != SPAN_NAME:
+            text = text.lower()
+        rule = (
+            convention.rule(text)
+            if convention.patterns
+            else convention.rules.get(text, convention.default)
+        )
         if rule is None:
             continue
         if rule.kind is None:
@@ -288,11 +411,36 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         return
 
 
+def stage_type(attributes: Mapping[str, Any]) -> str | None:
+    """The value of the first `CONVENTIONS` attribute a span carries (decoded), as its
+    convention wrote it: Haystack's ``InMemoryBM25Retriever``, MLflow's ``RETRIEVER``.
+    What ``--kind-map`` matches besides the stage name."""
+    for convention in CONVENTIONS:
+        for key in convention.keys:
+            value = attributes.get(key)
+            if value is not None and key != SPAN_NAME:
+                return json_text(value) if convention.json_values else str(value)
+    return None
+
+
 def stage_kind(value: Any) -> str:
     """A ``rag.stage.kind`` value as one of `STAGE_KINDS` (``other`` when missing or unknown)."""
     if value is None:
         return OTHER
     return STAGE_KIND_OF.get(str(value).lower(), OTHER)
+
+
+def json_text(value: Any) -> str:
+    """A JSON-encoded string's text (``"\\"LLM\\""`` -> ``LLM``); anything else as it is."""
+    text = str(value)
+    if text.startswith('"'):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(decoded, str):
+            return decoded
+    return text
 
 
 def _stage_name(span_name: str, value: str, rule: Rule, attributes: Mapping[str, Any]) -> str:

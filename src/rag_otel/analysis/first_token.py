@@ -20,7 +20,11 @@ pairs). Sources, first found wins:
    Langfuse SDK writes it, or a plain ISO string;
 5. OpenLLMetry's per-chunk span events ``gen_ai.content.completion.chunk`` (formerly
    ``llm.content.completion.chunk``): the earliest one (traceloop's instrumentations
-   record their time to first token as a metric only, not on the span).
+   record their time to first token as a metric only, not on the span);
+6. MLflow Tracing's ``mlflow.chunk.item.0`` span event: MLflow's ``@mlflow.trace`` on a
+   generator (and its autologging of streamed calls) adds one event per chunk,
+   ``mlflow.chunk.item.{index}`` (``STREAM_CHUNK_EVENT_NAME_FORMAT``); the earliest
+   ``.0`` is the first.
 
 2b. ``gen_ai.client.operation.time_to_first_chunk``, the same in seconds under the GenAI
    metric's name, as pydantic-ai (and so Logfire) writes it on each streamed ``chat`` span;
@@ -56,6 +60,7 @@ OPENLLMETRY_CHUNK_EVENTS: Final = (
     "gen_ai.content.completion.chunk",
     "llm.content.completion.chunk",
 )
+MLFLOW_FIRST_CHUNK_EVENT: Final = "mlflow.chunk.item.0"
 
 GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK: Final = sc.METRIC_GEN_AI_TIME_TO_FIRST_CHUNK
 """pydantic-ai's span attribute: the metric's name, seconds from the request's start."""
@@ -89,7 +94,12 @@ ATTRIBUTES: Final = frozenset(
 )
 """The attributes a reader hands to `first_chunk_ns` (the events it hands over whole)."""
 EVENTS: Final = frozenset(
-    (sc.EVENT_FIRST_CHUNK, OPENINFERENCE_FIRST_TOKEN_EVENT, *OPENLLMETRY_CHUNK_EVENTS)
+    (
+        sc.EVENT_FIRST_CHUNK,
+        OPENINFERENCE_FIRST_TOKEN_EVENT,
+        *OPENLLMETRY_CHUNK_EVENTS,
+        MLFLOW_FIRST_CHUNK_EVENT,
+    )
 )
 
 Event = tuple[Any, Any]
@@ -162,6 +172,7 @@ def _first_chunk(
         chunks = [t for name in OPENLLMETRY_CHUNK_EVENTS if (t := found[name]) is not None]
         if chunks:
             return min(chunks)
+        return found[MLFLOW_FIRST_CHUNK_EVENT]
     return None
 
 

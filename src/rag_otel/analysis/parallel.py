@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.overrides import Overrides
 from rag_otel.analysis.report import Analyzer, Report
 from rag_otel.analysis.traces import build_trace
 
@@ -36,7 +37,7 @@ CHUNK_WINDOW = 10_000
 """Spans near a cut held back for joining (and the idle window inside a chunk)."""
 _SNIFF_BYTES = 64 * 1024 * 1024
 
-Task = tuple[str, int, int, "str | None", bool, bool, bool, bool]
+Task = tuple[str, int, int, "str | None", bool, bool, bool, bool, "Overrides | None"]
 
 
 def default_workers() -> int:
@@ -107,7 +108,7 @@ class _Range(io.RawIOBase):
 
 
 def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
-    path, start, end, fmt, all_spans, hold_head, hold_tail, keep_attributes = task
+    path, start, end, fmt, all_spans, hold_head, hold_tail, keep_attributes, overrides = task
     from rag_otel.analysis.readers import read_spans
 
     diagnostics = Diagnostics()
@@ -116,10 +117,14 @@ def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
     raw = _Range(path, start, end)
     with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
         try:
+            spans = read_spans(
+                stream,
+                format=fmt,
+                diagnostics=diagnostics,
+                keep_attributes=keep_attributes or bool(overrides),
+            )
             analyzer.feed(
-                read_spans(
-                    stream, format=fmt, diagnostics=diagnostics, keep_attributes=keep_attributes
-                ),
+                overrides.apply(spans, keep_attributes=keep_attributes) if overrides else spans,
                 idle_window=CHUNK_WINDOW,
                 held=held,
                 hold_head=CHUNK_WINDOW if hold_head else 0,
@@ -152,6 +157,7 @@ def analyze_files(
     workers: int | None = None,
     min_bytes_per_worker: int = MIN_BYTES_PER_WORKER,
     keep_attributes: bool = False,
+    overrides: Overrides | None = None,
 ) -> Report | None:
     """The report of `paths` analysed in parallel, or None when they are not worth splitting."""
     workers = workers or default_workers()
@@ -166,7 +172,7 @@ def analyze_files(
         share = max(1, round(workers * os.path.getsize(p) / total))
         ranges += [(p, a, b) for a, b in _cuts(p, share)]
     tasks: list[Task] = [
-        (p, a, b, format, all_spans, i > 0, i < len(ranges) - 1, keep_attributes)
+        (p, a, b, format, all_spans, i > 0, i < len(ranges) - 1, keep_attributes, overrides)
         for i, (p, a, b) in enumerate(ranges)
     ]
     methods = multiprocessing.get_all_start_methods()

@@ -4,6 +4,8 @@
 
     report = analyze_sources(["spans.jsonl"])
     report = analyze_sources(["http://127.0.0.1:16686"], service="faq-bot", since="1h")
+    report = analyze_sources(["spans.jsonl"], stage_key="component.name",
+                             kind_map={"*Retriever": "retrieval"})
 
 Large OTLP JSON-lines files are analysed on all cores (`rag_otel.analysis.parallel`);
 everything else streams through one `Analyzer`.
@@ -15,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.overrides import KindMap, Overrides
 from rag_otel.analysis.report import Report, analyze
 
 
@@ -26,10 +29,16 @@ def analyze_sources(
     diagnostics: Diagnostics | None = None,
     workers: int | None = None,
     keep_attributes: bool = False,
+    stage_key: str | None = None,
+    kind_map: KindMap = (),
     **live_options: Any,
 ) -> Report:
     """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
     input, and when all the sources together hold no span at all.
+
+    ``stage_key`` and ``kind_map`` are the user's own recognition (`rag_otel.analysis.overrides`):
+    stages named by an attribute's value, kinds set by glob on a stage's name or type;
+    `InputError` for a bad value.
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for
     files large enough to be worth it. ``keep_attributes`` keeps every span attribute on the
@@ -38,6 +47,7 @@ def analyze_sources(
     from rag_otel.analysis.parallel import analyze_files
     from rag_otel.analysis.readers import read_many
 
+    overrides = Overrides.parse(stage_key, kind_map)
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     live = {k: v for k, v in live_options.items() if v is not None}
     if workers != 1 and not live:
@@ -49,20 +59,20 @@ def analyze_sources(
             diagnostics=parallel,
             workers=workers,
             keep_attributes=keep_attributes,
+            overrides=overrides,
         )
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
             return report
-    spans = _Counted(
-        read_many(
-            sources,
-            format=format,
-            diagnostics=diagnostics,
-            keep_attributes=keep_attributes,
-            **live,
-        )
+    read = read_many(
+        sources,
+        format=format,
+        diagnostics=diagnostics,
+        keep_attributes=keep_attributes or bool(overrides),
+        **live,
     )
+    spans = _Counted(overrides.apply(read, keep_attributes=keep_attributes) if overrides else read)
     report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")

@@ -5,6 +5,7 @@
     rag-otel analyze http://127.0.0.1:16686 --service faq-bot --since 1h --plot stages.png
     rag-otel analyze phoenix+http://127.0.0.1:6006/my-project --limit 200
     rag-otel analyze observations.json                    # Phoenix or Langfuse exports too
+    rag-otel analyze spans.jsonl --stage-key component.name --kind-map '*Retriever=retrieval'
     rag-otel compare baseline.jsonl new.jsonl --fail-if-slower 10
 
 Exit codes: 0 ok, 1 regression found by ``compare --fail-if-slower``, 2 bad input or usage.
@@ -65,6 +66,7 @@ def register(subparsers: Any) -> None:
         help="treat every span as a stage (by its recognised stage name, else its span name), "
         "not only the spans a tracing convention recognises",
     )
+    _recognition_options(p)
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
     _html_options(p, trace_url=True)
@@ -89,6 +91,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="treat every span as a stage (default: every span a tracing convention recognises)",
     )
+    _recognition_options(c)
     _output_options(c)
     c.add_argument(
         "--fail-if-slower",
@@ -133,6 +136,32 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--limit", type=int, metavar="N", help="live Jaeger or Phoenix: at most N traces"
     )
+
+
+# --- --stage-key / --kind-map: the user's own recognition (rag_otel.analysis.overrides) ---
+
+
+def _recognition_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("recognition, for spans no tracing convention names")
+    g.add_argument(
+        "--stage-key",
+        metavar="ATTR",
+        help="a span carrying attribute ATTR is a stage named by its value "
+        "(e.g. a framework's component name)",
+    )
+    g.add_argument(
+        "--kind-map",
+        action="append",
+        default=[],
+        metavar="PATTERN=KIND",
+        help="set the kind of stages whose name or type matches the glob PATTERN "
+        "(repeatable, first match wins; KIND: embedding, retrieval, fusion, rerank, "
+        "generation, tool, other)",
+    )
+
+
+def _recognition(args: argparse.Namespace) -> dict[str, Any]:
+    return {"stage_key": args.stage_key, "kind_map": args.kind_map}
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -187,6 +216,7 @@ def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = Fa
         until=args.until,
         limit=args.limit,
         keep_attributes=attributes,
+        **_recognition(args),
     )
 
 
@@ -214,6 +244,11 @@ def run_analyze(args: argparse.Namespace) -> int:
 
             if args.plot:
                 return _error("--plot needs spans; a prometheus+ source has only histograms")
+            if args.stage_key or args.kind_map:
+                return _error(
+                    "--stage-key and --kind-map need spans; a prometheus+ source has only "
+                    "histograms"
+                )
             report = load_prometheus(
                 args.sources, since=args.since, until=args.until, service=args.service
             )

@@ -31,6 +31,7 @@ from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     RECOGNITION_KEYS,
+    RECOGNITION_NAMES,
     STAGE_EVENTS,
     classify_events,
     classify_span,
@@ -238,8 +239,8 @@ def decode_spans(
                 attributes=kept,
                 first_chunk_ns=first_chunk,
             )
-            if found is not None:
-                classify_span(span, found)
+            if found is not None or name in RECOGNITION_NAMES:
+                classify_span(span, found or {})
             if span.stage is None and not span.is_turn and not span.turn_candidate:
                 classify_events(span, _log_event_names(logs))  # LlamaIndex: events and names
             stage = span.stage

@@ -33,6 +33,7 @@ from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_KEYS,
+    RECOGNITION_NAMES,
     SOURCE_RAG_OTEL,
     STAGE_EVENTS,
     STAGE_KIND_OF,
@@ -316,7 +317,7 @@ def _recognise_known(
     `classify_span`: the AnyValue wrappers of ``rag.stage`` and ``rag.stage.kind`` are
     held, and of the other recognised keys only those that can still matter (after
     ``rag.stage``, just ``rag.operation`` and ``rag.turn.id``). A span carrying none of
-    them is not classified at all.
+    them (nor a name in `RECOGNITION_NAMES`) is not classified at all.
     """
     stage_v = kind_v = found = None
     chunk_attributes: dict[str, Any] | None = None
@@ -358,7 +359,7 @@ def _recognise_known(
             span.stage = intern(stage, stage)
             span.stage_kind = stage_kind_
             span.stage_source = SOURCE_RAG_OTEL
-    elif found is not None or kind_v is not None:
+    elif found is not None or kind_v is not None or span.name in RECOGNITION_NAMES:
         values = {} if found is None else found
         if kind_v is not None:
             values[_RAG_STAGE_KIND] = kind_v
