@@ -85,6 +85,10 @@ class Report:
     (a source without it)."""
     first_token_attribution: Attributions | None = None
     """Critical-path shares of the time to first token (over the turns that have one)."""
+    sample: dict[str, int] | None = None
+    """When the statistics cover all spans but the critical path, the verdict and
+    first-token attribution a sample of traces (a store source: `analysis.store`):
+    ``{"traces", "turns", "of_turns"}``. None: all turns were attributed."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, as JSON-ready values."""
@@ -115,6 +119,7 @@ class Report:
             "stages": [_stats_dict(s) for s in self.stages],
             "critical_path": attribution_dict(self.attribution),
             "first_token_critical_path": None if fa is None else attribution_dict(fa),
+            "critical_path_sample": self.sample,
             "verdict": {
                 "stage": self.verdict.stage,
                 "share": self.verdict.share,
