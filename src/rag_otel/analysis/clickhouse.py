@@ -171,17 +171,35 @@ _CHDB: dict[str, Any] = {}
 
 
 def _chdb_session(path: str) -> Any:
-    """The process's one chDB session, on ``path`` (another path closes the previous one)."""
-    import chdb.session
-
-    current = _CHDB.get("path")
-    if current != path:
-        old = _CHDB.pop("session", None)
-        if old is not None:
-            old.close()
-        _CHDB["session"] = chdb.session.Session(path)
+    """The process's one chDB session, on ``path`` (another path closes the previous one).
+    `InputError` when another process has the directory open (chDB locks it)."""
+    try:
+        import chdb.session
+    except ImportError:
+        raise InputError(
+            f"chdb://{path}",
+            None,
+            "chdb:// needs the clickhouse extra: pip install 'rag-otel[clickhouse]'",
+        ) from None
+    if _CHDB.get("path") != path:
+        close_chdb()
+        try:
+            _CHDB["session"] = chdb.session.Session(path)
+        except Exception as exc:  # chDB raises RuntimeError subclasses of its own
+            reason = "in use by another process" if "Cannot lock" in str(exc) else _first_line(exc)
+            raise InputError(
+                f"chdb://{path}", None, f"cannot open the chDB data directory: {reason}"
+            ) from None
         _CHDB["path"] = path
     return _CHDB["session"]
+
+
+def close_chdb() -> None:
+    """Close the process's chDB session, if any (another process may then open its directory)."""
+    old = _CHDB.pop("session", None)
+    _CHDB.pop("path", None)
+    if old is not None:
+        old.close()
 
 
 def connect(target: Target) -> Query:

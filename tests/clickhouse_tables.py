@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,8 @@ SETTINGS index_granularity=8192, ttl_only_drop_parts = 1"""
 DDL = {"current": CURRENT, "older": OLDER}
 _KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 _OLD_KINDS = tuple(
-    f"SPAN_KIND_{k.upper()}" for k in ("unspecified", "internal", "server", "client", "producer", "consumer")
+    f"SPAN_KIND_{k.upper()}"
+    for k in ("unspecified", "internal", "server", "client", "producer", "consumer")
 )
 _STATUS = ("Unset", "Ok", "Error")
 _OLD_STATUS = ("STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR")
@@ -118,7 +120,9 @@ def _any_value(v: dict[str, Any]) -> Any:
     if "arrayValue" in v:
         return [_any_value(x) for x in v["arrayValue"].get("values", [])]
     if "kvlistValue" in v:
-        return {kv["key"]: _any_value(kv.get("value", {})) for kv in v["kvlistValue"].get("values", [])}
+        return {
+            kv["key"]: _any_value(kv.get("value", {})) for kv in v["kvlistValue"].get("values", [])
+        }
     return ""
 
 
@@ -155,7 +159,9 @@ def rows_from_otlp(paths: Iterable[Path], encoding: str) -> Iterator[dict[str, A
                         yield _row(s, res, scope, older)
 
 
-def _row(s: dict[str, Any], res: dict[str, str], scope: dict[str, Any], older: bool) -> dict[str, Any]:
+def _row(
+    s: dict[str, Any], res: dict[str, str], scope: dict[str, Any], older: bool
+) -> dict[str, Any]:
     start, end = int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])
     attrs = _attrs(s.get("attributes"))
     kind = int(s.get("kind", 0))
@@ -195,10 +201,13 @@ def _row(s: dict[str, Any], res: dict[str, str], scope: dict[str, Any], older: b
 
 def _time(ns: int) -> str:
     seconds, frac = divmod(ns, 1_000_000_000)
-    return f"{seconds}.{frac:09d}"
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp}.{frac:09d}"
 
 
-def create_and_load(query: Any, db: str, table: str, encoding: str, rows: Iterable[dict[str, Any]]) -> int:
+def create_and_load(
+    query: Any, db: str, table: str, encoding: str, rows: Iterable[dict[str, Any]]
+) -> int:
     """Create ``db.table`` with the exporter's DDL and insert ``rows``; ``query(sql)`` runs one
     statement. Returns the rows inserted."""
     query(f"CREATE DATABASE IF NOT EXISTS {db}")
