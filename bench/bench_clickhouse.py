@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args(argv)
     import chdb.session
+
     from netutil import free_port
 
     n_turns = max(1, args.spans // 7)
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     assert chdb_report["stages"] == http_report["stages"]
     if file_turns == n_turns:
         for a, b in zip(chdb_report["stages"], file_report["stages"], strict=True):
-            assert a["name"] == b["name"] and a["count"] == b["count"], (a, b)
+            assert (a["name"], a["count"]) == (b["name"], b["count"]), (a, b)
             for key in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"):
                 assert abs(a[key] - b[key]) < 1e-6, (a["name"], key, a[key], b[key])
         agree = "every stage's count and percentiles agree (1e-6 ms)"

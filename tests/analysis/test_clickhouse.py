@@ -21,14 +21,13 @@ import pytest
 
 pytest.importorskip("chdb")
 
-from clickhouse_tables import create_and_load, rows_from_otlp  # noqa: E402
-
-from rag_otel.analysis import clickhouse as ch  # noqa: E402
-from rag_otel.analysis import clickhouse_sql as q  # noqa: E402
-from rag_otel.analysis.model import InputError  # noqa: E402
-from rag_otel.analysis.renderers import render  # noqa: E402
-from rag_otel.analysis.sources import load  # noqa: E402
-from subprocesses import run_python  # noqa: E402
+from clickhouse_tables import create_and_load, rows_from_otlp
+from rag_otel.analysis import clickhouse as ch
+from rag_otel.analysis import clickhouse_sql as q
+from rag_otel.analysis.model import InputError
+from rag_otel.analysis.renderers import render
+from rag_otel.analysis.sources import load
+from subprocesses import run_python
 
 HERE = Path(__file__).parent
 PEERS = HERE.parent / "fixtures" / "peers"
@@ -96,7 +95,7 @@ def loader(datadir: Path) -> Iterator[Callable[[str, list[Path], str], str]]:
             made[(table, encoding)] = f"chdb://{datadir}?database=otel&table={name}"
         return made[(table, encoding)]
 
-    yield make
+    return make
 
 
 def _file_report(files: list[Path]) -> dict[str, Any]:

@@ -16,13 +16,12 @@ import pytest
 pytest.importorskip("chdb")
 pytest.importorskip("clickhouse_connect")
 
-from clickhouse_front import chdb_runner, make_server  # noqa: E402
-from clickhouse_tables import create_and_load, rows_from_otlp  # noqa: E402
-from netutil import free_port  # noqa: E402
-
-from rag_otel.analysis import clickhouse as ch  # noqa: E402
-from rag_otel.analysis.model import InputError  # noqa: E402
-from rag_otel.analysis.sources import load  # noqa: E402
+from clickhouse_front import chdb_runner, make_server
+from clickhouse_tables import create_and_load, rows_from_otlp
+from netutil import free_port
+from rag_otel.analysis import clickhouse as ch
+from rag_otel.analysis.model import InputError
+from rag_otel.analysis.sources import load
 
 PEERS = Path(__file__).parent.parent / "fixtures" / "peers"
 FIXTURE = PEERS / "openinference-parallel.otlp.jsonl"

@@ -17,7 +17,9 @@ def test_compose_profile_pinned_image_loopback_port_and_volume() -> None:
     service = compose["services"]["clickhouse"]
     assert service["profiles"] == ["clickhouse"]
     image, _, tag = service["image"].partition(":")
-    assert image == "clickhouse/clickhouse-server" and tag and tag != "latest"
+    assert image == "clickhouse/clickhouse-server"
+    assert tag
+    assert tag != "latest"
     assert all(p.startswith("127.0.0.1:") for p in service["ports"])
     assert "clickhouse-data" in compose["volumes"]
     overlay = yaml.safe_load((REPO / "docker-compose.clickhouse.yml").read_text())

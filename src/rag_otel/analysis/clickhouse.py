@@ -184,7 +184,8 @@ def _chdb_session(path: str) -> Any:
     if _CHDB.get("path") != path:
         close_chdb()
         try:
-            _CHDB["session"] = chdb.session.Session(path)
+            session: Any = chdb.session.Session  # untyped
+            _CHDB["session"] = session(path)
         except Exception as exc:  # chDB raises RuntimeError subclasses of its own
             reason = "in use by another process" if "Cannot lock" in str(exc) else _first_line(exc)
             raise InputError(
