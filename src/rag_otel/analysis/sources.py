@@ -55,6 +55,8 @@ class Source:
     """The report carries span durations (plots need them)."""
     alone: bool
     """Analysed one at a time, not mixed with other sources."""
+    example: str = ""
+    """How its URLs start, for messages."""
 
 
 def _spans(sources: Sequence[str], o: Options) -> Report:
@@ -94,9 +96,16 @@ def _clickhouse(sources: Sequence[str], o: Options) -> Report:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("prometheus", ("prometheus+http://", "prometheus+https://"), _prometheus, False, True),
-    Source("clickhouse", ("clickhouse://", "chdb://"), _clickhouse, True, True),
-    Source("spans", (), _spans, True, False),
+    Source("prometheus", ("prometheus+",), _prometheus, False, True, "prometheus+http://"),
+    Source(
+        "clickhouse",
+        ("clickhouse://", "chdb://"),
+        _clickhouse,
+        True,
+        True,
+        "clickhouse:// or chdb://",
+    ),
+    Source("spans", (), _spans, True, False, "file"),
 )
 """The table: first row whose prefix a source starts with; else the last (spans)."""
 
@@ -118,7 +127,7 @@ def load(sources: Sequence[str], options: Options | None = None, **kwargs: Any) 
         raise InputError(
             ", ".join(sources),
             None,
-            f"expected one {source.name} source on its own ({source.name} and other sources "
-            "are analysed separately)",
+            f"expected one {source.example} source on its own ({source.name} and other "
+            "sources are analysed separately)",
         )
     return source.load(sources, options)
