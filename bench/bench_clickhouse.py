@@ -10,7 +10,7 @@ In one run:
    rerank, streamed generate with a ``rag.first_chunk`` event; about 1% errors) in chDB, in
    the contrib exporter's current ``otel_traces`` table, generated in SQL (seeded hashes, so
    every run makes the same spans);
-2. writes the same spans out as OTLP JSON lines (one turn per line), by SQL;
+2. writes the same spans out as OTLP JSON lines (one span per line), streamed by SQL;
 3. times, each in its own process (peak RSS its own):
    - ``rag-otel analyze chdb://DIR`` (the statistics in chDB, the critical path on a sample),
    - ``rag-otel analyze clickhouse://127.0.0.1:PORT/`` over HTTP through ``clickhouse-connect``
@@ -122,8 +122,8 @@ FROM ({turns_sql(n_turns)})
 ARRAY JOIN [{arms}] AS r"""
 
 
-def otlp_sql(table: str, n_turns: int) -> str:
-    """The same spans as OTLP JSON lines, one turn per line."""
+def otlp_sql(table: str, n_turns: int, path: Path) -> str:
+    """The same spans as OTLP JSON lines (one span per line), streamed into ``path``."""
     span = """concat('{"traceId":"', TraceId, '","spanId":"', SpanId, '"',
       if(ParentSpanId = '', '', concat(',"parentSpanId":"', ParentSpanId, '"')),
       ',"name":"', SpanName, '","kind":', if(SpanKind = 'Server', '2', '1'),
@@ -138,9 +138,10 @@ def otlp_sql(table: str, n_turns: int) -> str:
         '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
         '{"stringValue":"faq-bot"}}]},"scopeSpans":[{"scope":{"name":"rag_otel"},"spans":['
     )
-    return f"""SELECT concat('{head}', arrayStringConcat(groupArray({span}), ','), ']}}]}}]}}')
-FROM {table} WHERE TraceId IN (SELECT tid FROM ({turns_sql(n_turns)}))
-GROUP BY TraceId"""
+    last = T0 + (n_turns - 1) * 2_000_000_000
+    return f"""SELECT concat('{head}', {span}, ']}}]}}]}}')
+FROM {table} WHERE Timestamp <= fromUnixTimestamp64Nano(toInt64({last + 1_999_999_999}))
+INTO OUTFILE '{path}' FORMAT TabSeparatedRaw"""
 
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
@@ -196,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         count = int(str(session.query("SELECT count() FROM otel.otel_traces", "CSV")).strip())
         made = time.perf_counter() - started
         started = time.perf_counter()
-        out = session.query(otlp_sql("otel.otel_traces", file_turns), "TabSeparatedRaw")
-        spans_file.write_bytes(out.bytes())
-        del out
+        session.query(otlp_sql("otel.otel_traces", file_turns, spans_file))
         written = time.perf_counter() - started
         session.close()
         print(
