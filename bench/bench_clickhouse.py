@@ -10,7 +10,8 @@ In one run:
    rerank, streamed generate with a ``rag.first_chunk`` event; about 1% errors) in chDB, in
    the contrib exporter's current ``otel_traces`` table, generated in SQL (seeded hashes, so
    every run makes the same spans);
-2. writes the same spans out as OTLP JSON lines (one span per line), streamed by SQL;
+2. writes the same spans out as OTLP JSON lines (one span per line, in time order), by SQL
+   in chunks of 100,000 turns;
 3. times, each in its own process (peak RSS its own):
    - ``rag-otel analyze chdb://DIR`` (the statistics in chDB, the critical path on a sample),
    - ``rag-otel analyze clickhouse://127.0.0.1:PORT/`` over HTTP through ``clickhouse-connect``
@@ -122,8 +123,9 @@ FROM ({turns_sql(n_turns)})
 ARRAY JOIN [{arms}] AS r"""
 
 
-def otlp_sql(table: str, n_turns: int, path: Path) -> str:
-    """The same spans as OTLP JSON lines (one span per line), streamed into ``path``."""
+def otlp_sql(table: str, first_turn: int, turns: int) -> str:
+    """The same spans as OTLP JSON lines (one span per line) of turns [first, first + turns),
+    in time order: a trace's spans close together, as an exporter writes them."""
     span = """concat('{"traceId":"', TraceId, '","spanId":"', SpanId, '"',
       if(ParentSpanId = '', '', concat(',"parentSpanId":"', ParentSpanId, '"')),
       ',"name":"', SpanName, '","kind":', if(SpanKind = 'Server', '2', '1'),
@@ -138,10 +140,11 @@ def otlp_sql(table: str, n_turns: int, path: Path) -> str:
         '{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":'
         '{"stringValue":"faq-bot"}}]},"scopeSpans":[{"scope":{"name":"rag_otel"},"spans":['
     )
-    last = T0 + (n_turns - 1) * 2_000_000_000
+    lo, hi = T0 + first_turn * 2_000_000_000, T0 + (first_turn + turns) * 2_000_000_000
     return f"""SELECT concat('{head}', {span}, ']}}]}}]}}')
-FROM {table} WHERE Timestamp <= fromUnixTimestamp64Nano(toInt64({last + 1_999_999_999}))
-INTO OUTFILE '{path}' FORMAT TabSeparatedRaw"""
+FROM {table} WHERE Timestamp >= fromUnixTimestamp64Nano(toInt64({lo}))
+  AND Timestamp < fromUnixTimestamp64Nano(toInt64({hi}))
+ORDER BY Timestamp"""
 
 
 def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
@@ -197,7 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         count = int(str(session.query("SELECT count() FROM otel.otel_traces", "CSV")).strip())
         made = time.perf_counter() - started
         started = time.perf_counter()
-        session.query(otlp_sql("otel.otel_traces", file_turns, spans_file))
+        with spans_file.open("wb") as out:
+            for first in range(0, file_turns, 100_000):
+                chunk = min(100_000, file_turns - first)
+                sql = otlp_sql("otel.otel_traces", first, chunk)
+                out.write(session.query(sql, "TabSeparatedRaw").bytes())
         written = time.perf_counter() - started
         session.close()
         print(
@@ -230,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     chdb_report: dict[str, Any] = json.loads(ch_out)
     http_report: dict[str, Any] = json.loads(http_out)
     file_report: dict[str, Any] = json.loads(file_out)
+    sample = chdb_report["critical_path_sample"]
+    print(f"{'':24}{'spans':>12}{'seconds':>10}{'spans/s':>14}{'peak RSS MB':>13}")
+    for name, n, s, rss in (
+        ("chdb:// (in-process)", count, ch_s, ch_rss),
+        ("clickhouse:// (HTTP)", count, http_s, http_rss),
+        ("file (rag-otel analyze)", file_turns * 7, file_s, file_rss),
+    ):
+        print(f"{name:24}{n:>12,}{s:>10.2f}{n / s:>14,.0f}{rss:>13,}")
     assert chdb_report["stages"] == http_report["stages"]
     if file_turns == n_turns:
         for a, b in zip(chdb_report["stages"], file_report["stages"], strict=True):
@@ -239,14 +254,6 @@ def main(argv: list[str] | None = None) -> int:
         agree = "every stage's count and percentiles agree (1e-6 ms)"
     else:
         agree = "file analysis on a prefix: not compared"
-    sample = chdb_report["critical_path_sample"]
-    print(f"{'':24}{'spans':>12}{'seconds':>10}{'spans/s':>14}{'peak RSS MB':>13}")
-    for name, n, s, rss in (
-        ("chdb:// (in-process)", count, ch_s, ch_rss),
-        ("clickhouse:// (HTTP)", count, http_s, http_rss),
-        ("file (rag-otel analyze)", file_turns * 7, file_s, file_rss),
-    ):
-        print(f"{name:24}{n:>12,}{s:>10.2f}{n / s:>14,.0f}{rss:>13,}")
     print(
         f"file / chdb time per span: {(file_s / (file_turns * 7)) / (ch_s / count):.1f}x; {agree}"
     )
