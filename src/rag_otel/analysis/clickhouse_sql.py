@@ -275,33 +275,45 @@ def _layers() -> list[list[str]]:
             [f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS turn_of_{k + 1}"]
         )
     t = f"turn_of_{JUMPS}"
-    # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
-    # to the turn; minus the turn's start
-    lo = "least(greatest(starts[i], starts[t]), ends[t])"
-    hi = f"greatest(least(ends[i], ends[t]), {lo})"
+    # Below, lambdas take their arrays as arguments rather than indexing captured ones
+    # (ClickHouse copies a captured array for every element: n^2 per trace).
     layers.append(
         [
-            f"arrayMap(t -> if(NOT is_turn[t], toInt64(0), arrayMin(arrayMap(i -> "
-            f"least(greatest(fcs[i], {lo}), {hi}), arrayFilter(i -> {t}[i] = t AND fcs[i] > 0, "
-            f"{_RANGE}))) - starts[t]), {_RANGE}) AS ttft",
-            f"arrayMap(t -> is_turn[t] AND arrayExists((x, f) -> x = t AND f > 0, {t}, fcs), "
-            f"{_RANGE}) AS streamed",
+            f"arrayMap(x -> if(x = 0, toInt64(0), starts[x]), {t}) AS tstarts",
+            f"arrayMap(x -> if(x = 0, toInt64(0), ends[x]), {t}) AS tends",
+        ]
+    )
+    # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
+    # to the turn; minus the turn's start. (turn, time) pairs sorted, the first per turn.
+    lo = "least(greatest(s, ts), te)"
+    layers.append(
+        [
+            "arraySort(arrayFilter(p -> p.1 > 0, arrayMap((x, f, s, e, ts, te) -> "
+            f"(if(f > 0, x, 0), least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
+            f"{t}, fcs, starts, ends, tstarts, tends))) AS chunks"
+        ]
+    )
+    layers.append(
+        [
+            "arrayFilter((p, u) -> u = 1, chunks, "
+            "arrayEnumerateUniq(arrayMap(p -> p.1, chunks))) AS firsts"
         ]
     )
     stage = (
-        f"arrayMap(i -> (toUInt8({ROW_STAGE}), stages[i], cs[i].2, cs[i].3, durs[i], errs[i], "
-        f"{t}[i], if({t}[i] > 0, toNullable(starts[i] - starts[{t}[i]]), NULL)), "
-        f"arrayFilter(i -> stages[i] != '' AND (NOT is_turn[i] OR mode = 2), {_RANGE}))"
+        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, it) -> "
+        f"(toUInt8({ROW_STAGE}), if(it AND mode != 2, '', st), c.2, c.3, d, e, x, "
+        f"if(x > 0, toNullable(s - ts), NULL)), stages, cs, durs, errs, {t}, starts, tstarts, "
+        "is_turn))"
     )
     turn = (
-        f"arrayMap(i -> (toUInt8({ROW_TURN}), '', '', multiIf(rag[i] = 1, "
-        f"{literal(SOURCE_RAG_OTEL)}, mode = 2 OR cs[i].3 = '', {literal(SOURCE_TRACE_ROOT)}, "
-        f"cs[i].3), durs[i], errs[i], i, toNullable(toInt64(0))), "
-        f"arrayFilter(i -> is_turn[i], {_RANGE}))"
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it, i) -> (toUInt8({ROW_TURN}), '', '', "
+        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
+        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, if(it, i, 0), toNullable(toInt64(0))), "
+        f"rag, cs, durs, errs, is_turn, {_RANGE}))"
     )
     first = (
-        f"arrayMap(i -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', ttft[i], errs[i], i, "
-        f"toNullable(toInt64(0))), arrayFilter(i -> streamed[i], {_RANGE}))"
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], p.1, "
+        "toNullable(toInt64(0))), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
     return layers
