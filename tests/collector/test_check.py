@@ -85,7 +85,9 @@ def test_bundled_stack_is_found_and_checks_clean() -> None:
         "collector/jaeger.yaml",
         "collector/prometheus.yaml",
     } <= names
-    assert len(bundle.overlays) == 8  # one per vendor in docs/vendors.md
+    # one per vendor in docs/vendors.md, and the ClickHouse pipeline (docs/clickhouse.md)
+    assert len(bundle.overlays) == 9
+    assert bundle.overlays[-1] == REPO / "collector" / "clickhouse.yaml"
     findings = check_paths(bundle.files, base=bundle.base, overlays=bundle.overlays)
     assert findings == []
 

@@ -13,11 +13,13 @@ REPO = Path(__file__).resolve().parents[2]
 SUBPATHS = {
     "docker-compose.yml",
     "docker-compose.vendor.yml",
+    "docker-compose.clickhouse.yml",
     ".env.example",
     "collector/otel-collector.yaml",
     "collector/jaeger.yaml",
     "collector/jaeger-standalone.yaml",
     "collector/prometheus.yaml",
+    "collector/clickhouse.yaml",
     "collector/data/.gitignore",
 }
 

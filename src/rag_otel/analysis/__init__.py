@@ -6,7 +6,8 @@
     print(render(report, "markdown"))
     print(report.verdict.lines[0])
 
-Each step is usable on its own: `read_spans` / `read_many` (readers), `analyze` (spans ->
+Any source the command line takes (files, Jaeger, Phoenix, Prometheus, ClickHouse, chDB):
+`load` (`rag_otel.analysis.sources`, the one table of sources). Each step is usable on its own: `read_spans` / `read_many` (readers), `analyze` (spans ->
 `Report`), `render` (a `Report` -> table, JSON, CSV or Markdown).
 """
 
@@ -15,6 +16,7 @@ from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.report import Report, analyze
+from rag_otel.analysis.sources import load
 
 __all__ = [
     "Diagnostics",
@@ -23,6 +25,7 @@ __all__ = [
     "Span",
     "analyze",
     "analyze_sources",
+    "load",
     "read_many",
     "read_spans",
     "render",

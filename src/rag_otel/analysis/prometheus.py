@@ -434,20 +434,3 @@ def _service_hint(service: str | None) -> str:
 
 def _escape(value: str | None) -> str:
     return (value or "").replace("\\", "\\\\").replace('"', '\\"')
-
-
-def load_prometheus(
-    sources: list[str],
-    *,
-    since: str | None = None,
-    until: str | None = None,
-    service: str | None = None,
-) -> Report:
-    """`analyze_prometheus` for the CLI: exactly one ``prometheus+`` source, not mixed with spans."""
-    if len(sources) != 1:
-        raise InputError(
-            ", ".join(sources),
-            None,
-            "expected one prometheus+http:// source on its own (histograms and spans do not mix)",
-        )
-    return analyze_prometheus(sources[0], since=since, until=until, service=service)

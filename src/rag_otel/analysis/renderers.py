@@ -100,6 +100,13 @@ def _footer(report: Report) -> list[str]:
             f"{ft.timed} of {ft.turns} turns have one"
             + (f" ({missing} streamed nothing: no time to first token)" if missing else "")
         )
+    if report.sample is not None:
+        sample = report.sample
+        lines.append(
+            f"critical path, verdict and first-token attribution on a sample of "
+            f"{sample['traces']:,} traces ({sample['turns']:,} of {sample['of_turns']:,} turns); "
+            "the statistics on all spans"
+        )
     return lines
 
 

@@ -91,6 +91,10 @@ class Report:
     the turns the HTML report draws. Empty for a source without turn trees."""
     time_range: tuple[int, int] | None = None
     """(first turn's start, last turn's end) in ns since the epoch; None without turns."""
+    sample: dict[str, int] | None = None
+    """When the statistics cover all spans but the critical path, the verdict and
+    first-token attribution a sample of traces (a store source: `analysis.store`):
+    ``{"traces", "turns", "of_turns"}``. None: all turns were attributed."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, as JSON-ready values."""
@@ -121,6 +125,7 @@ class Report:
             "stages": [_stats_dict(s) for s in self.stages],
             "critical_path": attribution_dict(self.attribution),
             "first_token_critical_path": None if fa is None else attribution_dict(fa),
+            "critical_path_sample": self.sample,
             "verdict": {
                 "stage": self.verdict.stage,
                 "share": self.verdict.share,

@@ -7,6 +7,8 @@
     rag-otel analyze observations.json                    # Phoenix or Langfuse exports too
     rag-otel analyze spans.jsonl --stage-key component.name --kind-map '*Retriever=retrieval'
     rag-otel compare baseline.jsonl new.jsonl --fail-if-slower 10
+    rag-otel analyze clickhouse://127.0.0.1:8123/otel --service faq-bot --since 1h
+    rag-otel compare 'chdb:///data?since=2h&until=1h' 'chdb:///data?since=1h'
 
 Exit codes: 0 ok, 1 regression found by ``compare --fail-if-slower``, 2 bad input or usage.
 """
@@ -56,7 +58,8 @@ def register(subparsers: Any) -> None:
         metavar="SOURCE",
         help=(
             "OTLP JSON (lines), Jaeger, Phoenix or Langfuse JSON file (gzip ok), '-' for stdin, "
-            "a Jaeger URL or phoenix+http://HOST:PORT/PROJECT"
+            "a Jaeger URL, phoenix+http://HOST:PORT/PROJECT, prometheus+http://HOST:PORT, "
+            "clickhouse://[USER@]HOST[:PORT]/[DB][?table=...] or chdb:///DATADIR"
         ),
     )
     _input_options(p)
@@ -123,18 +126,22 @@ def _input_options(p: argparse.ArgumentParser) -> None:
         choices=FORMATS,
         help="force the input format (default: detected from the content)",
     )
-    g.add_argument("--service", help="live Jaeger: service name")
+    g.add_argument("--service", help="live Jaeger, Prometheus, ClickHouse: service name")
     g.add_argument(
         "--since",
         help=(
-            "live Jaeger, Phoenix or Prometheus: look back this far, e.g. 1h, 30m (or a timestamp)"
+            "live Jaeger, Phoenix, Prometheus or ClickHouse: look back this far, e.g. 1h, 30m (or a timestamp)"
         ),
     )
     g.add_argument(
-        "--until", help="live Jaeger, Phoenix or Prometheus: end of the time range (default now)"
+        "--until",
+        help="live Jaeger, Phoenix, Prometheus or ClickHouse: end of the time range (default now)",
     )
     g.add_argument(
-        "--limit", type=int, metavar="N", help="live Jaeger or Phoenix: at most N traces"
+        "--limit",
+        type=int,
+        metavar="N",
+        help="live Jaeger, Phoenix or ClickHouse: at most N traces",
     )
 
 
@@ -205,18 +212,20 @@ def _error(message: str) -> int:
 def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = False) -> Report:
     """Read and analyse; raises InputError (fatal input problems, or no spans at all).
     ``attributes``: keep every span attribute (the HTML report's waterfalls show them)."""
-    from rag_otel.analysis.pipeline import analyze_sources
+    from rag_otel.analysis.sources import Options, load
 
-    return analyze_sources(
+    return load(
         sources,
-        format=args.input_format,
-        all_spans=args.all_spans,
-        service=args.service,
-        since=args.since,
-        until=args.until,
-        limit=args.limit,
-        keep_attributes=attributes,
-        **_recognition(args),
+        Options(
+            format=args.input_format,
+            all_spans=args.all_spans,
+            service=args.service,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+            keep_attributes=attributes,
+            **_recognition(args),
+        ),
     )
 
 
@@ -238,22 +247,13 @@ def run_analyze(args: argparse.Namespace) -> int:
         missing = require_extra("analyze --plot", "plot")
         if missing is not None:
             return missing
-    try:
-        if any(s.startswith("prometheus+") for s in args.sources):  # histograms, not spans
-            from rag_otel.analysis.prometheus import load_prometheus
+    if args.plot:
+        from rag_otel.analysis.sources import source_of
 
-            if args.plot:
-                return _error("--plot needs spans; a prometheus+ source has only histograms")
-            if args.stage_key or args.kind_map:
-                return _error(
-                    "--stage-key and --kind-map need spans; a prometheus+ source has only "
-                    "histograms"
-                )
-            report = load_prometheus(
-                args.sources, since=args.since, until=args.until, service=args.service
-            )
-        else:
-            report = _load(args.sources, args, attributes=bool(args.html))
+        if not all(source_of(s).spans for s in args.sources):
+            return _error("--plot needs spans; a prometheus+ source has only histograms")
+    try:
+        report = _load(args.sources, args, attributes=bool(args.html))
     except InputError as exc:
         return _error(str(exc))
     try:

@@ -40,7 +40,13 @@ from rag_otel.collector.documents import (
 from rag_otel.collector.environment import credential_findings, env_findings
 from rag_otel.collector.pipelines import CollectorModel, check_collector, check_jaeger_storage
 from rag_otel.collector.prometheus import check_prometheus
-from rag_otel.collector.stack import COLLECTOR_CONFIG, COMPOSE_FILE, is_stack, stack_root
+from rag_otel.collector.stack import (
+    COLLECTOR_CONFIG,
+    COLLECTOR_OVERLAYS,
+    COMPOSE_FILE,
+    is_stack,
+    stack_root,
+)
 
 __all__ = [
     "Bundle",
@@ -185,8 +191,11 @@ def bundle_at(root: Path) -> Bundle | None:
     if not is_stack(root):
         return None
     files = [root / COMPOSE_FILE, *sorted(root.glob("docker-compose.*.yml"))]
-    files += sorted((root / "collector").glob("*.yaml"))
-    overlays = tuple(sorted((root / "collector" / "vendors").glob("*.yaml")))
+    overlays = (
+        *sorted((root / "collector" / "vendors").glob("*.yaml")),
+        *(root / o for o in COLLECTOR_OVERLAYS if (root / o).is_file()),
+    )
+    files += [p for p in sorted((root / "collector").glob("*.yaml")) if p not in overlays]
     return Bundle(root, tuple(files), root / COLLECTOR_CONFIG, overlays)
 
 

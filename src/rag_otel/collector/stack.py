@@ -32,6 +32,8 @@ STACK_GLOBS: tuple[str, ...] = (
 )
 COMPOSE_FILE = "docker-compose.yml"
 COLLECTOR_CONFIG = "collector/otel-collector.yaml"
+COLLECTOR_OVERLAYS: tuple[str, ...] = ("collector/clickhouse.yaml",)
+"""Collector configs loaded on top of `COLLECTOR_CONFIG` (checked merged onto it)."""
 STANDALONE_JAEGER = "collector/jaeger-standalone.yaml"
 
 

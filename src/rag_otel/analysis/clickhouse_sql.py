@@ -1,0 +1,371 @@
+"""The SQL rag-otel runs on an OpenTelemetry ``otel_traces`` table: pure functions of the options.
+
+    from rag_otel.analysis.clickhouse_sql import Filters, aggregate_sql, classify_sql
+
+    print(classify_sql())  # stage recognition: generated from conventions.CONVENTIONS
+    print(aggregate_sql("otel", "otel_traces", Filters(service="faq-bot")))
+
+Everything here is generated from the tables the file analysis uses, so the two cannot
+drift: the stage and turn recognition from `conventions.CONVENTIONS` (one ``multiIf`` arm
+per row, in the same precedence, after rag-otel's own attributes), the first-chunk time
+from the sources and names of `first_token`, the percentiles with
+``quantilesExactInclusive`` (type 7, as `stats.percentile`).
+
+How a trace becomes turns and stages, in SQL (``_TRACE_SQL``; the same rules as
+`traces.build_trace`)::
+
+    spans (WHERE time range, service)      one row per span: stage, kind, source, turn
+        |                                  candidate, first-chunk time (classify_sql)
+        v  GROUP BY TraceId
+    one row per trace: arrays              duplicates dropped (first span id kept), parent
+        |                                  index (orphans and self-parents are roots), mode:
+        |                                  rag.turn spans / outermost candidates / roots,
+        |                                  each span's turn by pointer jumping (64 levels)
+        v  ARRAY JOIN rows
+    (row, name, kind, source, ns, error,   row 0 a stage span, 1 a turn, 2 a turn's time
+     turn, offset)                         to first token
+        |
+        v  GROUP BY row, name              count, errors, mean, p50/p90/p95/p99, max,
+                                           turns, mean start offset, a bounded sample
+
+What SQL does not do, and the sampled trees do (`rag_otel.analysis.clickhouse`): the
+critical path, the verdict and first-token attribution; parent cycles (the spans on a
+cycle are outside any turn here). A first chunk is clamped into its span clipped to the
+turn, not to every ancestor (they differ only under clock skew deeper than one level).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from rag_otel import semconv
+from rag_otel.analysis import first_token
+from rag_otel.analysis.conventions import (
+    CONVENTIONS,
+    OTHER,
+    SOURCE_RAG_OTEL,
+    SOURCE_TRACE_ROOT,
+    STAGE_KINDS,
+    Convention,
+    Rule,
+)
+from rag_otel.analysis.stats import QUANTILES
+
+ATTRS: Final = "SpanAttributes"
+ROW_STAGE, ROW_TURN, ROW_FIRST_TOKEN = 0, 1, 2
+SAMPLE_CAP: Final = 50_000
+"""Durations kept per stage for `compare` and plots (``groupArraySample``, seeded)."""
+SEED: Final = 20260101
+JUMPS: Final = 6
+"""Pointer-jumping rounds: a span's turn is found up to 2**6 = 64 levels above it."""
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifier(name: str) -> str:
+    """A database or table name, back-quoted; ValueError for anything but ``[A-Za-z_]\\w*``."""
+    if not _IDENT.fullmatch(name):
+        raise ValueError(f"expected a name of letters, digits and _, got {name!r}")
+    return f"`{name}`"
+
+
+def literal(text: str) -> str:
+    """A ClickHouse string literal: backslash and quote escaped, so any text stays data."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _strings(values: Iterable[str]) -> str:
+    return "[" + ", ".join(literal(v) for v in values) + "]"
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What goes into WHERE: a time range (ns since the epoch), a service, at most N traces."""
+
+    since_ns: int | None = None
+    until_ns: int | None = None
+    service: str | None = None
+    limit: int | None = None
+
+    def where(self, table: str) -> str:
+        """The WHERE clause (``Timestamp`` and ``ServiceName`` are in the primary key)."""
+        parts = ["TraceId != ''"]
+        if self.since_ns is not None:
+            parts.append(f"Timestamp >= fromUnixTimestamp64Nano(toInt64({self.since_ns}))")
+        if self.until_ns is not None:
+            parts.append(f"Timestamp <= fromUnixTimestamp64Nano(toInt64({self.until_ns}))")
+        if self.service is not None:
+            parts.append(f"ServiceName = {literal(self.service)}")
+        where = " AND ".join(parts)
+        if self.limit is not None:
+            limited = f"SELECT DISTINCT TraceId FROM {table} WHERE {where} LIMIT {int(self.limit)}"
+            where += f" AND TraceId IN ({limited})"
+        return where
+
+
+# --- stage and turn recognition, from conventions.CONVENTIONS -------------------------------
+
+
+def _attr(key: str) -> str:
+    return f"{ATTRS}[{literal(key)}]"
+
+
+def _has(key: str) -> str:
+    return f"mapContains({ATTRS}, {literal(key)})"
+
+
+def _present(keys: Sequence[str]) -> str:
+    return " OR ".join(_has(k) for k in keys)
+
+
+def _value(keys: Sequence[str]) -> str:
+    """The first present spelling's value (`Convention.keys`, first present wins)."""
+    expr = _attr(keys[-1])
+    for key in reversed(keys[:-1]):
+        expr = f"if({_has(key)}, {_attr(key)}, {expr})"
+    return expr
+
+
+def _row(rule: Rule, source: str, value: str) -> str:
+    """``(stage, kind, source, turn candidate)`` for a span a `Rule` reads."""
+    if rule.kind is None:
+        return "('', '', '', 0)"
+    name = value if rule.value_names else "SpanName"
+    for key in reversed(rule.name_keys):
+        name = f"if({_attr(key)} != '', {_attr(key)}, {name})"
+    return f"({name}, {literal(rule.kind)}, {literal(source)}, {rule.turn})"
+
+
+def _convention(convention: Convention) -> tuple[str, str]:
+    """(condition, row) of one precedence-table row."""
+    value = _value(convention.keys)
+    lowered = f"lower({value})"
+    condition = f"({_present(convention.keys)})"
+    if convention.skip_server_spans:
+        condition += " AND SpanKind NOT IN ('Server', 'SPAN_KIND_SERVER')"
+    if convention.default is None:
+        condition += f" AND {lowered} IN {_strings(convention.rules)}"
+    arms = [
+        f"{lowered} = {literal(v)}, {_row(r, convention.source, value)}"
+        for v, r in convention.rules.items()
+    ]
+    default = convention.default
+    fallback = _row(default, convention.source, value) if default is not None else "('', '', '', 0)"
+    row = f"multiIf({', '.join([*arms, fallback])})" if arms else fallback
+    return condition, row
+
+
+def classify_sql() -> str:
+    """A ``Tuple(stage, kind, source, candidate)`` per span: `conventions.classify_span` in SQL.
+
+    Stage '' is no stage. The arms, in order: a ``rag.turn`` span (no stage), a
+    ``rag.operation`` span (no stage), ``rag.stage`` (kind from ``rag.stage.kind``), then
+    one arm per row of `CONVENTIONS`.
+    """
+    kinds = _strings(STAGE_KINDS)
+    arms = [
+        f"SpanName = {literal(semconv.TURN_SPAN_NAME)}, ('', '', '', 0)",
+        f"{_has(semconv.RAG_OPERATION)}, ('', '', '', 0)",
+        f"{_has(semconv.RAG_STAGE)}, ({_attr(semconv.RAG_STAGE)}, "
+        f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)}), "
+        f"{literal(SOURCE_RAG_OTEL)}, 0)",
+    ]
+    arms += [", ".join(_convention(c)) for c in CONVENTIONS]
+    return (
+        "CAST(multiIf(\n    "
+        + ",\n    ".join([*arms, "('', '', '', 0)"])
+        + "\n  ) AS Tuple(String, String, String, UInt8))"
+    )
+
+
+def first_chunk_sql() -> str:
+    """The first chunk's time (ns) per span, 0 for none: `first_token.first_chunk_ns` in SQL."""
+
+    def earliest(names: Iterable[str]) -> str:
+        return f"arrayMin(arrayFilter((t, n) -> n IN {_strings(names)}, ev_t, `Events.Name`))"
+
+    seconds = f"toFloat64OrNull({_attr(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)})"
+    lf = _attr(first_token.LANGFUSE_COMPLETION_START_TIME)
+    langfuse = f"toUnixTimestamp64Nano(parseDateTime64BestEffortOrNull(trim(BOTH '\"' FROM {lf}), 9, 'UTC'))"
+    return (
+        "multiIf("
+        f"{earliest([semconv.EVENT_FIRST_CHUNK])} > 0, {earliest([semconv.EVENT_FIRST_CHUNK])}, "
+        f"isFinite(ifNull({seconds}, -1)) AND ifNull({seconds}, -1) >= 0, "
+        f"start + toInt64(round(assumeNotNull({seconds}) * 1e9)), "
+        f"{earliest([first_token.OPENINFERENCE_FIRST_TOKEN_EVENT])} > 0, "
+        f"{earliest([first_token.OPENINFERENCE_FIRST_TOKEN_EVENT])}, "
+        f"ifNull({langfuse}, 0) > 0, assumeNotNull({langfuse}), "
+        f"{earliest(first_token.OPENLLMETRY_CHUNK_EVENTS)})"
+    )
+
+
+def spans_sql(table: str, filters: Filters) -> str:
+    """One row per span: ids, times, error, classification, turn marker, first chunk."""
+    return f"""SELECT
+  TraceId, SpanId, ParentSpanId,
+  toInt64(toUnixTimestamp64Nano(Timestamp)) AS start,
+  toInt64(Duration) AS dur,
+  StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS err,
+  SpanName = {literal(semconv.TURN_SPAN_NAME)} AS rag_turn,
+  arrayMap(t -> toInt64(toUnixTimestamp64Nano(t)), `Events.Timestamp`) AS ev_t,
+  {classify_sql()} AS c,
+  {first_chunk_sql()} AS fc
+FROM {table}
+WHERE {filters.where(table)}"""
+
+
+_RANGE: Final = "range(1, n + 1)"
+
+
+def _layers() -> list[list[str]]:
+    """The per-trace computation, one list of new SELECT items per nesting level.
+
+    Each level reads the previous level's columns by name (``SELECT *, ...``): a column
+    referenced several times is computed once, where a chain of aliases would be copied
+    into every use.
+    """
+    each = f"arrayMap(i -> {{}}, {_RANGE})"
+    keep = "arrayMap(i -> indexOf(ids0, ids0[i]) = i, range(1, length(ids0) + 1)) AS keep"
+    columns = ("ids", "parents", "starts", "durs", "errs", "rag", "cs", "fcs")
+    layers = [
+        [keep],
+        [f"arrayFilter((x, k) -> k, {c}0, keep) AS {c}" for c in columns] + ["length(ids0) AS n0"],
+        [
+            "length(ids) AS n",
+            "arrayMap((p, s) -> if(p = '' OR p = s, 0, indexOf(ids, p)), parents, ids) AS pidx",
+            "arrayMap(c -> c.1, cs) AS stages",
+            "arrayMap(c -> c.4, cs) AS cands",
+        ],
+        [
+            "arrayMap((c, x) -> c = 2 OR (c = 1 AND x = 0), cands, pidx) AS eligible",
+            "arrayMap(i -> if(durs[i] < 0, starts[i], starts[i] + durs[i]), range(1, n + 1)) AS ends",
+        ],
+        [
+            "multiIf(has(rag, 1), 0, has(eligible, 1), 1, 2) AS mode",
+            "pidx AS jump_0",
+            "arrayMap(x -> if(x = 0, 0, toUInt8(eligible[x])), pidx) AS above_0",
+        ],
+    ]
+    # pointer jumping: after round k, jump_k is each span's ancestor 2**k levels up and
+    # above_k says whether an eligible turn candidate is at most 2**(k+1) - 1 levels up
+    for k in range(JUMPS):
+        v, j = f"above_{k}", f"jump_{k}"
+        layers.append(
+            [
+                f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS above_{k + 1}",
+                f"arrayMap(p -> if(p = 0, 0, {j}[p]), {j}) AS jump_{k + 1}",
+            ]
+        )
+    layers.append(
+        [
+            each.format(
+                "multiIf(mode = 0, rag[i] = 1, mode = 1, eligible[i] AND "
+                f"above_{JUMPS}[i] = 0, pidx[i] = 0 AND (stages[i] = '' OR parents[i] = ''))"
+            )
+            + " AS is_turn"
+        ]
+    )
+    layers.append([each.format("if(is_turn[i], i, 0)") + " AS turn_of_0"])
+    for k in range(JUMPS):
+        v, j = f"turn_of_{k}", f"jump_{k}"
+        layers.append(
+            [f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS turn_of_{k + 1}"]
+        )
+    t = f"turn_of_{JUMPS}"
+    # Below, lambdas take their arrays as arguments rather than indexing captured ones
+    # (ClickHouse copies a captured array for every element: n^2 per trace).
+    layers.append(
+        [
+            f"arrayMap(x -> if(x = 0, toInt64(0), starts[x]), {t}) AS tstarts",
+            f"arrayMap(x -> if(x = 0, toInt64(0), ends[x]), {t}) AS tends",
+        ]
+    )
+    # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
+    # to the turn; minus the turn's start. (turn, time) pairs sorted, the first per turn.
+    lo = "least(greatest(s, ts), te)"
+    layers.append(
+        [
+            "arraySort(arrayFilter(p -> p.1 > 0, arrayMap((x, f, s, e, ts, te) -> "
+            f"(if(f > 0, x, 0), least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
+            f"{t}, fcs, starts, ends, tstarts, tends))) AS chunks"
+        ]
+    )
+    layers.append(
+        [
+            "arrayFilter((p, u) -> u = 1, chunks, "
+            "arrayEnumerateUniq(arrayMap(p -> p.1, chunks))) AS firsts"
+        ]
+    )
+    stage = (
+        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, it) -> "
+        f"(toUInt8({ROW_STAGE}), if(it AND mode != 2, '', st), c.2, c.3, d, e, x, "
+        f"if(x > 0, toNullable(s - ts), NULL)), stages, cs, durs, errs, {t}, starts, tstarts, "
+        "is_turn))"
+    )
+    turn = (
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it, i) -> (toUInt8({ROW_TURN}), '', '', "
+        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
+        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, if(it, i, 0), toNullable(toInt64(0))), "
+        f"rag, cs, durs, errs, is_turn, {_RANGE}))"
+    )
+    first = (
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], p.1, "
+        "toNullable(toInt64(0))), firsts)"
+    )
+    layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
+    return layers
+
+
+def trace_sql(table: str, filters: Filters) -> str:
+    """One row per trace: its ``rows`` (stage spans, turns, first tokens) as tuples."""
+    sql = f"""SELECT
+  TraceId AS trace_id,
+  groupArray(SpanId) AS ids0, groupArray(ParentSpanId) AS parents0, groupArray(start) AS starts0,
+  groupArray(dur) AS durs0, groupArray(err) AS errs0, groupArray(rag_turn) AS rag0,
+  groupArray(c) AS cs0, groupArray(fc) AS fcs0
+FROM ({spans_sql(table, filters)})
+GROUP BY TraceId"""
+    for items in _layers():
+        sql = "SELECT *,\n  " + ",\n  ".join(items) + f"\nFROM (\n{sql}\n)"
+    return f"SELECT trace_id, rows FROM (\n{sql}\n)"
+
+
+def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> str:
+    """Per stage (row 0), for turns (1) and the time to first token (2): the statistics.
+
+    Columns: row, name, kind, sources (most frequent first), count, errors, mean ns,
+    quantiles ns (`stats.QUANTILES`), max ns, turns, mean start offset, a bounded sample of
+    durations; and for the sampled trees, ``traces`` trace ids drawn uniformly (seeded) and
+    the trace of the slowest row (on the turn row: the slowest turn's).
+    """
+    where = f"{identifier(database)}.{identifier(table)}"
+    qs = ", ".join(str(q) for q in QUANTILES)
+    return f"""SELECT
+  r.1 AS row, r.2 AS name, any(r.3) AS kind, topK(16)(r.4) AS sources,
+  count() AS spans, toUInt64(sum(r.6)) AS errors, avg(r.5) AS mean_ns,
+  quantilesExactInclusive({qs})(r.5) AS quantiles_ns, max(r.5) AS max_ns,
+  uniqExactIf((trace_id, r.7), r.7 > 0) AS turns,
+  avgIf(assumeNotNull(r.8), isNotNull(r.8)) AS offset_ns, countIf(isNotNull(r.8)) AS offsets,
+  groupArraySample({SAMPLE_CAP}, {SEED})(r.5) AS sample,
+  groupArraySample({int(traces)}, {SEED})(trace_id) AS traces, argMax(trace_id, r.5) AS slowest
+FROM ({trace_sql(where, filters)})
+ARRAY JOIN rows AS r
+GROUP BY row, name
+ORDER BY row, name"""
+
+
+def fetch_sql(
+    database: str, table: str, filters: Filters, trace_ids: Sequence[str], keys: Iterable[str]
+) -> str:
+    """The spans of the sampled traces, with only the attributes the analysis reads."""
+    where = f"{identifier(database)}.{identifier(table)}"
+    unbounded = Filters(filters.since_ns, filters.until_ns, filters.service)
+    return f"""SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, StatusCode, ServiceName,
+  toInt64(toUnixTimestamp64Nano(Timestamp)) AS start, toInt64(Duration) AS dur,
+  mapFilter((k, v) -> k IN {_strings(sorted(keys))}, {ATTRS}) AS attrs,
+  `Events.Name` AS ev_n, arrayMap(t -> toInt64(toUnixTimestamp64Nano(t)), `Events.Timestamp`) AS ev_t
+FROM {where}
+WHERE {unbounded.where(where)} AND TraceId IN {_strings(trace_ids)}"""
