@@ -80,10 +80,10 @@ def test_mypy_sees_through_the_decorators(tmp_path: Path) -> None:
         '"def (prompt: str) -> typing.Iterator[str]"',
         '"def (prompt: str) -> typing.AsyncIterator[str]"',
         '"def (question: str) -> str"',
-        '"rag_otel.spans.StageHandle"',
+        '"rag_otel.spans.handles.StageHandle"',
         '"str"',
-        '"rag_otel.spans.StageHandle"',
-        '"rag_otel.spans.TurnHandle"',
+        '"rag_otel.spans.handles.StageHandle"',
+        '"rag_otel.spans.handles.TurnHandle"',
     ], out
     # ... and it still catches a wrong argument type through the decorator.
     assert 'Argument 1 to "embed" has incompatible type "int"; expected "str"' in out
