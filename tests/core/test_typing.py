@@ -46,6 +46,7 @@ reveal_type(rag_otel.current_stage())
 reveal_type(rag_otel.current_turn())
 rag_otel.current_stage().set_top_k(3)  # never None: no guard needed
 embed(1)
+rag_otel.configure("svc", exporter="none", metrics_port="9464")
 """
 
 
@@ -87,3 +88,5 @@ def test_mypy_sees_through_the_decorators(tmp_path: Path) -> None:
     ], out
     # ... and it still catches a wrong argument type through the decorator.
     assert 'Argument 1 to "embed" has incompatible type "int"; expected "str"' in out
+    # configure() has real keyword parameters, declared once (rag_otel.options.Arguments)
+    assert 'Argument "metrics_port" to "configure" has incompatible type "str"' in out
