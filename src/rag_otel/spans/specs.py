@@ -346,7 +346,10 @@ def close(handle: _Handle, exc: BaseException | None) -> None:
         _record(handle._t0, handle._key, None if exc is None else type(exc))
     span = handle.span
     if handle._token is not None:  # None: a stream, detached between its steps
-        detach_quietly(handle._token)  # type: ignore[arg-type]
+        try:
+            _detach(handle._token)  # type: ignore[arg-type]  # detach_quietly, inlined
+        except Exception:
+            contained("context-detach", _DETACH_FAILED)
     if exc is not None:
         try:
             _mark(span, exc)
@@ -363,7 +366,10 @@ def detach_quietly(token: Token[Context]) -> None:
     try:
         _detach(token)
     except Exception:
-        contained("context-detach", "restoring the context failed (left in another context?)")
+        contained("context-detach", _DETACH_FAILED)
+
+
+_DETACH_FAILED: Final = "restoring the context failed (left in another context?)"
 
 
 def _record(t0: float, key: MetricKey | None, error: type[BaseException] | None) -> None:
