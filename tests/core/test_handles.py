@@ -29,6 +29,8 @@ from rag_otel.spans import (
 )
 from rag_otel.spans.handles import _Handle
 
+pytestmark = pytest.mark.lowest  # also run on the lowest declared versions
+
 
 def slots(handle: _Handle) -> list[str]:
     return [s for cls in type(handle).__mro__ for s in getattr(cls, "__slots__", ())]
