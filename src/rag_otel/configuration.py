@@ -93,7 +93,8 @@ def configure(arguments: Arguments) -> Configuration:
     - Exporters (``exporter=`` or ``RAG_OTEL_EXPORTER``/``OTEL_TRACES_EXPORTER``, a name or a
       list): ``otlp`` (default when an endpoint is configured), ``file`` (OTLP JSON lines,
       default otherwise), ``console``, ``none``; plus any ``span_exporter=``. Each goes through
-      its own ``BatchSpanProcessor``.
+      its own ``BatchSpanProcessor``. An unknown name is a ValueError as an argument; in a
+      variable (here or in ``RAG_OTEL_METRICS``) it is logged once and the default is used.
       ``file_path`` given explicitly turns the ``file`` exporter on next to the others unless
       the exporters are named explicitly.
     - ``protocol`` (``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL``): ``http/protobuf``
@@ -110,7 +111,8 @@ def configure(arguments: Arguments) -> Configuration:
     - ``metrics`` (``RAG_OTEL_METRICS``), ``metrics_port``, ``metrics_histogram``,
       ``metric_readers``: stage and turn duration histograms, see ``rag_otel.metrics``.
 
-    ``OTEL_SDK_DISABLED=true`` makes it install nothing (tracing stays off).
+    ``OTEL_SDK_DISABLED=true`` makes it install nothing (tracing stays off). The parameters
+    are declared once, with their variables, by `rag_otel.options.Arguments`.
     """
     options = resolve(arguments)
     for warning in options.warnings:
