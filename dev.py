@@ -126,6 +126,7 @@ LOWEST_PY = LOWEST / BIN.name / PY.name
 # Files holding the tests marked `lowest` (listed: the rest of tests/ imports dev-only packages).
 LOWEST_TESTS = [
     "tests/core/test_configure.py",
+    "tests/core/test_handles.py",
     "tests/core/test_lifecycle.py",
     "tests/core/test_shapes_and_paths.py",
     "tests/core/test_host_application.py",

@@ -116,7 +116,68 @@ def _is_module(dotted: str) -> bool:
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
 
 
-ALL_IMPORTS = [i for path in sorted(PACKAGE.rglob("*.py")) for i in imports_of(path)]
+DIRECT_IMPORTS = [i for path in sorted(PACKAGE.rglob("*.py")) for i in imports_of(path)]
+
+
+def _init_imports() -> dict[str, list[Import]]:
+    """The module-level imports of each package's ``__init__``, by package."""
+    by_package: dict[str, list[Import]] = {}
+    for i in DIRECT_IMPORTS:
+        if not i.lazy and _is_package(i.importer):
+            by_package.setdefault(i.importer, []).append(i)
+    return by_package
+
+
+def _is_package(dotted: str) -> bool:
+    return (SRC.joinpath(*dotted.split(".")) / "__init__.py").exists()
+
+
+def _parents(module: str) -> list[str]:
+    """The packages whose ``__init__`` runs before ``module`` does, below ``rag_otel`` itself
+    (``rag_otel.a`` for ``rag_otel.a.b``): every module loads the root ``__init__``, which
+    therefore imports nothing but the version (`test_the_root_package_imports_only_its_version`)."""
+    parts = module.split(".")
+    return [".".join(parts[:n]) for n in range(2, len(parts))]
+
+
+def through_parents(imp: Import, inits: dict[str, list[Import]]) -> list[Import]:
+    """What importing ``imp.imported`` also imports: the module-level imports of its parent
+    packages' ``__init__`` (and of theirs, and so on), counted as the importer's own."""
+    found: list[Import] = []
+    seen: set[str] = set()
+    todo = [p for p in _parents(imp.imported) if p not in _parents(imp.importer)]
+    while todo:
+        package = todo.pop()
+        if package in seen or package == imp.importer:
+            continue
+        seen.add(package)
+        for inner in inits.get(package, []):
+            found.append(Import(imp.importer, inner.imported, imp.lazy, imp.line))
+            todo.extend(p for p in [*_parents(inner.imported), inner.imported] if _is_package(p))
+    return found
+
+
+def _own_parents(importer: str, inits: dict[str, list[Import]]) -> list[Import]:
+    """What loading ``importer`` itself imports first: its own parent packages' ``__init__``."""
+    return [
+        Import(importer, inner.imported, False, 0)
+        for package in _parents(importer)
+        for inner in inits.get(package, [])
+        if inner.imported != importer and not importer.startswith(inner.imported + ".")
+    ]
+
+
+def _all_imports() -> list[Import]:
+    inits = _init_imports()
+    out = list(DIRECT_IMPORTS)
+    for i in DIRECT_IMPORTS:
+        out += through_parents(i, inits)
+    for importer in sorted({i.importer for i in DIRECT_IMPORTS}):
+        out += _own_parents(importer, inits)
+    return list(dict.fromkeys(out))
+
+
+ALL_IMPORTS = _all_imports()
 
 
 def test_the_import_graph_was_read() -> None:
@@ -135,6 +196,26 @@ def test_wings_import_only_what_their_rules_allow(imp: Import) -> None:
     )
 
 
+def test_the_root_package_imports_only_its_version() -> None:
+    """``rag_otel/__init__`` resolves its names on first use (PEP 562): importing any part of
+    the package (``rag_otel.analysis``, the CLI) loads nothing else through it."""
+    eager = {i.imported for i in DIRECT_IMPORTS if i.importer == "rag_otel" and not i.lazy}
+    assert eager == {"rag_otel._version"}
+
+
+def test_imports_through_a_parent_package_are_counted() -> None:
+    """The tracing API imports ``rag_otel.metrics.recorder``: what ``rag_otel.metrics``'s own
+    ``__init__`` imported at module level would be the tracing API's import too."""
+    inits = {
+        "rag_otel.metrics": [Import("rag_otel.metrics", "rag_otel.metrics.provider", False, 1)]
+    }
+    imp = Import("rag_otel.spans.specs", "rag_otel.metrics.recorder", False, 7)
+    assert through_parents(imp, inits) == [
+        Import("rag_otel.spans.specs", "rag_otel.metrics.provider", False, 7)
+    ]
+    assert wing("rag_otel.metrics.provider") not in ALLOWED[wing(imp.importer)]
+
+
 def test_nothing_but_the_cli_imports_the_demo() -> None:
     offenders = [
         i
@@ -142,3 +223,94 @@ def test_nothing_but_the_cli_imports_the_demo() -> None:
         if wing(i.imported) == "demo" and wing(i.importer) not in {"demo", "cli"}
     ]
     assert offenders == []
+
+
+def _cycles(edges: list[Import]) -> list[list[str]]:
+    """The modules that import each other back, by any path: Tarjan's strongly connected
+    components of more than one module."""
+    graph: dict[str, set[str]] = {}
+    for i in edges:
+        if i.importer != i.imported:
+            graph.setdefault(i.importer, set()).add(i.imported)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other() -> None:
+    """No circle, at module level or inside functions (``metrics`` and ``options`` were one)."""
+    assert _cycles(DIRECT_IMPORTS) == []
+    circle = [
+        Import("rag_otel.options", "rag_otel.metrics", False, 1),
+        Import("rag_otel.metrics", "rag_otel.metrics.readers", False, 1),
+        Import("rag_otel.metrics.readers", "rag_otel.options", True, 1),
+    ]
+    assert _cycles(circle) == [["rag_otel.metrics", "rag_otel.metrics.readers", "rag_otel.options"]]
+
+
+TRACING_SIDE = ("opentelemetry", "rag_otel.spans", "rag_otel.configuration", "rag_otel.metrics")
+
+
+def test_the_analysis_loads_nothing_of_the_tracing_side(tmp_path: Path) -> None:
+    """At run time, not only in the source: ``import rag_otel.analysis``, then ``rag-otel
+    analyze`` and ``compare`` on a file rag-otel wrote, load no OpenTelemetry module."""
+    from subprocesses import run_python
+
+    trace = tmp_path / "spans.jsonl"
+    made = run_python(
+        f"""
+        import rag_otel
+        rag_otel.configure(exporter="file", file_path={str(trace)!r})
+
+        @rag_otel.stage("retrieve", kind="retrieval")
+        def retrieve() -> None: ...
+
+        for _ in range(5):
+            with rag_otel.turn("s"):
+                retrieve()
+        rag_otel.shutdown()
+        """
+    )
+    assert made.returncode == 0, made.stderr
+    checked = run_python(
+        f"""
+        import sys
+
+        def loaded():
+            return sorted(m for m in sys.modules if m.startswith({TRACING_SIDE!r}))
+
+        import rag_otel.analysis
+        assert loaded() == [], loaded()
+        from rag_otel.cli import main
+        assert main(["analyze", {str(trace)!r}]) == 0
+        assert main(["compare", {str(trace)!r}, {str(trace)!r}]) == 0
+        assert loaded() == [], loaded()
+        import rag_otel.spans
+        assert "opentelemetry.trace" in loaded()  # the check itself sees a tracing import
+        print("clean")
+        """
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip().endswith("clean")

@@ -10,27 +10,32 @@
     with rag_otel.turn(session_id="user-42"):
         vec = embed(question)
 
-Importing this package loads only the OpenTelemetry API; the SDK is imported by
-``configure()``.
+Importing this package loads nothing but its version: each name below is imported on
+first use (PEP 562), so ``import rag_otel.analysis`` and ``rag-otel analyze`` never load
+OpenTelemetry. ``rag_otel.stage`` and the other tracing names load the OpenTelemetry API;
+the SDK is imported by ``configure()``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
 from rag_otel._version import __version__
-from rag_otel.configuration import configure, shutdown
-from rag_otel.spans import (
-    OperationHandle,
-    StageHandle,
-    TurnHandle,
-    content_capture_enabled,
-    current_stage,
-    current_turn,
-    operation,
-    stage,
-    turn,
-)
+
+if TYPE_CHECKING:
+    from rag_otel.configuration import configure, shutdown
+    from rag_otel.spans import (
+        OperationHandle,
+        StageHandle,
+        TurnHandle,
+        content_capture_enabled,
+        current_stage,
+        current_turn,
+        operation,
+        stage,
+        turn,
+    )
 
 __all__ = [
     "OperationHandle",
@@ -48,9 +53,43 @@ __all__ = [
     "turn",
 ]
 
+_HOMES: Final = {
+    "configure": "rag_otel.configuration",
+    "shutdown": "rag_otel.configuration",
+    **dict.fromkeys(
+        (
+            "OperationHandle",
+            "StageHandle",
+            "TurnHandle",
+            "content_capture_enabled",
+            "current_stage",
+            "current_turn",
+            "operation",
+            "stage",
+            "turn",
+        ),
+        "rag_otel.spans",
+    ),
+}
+"""Where each public name lives, imported on first use."""
+
 
 def instrument(*args: Any, **kwargs: Any) -> Any:
     """Auto-instrument the supported libraries: ``rag_otel.instrumentation.instrument``."""
     from rag_otel.instrumentation import instrument as _instrument
 
     return _instrument(*args, **kwargs)
+
+
+if not TYPE_CHECKING:  # mypy reads the imports above; a typo stays an error for it
+
+    def __getattr__(name: str) -> Any:
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value  # the next read is a plain module attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__})

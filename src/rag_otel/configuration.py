@@ -25,10 +25,9 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
@@ -37,17 +36,15 @@ from opentelemetry import trace as _api
 
 from rag_otel import _endpoints
 from rag_otel import metrics as _metrics
-from rag_otel._config import SETTINGS, Redactor
+from rag_otel._config import SETTINGS
 from rag_otel._errors import warn_once
 from rag_otel._otel_private import installed_tracer_provider
-from rag_otel.options import Options, resolve_options
+from rag_otel.options import Arguments, Options, resolve, takes
 from rag_otel.otlp import otlp_exporter
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics.export import MetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
-    from opentelemetry.sdk.trace.sampling import Sampler
 
     from rag_otel.exporters import ContainedExporter, CountingBatchSpanProcessor
 
@@ -85,29 +82,8 @@ _configurations: list[Configuration] = []
 _atexit_registered = False
 
 
-def configure(
-    service_name: str | None = None,
-    *,
-    exporter: str | Sequence[str] | None = None,
-    endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    file_path: str | os.PathLike[str] | None = None,
-    span_exporter: SpanExporter | Sequence[SpanExporter] | None = None,
-    resource_attributes: Mapping[str, str | bool | int | float] | None = None,
-    sampler: Sampler | None = None,
-    capture_content: bool | None = None,
-    workflow_name: str | None = None,
-    redact: Redactor | None = None,
-    max_content_length: int | None = None,
-    max_documents: int | None = None,
-    propagate_context: bool = True,
-    instrument: bool = False,
-    metrics: bool | str | Sequence[str] | None = None,
-    metrics_port: int | None = None,
-    metrics_histogram: str | None = None,
-    metric_readers: Sequence[MetricReader] = (),
-) -> Configuration:
+@takes(Arguments)
+def configure(arguments: Arguments) -> Configuration:
     """Set up tracing for this process and return what was done.
 
     - A new SDK ``TracerProvider`` (resource from ``service_name``, ``resource_attributes``,
@@ -117,7 +93,8 @@ def configure(
     - Exporters (``exporter=`` or ``RAG_OTEL_EXPORTER``/``OTEL_TRACES_EXPORTER``, a name or a
       list): ``otlp`` (default when an endpoint is configured), ``file`` (OTLP JSON lines,
       default otherwise), ``console``, ``none``; plus any ``span_exporter=``. Each goes through
-      its own ``BatchSpanProcessor``.
+      its own ``BatchSpanProcessor``. An unknown name is a ValueError as an argument; in a
+      variable (here or in ``RAG_OTEL_METRICS``) it is logged once and the default is used.
       ``file_path`` given explicitly turns the ``file`` exporter on next to the others unless
       the exporters are named explicitly.
     - ``protocol`` (``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_]PROTOCOL``): ``http/protobuf``
@@ -134,30 +111,10 @@ def configure(
     - ``metrics`` (``RAG_OTEL_METRICS``), ``metrics_port``, ``metrics_histogram``,
       ``metric_readers``: stage and turn duration histograms, see ``rag_otel.metrics``.
 
-    ``OTEL_SDK_DISABLED=true`` makes it install nothing (tracing stays off).
+    ``OTEL_SDK_DISABLED=true`` makes it install nothing (tracing stays off). The parameters
+    are declared once, with their variables, by `rag_otel.options.Arguments`.
     """
-    options = resolve_options(
-        service_name,
-        exporter=exporter,
-        endpoint=endpoint,
-        protocol=protocol,
-        headers=headers,
-        file_path=file_path,
-        span_exporter=span_exporter,
-        resource_attributes=resource_attributes,
-        sampler=sampler,
-        capture_content=capture_content,
-        workflow_name=workflow_name,
-        redact=redact,
-        max_content_length=max_content_length,
-        max_documents=max_documents,
-        propagate_context=propagate_context,
-        instrument=instrument,
-        metrics=metrics,
-        metrics_port=metrics_port,
-        metrics_histogram=metrics_histogram,
-        metric_readers=metric_readers,
-    )
+    options = resolve(arguments)
     for warning in options.warnings:
         warn_once(warning)
     _apply_settings(options)

@@ -20,14 +20,15 @@ host: it becomes a warning (logged once by ``configure()``) and the default is u
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple, ParamSpec, TypeVar
 
-from rag_otel import metrics as _metrics
 from rag_otel._config import Redactor, env_first, env_flag
 
 if TYPE_CHECKING:
@@ -38,20 +39,133 @@ if TYPE_CHECKING:
 __all__ = [
     "EXPORTERS",
     "EXPORTER_ENV",
+    "METRICS_ENV",
+    "METRICS_EXPORTERS",
     "PROTOCOLS",
+    "Arguments",
+    "Exporters",
     "MetricsOptions",
     "Options",
     "Protocol",
+    "environment",
+    "metrics_exporters",
     "otlp_protocol",
+    "resolve",
     "resolve_options",
+    "takes",
+    "trace_exporters",
 ]
 
 EXPORTER_ENV: Final = "RAG_OTEL_EXPORTER"
 EXPORTERS: Final = ("otlp", "file", "console", "none")
+METRICS_ENV: Final = "RAG_OTEL_METRICS"
+"""``true``/``false`` or exporter names (``otlp``, ``prometheus``, ``console``, comma-separated)."""
+METRICS_EXPORTERS: Final = ("otlp", "prometheus", "console")
 PROTOCOLS: Final = ("http/protobuf", "grpc")
 DEFAULT_PROTOCOL: Final = "http/protobuf"
 
 AttributeValue = str | bool | int | float
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _env(*names: str) -> Mapping[str, tuple[str, ...]]:
+    """A field's metadata: the environment variables that set it when it is not given."""
+    return {"env": names}
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """``configure()``'s arguments, as given: the one declaration of its parameters.
+
+    ``configure()`` and ``resolve_options()`` take exactly these (`takes` gives them this
+    signature, for mypy, IDEs and ``help()`` alike); each field's metadata names
+    the environment variables that set it when it is not given (`environment`), and
+    docs/configuration.md's table lists the same, in the same order (checked by
+    ``tests/core/test_options.py``).
+    """
+
+    service_name: str | None = field(default=None, metadata=_env("OTEL_SERVICE_NAME"))
+    _: KW_ONLY
+    resource_attributes: Mapping[str, AttributeValue] | None = field(
+        default=None, metadata=_env("OTEL_RESOURCE_ATTRIBUTES")
+    )
+    exporter: str | Sequence[str] | None = field(
+        default=None, metadata=_env(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
+    )
+    endpoint: str | None = field(
+        default=None,
+        metadata=_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    protocol: str | None = field(
+        default=None,
+        metadata=_env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    )
+    headers: Mapping[str, str] | None = field(
+        default=None,
+        metadata=_env("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
+    )
+    file_path: str | os.PathLike[str] | None = field(
+        default=None, metadata=_env("RAG_OTEL_FILE_PATH")
+    )
+    span_exporter: SpanExporter | Sequence[SpanExporter] | None = None
+    sampler: Sampler | None = field(
+        default=None, metadata=_env("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG")
+    )
+    capture_content: bool | None = field(
+        default=None,
+        metadata=_env(
+            "RAG_OTEL_CAPTURE_CONTENT",
+            "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            "OPENINFERENCE_HIDE_INPUTS",
+            "OPENINFERENCE_HIDE_OUTPUTS",
+        ),
+    )
+    workflow_name: str | None = field(default=None, metadata=_env("RAG_OTEL_WORKFLOW_NAME"))
+    redact: Redactor | None = None
+    max_content_length: int | None = field(
+        default=None, metadata=_env("RAG_OTEL_MAX_CONTENT_LENGTH")
+    )
+    max_documents: int | None = field(default=None, metadata=_env("RAG_OTEL_MAX_DOCUMENTS"))
+    propagate_context: bool = True
+    instrument: bool = False
+    metrics: bool | str | Sequence[str] | None = field(
+        default=None, metadata=_env(METRICS_ENV, "OTEL_METRICS_EXPORTER")
+    )
+    metrics_port: int | None = field(default=None, metadata=_env("OTEL_EXPORTER_PROMETHEUS_PORT"))
+    metrics_histogram: str | None = field(default=None, metadata=_env("RAG_OTEL_METRICS_HISTOGRAM"))
+    metric_readers: Sequence[MetricReader] = ()
+
+
+def environment(name: str) -> tuple[str, ...]:
+    """The environment variables that set argument ``name`` when it is not given, in order."""
+    return tuple(_ENVIRONMENT[name])
+
+
+_ENVIRONMENT: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {f.name: f.metadata.get("env", ()) for f in fields(Arguments)}
+)
+
+
+def takes(
+    declaration: Callable[P, Arguments],
+) -> Callable[[Callable[[Arguments], R]], Callable[P, R]]:
+    """``@takes(Arguments)`` on ``func(arguments)``: called as ``func(service_name,
+    exporter=..., ...)``, with the declaration's parameters, typed (mypy reads them through
+    the ParamSpec) and shown by ``help()`` and IDEs (``__signature__``)."""
+
+    def decorate(func: Callable[[Arguments], R]) -> Callable[P, R]:
+        @functools.wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            return func(declaration(*args, **kwargs))
+
+        returns = inspect.signature(func).return_annotation
+        wrapper.__signature__ = inspect.signature(declaration).replace(  # type: ignore[attr-defined]
+            return_annotation=returns
+        )
+        return wrapper
+
+    return decorate
 
 
 @dataclass(frozen=True)
@@ -143,60 +257,118 @@ class Options:
     """What was wrong in the environment (the default was used instead), to be logged."""
 
 
-def _exporter_names(
-    exporter: str | Sequence[str] | None, *, otlp_endpoint: str | None, file_path_given: bool
-) -> tuple[str, ...]:
-    if exporter is not None:
-        names = [exporter] if isinstance(exporter, str) else list(exporter)
-        source = "exporter="
-    else:
-        raw = env_first(EXPORTER_ENV, "OTEL_TRACES_EXPORTER")
-        if raw is None:
-            default = ["otlp" if otlp_endpoint else "file"]
-            if file_path_given and "file" not in default:
-                default.append("file")  # file_path= turns the file on next to the default
-            return tuple(default)
-        names = raw.split(",")
-        source = f"{EXPORTER_ENV}/OTEL_TRACES_EXPORTER"
+class Exporters(NamedTuple):
+    """The exporter names an argument or the environment means, and what was wrong with the
+    environment (the default was used instead), if anything."""
+
+    names: tuple[str, ...]
+    warning: str | None = None
+
+
+def _names(
+    given: str | Sequence[str],
+    accepted: Sequence[str],
+    source: str,
+    default: tuple[str, ...],
+    kind: str = "exporter",
+) -> Exporters:
+    """Comma-separated (or listed) names, stripped, in lower case, each once, ``none`` left out.
+
+    An unknown name given as an argument (``source`` ends in ``=``) is a programming error: a
+    ValueError. One in an environment variable must not stop the host: ``default`` is used
+    and the warning names the accepted values.
+    """
+    raw_names = given.split(",") if isinstance(given, str) else list(given)
     out: list[str] = []
-    for raw_name in names:
+    for raw_name in raw_names:
         name = raw_name.strip().lower()
-        if name not in EXPORTERS:
-            raise ValueError(
-                f"rag-otel: {source} names unknown exporter {raw_name!r}; expected one of "
-                + ", ".join(EXPORTERS)
+        if name in out or name == "none":
+            continue
+        if name not in accepted:
+            expected = f"expected one of {', '.join(accepted)}"
+            if source.endswith("="):
+                raise ValueError(
+                    f"rag-otel: {source} names unknown {kind} {raw_name!r}; {expected}"
+                )
+            using = ", ".join(default) or "none"
+            return Exporters(
+                default,
+                f"rag-otel: {source}={given!r} names unknown {kind} {raw_name.strip()!r} "
+                f"({expected}); using the default ({using})",
             )
-        if name not in out and name != "none":
-            out.append(name)
-    return tuple(out)
+        out.append(name)
+    return Exporters(tuple(out))
 
 
-def _metrics_options(
-    metrics: bool | str | Sequence[str] | None,
-    *,
-    endpoint: str | None,
-    protocol: str | None,
-    port: int | None,
-    histogram: str | None,
-    readers: Sequence[MetricReader],
-) -> tuple[MetricsOptions, str | None]:
-    """The metrics options, and a warning about the environment (or None)."""
-    exporters: list[str] = []
-    if metrics is not False:
-        exporters = _metrics.exporter_names(
-            metrics,
-            otlp_endpoint=endpoint
-            or env_first("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        )
-    chosen = otlp_protocol("metrics", protocol)
-    options = MetricsOptions(
-        exporters=tuple(exporters),
-        protocol=chosen.name,
-        port=port,
-        histogram=histogram,
-        readers=tuple(readers),
+def trace_exporters(
+    exporter: str | Sequence[str] | None, *, otlp_endpoint: str | None, file_path_given: bool
+) -> Exporters:
+    """The span exporters ``exporter=`` means, else ``RAG_OTEL_EXPORTER`` /
+    ``OTEL_TRACES_EXPORTER``, else ``otlp`` with an OTLP endpoint, ``file`` without one
+    (and ``file`` next to it when ``file_path=`` is given)."""
+    default: tuple[str, ...] = ("otlp",) if otlp_endpoint else ("file",)
+    if file_path_given and "file" not in default:
+        default += ("file",)  # file_path= turns the file on next to the default
+    if exporter is not None:
+        return _names(exporter, EXPORTERS, "exporter=", default)
+    variables = environment("exporter")
+    raw = env_first(*variables)
+    if raw is None:
+        return Exporters(default)
+    name = next(v for v in variables if env_first(v))
+    return _names(raw, EXPORTERS, name, default)
+
+
+_METRICS: Final = "metrics exporter"
+_OFF: Final = ("false", "0", "no", "off", "none")
+_ON: Final = ("true", "1", "yes", "on")
+
+
+def metrics_exporters(
+    metrics: bool | str | Sequence[str] | None, *, otlp_endpoint: str | None
+) -> Exporters:
+    """Which metrics exporters ``configure(metrics=...)`` means; none when metrics stay off.
+
+    ``None`` reads ``RAG_OTEL_METRICS`` (off when unset). ``True`` (or ``"true"``) means
+    ``OTEL_METRICS_EXPORTER`` when set, else ``otlp`` when an OTLP endpoint is configured,
+    else ``prometheus``. An unknown name: see `_names` (metrics stay off when it came from
+    ``RAG_OTEL_METRICS``; the ``True`` default when from ``OTEL_METRICS_EXPORTER``).
+    """
+    source = "metrics="
+    if metrics is None:
+        raw = env_first(METRICS_ENV)
+        if raw is None or raw.lower() in _OFF:
+            return Exporters(())
+        source = METRICS_ENV
+        metrics = True if raw.lower() in _ON else raw
+    if metrics is False:
+        return Exporters(())
+    default = ("otlp",) if otlp_endpoint else ("prometheus",)
+    if metrics is True:
+        raw_env = env_first("OTEL_METRICS_EXPORTER")
+        if raw_env is None:
+            return Exporters(default)
+        return _names(raw_env, METRICS_EXPORTERS, "OTEL_METRICS_EXPORTER", default, _METRICS)
+    off_by_default = () if source == METRICS_ENV else default
+    return _names(metrics, METRICS_EXPORTERS, source, off_by_default, _METRICS)
+
+
+def _metrics_options(arguments: Arguments) -> tuple[MetricsOptions, list[str | None]]:
+    """The metrics options, and what was wrong in the environment (None: nothing)."""
+    exporters = metrics_exporters(
+        arguments.metrics,
+        otlp_endpoint=arguments.endpoint
+        or env_first("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     )
-    return options, chosen.warning if "otlp" in exporters else None
+    chosen = otlp_protocol("metrics", arguments.protocol)
+    options = MetricsOptions(
+        exporters=exporters.names,
+        protocol=chosen.name,
+        port=arguments.metrics_port,
+        histogram=arguments.metrics_histogram,
+        readers=tuple(arguments.metric_readers),
+    )
+    return options, [exporters.warning, chosen.warning if "otlp" in exporters.names else None]
 
 
 def _span_exporters(
@@ -209,74 +381,57 @@ def _span_exporters(
     return (span_exporter,)
 
 
-def resolve_options(
-    service_name: str | None = None,
-    *,
-    exporter: str | Sequence[str] | None = None,
-    endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    file_path: str | os.PathLike[str] | None = None,
-    span_exporter: SpanExporter | Sequence[SpanExporter] | None = None,
-    resource_attributes: Mapping[str, AttributeValue] | None = None,
-    sampler: Sampler | None = None,
-    capture_content: bool | None = None,
-    workflow_name: str | None = None,
-    redact: Redactor | None = None,
-    max_content_length: int | None = None,
-    max_documents: int | None = None,
-    propagate_context: bool = True,
-    instrument: bool = False,
-    metrics: bool | str | Sequence[str] | None = None,
-    metrics_port: int | None = None,
-    metrics_histogram: str | None = None,
-    metric_readers: Sequence[MetricReader] = (),
-) -> Options:
-    """``configure()``'s arguments (same names) and the environment, resolved; no side effect.
+@takes(Arguments)
+def resolve_options(arguments: Arguments) -> Options:
+    """``configure()``'s arguments (same names) and the environment, resolved; no side effect:
+    `resolve`, called with the parameters of `Arguments`."""
+    return resolve(arguments)
 
-    Raises ValueError for an argument it cannot mean (an unknown exporter or protocol), and
-    for an unknown exporter named by ``RAG_OTEL_EXPORTER``/``OTEL_TRACES_EXPORTER``/
-    ``RAG_OTEL_METRICS``/``OTEL_METRICS_EXPORTER`` (nothing sensible to fall back to).
+
+def resolve(arguments: Arguments) -> Options:
+    """``arguments`` and the environment, resolved into `Options`; no side effect.
+
+    Raises ValueError for an argument it cannot mean (an unknown exporter or protocol). What
+    the environment cannot mean (an unknown exporter in ``RAG_OTEL_EXPORTER``,
+    ``OTEL_TRACES_EXPORTER``, ``RAG_OTEL_METRICS``, ``OTEL_METRICS_EXPORTER``, an unsupported
+    protocol) becomes one of ``warnings``, and the default is used.
     """
+    a = arguments
     settings = Options(
-        capture_content=None if capture_content is None else bool(capture_content),
-        workflow_name=None if workflow_name is None else (str(workflow_name) or None),
-        redact=redact,
-        max_content_length=None if max_content_length is None else max(1, int(max_content_length)),
-        max_documents=None if max_documents is None else max(0, int(max_documents)),
+        capture_content=None if a.capture_content is None else bool(a.capture_content),
+        workflow_name=None if a.workflow_name is None else (str(a.workflow_name) or None),
+        redact=a.redact,
+        max_content_length=None
+        if a.max_content_length is None
+        else max(1, int(a.max_content_length)),
+        max_documents=None if a.max_documents is None else max(0, int(a.max_documents)),
     )
     if env_flag("OTEL_SDK_DISABLED"):
         return replace(settings, disabled=True)
-    exporters = _exporter_names(
-        exporter,
-        otlp_endpoint=endpoint
-        or env_first("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-        file_path_given=file_path is not None,
+    exporters = trace_exporters(
+        a.exporter,
+        otlp_endpoint=a.endpoint or env_first(*environment("endpoint")),
+        file_path_given=a.file_path is not None,
     )
-    traces_protocol = otlp_protocol("traces", protocol)
-    metrics_options, metrics_warning = _metrics_options(
-        metrics,
-        endpoint=endpoint,
-        protocol=protocol,
-        port=metrics_port,
-        histogram=metrics_histogram,
-        readers=metric_readers,
-    )
-    warnings = [traces_protocol.warning] if "otlp" in exporters else []
-    warnings.append(metrics_warning)
+    traces_protocol = otlp_protocol("traces", a.protocol)
+    metrics_options, metrics_warnings = _metrics_options(a)
+    warnings = [exporters.warning]
+    if "otlp" in exporters.names:
+        warnings.append(traces_protocol.warning)
+    warnings += metrics_warnings
     return replace(
         settings,
-        service_name=service_name,
-        resource_attributes=MappingProxyType(dict(resource_attributes or {})),
-        sampler=sampler,
-        exporters=exporters,
-        endpoint=endpoint,
+        service_name=a.service_name,
+        resource_attributes=MappingProxyType(dict(a.resource_attributes or {})),
+        sampler=a.sampler,
+        exporters=exporters.names,
+        endpoint=a.endpoint,
         protocol=traces_protocol.name,
-        headers=None if headers is None else MappingProxyType(dict(headers)),
-        file_path=None if file_path is None else Path(file_path),
-        span_exporters=_span_exporters(span_exporter),
-        propagate_context=propagate_context,
-        instrument=instrument,
+        headers=None if a.headers is None else MappingProxyType(dict(a.headers)),
+        file_path=None if a.file_path is None else Path(a.file_path),
+        span_exporters=_span_exporters(a.span_exporter),
+        propagate_context=a.propagate_context,
+        instrument=a.instrument,
         metrics=metrics_options,
         warnings=tuple(dict.fromkeys(w for w in warnings if w is not None)),
     )

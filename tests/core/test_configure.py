@@ -540,3 +540,37 @@ def test_workflow_name_from_configure_and_env(tmp_path: Path) -> None:
     assert turn_attrs(CONFIGURED, {"RAG_OTEL_WORKFLOW_NAME": "faq-bot"})[name] == "faq-bot"
     code = "import rag_otel; rag_otel.configure(workflow_name='support')\n"
     assert turn_attrs(code, {"RAG_OTEL_WORKFLOW_NAME": "faq-bot"})[name] == "support"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        ("RAG_OTEL_EXPORTER", "otlpp", "otlp, file, console, none"),
+        ("OTEL_TRACES_EXPORTER", "consol", "otlp, file, console, none"),
+        ("RAG_OTEL_METRICS", "promethus", "otlp, prometheus, console"),
+    ],
+)
+def test_a_typo_in_an_exporter_variable_warns_once_and_uses_the_default(
+    tmp_path: Path, variable: str, value: str, accepted: str
+) -> None:
+    """The host starts: the warning names the accepted values, once however many
+    ``configure()`` calls; spans go where they go without the variable (the file)."""
+    result = run_python(
+        "import logging, rag_otel\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "for _ in range(2):\n"
+        "    config = rag_otel.configure()\n"
+        "print(config.exporters, config.metrics)\n"
+        "with rag_otel.turn('s'):\n"
+        "    pass\n"
+        "rag_otel.shutdown()\n",
+        env={variable: value},
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if f"{variable}=" in line]
+    assert len(warnings) == 1, result.stderr
+    assert f"{variable}={value!r} names unknown" in warnings[0]
+    assert f"expected one of {accepted}" in warnings[0]
+    assert result.stdout.strip() == "['file(rag-otel-spans.jsonl)'] None"
+    assert '"rag.turn"' in (tmp_path / "rag-otel-spans.jsonl").read_text()

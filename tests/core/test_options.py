@@ -143,3 +143,104 @@ def test_unknown_exporter_names_are_value_errors(monkeypatch: pytest.MonkeyPatch
         resolve_options(exporter="zipkin")
     with pytest.raises(ValueError, match="unknown metrics exporter 'statsd'"):
         resolve_options(metrics="statsd")
+
+
+# --- a typo in an environment variable: warned once, the default used ----------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "endpoint", "default"),
+    [
+        ("RAG_OTEL_EXPORTER", "otlpp", None, ("file",)),
+        ("OTEL_TRACES_EXPORTER", "consol", "http://127.0.0.1:4318", ("otlp",)),
+        ("OTEL_TRACES_EXPORTER", "console,zipkin", None, ("file",)),
+    ],
+)
+def test_an_unknown_span_exporter_in_the_environment_falls_back_to_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    endpoint: str | None,
+    default: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv(variable, value)
+    options = resolve_options(endpoint=endpoint)
+    assert options.exporters == default
+    (warning,) = options.warnings
+    assert warning.startswith(f"rag-otel: {variable}={value!r} names unknown exporter ")
+    assert "expected one of otlp, file, console, none" in warning
+    assert warning.endswith(f"using the default ({', '.join(default)})")
+
+
+def test_an_unknown_metrics_exporter_in_the_environment_falls_back_to_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RAG_OTEL_METRICS", "promethus")
+    options = resolve_options()
+    assert options.metrics.exporters == ()  # RAG_OTEL_METRICS's default: metrics off
+    assert options.warnings == (
+        "rag-otel: RAG_OTEL_METRICS='promethus' names unknown metrics exporter 'promethus' "
+        "(expected one of otlp, prometheus, console); using the default (none)",
+    )
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "statsd")
+    options = resolve_options(metrics=True)
+    assert options.metrics.exporters == ("prometheus",)  # metrics=True's default
+    assert "OTEL_METRICS_EXPORTER='statsd' names unknown metrics exporter" in options.warnings[0]
+
+
+def test_an_unknown_exporter_as_an_argument_still_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_OTEL_EXPORTER", "otlpp")  # the argument wins, and is checked
+    with pytest.raises(ValueError, match="exporter= names unknown exporter 'zipkin'"):
+        resolve_options(exporter="zipkin")
+    with pytest.raises(ValueError, match="metrics= names unknown metrics exporter 'statsd'"):
+        resolve_options(metrics=["otlp", "statsd"])
+
+
+# --- configure()'s parameters: declared once -----------------------------------------------
+
+
+def test_configure_and_resolve_options_take_the_declared_arguments() -> None:
+    import inspect
+    from dataclasses import MISSING, fields
+
+    import rag_otel
+    from rag_otel.options import Arguments
+
+    declared = [(f.name, f.default) for f in fields(Arguments) if f.default is not MISSING]
+    assert [f.name for f in fields(Arguments)] == [name for name, _ in declared]
+    for func in (rag_otel.configure, resolve_options):
+        params = inspect.signature(func).parameters.values()
+        assert [(p.name, p.default) for p in params] == declared, func
+        first, *rest = params
+        assert first.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD  # configure("faq-bot")
+        assert {p.kind for p in rest} == {inspect.Parameter.KEYWORD_ONLY}
+    assert "exporter=" in (rag_otel.configure.__doc__ or "")
+    assert inspect.signature(rag_otel.configure).return_annotation == "Configuration"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def _documented_options() -> list[tuple[str, set[str]]]:
+    """docs/configuration.md's option table: (argument, the variables its row names)."""
+    import re
+
+    text = DOCS.read_text(encoding="utf-8")
+    table = text.split("## Options", 1)[1].split("\n\n", 2)[1]
+    rows = []
+    for line in table.splitlines()[2:]:
+        argument, variables = (cell.strip() for cell in line.strip("|").split("|")[:2])
+        if argument:
+            rows.append((argument.strip("`"), set(re.findall(r"`([A-Z][A-Z0-9_]+)`", variables))))
+    return rows
+
+
+def test_the_docs_table_lists_the_declared_arguments_and_their_variables() -> None:
+    from dataclasses import fields
+
+    from rag_otel.options import Arguments, environment
+
+    documented = _documented_options()
+    assert [name for name, _ in documented] == [f.name for f in fields(Arguments)]
+    for name, variables in documented:
+        assert variables == set(environment(name)), name

@@ -46,6 +46,7 @@ reveal_type(rag_otel.current_stage())
 reveal_type(rag_otel.current_turn())
 rag_otel.current_stage().set_top_k(3)  # never None: no guard needed
 embed(1)
+rag_otel.configure("svc", exporter="none", metrics_port="9464")
 """
 
 
@@ -80,10 +81,12 @@ def test_mypy_sees_through_the_decorators(tmp_path: Path) -> None:
         '"def (prompt: str) -> typing.Iterator[str]"',
         '"def (prompt: str) -> typing.AsyncIterator[str]"',
         '"def (question: str) -> str"',
-        '"rag_otel.spans.StageHandle"',
+        '"rag_otel.spans.handles.StageHandle"',
         '"str"',
-        '"rag_otel.spans.StageHandle"',
-        '"rag_otel.spans.TurnHandle"',
+        '"rag_otel.spans.handles.StageHandle"',
+        '"rag_otel.spans.handles.TurnHandle"',
     ], out
     # ... and it still catches a wrong argument type through the decorator.
     assert 'Argument 1 to "embed" has incompatible type "int"; expected "str"' in out
+    # configure() has real keyword parameters, declared once (rag_otel.options.Arguments)
+    assert 'Argument "metrics_port" to "configure" has incompatible type "str"' in out

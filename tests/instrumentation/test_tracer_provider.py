@@ -26,7 +26,7 @@ import rag_otel
 from rag_otel import semconv as sc
 from rag_otel.instrumentation.chromadb import ChromaInstrumentor
 from rag_otel.instrumentation.rank_bm25 import BM25Instrumentor
-from rag_otel.spans import PinnedStageScope
+from rag_otel.spans import PinnedStageScope, StageArgs
 
 CORPUS = [d.split() for d in ("a fence permit", "a garden shed", "fence height", "a carport")]
 CHROMA_METHODS = ("query", "get", "add", "upsert", "update", "delete")
@@ -198,7 +198,7 @@ def test_meter_provider_is_not_taken_and_says_so(
 
 
 def test_a_pinned_scope_is_a_context_manager_only() -> None:
-    scope = PinnedStageScope("s", "other", tracer_provider=Own().provider)
+    scope = PinnedStageScope(StageArgs("s"), tracer_provider=Own().provider)
     with pytest.raises(TypeError, match="context manager only"):
         scope(lambda: None)
 

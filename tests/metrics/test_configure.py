@@ -252,15 +252,16 @@ def test_otlp_export_with_explicit_buckets(otlp_receiver: ThreadingHTTPServer) -
 
 def test_default_exporter_follows_otel_metrics_exporter() -> None:
     code = """
-    from rag_otel.metrics import exporter_names
-    print(exporter_names(True, otlp_endpoint=None), exporter_names(True, otlp_endpoint="http://x"))
+    from rag_otel.options import metrics_exporters
+    print(metrics_exporters(True, otlp_endpoint=None).names, metrics_exporters(True, otlp_endpoint="http://x").names)
     """
-    assert run_python(code).stdout.strip() == "['prometheus'] ['otlp']"
+    assert run_python(code).stdout.strip() == "('prometheus',) ('otlp',)"
     done = run_python(code, env={"OTEL_METRICS_EXPORTER": "console,otlp"})
-    assert done.stdout.strip() == "['console', 'otlp'] ['console', 'otlp']"
+    assert done.stdout.strip() == "('console', 'otlp') ('console', 'otlp')"
     done = run_python(
-        "from rag_otel.metrics import exporter_names; print(exporter_names(None, otlp_endpoint=None))",
+        "from rag_otel.options import metrics_exporters; "
+        "print(metrics_exporters(None, otlp_endpoint=None).names)",
         env={"RAG_OTEL_METRICS": "otlp,prometheus"},
     )
-    assert done.stdout.strip() == "['otlp', 'prometheus']"
+    assert done.stdout.strip() == "('otlp', 'prometheus')"
     _ = urllib

@@ -51,7 +51,14 @@ from opentelemetry.trace import SpanKind, TracerProvider
 
 from rag_otel import semconv
 from rag_otel._errors import contained as _contained
-from rag_otel.spans import OperationScope, PinnedOperationScope, PinnedStageScope, StageScope
+from rag_otel.spans import (
+    OperationArgs,
+    OperationScope,
+    PinnedOperationScope,
+    PinnedStageScope,
+    StageArgs,
+    StageScope,
+)
 
 logger: Final = logging.getLogger("rag_otel.instrumentation")
 
@@ -128,11 +135,10 @@ class Scopes:
         self, name: str, kind: semconv.StageKind, *, span_kind: SpanKind = SpanKind.INTERNAL
     ) -> StageScope:
         """A stage scope without extra attributes: build it once, enter it on every call."""
+        args = StageArgs(name, kind, span_kind=span_kind)
         if self.tracer_provider is None:
-            return StageScope(name, kind, {}, span_kind=span_kind)
-        return PinnedStageScope(
-            name, kind, tracer_provider=self.tracer_provider, span_kind=span_kind
-        )
+            return StageScope(args)
+        return PinnedStageScope(args, tracer_provider=self.tracer_provider)
 
     def operation(
         self,
@@ -144,16 +150,10 @@ class Scopes:
         span_kind: SpanKind = SpanKind.INTERNAL,
     ) -> OperationScope:
         """An operation scope with this call's attributes (one per call)."""
+        args = OperationArgs(name, kind, data_source, attributes, span_kind)
         if self.tracer_provider is None:
-            return OperationScope(name, kind, data_source, attributes, span_kind)
-        return PinnedOperationScope(
-            name,
-            kind,
-            data_source,
-            attributes,
-            tracer_provider=self.tracer_provider,
-            span_kind=span_kind,
-        )
+            return OperationScope(args)
+        return PinnedOperationScope(args, tracer_provider=self.tracer_provider)
 
 
 Make = Callable[[Callable[..., Any], Scopes], Wrapper]

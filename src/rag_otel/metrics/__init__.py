@@ -46,47 +46,52 @@ The package, one concept a module:
 * `rag_otel.metrics.readers`: the readers each exporter name means (OTLP, Prometheus, console);
 * `rag_otel.metrics.provider`: `enable` / `disable` / `force_flush`, the MeterProvider's life.
 
-This module re-exports their public names. ``rag_otel.metrics.ENABLED`` reads the recorder's
-switch (live); set it, if you must, on `rag_otel.metrics.recorder`.
+This module re-exports their public names, each imported on first use (PEP 562): the
+tracing API imports `rag_otel.metrics.recorder` and `rag_otel.metrics.keys` on its hot
+path without loading the rest. ``rag_otel.metrics.ENABLED`` reads the recorder's switch
+(live); set it, if you must, on `rag_otel.metrics.recorder`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
-from rag_otel.metrics.histograms import DEFAULT_BUCKETS, GEN_AI_BUCKETS, HISTOGRAM_ENV, HISTOGRAMS
-from rag_otel.metrics.keys import (
-    TURN_FIRST_CHUNK_KEY,
-    TURN_KEY,
-    MetricKey,
-    first_chunk_key,
-    stage_key,
-    turn_first_chunk_key,
-    turn_key,
-)
-from rag_otel.metrics.provider import MetricsConfiguration, disable, enable, force_flush
-from rag_otel.metrics.readers import (
-    DEFAULT_PROMETHEUS_HOST,
-    DEFAULT_PROMETHEUS_PORT,
-    EXPORTERS,
-    METRICS_ENV,
-    OTLP_HISTOGRAM_ENV,
-    exporter_names,
-)
-from rag_otel.metrics.recorder import _PENDING as _PENDING  # the queue, for tests
-from rag_otel.metrics.recorder import MAX_BACKLOG, MAX_PENDING, record
+if TYPE_CHECKING:
+    from rag_otel.metrics.histograms import (
+        DEFAULT_BUCKETS,
+        GEN_AI_BUCKETS,
+        HISTOGRAM_ENV,
+        HISTOGRAMS,
+    )
+    from rag_otel.metrics.keys import (
+        TURN_FIRST_CHUNK_KEY,
+        TURN_KEY,
+        MetricKey,
+        first_chunk_key,
+        stage_key,
+        turn_first_chunk_key,
+        turn_key,
+    )
+    from rag_otel.metrics.provider import MetricsConfiguration, disable, enable, force_flush
+    from rag_otel.metrics.readers import (
+        DEFAULT_PROMETHEUS_HOST,
+        DEFAULT_PROMETHEUS_PORT,
+        OTLP_HISTOGRAM_ENV,
+    )
+    from rag_otel.metrics.recorder import _PENDING as _PENDING  # the queue, for tests
+    from rag_otel.metrics.recorder import ENABLED as ENABLED
+    from rag_otel.metrics.recorder import MAX_BACKLOG, MAX_PENDING, record
 
 __all__ = [
     "DEFAULT_BUCKETS",
     "DEFAULT_PROMETHEUS_HOST",
     "DEFAULT_PROMETHEUS_PORT",
-    "EXPORTERS",
     "GEN_AI_BUCKETS",
     "HISTOGRAMS",
     "HISTOGRAM_ENV",
     "MAX_BACKLOG",
     "MAX_PENDING",
-    "METRICS_ENV",
     "OTLP_HISTOGRAM_ENV",
     "TURN_FIRST_CHUNK_KEY",
     "TURN_KEY",
@@ -94,7 +99,6 @@ __all__ = [
     "MetricsConfiguration",
     "disable",
     "enable",
-    "exporter_names",
     "first_chunk_key",
     "force_flush",
     "record",
@@ -103,13 +107,44 @@ __all__ = [
     "turn_key",
 ]
 
-_LIVE = frozenset({"ENABLED", "_INSTRUMENTS"})
+_HOMES: Final = {
+    **dict.fromkeys(
+        ("DEFAULT_BUCKETS", "GEN_AI_BUCKETS", "HISTOGRAM_ENV", "HISTOGRAMS"), "histograms"
+    ),
+    **dict.fromkeys(
+        (
+            "TURN_FIRST_CHUNK_KEY",
+            "TURN_KEY",
+            "MetricKey",
+            "first_chunk_key",
+            "stage_key",
+            "turn_first_chunk_key",
+            "turn_key",
+        ),
+        "keys",
+    ),
+    **dict.fromkeys(("MetricsConfiguration", "disable", "enable", "force_flush"), "provider"),
+    **dict.fromkeys(
+        ("DEFAULT_PROMETHEUS_HOST", "DEFAULT_PROMETHEUS_PORT", "OTLP_HISTOGRAM_ENV"), "readers"
+    ),
+    **dict.fromkeys(("_PENDING", "MAX_BACKLOG", "MAX_PENDING", "record"), "recorder"),
+}
+"""Where each public name lives, imported on first use."""
+_LIVE: Final = frozenset({"ENABLED", "_INSTRUMENTS"})
 """The recorder's globals that `enable` and `disable` rebind: read through, never copied."""
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LIVE:
-        from rag_otel.metrics import recorder
+if not TYPE_CHECKING:  # mypy reads the imports above; a typo stays an error for it
 
-        return getattr(recorder, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        if name in _LIVE:
+            return getattr(importlib.import_module("rag_otel.metrics.recorder"), name)
+        home = _HOMES.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"rag_otel.metrics.{home}"), name)
+        globals()[name] = value  # the next read is a plain module attribute
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*globals(), *__all__, *_LIVE})

@@ -3,10 +3,9 @@
 Usage::
 
     from rag_otel.metrics.histograms import DEFAULT_BUCKETS
-    from rag_otel.metrics.readers import build_readers, exporter_names, serve
+    from rag_otel.metrics.readers import build_readers, serve
 
-    names = exporter_names("otlp,prometheus", otlp_endpoint=None)   # ["otlp", "prometheus"]
-    built = build_readers(names, endpoint="http://127.0.0.1:4318", aggregation=None,
+    built = build_readers(["otlp", "prometheus"], endpoint="http://127.0.0.1:4318", aggregation=None,
                           bounds=DEFAULT_BUCKETS, prometheus_port=0)
     built.readers, built.labels        # [PeriodicExportingMetricReader, PrometheusMetricReader]
     server, address = serve(built.prometheus_start, built.registry)   # the /metrics endpoint
@@ -14,7 +13,8 @@ Usage::
 OTLP goes through `rag_otel.otlp.otlp_exporter`, the factory traces use too (endpoint,
 protocol, headers from the arguments or ``OTEL_EXPORTER_OTLP_METRICS_*`` /
 ``OTEL_EXPORTER_OTLP_*``). The Prometheus text exposition has no exponential histograms, so its
-reader keeps the explicit bucket advice. A ``/metrics`` port that cannot be bound is logged and
+reader keeps the explicit bucket advice. Which names ``configure(metrics=...)`` means is
+resolved with the other options (``rag_otel.options.metrics_exporters``). A ``/metrics`` port that cannot be bound is logged and
 skipped, never raised.
 """
 
@@ -29,6 +29,7 @@ from rag_otel import _endpoints
 from rag_otel._config import env_first
 from rag_otel._errors import warn_once
 from rag_otel.metrics.histograms import aggregation as make_aggregation
+from rag_otel.options import METRICS_EXPORTERS, otlp_protocol
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricReader
@@ -37,65 +38,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PROMETHEUS_HOST",
     "DEFAULT_PROMETHEUS_PORT",
-    "EXPORTERS",
-    "METRICS_ENV",
     "OTLP_HISTOGRAM_ENV",
     "BuiltReaders",
     "build_readers",
-    "exporter_names",
     "serve",
 ]
 
 logger: Final = logging.getLogger("rag_otel")
 
-METRICS_ENV: Final = "RAG_OTEL_METRICS"
-"""``true``/``false`` or exporter names (``otlp``, ``prometheus``, ``console``, comma-separated)."""
 OTLP_HISTOGRAM_ENV: Final = "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
-EXPORTERS: Final = ("otlp", "prometheus", "console")
 DEFAULT_PROMETHEUS_HOST: Final = "127.0.0.1"
 DEFAULT_PROMETHEUS_PORT: Final = 9464  # the OpenTelemetry default for OTEL_EXPORTER_PROMETHEUS_PORT
-
-
-def exporter_names(
-    metrics: bool | str | Sequence[str] | None, *, otlp_endpoint: str | None
-) -> list[str]:
-    """Which exporters ``configure(metrics=...)`` means; [] when metrics stay off.
-
-    ``None`` reads ``RAG_OTEL_METRICS`` (off when unset). ``True`` (or ``"true"``) means
-    ``OTEL_METRICS_EXPORTER`` when set, else ``otlp`` when an OTLP endpoint is configured,
-    else ``prometheus``. Raises ValueError for an unknown exporter name.
-    """
-    source = "metrics="
-    if metrics is None:
-        raw = env_first(METRICS_ENV)
-        if raw is None:
-            return []
-        source = METRICS_ENV
-        low = raw.lower()
-        if low in ("false", "0", "no", "off", "none"):
-            return []
-        metrics = True if low in ("true", "1", "yes", "on") else raw
-    if metrics is False:
-        return []
-    if metrics is True:
-        raw_env = env_first("OTEL_METRICS_EXPORTER")
-        if raw_env is None:
-            return ["otlp" if otlp_endpoint else "prometheus"]
-        source, metrics = "OTEL_METRICS_EXPORTER", raw_env
-    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
-    out: list[str] = []
-    for raw_name in names:
-        name = raw_name.strip().lower()
-        if name == "none":
-            continue
-        if name not in EXPORTERS:
-            raise ValueError(
-                f"rag-otel: {source} names unknown metrics exporter {raw_name!r}; expected one "
-                f"of {', '.join(EXPORTERS)} (or true/false)"
-            )
-        if name not in out:
-            out.append(name)
-    return out
 
 
 @dataclass
@@ -155,7 +108,7 @@ def build_readers(
             built.prometheus_start = (host, _prometheus_port(prometheus_port))
         else:
             raise ValueError(
-                f"rag-otel: unknown metrics exporter {name!r}; expected one of {', '.join(EXPORTERS)}"
+                f"rag-otel: unknown metrics exporter {name!r}; expected one of {', '.join(METRICS_EXPORTERS)}"
             )
         built.readers.append(reader)
         built.labels.append(label)
@@ -173,7 +126,6 @@ def _otlp_reader(
     from opentelemetry.sdk.metrics import Histogram as HistogramInstrument
     from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 
-    from rag_otel.options import otlp_protocol
     from rag_otel.otlp import otlp_exporter
 
     chosen = otlp_protocol("metrics", protocol)
