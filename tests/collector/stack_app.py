@@ -1,7 +1,10 @@
 """A small decorated RAG application for the end-to-end stack tests (run as a subprocess:
 ``configure()`` is process-global). Exports OTLP to OTEL_EXPORTER_OTLP_ENDPOINT.
 
-    python stack_app.py SERVICE TURNS [PAUSE_S]
+    python stack_app.py SERVICE TURNS [PAUSE_S [AFTER_FIRST_S]]
+
+AFTER_FIRST_S waits after the first turn: long enough for span metrics to be scraped once, so
+that the other turns are an increase of an existing series (Prometheus' rate() starts there).
 
 Prints one JSON line: the wall time of each turn in seconds (to show the app never blocks).
 """
@@ -44,6 +47,7 @@ def generate(hits: list[str]) -> str:
 def main() -> None:
     service, turns = sys.argv[1], int(sys.argv[2])
     pause = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+    after_first = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     rag_otel.configure(service_name=service)
     took = []
     for i in range(turns):
@@ -51,7 +55,7 @@ def main() -> None:
         with rag_otel.turn(session_id=f"s{i % 3}"):
             generate(rerank(search(embed(f"question {i}"))))
         took.append(time.perf_counter() - started)
-        time.sleep(pause)
+        time.sleep(after_first if i == 0 else pause)
     rag_otel.shutdown()
     print(json.dumps({"turn_seconds": took}))
 

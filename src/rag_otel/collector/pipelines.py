@@ -22,6 +22,7 @@ from rag_otel.collector.documents import (
     scalar,
     sequence,
 )
+from rag_otel.collector.settings import check_settings
 
 PIPELINE_SIGNALS = ("traces", "metrics", "logs", "profiles")
 
@@ -221,6 +222,15 @@ def check_collector(model: CollectorModel, *, jaeger: bool = False) -> list[Find
                 )
 
     found.extend(_component_pitfalls(model))
+    if not jaeger:
+        found.extend(
+            check_settings(
+                {
+                    kind: {cid: (ref.doc.name, ref.node) for cid, ref in by_id.items()}
+                    for kind, by_id in model.bodies.items()
+                }
+            )
+        )
     return found
 
 
