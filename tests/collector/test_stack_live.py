@@ -61,7 +61,12 @@ def app(
     service: str, turns: int, endpoint: str, pause: float = 0.0, after_first: float = 0.0
 ) -> list[float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "RAG_OTEL_"))}
-    env |= {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "PYTHONPATH": str(REPO / "src")}
+    # export every 100 ms (the SDK's default is 5 s), so spans leave as the turns end
+    env |= {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "PYTHONPATH": str(REPO / "src"),
+    }
     done = subprocess.run(
         [sys.executable, str(APP), service, str(turns), str(pause), str(after_first)],
         capture_output=True,
@@ -196,7 +201,7 @@ def test_prometheus_has_the_span_metrics_within_bucket_error(stack: run.StackSta
     # process is a series of its own (service.instance.id): the turns of a short run that
     # created its series are not in them. So one more run waits after its first turn until
     # that is scraped; its other turns are an increase (as with a long-running application).
-    app(SERVICE, TURNS, stack.otlp_endpoint, after_first=6.0)
+    app(SERVICE, TURNS, stack.otlp_endpoint, after_first=5.0)
     wait_for("the second run in Prometheus", scraped(2 * TURNS * per_turn))
     time.sleep(4)  # two more scrapes
     from_prom = analyze_json(source, "--service", SERVICE, "--since", "5m")

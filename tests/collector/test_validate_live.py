@@ -78,6 +78,15 @@ service:
   pipelines:
     traces/extra: {receivers: [otlp], processors: [batch], exporters: [otlp_http/extra]}
 """,
+    "queue off, size zero": """
+exporters:
+  otlp_http/extra:
+    endpoint: https://example.invalid
+    sending_queue: {enabled: false, queue_size: 0}
+service:
+  pipelines:
+    traces/extra: {receivers: [otlp], exporters: [otlp_http/extra]}
+""",
     "deprecated otlp name": """
 exporters:
   otlp/old:
@@ -141,6 +150,24 @@ service:
   pipelines:
     traces/x: {receivers: [otlp], processors: [batch/x], exporters: [otlp_http/x]}
 """,
+    "bad duration": """
+exporters:
+  otlp_http/x:
+    endpoint: https://example.invalid
+    retry_on_failure: {initial_interval: soon}
+service:
+  pipelines:
+    traces/x: {receivers: [otlp], exporters: [otlp_http/x]}
+""",
+    "unknown key in sending_queue": """
+exporters:
+  otlp_grpc/x:
+    endpoint: 127.0.0.1:4317
+    sending_queue: {queue_sise: 10}
+service:
+  pipelines:
+    traces/x: {receivers: [otlp], exporters: [otlp_grpc/x]}
+""",
     "queue size zero": """
 exporters:
   otlp_http/x:
@@ -153,11 +180,22 @@ service:
 }
 
 
-@pytest.mark.parametrize(
-    ("name", "overlay", "good"),
-    [(n, t, True) for n, t in GOOD_EXTRA.items()] + [(n, t, False) for n, t in BAD.items()],
-    ids=[*GOOD_EXTRA, *BAD],
-)
+CASES = [(n, t, True) for n, t in GOOD_EXTRA.items()] + [(n, t, False) for n, t in BAD.items()]
+IDS = [*GOOD_EXTRA, *BAD]
+
+
+@pytest.mark.parametrize(("name", "overlay", "good"), CASES, ids=IDS)
+def test_collector_check_on_good_and_bad_configs(
+    tmp_path: Path, name: str, overlay: str, good: bool
+) -> None:
+    """The static half (no binary needed): what the live test below measured against validate."""
+    path = tmp_path / "overlay.yaml"
+    path.write_text(overlay)
+    findings = check_paths([], base=BASE, overlays=[path])
+    assert has_errors(findings) != good, f"{name}: collector check said {findings}"
+
+
+@pytest.mark.parametrize(("name", "overlay", "good"), CASES, ids=IDS)
 def test_collector_check_agrees_with_validate(
     tmp_path: Path, name: str, overlay: str, good: bool
 ) -> None:
