@@ -74,13 +74,14 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    try:
-        from rag_otel.collector import run
-        from rag_otel.collector.local_stack import DEFAULT_PORTS, StackConfigError, parse_ports
-    except ModuleNotFoundError as exc:
-        return _fail(
-            f"needs the collector extra ({exc.name} missing): pip install 'rag-otel[collector]'"
-        )
+    from rag_otel.cli.extras import require_extra
+
+    missing = require_extra("stack up", "collector")
+    if missing is not None:
+        return missing
+    from rag_otel.collector import run
+    from rag_otel.collector.local_stack import DEFAULT_PORTS, StackConfigError, parse_ports
+
     try:
         ports = parse_ports(args.port)
     except ValueError as exc:
@@ -125,6 +126,11 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    from rag_otel.cli.extras import require_extra
+
+    missing = require_extra("stack status", "collector")
+    if missing is not None:
+        return missing
     from rag_otel.collector.run import status
 
     report = status(args.dir)
@@ -145,6 +151,11 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    from rag_otel.cli.extras import require_extra
+
+    missing = require_extra("stack down", "collector")
+    if missing is not None:
+        return missing
     from rag_otel.collector.run import read_state, stop
 
     if read_state(args.dir.resolve()) is None:
