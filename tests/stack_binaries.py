@@ -50,7 +50,7 @@ KIND_OF = {
     "extension": "extensions",
 }
 ALWAYS = {("exporters", "clickhouse")}
-"""In the distribution without a bundled config naming it yet (contract 5: ClickHouse)."""
+"""In the distribution even before a bundled config names it (contract 5: ClickHouse)."""
 NOT_BUILDABLE = {("exporters", "datadog"), ("connectors", "datadog")}
 """Used by collector/vendors/datadog.yaml, but the Go module proxy serves no v0.165.x of
 datadogexporter / datadogconnector: that overlay needs the released otelcol-contrib."""

@@ -35,7 +35,9 @@ def test_recipe_and_configs_name_the_same_components() -> None:
         used |= config_components(path)
     recipe = recipe_components()
     assert used - recipe == NOT_BUILDABLE, "a config uses a component the distribution lacks"
-    assert recipe - used == ALWAYS, "the distribution holds a component no config uses"
+    # ALWAYS: the ClickHouse exporter, whether or not a config (collector/clickhouse.yaml)
+    # names it yet
+    assert recipe - used <= ALWAYS, "the distribution holds a component no config uses"
 
 
 def test_every_collector_module_is_at_one_release() -> None:
