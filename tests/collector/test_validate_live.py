@@ -205,3 +205,15 @@ def test_collector_check_agrees_with_validate(
     assert (done.returncode == 0) == good, f"{name}: otelcol validate said {done.stderr[-400:]}"
     findings = check_paths([], base=BASE, overlays=[path])
     assert has_errors(findings) != good, f"{name}: collector check said {findings}"
+
+
+@pytest.mark.parametrize("name", ["jaeger.yaml", "jaeger-standalone.yaml"])
+def test_jaeger_validate_passes_on_the_jaeger_configs(name: str) -> None:
+    done = subprocess.run(
+        [str(binary("jaeger")), "validate", "--config", str(REPO / "collector" / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
