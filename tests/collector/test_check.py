@@ -106,7 +106,7 @@ def test_bundled_compose_follows_its_mounts() -> None:
 
 
 def test_component_tables_name_their_source() -> None:
-    assert components.PINNED_RELEASE == "v0.159.0"
+    assert components.PINNED_RELEASE == "v0.165.1"
     assert "manifest.yaml" in components.SOURCE
     assert "span_metrics" in components.CONNECTORS
     assert components.DEPRECATED["exporters"] == {"otlp": "otlp_grpc", "otlphttp": "otlp_http"}
@@ -373,14 +373,14 @@ def test_unpinned_images_are_errors(tmp_path: Path) -> None:
         b:
           image: jaegertracing/jaeger
         c:
-          image: otel/opentelemetry-collector-contrib:${TAG:-0.159.0}
+          image: otel/opentelemetry-collector-contrib:${TAG:-0.165.1}
         d:
           image: busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000
         e:
           image: localhost:5000/thing
         """,
     )
-    write(tmp_path, ".env.example", "TAG=0.159.0\n")
+    write(tmp_path, ".env.example", "TAG=0.165.1\n")
     findings = check_paths([path])
     assert [(f.line, f.severity) for f in findings] == [
         (line_of(path, "prometheus:latest"), "error"),
@@ -404,7 +404,7 @@ def test_merge_keys_are_followed(tmp_path: Path) -> None:
             <<: *common
           b:
             <<: *common
-            image: otel/opentelemetry-collector-contrib:0.159.0
+            image: otel/opentelemetry-collector-contrib:0.165.1
             ports: ["127.0.0.1:4318:4318"]
         """,
     )
@@ -424,7 +424,7 @@ def test_mounts_must_exist_and_are_checked(tmp_path: Path) -> None:
         """\
         services:
           otel:
-            image: otel/opentelemetry-collector-contrib:0.159.0
+            image: otel/opentelemetry-collector-contrib:0.165.1
             volumes:
               - ./otel.yaml:/etc/otelcol-contrib/config.yaml:ro
               - ./missing.yaml:/etc/other.yaml:ro

@@ -20,6 +20,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "rag_otel.cli.demo",
     "rag_otel.cli.analyze",
     "rag_otel.cli.collector",
+    "rag_otel.cli.stack",
 )
 
 Handler = Callable[[argparse.Namespace], int]

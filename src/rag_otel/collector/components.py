@@ -32,12 +32,12 @@ KINDS: Final[tuple[Kind, ...]] = (
     "extensions",
 )
 
-PINNED_IMAGE: Final = "otel/opentelemetry-collector-contrib:0.159.0"
-PINNED_RELEASE: Final = "v0.159.0"
+PINNED_IMAGE: Final = "otel/opentelemetry-collector-contrib:0.165.1"
+PINNED_RELEASE: Final = "v0.165.1"
 SOURCE: Final = (
     "open-telemetry/opentelemetry-collector-releases distributions/otelcol-contrib/manifest.yaml "
     "v0.135.0 (modules v0.136.0), types from each module's metadata.yaml, plus the renames up to "
-    "v0.159.0 (otlp_grpc, otlp_http, span_metrics)"
+    "v0.165.1 (otlp_grpc, otlp_http, span_metrics)"
 )
 
 RECEIVERS: Final = frozenset(
@@ -174,7 +174,7 @@ def component_type(component_id: str) -> str:
 
 # --- Jaeger v2 ------------------------------------------------------------------------------
 # Jaeger v2 is a Collector distribution of its own with a smaller set of components.
-JAEGER_PINNED_IMAGE: Final = "jaegertracing/jaeger:2.20.0"
+JAEGER_PINNED_IMAGE: Final = "jaegertracing/jaeger:2.12.0"
 JAEGER_SOURCE: Final = (
     "jaegertracing/jaeger cmd/jaeger/internal/components.go and the cmd/jaeger/config-*.yaml "
     "examples (all-in-one, spm, tail-sampling, kafka, remote-storage)"

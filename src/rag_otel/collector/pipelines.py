@@ -22,6 +22,7 @@ from rag_otel.collector.documents import (
     scalar,
     sequence,
 )
+from rag_otel.collector.settings import check_settings
 
 PIPELINE_SIGNALS = ("traces", "metrics", "logs", "profiles")
 
@@ -238,23 +239,42 @@ def check_collector(model: CollectorModel, *, jaeger: bool = False) -> list[Find
                 )
 
     found.extend(_component_pitfalls(model))
+    if not jaeger:
+        found.extend(
+            check_settings(
+                {
+                    kind: {cid: (ref.doc.name, ref.node) for cid, ref in by_id.items()}
+                    for kind, by_id in model.bodies.items()
+                }
+            )
+        )
     return found
 
 
 def _component_pitfalls(model: CollectorModel) -> list[Finding]:
     found: list[Finding] = []
     for cid, body in model.bodies.get("exporters", {}).items():
-        if comp.component_type(cid) == "file" and scalar(get(body.node, "append")) not in (
-            "true",
-            "True",
-        ):
-            key = model.components["exporters"][cid]
+        if comp.component_type(cid) != "file":
+            continue
+        key = model.components["exporters"][cid]
+        appends = scalar(get(body.node, "append")) in ("true", "True")
+        rotates = get(body.node, "rotation") is not None
+        if appends and rotates:
+            found.append(
+                _finding(
+                    key,
+                    "error",
+                    f"exporter '{cid}': append and rotation cannot be set together (the "
+                    "Collector refuses it); rotation already reopens the file for appending",
+                )
+            )
+        elif not appends and not rotates:
             found.append(
                 _finding(
                     key,
                     "warning",
                     f"exporter '{cid}': append is false by default, which truncates the file "
-                    "at every Collector start; set append: true",
+                    "at every Collector start; set append: true (or rotation)",
                 )
             )
     for cid, body in model.bodies.get("connectors", {}).items():
