@@ -16,6 +16,7 @@ from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.report import Report, analyze
+from rag_otel.analysis.whatif import Change
 
 
 def analyze_sources(
@@ -25,13 +26,16 @@ def analyze_sources(
     all_spans: bool = False,
     diagnostics: Diagnostics | None = None,
     workers: int | None = None,
+    what_if: Sequence[Change] = (),
+    default_what_if: bool = True,
     **live_options: Any,
 ) -> Report:
     """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
     input, and when all the sources together hold no span at all.
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for
-    files large enough to be worth it.
+    files large enough to be worth it. ``what_if``: changes to predict (`whatif.parse_change`);
+    ``default_what_if=False`` skips the default what-if table and missed-parallelism check.
     """
     from rag_otel.analysis.parallel import analyze_files
     from rag_otel.analysis.readers import read_many
@@ -41,14 +45,27 @@ def analyze_sources(
     if workers != 1 and not live:
         parallel = Diagnostics()
         report = analyze_files(
-            sources, format=format, all_spans=all_spans, diagnostics=parallel, workers=workers
+            sources,
+            format=format,
+            all_spans=all_spans,
+            diagnostics=parallel,
+            workers=workers,
+            what_if=what_if,
+            default_what_if=default_what_if,
         )
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
             return report
     spans = _Counted(read_many(sources, format=format, diagnostics=diagnostics, **live))
-    report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
+    report = analyze(
+        spans,
+        all_spans=all_spans,
+        diagnostics=diagnostics,
+        sources=sources,
+        what_if=what_if,
+        default_what_if=default_what_if,
+    )
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")
     return report

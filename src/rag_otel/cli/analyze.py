@@ -67,6 +67,7 @@ def register(subparsers: Any) -> None:
     )
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
+    _what_if_option(p)
     p.set_defaults(handler=run_analyze)
 
     c = subparsers.add_parser(
@@ -99,6 +100,21 @@ def register(subparsers: Any) -> None:
         ),
     )
     c.set_defaults(handler=run_compare)
+
+
+def _what_if_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help=(
+            "predict turn and first-token p50/p95 were CHANGE made, on each turn's trace tree: "
+            "STAGE=0.5 (twice as fast; 0 removes it), STAGE=-40ms, parallel:A,B (start "
+            "sibling stages together), A=0.5+B=0.5 (several at once); repeat for more, each "
+            "evaluated on its own"
+        ),
+    )
 
 
 def _percent(text: str) -> float:
@@ -145,9 +161,12 @@ def _error(message: str) -> int:
 
 
 def _load(sources: list[str], args: argparse.Namespace) -> Report:
-    """Read and analyse; raises InputError (fatal input problems, or no spans at all)."""
+    """Read and analyse; raises InputError (fatal input problems, or no spans at all, or a
+    --what-if that cannot be read or names what the traces do not have)."""
     from rag_otel.analysis.pipeline import analyze_sources
+    from rag_otel.analysis.whatif import parse_change
 
+    what_if = [parse_change(text) for text in getattr(args, "what_if", None) or ()]
     return analyze_sources(
         sources,
         format=args.input_format,
@@ -156,6 +175,7 @@ def _load(sources: list[str], args: argparse.Namespace) -> Report:
         since=args.since,
         until=args.until,
         limit=args.limit,
+        what_if=what_if,
     )
 
 
@@ -180,6 +200,10 @@ def run_analyze(args: argparse.Namespace) -> int:
 
             if args.plot:
                 return _error("--plot needs spans; a prometheus+ source has only histograms")
+            if args.what_if:
+                return _error(
+                    "--what-if needs trace trees; a prometheus+ source has only histograms"
+                )
             report = load_prometheus(
                 args.sources, since=args.since, until=args.until, service=args.service
             )
