@@ -214,6 +214,8 @@ class Predictions:
                 kept = self._kept[text] = _Kept()
             kept.extend(theirs, turns, first_tokens)
         self._siblings |= other._siblings
+        for stage, change in other._faster.items():
+            self._faster.setdefault(stage, change)
         for key, (both, sequential) in other._pairs.items():
             counts = self._pairs.get(key)
             if counts is None:
@@ -244,12 +246,14 @@ class Predictions:
         base = _Base(durations, first_tokens)
         rows: list[WhatIf] = []
         if self.default:
-            ranked = [kv for kv in shares.ranked() if kv[1] > 0]
+            # every stage met, by share; those off the critical path (share 0) last
+            ranked = shares.ranked()
+            ranked += sorted((name, 0.0) for name in self._faster if name not in shares.stages)
             chosen = [
                 name for i, (name, share) in enumerate(ranked) if share >= MIN_SHARE or i < MIN_ROWS
             ]
             table = [
-                self._row(base, f"{name}={DEFAULT_FACTOR:g}", name, shares.stages[name])
+                self._row(base, f"{name}={DEFAULT_FACTOR:g}", name, shares.stages.get(name, 0.0))
                 for name in chosen
             ]
             table.sort(key=lambda r: (-r.saving_p50_ms, -r.saving_p95_ms, -(r.share or 0.0)))

@@ -56,7 +56,7 @@ def decide(
     ``savings`` (the default what-if rows, ranked by saving), the stage whose speed-up saves
     the most, and what it saves."""
     ranked = [kv for kv in overall.ranked() if kv[1] > 0]
-    best = _best_saving(savings, overall)
+    best = _best_saving(savings)
     ft = _top(first_token) if first_token is not None and first_token.turns else None
     ft_stage, ft_share = (ft[0], ft[1]) if ft else (None, 0.0)
     p50, p95 = _top(at_p50), _top(at_p95)
@@ -132,13 +132,11 @@ def _ms(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 10 else f"{x:,.1f}"
 
 
-def _best_saving(savings: Sequence[WhatIf] | None, overall: Shares) -> WhatIf | None:
+def _best_saving(savings: Sequence[WhatIf] | None) -> WhatIf | None:
     """The row that saves the most (rows come ranked), when it saves anything."""
     for row in savings or ():
-        if row.stage is not None and overall.stages.get(row.stage, 0.0) > 0:
-            if row.saving_p50_ms > 0 or row.saving_p95_ms > 0:
-                return row
-            return None
+        if row.stage is not None:
+            return row if row.saving_p50_ms > 0 or row.saving_p95_ms > 0 else None
     return None
 
 

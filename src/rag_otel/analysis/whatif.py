@@ -309,14 +309,14 @@ class Plan:
                 fast = self._by_levels(next(iter(scaled)), change.scales[0])
                 if fast is not None:
                     return fast, None
-        elif not self._chunks:
-            fast = self._parallel_by_levels(change)
-            if fast is not None:
-                return fast, None
             work = self._work.get(change.scales[0].stage)
             if work is None:
                 work = self._work[change.scales[0].stage] = self._above(list(scaled))
             return self._relay(scaled, work, {})
+        if not self._chunks:
+            fast = self._parallel_by_levels(change)
+            if fast is not None:
+                return fast, None
         laid: dict[int, _Children] = {}
         for group in change.parallel:
             for parent in self._grouped(group):
