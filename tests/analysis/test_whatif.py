@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -330,3 +331,106 @@ def test_changes_the_traces_cannot_answer(mk: Mk, change: str, says: str) -> Non
     ]
     with pytest.raises(InputError, match=says):
         analyze(spans, what_if=[parse_change(change)])
+
+
+# --- the command line and the multi-process route -----------------------------------------
+
+
+def sequential_retrieval(mk: Mk, n: int) -> list[Span]:
+    """`n` turns: vector then bm25 one after the other (retrievals), rerank, a streamed
+    generation; timestamps after 0 (a 0 in a file means "none")."""
+    spans = []
+    for i in range(n):
+        t = f"{i + 1:032x}"
+        v = 30 + i % 7
+        spans += [
+            mk("a0", None, 1, 151, turn=True, trace=t),
+            mk("a1", "a0", 1, 1 + v, stage="vector", trace=t),
+            mk("a2", "a0", 1 + v, 26 + v, stage="bm25", trace=t),
+            mk("a3", "a0", 26 + v, 111, stage="rerank", trace=t),
+            mk("a4", "a0", 111, 151, stage="generate", first_chunk_ms=121 + i % 5, trace=t),
+        ]
+    for s in spans:
+        s.stage_kind = {"vector": "retrieval", "bm25": "retrieval"}.get(s.stage or "")
+    return spans
+
+
+def test_the_multi_process_route_merges_predictions(
+    otlp_file: Callable[[str, list[Span]], Path], mk: Mk
+) -> None:
+    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.pipeline import analyze_sources
+
+    path = otlp_file("seq.jsonl", sequential_retrieval(mk, 400))
+    asked = [parse_change("parallel:vector,bm25"), parse_change("rerank=-10ms+vector=0.5")]
+    one = analyze_sources([str(path)], workers=1, what_if=asked)
+    many = analyze_files(
+        [str(path)], diagnostics=Diagnostics(), workers=3, min_bytes_per_worker=1, what_if=asked
+    )
+    assert many is not None
+    assert one.what_if == many.what_if
+    assert one.suggestions == many.suggestions
+    assert len(one.suggestions) == 1
+    assert {w.change for w in one.what_if} >= {"parallel:vector,bm25", "rerank=-10ms+vector=0.5"}
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("rerankk=0.5", "unknown stage 'rerankk'; known stages: bm25, generate, rerank, vector"),
+        ("rerank:0.5", "accepted forms: STAGE=FACTOR"),
+        ("rerank=-2", "negative factor"),
+        ("parallel:vector,generate", "never siblings"),
+    ],
+)
+def test_the_cli_exits_2_with_one_line(
+    otlp_file: Callable[[str, list[Span]], Path],
+    mk: Mk,
+    capsys: pytest.CaptureFixture[str],
+    change: str,
+    says: str,
+) -> None:
+    from rag_otel.cli import main
+
+    spans = sequential_retrieval(mk, 3)
+    for s in spans:
+        if s.stage == "generate":
+            s.parent_id = "a3"  # generate inside rerank: not a sibling of vector
+    path = otlp_file("seq.jsonl", spans)
+    assert main(["analyze", str(path), "--what-if", change]) == 2
+    err = capsys.readouterr().err
+    assert says in err
+    assert err.count("\n") == 1
+
+
+def test_the_cli_table_json_csv_and_markdown_carry_it(
+    otlp_file: Callable[[str, list[Span]], Path], mk: Mk, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag_otel.cli import main
+
+    path = otlp_file("seq.jsonl", sequential_retrieval(mk, 30))
+    args = ["analyze", str(path), "--what-if", "parallel:vector,bm25", "--what-if", "bm25=0"]
+    assert main([*args, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    changes = [w["change"] for w in doc["what_if"]]
+    assert changes[-2:] == ["parallel:vector,bm25", "bm25=0"]
+    assert "parallel" in doc["suggestions"][0]
+    assert main([*args, "--format", "csv"]) == 0
+    assert '"what if: parallel:vector,bm25",what-if,' in capsys.readouterr().out
+    assert main([*args, "--format", "markdown"]) == 0
+    md = capsys.readouterr().out
+    assert "## What if" in md
+    assert "| parallel:vector,bm25 |" in md
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "what if: turn and first-token times predicted" in table
+    assert "consider running vector and bm25 in parallel" in table
+
+
+def test_prometheus_says_what_if_needs_trees(capsys: pytest.CaptureFixture[str]) -> None:
+    from rag_otel.analysis.prometheus import NO_WHAT_IF_LINE
+    from rag_otel.cli import main
+
+    assert main(["analyze", "prometheus+http://127.0.0.1:9/", "--what-if", "rerank=0.5"]) == 2
+    assert "--what-if needs trace trees" in capsys.readouterr().err
+    assert "\n" not in NO_WHAT_IF_LINE
