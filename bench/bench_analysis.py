@@ -13,7 +13,10 @@ own subprocess so peak RSS is its own:
 * rag-otel: ``analyze(read_spans(FILE))`` - the whole analysis: per-stage and
   per-turn stats, critical-path attribution, verdict;
 * DuckDB: ``read_json`` + ``unnest`` + ``quantile_cont``, the same per-stage
-  count and p50/p90/p95/p99 on the same file (what an engineer would reach for).
+  count and p50/p90/p95/p99 on the same file (what an engineer would reach for);
+* rag-otel in one process with and without the default what-if (each stage twice as
+  fast, the missed-parallelism check: issue 19), alternating, twice each: the CPU time
+  the what-if adds (target: 25% or less).
 
 It checks that both agree on every stage's count and percentiles, and prints the
 times, their ratio and each side's peak RSS (``ru_maxrss``). Targets (issue 4):
@@ -247,7 +250,7 @@ def _cpu_s() -> float:
     return total
 
 
-def worker_rag_otel(path: str, workers: int | None = None) -> dict[str, Any]:
+def worker_rag_otel(path: str, workers: int | None = None, what_if: bool = True) -> dict[str, Any]:
     """What ``rag-otel analyze FILE`` does, minus rendering."""
     rss = _PeakRss()
     t = time.perf_counter()
@@ -256,7 +259,9 @@ def worker_rag_otel(path: str, workers: int | None = None) -> dict[str, Any]:
     from rag_otel.analysis.pipeline import analyze_sources
 
     diagnostics = Diagnostics()
-    report = analyze_sources([path], diagnostics=diagnostics, workers=workers)
+    report = analyze_sources(
+        [path], diagnostics=diagnostics, workers=workers, default_what_if=what_if
+    )
     elapsed = time.perf_counter() - t
     used = workers or default_workers()
     forked = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime > 0
@@ -275,6 +280,7 @@ def worker_rag_otel(path: str, workers: int | None = None) -> dict[str, Any]:
         "stages": stages,
         "turns": report.turn.timed,
         "verdict": report.verdict.lines[0],
+        "what_if": [w.change for w in report.what_if],
         "warnings": dict(diagnostics.counts),
     }
 
@@ -359,6 +365,10 @@ def run(
         duck = _run_worker("duckdb", path)
         ours = _run_worker("rag-otel", path)
         single = _run_worker("rag-otel-1", path)
+        plain = [_run_worker("rag-otel-1-plain", path)]
+        with_what_if = [single]
+        plain.append(_run_worker("rag-otel-1-plain", path))
+        with_what_if.append(_run_worker("rag-otel-1", path))
     problems = agree(ours["stages"], duck["stages"]) + agree(single["stages"], duck["stages"])
     ratio = duck["seconds"] / ours["seconds"]
     rows = [
@@ -380,6 +390,14 @@ def run(
     )
     for p in problems:
         print("  " + p)
+    base_cpu = min(r["cpu_s"] for r in plain)
+    what_if_cpu = min(r["cpu_s"] for r in with_what_if)
+    added = what_if_cpu / base_cpu - 1
+    print(
+        f"default what-if adds {100 * added:.0f}% CPU to analyze (1 process: {base_cpu:.2f} s "
+        f"without, {what_if_cpu:.2f} s with, best of 2 each; target <= 25%): "
+        f"{', '.join(single['what_if'])}"
+    )
     print(f"verdict: {ours['verdict']}")
     if ours["warnings"]:
         print(f"warnings: {ours['warnings']}")
@@ -393,6 +411,7 @@ def run(
         "duckdb": duck,
         "ratio": ratio,
         "agree": not problems,
+        "what_if_added": added,
     }
 
 
@@ -408,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = {
             "rag-otel": lambda p: worker_rag_otel(p),
             "rag-otel-1": lambda p: worker_rag_otel(p, workers=1),
+            "rag-otel-1-plain": lambda p: worker_rag_otel(p, workers=1, what_if=False),
             "duckdb": worker_duckdb,
         }
         print(json.dumps(workers[name](path)))

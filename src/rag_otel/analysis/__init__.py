@@ -7,7 +7,8 @@
     print(report.verdict.lines[0])
 
 Each step is usable on its own: `read_spans` / `read_many` (readers), `analyze` (spans ->
-`Report`), `render` (a `Report` -> table, JSON, CSV or Markdown).
+`Report`), `render` (a `Report` -> table, JSON, CSV or Markdown), `parse_change` (a
+``--what-if`` change for ``analyze_sources(..., what_if=[...])``).
 """
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
@@ -15,6 +16,7 @@ from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.report import Report, analyze
+from rag_otel.analysis.whatif import parse_change
 
 __all__ = [
     "Diagnostics",
@@ -23,6 +25,7 @@ __all__ = [
     "Span",
     "analyze",
     "analyze_sources",
+    "parse_change",
     "read_many",
     "read_spans",
     "render",

@@ -85,9 +85,17 @@ _WHAT_IF_COLUMNS = (
 )
 
 
+def what_if_columns(report: Report) -> tuple[str, ...]:
+    """The what-if table's columns after ``change``: TTFT only when some turn streamed."""
+    if any(w.first_token_p50_ms is not None for w in report.what_if):
+        return _WHAT_IF_COLUMNS
+    return _WHAT_IF_COLUMNS[:-2]
+
+
 def what_if_rows(report: Report) -> list[tuple[str, ...]]:
     """The what-if table: (change, share, predicted turn p50, p95, saving at p50 (ms and %),
-    at p95, predicted TTFT p50, p95), as text; the default rows first, ranked by saving."""
+    at p95[, predicted TTFT p50, p95]), as text; the default rows first, ranked by saving."""
+    width = 1 + len(what_if_columns(report))
 
     def saving(ms: float, pct: float) -> str:
         return f"{ms_text(ms)} ({-100 * pct:+.0f}%)" if ms else "0"
@@ -104,7 +112,7 @@ def what_if_rows(report: Report) -> list[tuple[str, ...]]:
             ms_text(w.first_token_p95_ms),
         )
 
-    return [row(w) for w in report.what_if]
+    return [row(w)[:width] for w in report.what_if]
 
 
 def _what_if_footer(report: Report) -> list[str]:
@@ -199,7 +207,7 @@ def print_table(report: Report, console: Console) -> None:
     if report.what_if:
         wi = FitTable(WHAT_IF_TITLE, title_style=TITLE_STYLE)
         wi.add_column("change", key=True, justify="left", style="bold")
-        for col in _WHAT_IF_COLUMNS:
+        for col in what_if_columns(report):
             wi.add_column(col)
         chosen = f"{report.verdict.stage}=0.5" if report.verdict.saving is not None else None
         for cells in what_if_rows(report):
@@ -350,8 +358,9 @@ def render_markdown(report: Report) -> str:
             out.append(f"| {name} | {_pct(overall)} | {_pct(p50)} | {_pct(p95)} |")
     if report.what_if:
         out += ["", "## What if", ""]
-        out.append("| change | " + " | ".join(_WHAT_IF_COLUMNS) + " |")
-        out.append("|---|" + "---:|" * len(_WHAT_IF_COLUMNS))
+        columns = what_if_columns(report)
+        out.append("| change | " + " | ".join(columns) + " |")
+        out.append("|---|" + "---:|" * len(columns))
         out += ["| " + " | ".join(cells) + " |" for cells in what_if_rows(report)]
     out += ["", *(f"**{line}**" if i == 0 else line for i, line in enumerate(report.verdict.lines))]
     out += [f"- {line}" for line in report.suggestions]
