@@ -434,3 +434,40 @@ def test_prometheus_says_what_if_needs_trees(capsys: pytest.CaptureFixture[str])
     assert main(["analyze", "prometheus+http://127.0.0.1:9/", "--what-if", "rerank=0.5"]) == 2
     assert "--what-if needs trace trees" in capsys.readouterr().err
     assert "\n" not in NO_WHAT_IF_LINE
+
+
+@st.composite
+def flat_turns(draw: st.DrawFn) -> list[Span]:
+    """A turn of leaf stages, some in levels (each waits for all of the one before)."""
+    spans = [Span("t", "turn", None, "rag.turn", MS, 2000 * MS, is_turn=True)]
+    at = 1 + draw(st.integers(0, 5))
+    for level in range(draw(st.integers(1, 4))):
+        width = draw(st.integers(1, 3))
+        ends = []
+        for k in range(width):
+            start = at + draw(st.integers(0, 3)) * (k > 0)
+            end = start + draw(st.integers(0, 60))
+            ends.append(end)
+            name = f"s{level}{k}"
+            spans.append(Span("t", name, "turn", name, start * MS, end * MS, stage=name))
+        at = max(ends) + draw(st.integers(0, 4))
+    spans[0].end_ns = (at + draw(st.integers(0, 5))) * MS
+    return spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(flat_turns(), trees()), st.floats(0, 2), st.data())
+def test_the_shortcuts_agree_with_the_full_re_lay(
+    spans: list[Span], factor: float, data: st.DataObject
+) -> None:
+    from rag_otel.analysis.whatif import Plan, faster, parallel
+
+    turn = one_turn(spans)
+    plan = Plan(turn)
+    stages = sorted(turn.stages)
+    for stage, duration, first in plan.each_faster(factor):
+        assert (duration, first) == pytest.approx(plan.relay(faster(stage, factor)), abs=1)
+    if len(stages) >= 2:
+        pair = tuple(data.draw(st.permutations(stages))[:2])
+        change = parallel(pair)  # type: ignore[arg-type]
+        assert plan.predict(change) == pytest.approx(plan.relay(change), abs=1)

@@ -49,20 +49,32 @@ def _could_overlap(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool
     return False
 
 
-def sibling_pairs(plan: Plan) -> Iterator[tuple[str, str, bool, bool]]:
+def sibling_pairs(
+    plan: Plan, known: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] | None = None
+) -> Iterator[tuple[str, str, bool, bool]]:
     """``(first, second, sequential, together)`` for each pair of sibling stages of a turn
     (its `Plan`) that could run at once (two retrievals, or an embedding and a keyword
     retrieval), once per turn: ``sequential`` when every span of one ended before any of
     the other started (``first`` is the one that started first), ``together`` when they
-    started at once."""
+    started at once. ``known`` caches which pairs of a set of (stage, kind) could overlap."""
     seen: set[tuple[str, str]] = set()
     for spans in plan.spans_by_parent(_KINDS).values():
         if len(spans) < 2:
             continue
-        for a, b in combinations(sorted(spans, key=lambda k: (spans[k][0], k)), 2):
+        signature = frozenset((name, kind) for name, (_, _, kind) in spans.items())
+        pairs = known.get(signature) if known is not None else None
+        if pairs is None:
+            pairs = [
+                (a, b)
+                for a, b in combinations(sorted(spans), 2)
+                if _could_overlap((a, spans[a][2]), (b, spans[b][2]))
+            ]
+            if known is not None:
+                known[signature] = pairs
+        for a, b in pairs:
+            if spans[b][0] < spans[a][0] or (spans[b][0] == spans[a][0] and b < a):
+                a, b = b, a  # the one that started first, first
             if (a, b) in seen or (b, a) in seen:
-                continue
-            if not _could_overlap((a, spans[a][2]), (b, spans[b][2])):
                 continue
             seen.add((a, b))
             yield a, b, spans[a][1] <= spans[b][0], spans[a][0] == spans[b][0]

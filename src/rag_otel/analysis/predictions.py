@@ -124,6 +124,7 @@ class Predictions:
         self.default = default
         self._kept: dict[str, _Kept] = {}
         self._faster: dict[str, Change] = {}
+        self._faster_texts: dict[str, str] = {}
         self._siblings: set[str] = set()
         """Texts of the asked-for changes whose parallel groups were siblings in some turn."""
         self._pairs: dict[tuple[str, str], list[int]] = {}
@@ -131,6 +132,8 @@ class Predictions:
         self._pair_order: dict[tuple[str, str], tuple[str, str]] = {}
         """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
         self._pair_change: dict[tuple[str, str], Change] = {}
+        self._candidates: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] = {}
+        """Which pairs of a parent's (stage, kind) could run at once: a cache."""
 
     def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
         """Predict turn number `at`; `first_token`: (its number among the times to first
@@ -141,13 +144,15 @@ class Predictions:
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = Plan(turn)
         if self.default:
-            for stage in turn.stages:
-                change = self._faster.get(stage)
-                if change is None:
+            texts = self._faster_texts
+            for stage, turn_ns, first_ns in plan.each_faster(DEFAULT_FACTOR):
+                text = texts.get(stage)
+                if text is None:
                     change = self._faster[stage] = faster(stage)
-                predicted = plan.faster(stage, change.scales[0])
-                self._keep(change.text, predicted, at, first_token_at, duration, first)
-            for a, b, sequential, together in sibling_pairs(plan):
+                    text = texts[stage] = change.text
+                if turn_ns != duration or first_token_at is not None:
+                    self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
+            for a, b, sequential, together in sibling_pairs(plan, self._candidates):
                 key = (a, b) if a < b else (b, a)
                 counts = self._pairs.get(key)
                 if counts is None:
@@ -216,6 +221,7 @@ class Predictions:
         self._siblings |= other._siblings
         for stage, change in other._faster.items():
             self._faster.setdefault(stage, change)
+            self._faster_texts.setdefault(stage, change.text)
         for key, (both, sequential) in other._pairs.items():
             counts = self._pairs.get(key)
             if counts is None:

@@ -209,7 +209,7 @@ class Plan:
             starts = [node.start for node in nodes]
             ends = [node.end for node in nodes]
             parents = [-1] + [0] * (n - 1)
-            kids = [list(range(1, n))] + [[] for _ in range(n - 1)]
+            kids = [list(range(1, n)), *[_NO_KIDS] * (n - 1)]  # shared: never appended to
             follows = [node.span.follows_from for node in nodes]
             above = root.key
             if above is not None:
@@ -294,6 +294,34 @@ class Plan:
                 return fast, None
         return self.predict(Change(stage, (scale,)))
 
+    def each_faster(self, factor: float) -> list[tuple[str, int, int | None]]:
+        """(stage, turn duration, time to first token) for each stage of the turn made
+        `factor` times as long, on its own: the default table's question, in one call."""
+        out: list[tuple[str, int, int | None]] = []
+        if self._chunks:
+            for stage in self._outer:
+                duration, first = self.predict(Change(stage, (Scale(stage, factor),)))
+                out.append((stage, duration, first))
+            return out
+        durations, parents = self._durations, self._parents
+        levels = self._levels_at(0) if len(self._kids[0]) > 1 else None
+        for stage, nodes in self._outer.items():
+            node = nodes[0]
+            if levels is not None and len(nodes) == 1 and node > 0 and parents[node] == 0:
+                row, gap = levels[0][node]  # a child of the turn, in levels: no re-lay
+                longest, top, second = levels[1][row]
+                now = gap + durations[node] * factor
+                if top == node:
+                    if second > now:
+                        now = second
+                elif longest > now:
+                    now = longest
+                out.append((stage, round(durations[0] - (longest - now)), None))
+                continue
+            duration, first = self.predict(Change(stage, (Scale(stage, factor),)))
+            out.append((stage, duration, first))
+        return out
+
     def siblings(self, group: tuple[str, ...]) -> bool:
         """Whether one parent has children of every stage in `group`."""
         return any(len(names) == len(group) for names in self._grouped(group).values())
@@ -339,7 +367,8 @@ class Plan:
             levels = self._levels_at(parent)
             if levels is None:
                 return None
-            longest, top, second, gap, _ = levels[0][node]
+            row, gap = levels[0][node]
+            longest, top, second = levels[1][row]
             now = max(second if top == node else longest, gap + new)
             new = durations[parent] - (longest - now)
             node = parent
@@ -368,16 +397,16 @@ class Plan:
             return None
         by_kid, rows = levels
         starts, durations = self._starts, self._durations
-        first, moved = (a[0], b[0]) if starts[a[0]] <= starts[b[0]] else (b[0], a[0])
-        at, gap = by_kid[first][4], by_kid[first][3]
-        left = by_kid[moved][4]
+        x, y = a[0], b[0]
+        first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
+        at, gap = by_kid[first]
+        left = by_kid[moved][0]
         run = 0.0
         moved_end = -math.inf
-        for index, row in enumerate(rows):
+        for index, (longest, top, second) in enumerate(rows):
             if index == at:
                 moved_end = run + gap + durations[moved]
-            longest = max((g + durations[k] for k, g in row if k != moved), default=-math.inf)
-            end = run + longest
+            end = run + (second if top == moved else longest)
             if index >= left and moved_end > end:
                 end = moved_end
             if end > run:
@@ -387,15 +416,15 @@ class Plan:
         return self._up(parent, run + tail)
 
     def _levels_of(self, parent: int) -> _Levels:
-        """Per child of `parent`: (its level's longest child, gap included; which child that
-        is; the next longest; its own gap; its level's number), and the levels' (child, gap);
-        ({}, []) when the children are not in levels."""
+        """Per child of `parent`: (its level's number, its gap), and per level: (its longest
+        child's gap + duration, which child that is, the next longest); ({}, []) when the
+        children are not in levels."""
         lay = self._layout_of(parent)
         if lay.tail is None:
             return {}, []
         durations, ends = self._durations, self._ends
-        out: dict[int, tuple[float, int, float, int, int]] = {}
-        rows: list[list[tuple[int, int]]] = []
+        out: dict[int, tuple[int, int]] = {}
+        rows: list[tuple[float, int, float]] = []
         level: list[tuple[int, int]] = []
         total = 0.0
         before = 0  # children in the levels before this one
@@ -406,12 +435,12 @@ class Plan:
         for kid, waits, gap, counts in (*lay.order, (-1, -1, 0, True)):
             if waits != current:  # the level ends: record it
                 for k, g in level:
-                    out[k] = (longest, top, second, g, len(rows))
+                    out[k] = (len(rows), g)
                     if ends[k] > ended:
                         ended = ends[k]
                 total += longest
                 before += len(level)
-                rows.append(level)
+                rows.append((longest, top, second))
                 if kid < 0:
                     break
                 if waits != before:
@@ -429,6 +458,17 @@ class Plan:
         if total + lay.tail != durations[parent]:
             return {}, []
         return out, rows
+
+    def relay(self, change: Change) -> tuple[int, int | None]:
+        """`predict` without the shortcut by levels: the full re-lay, every time (the
+        reference the shortcuts are tested against)."""
+        scaled = {i: sc for sc in change.scales for i in self._outer.get(sc.stage, ())}
+        laid = {
+            parent: self._lay(parent, group)
+            for group in change.parallel
+            for parent in self._grouped(group)
+        }
+        return self._relay(scaled, self._above([*scaled, *laid]), laid)
 
     def _grouped(self, group: tuple[str, ...]) -> dict[int, set[str]]:
         """The parents of outermost spans of two or more stages of `group`, with those stages."""
@@ -470,11 +510,12 @@ class Plan:
             earliest = min(start[i] for i in members)
             for i in members:
                 start[i] = earliest
-        order_ids = sorted(ids, key=lambda i: (start[i], ends[i]))
-        waited = [i for i in order_ids if not follows[i]]
-        by_end = sorted(waited, key=lambda i: (ends[i], start[i]))
-        position = {i: k for k, i in enumerate(order_ids)}
+        # by start (among equal starts only zero-length children could wait for each
+        # other: one that was not yet laid out is not waited for)
+        order_ids = sorted(ids, key=start.__getitem__)
+        by_end = sorted([i for i in order_ids if not follows[i]], key=ends.__getitem__)
         order: list[tuple[int, int, int, bool]] = []
+        laid: set[int] = set()
         waits = 0
         n = len(by_end)
         latest = p_start = starts[parent]
@@ -482,12 +523,13 @@ class Plan:
             s = start[i]
             while waits < n:
                 j = by_end[waits]
-                if ends[j] > s or position[j] >= position[i]:
+                if ends[j] > s or j not in laid:
                     break
                 if ends[j] > latest:
                     latest = ends[j]
                 waits += 1
             order.append((i, waits, s - latest if waits else s - p_start, not follows[i]))
+            laid.add(i)
         tail = p_start + self._durations[parent] - ends[by_end[-1]] if by_end else None
         return _Children(order, by_end, tail)
 
@@ -565,9 +607,8 @@ def first_token_ns(turn: Turn) -> int | None:
     return None if found is None else found[1] - turn.root.start
 
 
-_Levels: TypeAlias = tuple[
-    dict[int, tuple[float, int, float, int, int]], list[list[tuple[int, int]]]
-]
+_NO_KIDS: list[int] = []
+_Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]]]
 
 
 @dataclass(slots=True)
