@@ -177,11 +177,10 @@ class Plan:
         "_chunks",
         "_durations",
         "_ends",
-        "_follows",
         "_kids",
-        "_kinds",
         "_layout",
         "_levels",
+        "_nodes",
         "_outer",
         "_parents",
         "_starts",
@@ -193,10 +192,7 @@ class Plan:
         ends: list[int] = []
         parents: list[int] = []
         kids: list[list[int]] = []
-        follows: list[bool] = []
         outer: dict[str, list[int]] = {}
-        kinds: dict[int, tuple[str, str | None]] = {}
-        """Outermost stage nodes: (stage, kind)."""
         chunk_nodes = turn.first_chunks or ()
         chunks: list[tuple[int, int]] = []
         root = turn.root
@@ -204,17 +200,15 @@ class Plan:
         if not chunk_nodes and all(not kid.children for kid in root.children):
             # the common shape, quickly: a turn of stages that have no children
             stack.clear()
-            nodes = [root, *root.children]
+            nodes: list[Node] = [root, *root.children]
             n = len(nodes)
             starts = [node.start for node in nodes]
             ends = [node.end for node in nodes]
             parents = [-1] + [0] * (n - 1)
             kids = [list(range(1, n)), *[_NO_KIDS] * (n - 1)]  # shared: never appended to
-            follows = [node.span.follows_from for node in nodes]
             above = root.key
             if above is not None:
                 outer[above] = [0]
-                kinds[0] = (above, root.span.stage_kind)
             for i in range(1, n):
                 key = nodes[i].key
                 if key is not None and key != above:
@@ -223,15 +217,16 @@ class Plan:
                         outer[key] = [i]
                     else:
                         have.append(i)
-                    kinds[i] = (key, nodes[i].span.stage_kind)
+        else:
+            nodes = []
         while stack:  # pre-order: children in their order, each after the previous subtree
             node, parent, above = stack.pop()
             i = len(starts)
+            nodes.append(node)
             starts.append(node.start)
             ends.append(node.end)
             parents.append(parent)
             kids.append([])
-            follows.append(node.span.follows_from)
             key = node.key
             if parent >= 0:
                 kids[parent].append(i)
@@ -241,7 +236,6 @@ class Plan:
                     outer[key] = [i]
                 else:
                     have.append(i)
-                kinds[i] = (key, node.span.stage_kind)
             if chunk_nodes and any(node is c for c in chunk_nodes):
                 t = node.span.first_chunk_ns
                 assert t is not None
@@ -252,9 +246,8 @@ class Plan:
         self._ends = ends
         self._parents = parents
         self._kids = kids
-        self._follows = follows
+        self._nodes = nodes
         self._outer = outer
-        self._kinds = kinds
         self._chunks = chunks
         self._durations = [e - s for s, e in zip(starts, ends, strict=True)]
         self._layout: dict[int, _Children] = {}
@@ -273,26 +266,20 @@ class Plan:
         """Per parent, its children's stages of these kinds: (first start, last end, kind)."""
         out: dict[int, dict[str, tuple[int, int, str]]] = {}
         parents, starts, ends = self._parents, self._starts, self._ends
-        for i, (key, kind) in self._kinds.items():
-            if kind is None or kind not in kinds or i == 0:
-                continue
-            by_stage = out.setdefault(parents[i], {})
-            had = by_stage.get(key)
-            by_stage[key] = (
-                (starts[i], ends[i], kind)
-                if had is None
-                else (min(had[0], starts[i]), max(had[1], ends[i]), kind)
-            )
+        nodes = self._nodes
+        for key, outer in self._outer.items():
+            for i in outer:
+                kind = nodes[i].span.stage_kind
+                if kind is None or kind not in kinds or i == 0:
+                    continue
+                by_stage = out.setdefault(parents[i], {})
+                had = by_stage.get(key)
+                by_stage[key] = (
+                    (starts[i], ends[i], kind)
+                    if had is None
+                    else (min(had[0], starts[i]), max(had[1], ends[i]), kind)
+                )
         return out
-
-    def faster(self, stage: str, scale: Scale) -> tuple[int, int | None]:
-        """`predict` for one stage scaled (the default table's question), by levels if it can."""
-        nodes = self._outer.get(stage, ())
-        if len(nodes) == 1 and not self._chunks:
-            fast = self._up(nodes[0], scale.apply(float(self._durations[nodes[0]])))
-            if fast is not None:
-                return fast, None
-        return self.predict(Change(stage, (scale,)))
 
     def each_faster(self, factor: float) -> list[tuple[str, int, int | None]]:
         """(stage, turn duration, time to first token) for each stage of the turn made
@@ -501,8 +488,9 @@ class Plan:
         return lay
 
     def _lay(self, parent: int, group: tuple[str, ...]) -> _Children:
-        starts, ends, follows = self._starts, self._ends, self._follows
+        starts, ends, nodes = self._starts, self._ends, self._nodes
         ids = self._kids[parent]
+        follows = {i: nodes[i].span.follows_from for i in ids}
         start = starts
         if group:  # the group's children start at the earliest one's start
             start = starts[:]
