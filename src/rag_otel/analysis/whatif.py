@@ -382,7 +382,7 @@ class Plan:
         levels = self._levels_at(parent)
         if levels is None:
             return None
-        by_kid, rows = levels
+        by_kid, rows, _ = levels
         starts, durations = self._starts, self._durations
         x, y = a[0], b[0]
         first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
@@ -398,53 +398,50 @@ class Plan:
                 end = moved_end
             if end > run:
                 run = end
-        tail = self._layout_of(parent).tail
-        assert tail is not None
-        return self._up(parent, run + tail)
+        return self._up(parent, run + levels[2])
 
     def _levels_of(self, parent: int) -> _Levels:
-        """Per child of `parent`: (its level's number, its gap), and per level: (its longest
-        child's gap + duration, which child that is, the next longest); ({}, []) when the
-        children are not in levels."""
-        lay = self._layout_of(parent)
-        if lay.tail is None:
-            return {}, []
-        durations, ends = self._durations, self._ends
-        out: dict[int, tuple[int, int]] = {}
+        """Per child of `parent`: (its level's number, its gap), per level: (its longest
+        child's gap + duration, which child that is, the next longest), and the parent's
+        tail; ({}, [], 0) when the children are not in levels. In order of start (as
+        `_lay` orders them), a child starts a new level when every child so far has ended;
+        it joins the current level when none of that level has ended; else: no levels."""
+        starts, ends, durations, nodes = self._starts, self._ends, self._durations, self._nodes
+        by_kid: dict[int, tuple[int, int]] = {}
         rows: list[tuple[float, int, float]] = []
-        level: list[tuple[int, int]] = []
-        total = 0.0
-        before = 0  # children in the levels before this one
-        ended = -math.inf  # when the last of them ended
-        current = 0  # how many siblings this level waits for
+        base = starts[parent]  # where the current level's gaps count from
+        ended = first_end = -1  # the current level's latest and earliest end
         longest = second = -math.inf
         top = -1
-        for kid, waits, gap, counts in (*lay.order, (-1, -1, 0, True)):
-            if waits != current:  # the level ends: record it
-                for k, g in level:
-                    out[k] = (len(rows), g)
-                    if ends[k] > ended:
-                        ended = ends[k]
-                total += longest
-                before += len(level)
+        for kid in sorted(self._kids[parent], key=starts.__getitem__):
+            if nodes[kid].span.follows_from:
+                return {}, [], 0
+            s, e = starts[kid], ends[kid]
+            if top >= 0 and ended <= s:  # all ended: a new level
                 rows.append((longest, top, second))
-                if kid < 0:
-                    break
-                if waits != before:
-                    return {}, []
-                level = []
-                current, longest, second, top = waits, -math.inf, -math.inf, -1
-            if not counts or ends[kid] <= ended:
-                return {}, []
+                base = ended
+                longest = second = -math.inf
+                first_end = e
+            elif top >= 0 and first_end <= s:  # some of the level ended, not all
+                return {}, [], 0
+            elif top < 0 or e < first_end:
+                first_end = e
+            if e > ended:
+                ended = e
+            gap = s - base
             v = gap + durations[kid]
             if v > longest:
                 longest, second, top = v, longest, kid
             elif v > second:
                 second = v
-            level.append((kid, gap))
-        if total + lay.tail != durations[parent]:
-            return {}, []
-        return out, rows
+            by_kid[kid] = (len(rows), gap)
+        if top < 0:
+            return {}, [], 0
+        rows.append((longest, top, second))
+        tail = starts[parent] + durations[parent] - ended
+        if sum(row[0] for row in rows) + tail != durations[parent]:
+            return {}, [], 0
+        return by_kid, rows, tail
 
     def relay(self, change: Change) -> tuple[int, int | None]:
         """`predict` without the shortcut by levels: the full re-lay, every time (the
@@ -596,7 +593,7 @@ def first_token_ns(turn: Turn) -> int | None:
 
 
 _NO_KIDS: list[int] = []
-_Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]]]
+_Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
 
 
 @dataclass(slots=True)
