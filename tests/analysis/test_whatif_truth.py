@@ -1,12 +1,12 @@
 """What-if predictions against the truth: a real decorated pipeline, run twice.
 
 Each case runs a traced asyncio RAG pipeline (rag_otel.turn / rag_otel.stage, sleeps for
-work, a streamed generation) once as it is and once with the change made for real: a
-stage's sleep halved, or the sequential retrieval made concurrent with ``asyncio.gather``.
-The prediction from the first run's traces must match the second run's measured turn p50
-and time-to-first-token p50 within max(3%, 6 ms). Sleeps are tens of milliseconds, so a
-busy machine's scheduling jitter (a few ms, in both runs alike) stays inside that; a case
-that misses is run again (up to three times): the p50 of a loaded machine can wander.
+work, a streamed generation) as it is and with the change made for real: a stage's sleep
+halved, or the sequential retrieval made concurrent with ``asyncio.gather``. The two
+versions take turns in one process (``rag.turn.id`` says which), so a busy machine slows
+both alike; the prediction from the first version's traces must match the second's
+measured turn p50 and time-to-first-token p50 within max(3%, 6 ms). Sleeps are tens of
+milliseconds; a case that misses is run again (up to three times).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rag_otel.analysis.model import Diagnostics
+from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.readers import read_spans
 from rag_otel.analysis.report import analyze
 from rag_otel.analysis.whatif import parse_change
@@ -26,8 +26,11 @@ PIPELINE = """
 import asyncio, json, sys
 import rag_otel
 
-ms, sequential, turns, path = json.loads(sys.argv[1])
+versions, turns, path = json.loads(sys.argv[1])
 rag_otel.configure(service_name="whatif-truth", exporter="file", file_path=path)
+
+ms, sequential = versions[0]
+
 
 async def sleep(name):
     await asyncio.sleep(ms[name] / 1000)
@@ -55,8 +58,8 @@ async def generate(hits):
     await sleep("rest")
     yield " answer"
 
-async def answer(q):
-    with rag_otel.turn(session_id="s"):
+async def answer(q, version):
+    with rag_otel.turn(session_id="s", turn_id=f"{version}-{q}"):
         await embed(q)
         if sequential:
             await vector(q)
@@ -68,8 +71,10 @@ async def answer(q):
             pass
 
 async def main():
-    for i in range(turns):
-        await answer(f"q{i}")
+    global ms, sequential
+    for i in range(2 * turns):
+        ms, sequential = versions[i % 2]
+        await answer(f"q{i}", i % 2)
 
 asyncio.run(main())
 rag_otel.shutdown()
@@ -89,18 +94,11 @@ def check(
     """Run as is, predict `change`, run changed; (prediction, truth) within tolerance."""
     misses = []
     for attempt in range(3):
-        before_path = tmp / f"before{attempt}.jsonl"
-        _run_to(before_path, BASE, sequential[0])
-        diagnostics = Diagnostics()
-        report = analyze(
-            read_spans(str(before_path), diagnostics=diagnostics),
-            diagnostics=diagnostics,
-            what_if=[parse_change(change)],
-        )
+        path = tmp / f"run{attempt}.jsonl"
+        before, changed = _run_to(path, [[BASE, sequential[0]], [after, sequential[1]]])
+        report = analyze(before, what_if=[parse_change(change)])
         [row] = [w for w in report.what_if if w.change == change]
-        after_path = tmp / f"after{attempt}.jsonl"
-        _run_to(after_path, after, sequential[1])
-        truth = analyze(read_spans(str(after_path), diagnostics=Diagnostics()))
+        truth = analyze(changed)
         assert truth.turn.p50_ms is not None
         assert truth.first_token is not None
         got = {
@@ -118,11 +116,18 @@ def check(
     pytest.fail(f"{change}: prediction vs truth missed 3 times: {misses}")
 
 
-def _run_to(path: Path, ms: dict[str, int], sequential: bool) -> None:
-    args = json.dumps([ms, sequential, TURNS, str(path)])
+def _run_to(path: Path, versions: list[list[object]]) -> tuple[list[Span], list[Span]]:
+    """Run both versions, turn about, into `path`: (the first's spans, the second's)."""
+    args = json.dumps([versions, TURNS, str(path)])
     code = PIPELINE.replace("json.loads(sys.argv[1])", f"json.loads({args!r})")
-    done = run_python(code, timeout=120)
+    done = run_python(code, timeout=180)
     assert done.returncode == 0, done.stderr
+    spans = list(read_spans(str(path), diagnostics=Diagnostics()))
+    version = {s.trace_id: s.turn_id.split("-")[0] for s in spans if s.is_turn and s.turn_id}
+    first = [s for s in spans if version[s.trace_id] == "0"]
+    second = [s for s in spans if version[s.trace_id] == "1"]
+    assert len(first) == len(second) == 6 * TURNS
+    return first, second
 
 
 def test_a_stage_on_the_critical_path(tmp_path: Path) -> None:
