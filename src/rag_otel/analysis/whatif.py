@@ -254,14 +254,6 @@ class Plan:
         self._work: dict[str, list[int]] = {}
         self._levels: dict[int, _Levels] = {}
 
-    @property
-    def stages(self) -> list[str]:
-        return list(self._outer)
-
-    def outermost(self, stage: str) -> list[int]:
-        """The nodes of `stage` not inside another node of it."""
-        return self._outer.get(stage, [])
-
     def spans_by_parent(self, kinds: tuple[str, ...]) -> dict[int, dict[str, tuple[int, int, str]]]:
         """Per parent, its children's stages of these kinds: (first start, last end, kind)."""
         out: dict[int, dict[str, tuple[int, int, str]]] = {}
