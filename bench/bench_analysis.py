@@ -13,7 +13,10 @@ own subprocess so peak RSS is its own:
 * rag-otel: ``analyze(read_spans(FILE))`` - the whole analysis: per-stage and
   per-turn stats, critical-path attribution, verdict;
 * DuckDB: ``read_json`` + ``unnest`` + ``quantile_cont``, the same per-stage
-  count and p50/p90/p95/p99 on the same file (what an engineer would reach for).
+  count and p50/p90/p95/p99 on the same file (what an engineer would reach for);
+* rag-otel with and without the default what-if (each stage twice as fast, the
+  missed-parallelism check: issue 19), in one process, alternating, three rounds: the
+  median over rounds of the CPU time ratio (target: the what-if adds 25% or less).
 
 It checks that both agree on every stage's count and percentiles, and prints the
 times, their ratio and each side's peak RSS (``ru_maxrss``). Targets (issue 4):
@@ -275,6 +278,7 @@ def worker_rag_otel(path: str, workers: int | None = None) -> dict[str, Any]:
         "stages": stages,
         "turns": report.turn.timed,
         "verdict": report.verdict.lines[0],
+        "what_if": [w.change for w in report.what_if],
         "warnings": dict(diagnostics.counts),
     }
 
@@ -295,6 +299,30 @@ WITH spans AS (
 SELECT stage, count(*) AS n, quantile_cont(d, [0.5, 0.9, 0.95, 0.99]) AS q
 FROM stage_spans WHERE stage IS NOT NULL GROUP BY stage ORDER BY stage
 """
+
+
+def worker_what_if(path: str, rounds: int = 3) -> dict[str, Any]:
+    """CPU seconds of ``analyze(read_spans(FILE))`` without and with the default what-if,
+    alternating in one process (which goes first alternates too): the median ratio."""
+    import statistics
+
+    from rag_otel.analysis.model import Diagnostics
+    from rag_otel.analysis.readers import read_spans
+    from rag_otel.analysis.report import analyze
+
+    def cpu(what_if: bool) -> float:
+        t = time.process_time()
+        analyze(read_spans(path, diagnostics=Diagnostics()), default_what_if=what_if)
+        return time.process_time() - t
+
+    pairs = []
+    for r in range(rounds):
+        if r % 2:
+            with_, without = cpu(True), cpu(False)
+        else:
+            without, with_ = cpu(False), cpu(True)
+        pairs.append((without, with_))
+    return {"rounds": pairs, "added": statistics.median(b / a for a, b in pairs) - 1}
 
 
 def worker_duckdb(path: str) -> dict[str, Any]:
@@ -359,6 +387,7 @@ def run(
         duck = _run_worker("duckdb", path)
         ours = _run_worker("rag-otel", path)
         single = _run_worker("rag-otel-1", path)
+        what_if = _run_worker("what-if", path)
     problems = agree(ours["stages"], duck["stages"]) + agree(single["stages"], duck["stages"])
     ratio = duck["seconds"] / ours["seconds"]
     rows = [
@@ -380,6 +409,13 @@ def run(
     )
     for p in problems:
         print("  " + p)
+    added = what_if["added"]
+    print(
+        f"default what-if adds {100 * added:.0f}% CPU to analyze (1 process, median of "
+        f"{len(what_if['rounds'])} paired rounds: "
+        + ", ".join(f"{a:.2f} s -> {b:.2f} s" for a, b in what_if["rounds"])
+        + f"; target <= 25%): {', '.join(single['what_if'])}"
+    )
     print(f"verdict: {ours['verdict']}")
     if ours["warnings"]:
         print(f"warnings: {ours['warnings']}")
@@ -393,6 +429,7 @@ def run(
         "duckdb": duck,
         "ratio": ratio,
         "agree": not problems,
+        "what_if_added": added,
     }
 
 
@@ -408,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = {
             "rag-otel": lambda p: worker_rag_otel(p),
             "rag-otel-1": lambda p: worker_rag_otel(p, workers=1),
+            "what-if": worker_what_if,
             "duckdb": worker_duckdb,
         }
         print(json.dumps(workers[name](path)))

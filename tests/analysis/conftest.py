@@ -114,6 +114,8 @@ def to_otlp_line(s: Span) -> str:
     attrs = []
     if s.stage is not None:
         attrs.append(_attr("rag.stage", s.stage))
+    if s.stage_kind is not None:
+        attrs.append(_attr("rag.stage.kind", s.stage_kind))
     if s.is_turn:
         attrs.append(_attr("rag.turn.id", s.span_id))
     body: dict[str, object] = {

@@ -157,7 +157,8 @@ def test_compare_piped_keeps_every_number(two_runs: tuple[Path, Path], columns: 
 
 def test_wide_console_keeps_one_table(two_runs: tuple[Path, Path]) -> None:
     text = run_piped("analyze", str(two_runs[0]), columns=200)
-    assert text.count("┏") == 3  # latency and both critical paths (turn, first token), whole
+    # latency, both critical paths (turn, first token) and what-if, each whole
+    assert text.count("┏") == 4
 
 
 def test_too_narrow_for_one_column_prints_stacked() -> None:

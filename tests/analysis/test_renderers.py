@@ -39,8 +39,12 @@ def test_json_parses_and_holds_everything(report: Report) -> None:
 
 
 def test_csv_parses_with_one_row_per_stage(report: Report) -> None:
-    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
-    assert tuple(rows[0]) == CSV_HEADER
+    every = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert tuple(every[0]) == CSV_HEADER
+    rows = [r for r in every if r["kind"] != "what-if"]
+    what_if = [r for r in every if r["kind"] == "what-if"]
+    assert [r["stage"] for r in what_if] == [f"what if: {w.change}" for w in report.what_if]
+    assert float(what_if[0]["saving_p50_ms"]) == pytest.approx(report.what_if[0].saving_p50_ms)
     names = [r["stage"] for r in rows]
     assert names[-3:] == ["(turn)", "(first token)", "(untraced)"]
     assert len(names) == 9

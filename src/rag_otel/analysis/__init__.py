@@ -7,8 +7,10 @@
     print(report.verdict.lines[0])
 
 Any source the command line takes (files, Jaeger, Phoenix, Prometheus, ClickHouse, chDB):
-`load` (`rag_otel.analysis.sources`, the one table of sources). Each step is usable on its own: `read_spans` / `read_many` (readers), `analyze` (spans ->
-`Report`), `render` (a `Report` -> table, JSON, CSV or Markdown).
+`load` (`rag_otel.analysis.sources`, the one table of sources). Each step is usable on its
+own: `read_spans` / `read_many` (readers), `analyze` (spans -> `Report`), `render` (a
+`Report` -> table, JSON, CSV or Markdown), `parse_change` (a ``--what-if`` change for
+``load(..., what_if=[...])``).
 """
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
@@ -17,6 +19,7 @@ from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.report import Report, analyze
 from rag_otel.analysis.sources import load
+from rag_otel.analysis.whatif import parse_change
 
 __all__ = [
     "Diagnostics",
@@ -26,6 +29,7 @@ __all__ = [
     "analyze",
     "analyze_sources",
     "load",
+    "parse_change",
     "read_many",
     "read_spans",
     "render",

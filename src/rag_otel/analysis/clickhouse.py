@@ -31,7 +31,7 @@ import json
 import os
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -42,6 +42,7 @@ from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Analyzer, Report
 from rag_otel.analysis.store import Aggregate, store_report
+from rag_otel.analysis.whatif import Change
 
 DEFAULT_TABLE: Final = "otel_traces"
 DEFAULT_DATABASES: Final = ("otel", "default")
@@ -442,8 +443,10 @@ def analyze_clickhouse(
     limit: int | None = None,
     sample: int | None = None,
     diagnostics: Diagnostics | None = None,
+    what_if: Sequence[Change] = (),
 ) -> Report:
-    """The `Report` of a ``clickhouse://`` or ``chdb://`` table (see the module doc)."""
+    """The `Report` of a ``clickhouse://`` or ``chdb://`` table (see the module doc).
+    ``what_if`` is predicted on the sampled turn trees, like the critical path."""
     target = parse_url(url)
     query = connect(target)
     query("SELECT 1")
@@ -473,7 +476,7 @@ def analyze_clickhouse(
         | ({str(turns[0][14])} if turns else set())
     )
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
-    analyzer = Analyzer(diagnostics=diagnostics)
+    analyzer = Analyzer(diagnostics=diagnostics, what_if=what_if)
     for chunk in range(0, len(trace_ids), 500):
         ids = trace_ids[chunk : chunk + 500]
         spans = [

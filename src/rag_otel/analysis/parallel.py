@@ -30,6 +30,7 @@ from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.overrides import Overrides
 from rag_otel.analysis.report import Analyzer, Report
 from rag_otel.analysis.traces import build_trace
+from rag_otel.analysis.whatif import Change
 
 MIN_BYTES_PER_WORKER = 32 * 1024 * 1024
 """Below this many bytes per worker, starting processes costs more than it saves."""
@@ -37,7 +38,19 @@ CHUNK_WINDOW = 10_000
 """Spans near a cut held back for joining (and the idle window inside a chunk)."""
 _SNIFF_BYTES = 64 * 1024 * 1024
 
-Task = tuple[str, int, int, "str | None", bool, bool, bool, bool, "Overrides | None"]
+Task = tuple[
+    str,
+    int,
+    int,
+    "str | None",
+    bool,
+    bool,
+    bool,
+    bool,
+    "Overrides | None",
+    "tuple[Change, ...]",
+    bool,
+]
 
 
 def default_workers() -> int:
@@ -108,11 +121,28 @@ class _Range(io.RawIOBase):
 
 
 def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
-    path, start, end, fmt, all_spans, hold_head, hold_tail, keep_attributes, overrides = task
+    (
+        path,
+        start,
+        end,
+        fmt,
+        all_spans,
+        hold_head,
+        hold_tail,
+        keep_attributes,
+        overrides,
+        what_if,
+        default_what_if,
+    ) = task
     from rag_otel.analysis.readers import read_spans
 
     diagnostics = Diagnostics()
-    analyzer = Analyzer(all_spans=all_spans, diagnostics=diagnostics)
+    analyzer = Analyzer(
+        all_spans=all_spans,
+        diagnostics=diagnostics,
+        what_if=what_if,
+        default_what_if=default_what_if,
+    )
     held: list[list[Span]] = []
     raw = _Range(path, start, end)
     with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
@@ -158,6 +188,8 @@ def analyze_files(
     min_bytes_per_worker: int = MIN_BYTES_PER_WORKER,
     keep_attributes: bool = False,
     overrides: Overrides | None = None,
+    what_if: Sequence[Change] = (),
+    default_what_if: bool = True,
 ) -> Report | None:
     """The report of `paths` analysed in parallel, or None when they are not worth splitting."""
     workers = workers or default_workers()
@@ -172,7 +204,19 @@ def analyze_files(
         share = max(1, round(workers * os.path.getsize(p) / total))
         ranges += [(p, a, b) for a, b in _cuts(p, share)]
     tasks: list[Task] = [
-        (p, a, b, format, all_spans, i > 0, i < len(ranges) - 1, keep_attributes, overrides)
+        (
+            p,
+            a,
+            b,
+            format,
+            all_spans,
+            i > 0,
+            i < len(ranges) - 1,
+            keep_attributes,
+            overrides,
+            tuple(what_if),
+            default_what_if,
+        )
         for i, (p, a, b) in enumerate(ranges)
     ]
     methods = multiprocessing.get_all_start_methods()
@@ -181,7 +225,12 @@ def analyze_files(
         results = list(pool.map(_analyse_range, tasks))
     if any(r is None for r in results):
         return None
-    merged = Analyzer(all_spans=all_spans, diagnostics=diagnostics)
+    merged = Analyzer(
+        all_spans=all_spans,
+        diagnostics=diagnostics,
+        what_if=what_if,
+        default_what_if=default_what_if,
+    )
     pieces: dict[str, list[Span]] = {}
     lines_before: dict[str, int] = {}
     for (path, _, _), result in zip(ranges, results, strict=True):

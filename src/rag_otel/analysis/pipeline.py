@@ -19,6 +19,7 @@ from typing import Any
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.overrides import KindMap, Overrides
 from rag_otel.analysis.report import Report, analyze
+from rag_otel.analysis.whatif import Change
 
 
 def analyze_sources(
@@ -31,6 +32,8 @@ def analyze_sources(
     keep_attributes: bool = False,
     stage_key: str | None = None,
     kind_map: KindMap = (),
+    what_if: Sequence[Change] = (),
+    default_what_if: bool = True,
     **live_options: Any,
 ) -> Report:
     """Analyse files, ``-`` (stdin), Jaeger or ``phoenix+`` URLs. Raises `InputError` for unreadable
@@ -42,7 +45,9 @@ def analyze_sources(
 
     ``workers=1`` never starts processes; ``None`` uses the available cores for
     files large enough to be worth it. ``keep_attributes`` keeps every span attribute on the
-    exemplar turns (for the HTML report); it costs parsing time, not memory.
+    exemplar turns (for the HTML report); it costs parsing time, not memory. ``what_if``: changes to predict
+    (`whatif.parse_change`); ``default_what_if=False`` skips the default what-if table and
+    missed-parallelism check.
     """
     from rag_otel.analysis.parallel import analyze_files
     from rag_otel.analysis.readers import read_many
@@ -60,6 +65,8 @@ def analyze_sources(
             workers=workers,
             keep_attributes=keep_attributes,
             overrides=overrides,
+            what_if=what_if,
+            default_what_if=default_what_if,
         )
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
@@ -73,7 +80,14 @@ def analyze_sources(
         **live,
     )
     spans = _Counted(overrides.apply(read, keep_attributes=keep_attributes) if overrides else read)
-    report = analyze(spans, all_spans=all_spans, diagnostics=diagnostics, sources=sources)
+    report = analyze(
+        spans,
+        all_spans=all_spans,
+        diagnostics=diagnostics,
+        sources=sources,
+        what_if=what_if,
+        default_what_if=default_what_if,
+    )
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")
     return report

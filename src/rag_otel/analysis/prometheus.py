@@ -109,6 +109,11 @@ PERCENTILE_METHOD: Final = (
     "Prometheus histogram_quantile over rate(..._bucket[{window}]): linear interpolation "
     "inside the bucket holding the quantile, exact to within that bucket's width"
 )
+NO_WHAT_IF_LINE: Final = (
+    "what if: not available — it re-lays each turn's trace tree, and a prometheus+ source "
+    "has only histograms (analyze trace files or a trace store for it)"
+)
+"""The one line the report gives instead of the what-if table."""
 NO_TRACES_LINE: Final = (
     "critical-path shares need traces: histograms say how long each stage takes, not what "
     "the turn waited on. Run rag-otel analyze on spans (a file or a Jaeger URL) to name the "
@@ -425,6 +430,7 @@ def analyze_prometheus(
         + f"; {family.name} ({family.stage_metric}); no max, no per-stage turn counts",
         sources=[source],
         first_token=first_token,
+        what_if_note=NO_WHAT_IF_LINE,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rag_otel.analysis.critical_path import Shares
+from rag_otel.analysis.predictions import WhatIf
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, REMAINDER_ROW, Attributions, Report
 from rag_otel.analysis.stats import LatencyStats
@@ -70,6 +71,60 @@ def attribution_rows(
     rest = [s.remainder if s.turns else None for s in (a.overall, a.at_p50, a.at_p95)]
     rows.append((REMAINDER_ROW, rest[0], rest[1], rest[2]))
     return rows
+
+
+WHAT_IF_TITLE = "what if: turn and first-token times predicted from each turn's trace tree"
+_WHAT_IF_COLUMNS = (
+    "share",
+    "turn p50",
+    "turn p95",
+    "saves p50",
+    "saves p95",
+    "TTFT p50",
+    "TTFT p95",
+)
+
+
+def what_if_columns(report: Report) -> tuple[str, ...]:
+    """The what-if table's columns after ``change``: TTFT only when some turn streamed."""
+    if any(w.first_token_p50_ms is not None for w in report.what_if):
+        return _WHAT_IF_COLUMNS
+    return _WHAT_IF_COLUMNS[:-2]
+
+
+def what_if_rows(report: Report) -> list[tuple[str, ...]]:
+    """The what-if table: (change, share, predicted turn p50, p95, saving at p50 (ms and %),
+    at p95[, predicted TTFT p50, p95]), as text; the default rows first, ranked by saving."""
+    width = 1 + len(what_if_columns(report))
+
+    def saving(ms: float, pct: float) -> str:
+        return f"{ms_text(ms)} ({-100 * pct:+.0f}%)" if ms else "0"
+
+    def row(w: WhatIf) -> tuple[str, ...]:
+        return (
+            w.change,
+            _pct(w.share),
+            ms_text(w.turn_p50_ms),
+            ms_text(w.turn_p95_ms),
+            saving(w.saving_p50_ms, w.saving_p50_pct),
+            saving(w.saving_p95_ms, w.saving_p95_pct),
+            ms_text(w.first_token_p50_ms),
+            ms_text(w.first_token_p95_ms),
+        )
+
+    return [row(w)[:width] for w in report.what_if]
+
+
+def _what_if_footer(report: Report) -> list[str]:
+    if report.what_if_note is not None:
+        return [report.what_if_note]
+    if not report.what_if:
+        return []
+    return [
+        "what if: STAGE=0.5 is the stage twice as fast (with what runs inside it); measured "
+        f"turn p50 {ms_text(report.turn.p50_ms)} ms, p95 {ms_text(report.turn.p95_ms)} ms; "
+        "more with --what-if"
+    ]
 
 
 def warning_lines(report: Report) -> list[str]:
@@ -156,17 +211,29 @@ def print_table(report: Report, console: Console) -> None:
             cp.add_row(name, _pct(overall), _pct(p50), _pct(p95), style=style)
         cp.print(console)
 
+    if report.what_if:
+        wi = FitTable(WHAT_IF_TITLE, title_style=TITLE_STYLE)
+        wi.add_column("change", key=True, justify="left", style="bold")
+        for col in what_if_columns(report):
+            wi.add_column(col)
+        chosen = f"{report.verdict.stage}=0.5" if report.verdict.saving is not None else None
+        for cells in what_if_rows(report):
+            wi.add_row(*cells, style="bold green" if cells[0] == chosen else None)
+        wi.print(console)
+
     first, *rest = report.verdict.lines
     console.print(f"[bold]{first}[/bold]", highlight=False)
     for line in rest:
         console.print(line, highlight=False)
+    for line in report.suggestions:
+        console.print(f"[cyan]{line}[/cyan]", highlight=False)
     warnings = warning_lines(report)
     if warnings:
         console.print(f"[yellow]warnings ({sum(report.diagnostics.counts.values())}):[/yellow]")
         for line in warnings:
             # soft_wrap: file paths and span ids in the examples stay whole
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-    for line in _footer(report):
+    for line in [*_footer(report), *_what_if_footer(report)]:
         console.print(line, style="dim", highlight=False)
 
 
@@ -202,7 +269,13 @@ CSV_HEADER: tuple[str, ...] = (
     "first_token_share",
     "first_token_share_p50_turns",
     "first_token_share_p95_turns",
+    "saving_p50_ms",
+    "saving_p95_ms",
 )
+"""Per-stage rows, then one row per what-if change (stage ``what if: CHANGE``, kind
+``what-if``): its predicted turn p50/p95 in p50_ms/p95_ms, the saving in saving_*."""
+
+WHAT_IF_ROW = "what if: "
 
 
 def render_csv(report: Report) -> str:
@@ -234,6 +307,8 @@ def render_csv(report: Report) -> str:
                 *(num(x) for x in (s.mean_ms, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.max_ms)),
                 *(num(x) for x in shares.get(s.name, none)),
                 *(num(x) for x in ft_shares.get(s.name, none)),
+                "",
+                "",
             ]
         )
     w.writerow(
@@ -242,8 +317,28 @@ def render_csv(report: Report) -> str:
             *[""] * 12,
             *(num(x) for x in shares[REMAINDER_ROW]),
             *(num(x) for x in ft_shares.get(REMAINDER_ROW, none)),
+            "",
+            "",
         ]
     )
+    for wi in report.what_if:
+        w.writerow(
+            [
+                WHAT_IF_ROW + wi.change,
+                "what-if",
+                "",
+                *[""] * 5,
+                num(wi.turn_p50_ms),
+                "",
+                num(wi.turn_p95_ms),
+                "",
+                "",
+                num(wi.share),
+                *[""] * 5,
+                num(wi.saving_p50_ms),
+                num(wi.saving_p95_ms),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -268,11 +363,18 @@ def render_markdown(report: Report) -> str:
         out.append("|---|---:|---:|---:|")
         for name, overall, p50, p95 in attribution_rows(report, a):
             out.append(f"| {name} | {_pct(overall)} | {_pct(p50)} | {_pct(p95)} |")
+    if report.what_if:
+        out += ["", "## What if", ""]
+        columns = what_if_columns(report)
+        out.append("| change | " + " | ".join(columns) + " |")
+        out.append("|---|" + "---:|" * len(columns))
+        out += ["| " + " | ".join(cells) + " |" for cells in what_if_rows(report)]
     out += ["", *(f"**{line}**" if i == 0 else line for i, line in enumerate(report.verdict.lines))]
+    out += [f"- {line}" for line in report.suggestions]
     warnings = warning_lines(report)
     if warnings:
         out += ["", "Warnings:", "", *(f"- {line}" for line in warnings)]
-    out += ["", *(f"_{line}_  " for line in _footer(report))]
+    out += ["", *(f"_{line}_  " for line in [*_footer(report), *_what_if_footer(report)])]
     return "\n".join(out) + "\n"
 
 

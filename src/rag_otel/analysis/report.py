@@ -35,6 +35,7 @@ from rag_otel.analysis.critical_path import (
 )
 from rag_otel.analysis.exemplars import Exemplar, ExemplarPool
 from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.predictions import Predictions, WhatIf
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
 from rag_otel.analysis.traces import (
     DEFAULT_IDLE_WINDOW,
@@ -45,6 +46,7 @@ from rag_otel.analysis.traces import (
     stage_info,
 )
 from rag_otel.analysis.verdict import Verdict, decide
+from rag_otel.analysis.whatif import Change
 
 TURN_ROW = "(turn)"
 """Name of the whole-turn row in tables and comparisons."""
@@ -95,6 +97,13 @@ class Report:
     """When the statistics cover all spans but the critical path, the verdict and
     first-token attribution a sample of traces (a store source: `analysis.store`):
     ``{"traces", "turns", "of_turns"}``. None: all turns were attributed."""
+    what_if: list[WhatIf] = field(default_factory=list)
+    """What each change would save: the default table's rows (each stage of 5% or more of
+    the critical path, at least 3, twice as fast; ranked by saving), then ``--what-if``'s."""
+    suggestions: list[str] = field(default_factory=list)
+    """Missed parallelism: sibling stages that ran one after the other, worth trying at once."""
+    what_if_note: str | None = None
+    """Why there is no what-if (a source without trace trees), or None."""
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but the raw samples, as JSON-ready values."""
@@ -136,7 +145,11 @@ class Report:
                 "first_token_stage": self.verdict.first_token_stage,
                 "first_token_share": self.verdict.first_token_share,
                 "lines": list(self.verdict.lines),
+                "saving": None if self.verdict.saving is None else self.verdict.saving.to_dict(),
             },
+            "what_if": [w.to_dict() for w in self.what_if],
+            "suggestions": list(self.suggestions),
+            "what_if_note": self.what_if_note,
             "warnings": {
                 code: {"count": n, "examples": self.diagnostics.examples.get(code, [])}
                 for code, n in sorted(self.diagnostics.counts.items())
@@ -197,7 +210,16 @@ class _StageAcc:
 class Analyzer:
     """Streaming accumulator: feed spans (or built traces), then ask for the `Report`."""
 
-    def __init__(self, *, all_spans: bool = False, diagnostics: Diagnostics | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        all_spans: bool = False,
+        diagnostics: Diagnostics | None = None,
+        what_if: Sequence[Change] = (),
+        default_what_if: bool = True,
+    ) -> None:
+        """``what_if``: the changes to predict (``--what-if``); ``default_what_if``: also
+        the default table (each stage twice as fast) and the missed-parallelism check."""
         self.all_spans = all_spans
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         self._stages: dict[str, _StageAcc] = {}
@@ -211,6 +233,7 @@ class Analyzer:
         self._exemplars = ExemplarPool()
         self._first_ns: int | None = None
         self._last_ns: int | None = None
+        self._predictions = Predictions(what_if, default=default_what_if)
 
     def feed(
         self,
@@ -271,8 +294,10 @@ class Analyzer:
                 acc.kind = info.kind
                 acc.source = info.source
         self._turn_count += len(trace.turns) + len(trace.incomplete_turns)
+        predictions = self._predictions
         for turn in trace.turns:
             self._turn_sources[turn.source] += 1
+            at = len(self._turn_durations)
             self._turn_durations.append(turn.duration_ns)
             if turn.span.error:
                 self._turn_errors += 1
@@ -284,8 +309,8 @@ class Analyzer:
             self._attributions.append(attribute(turn))
             self._exemplars.offer(turn)
             self._span_time(turn.root.start, turn.root.end)
-            if turn.first_chunks is not None:
-                self._add_first_token(turn)
+            first = self._add_first_token(turn) if turn.first_chunks is not None else None
+            predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
@@ -296,14 +321,17 @@ class Analyzer:
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
 
-    def _add_first_token(self, turn: Turn) -> None:
+    def _add_first_token(self, turn: Turn) -> tuple[int, int] | None:
+        """(its index among the times to first token, the time in ns), or None."""
         found = attribute_first_token(turn)
         if found is None:
-            return
+            return None
+        at = len(self._first_tokens)
         self._first_tokens.append(found.duration_ns)
         self._first_token_attributions.append(found)
         if turn.span.error:
             self._first_token_errors += 1
+        return at, found.duration_ns
 
     def merge(self, other: Analyzer) -> None:
         """Add another analyzer's results (of other traces) to this one's."""
@@ -320,6 +348,9 @@ class Analyzer:
             if acc.kind is None:
                 acc.kind, acc.source = theirs.kind, theirs.source
         self._turn_sources.update(other._turn_sources)
+        self._predictions.merge(
+            other._predictions, len(self._turn_durations), len(self._first_tokens)
+        )
         self._turn_durations.extend(other._turn_durations)
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
@@ -334,6 +365,9 @@ class Analyzer:
             self.diagnostics.merge(other.diagnostics)
 
     def report(self, sources: Sequence[str] = ()) -> Report:
+        """The report; raises `InputError` when a ``what_if`` change names an unknown stage
+        or parallel stages that are never siblings."""
+        self._predictions.check(list(self._stages))
         order = sorted(self._stages.items(), key=_pipeline_order)
         stage_stats = [
             summarize(
@@ -378,11 +412,17 @@ class Analyzer:
             shares(fatts[i] for i in turns_near(first_tokens, 0.95)),
             band_half_width=BAND_HALF_WIDTH,
         )
+        what_if, suggestions = self._predictions.results(
+            durations, first_tokens, attribution.overall
+        )
         verdict = decide(
             attribution.overall,
             attribution.at_p50,
             attribution.at_p95,
             first_token=first_token_attribution.overall,
+            savings=[w for w in what_if if w.stage is not None]
+            if self._predictions.default
+            else None,
         )
         samples = {name: acc.durations for name, acc in order}
         samples[TURN_ROW] = durations
@@ -406,6 +446,8 @@ class Analyzer:
             time_range=None
             if self._first_ns is None or self._last_ns is None
             else (self._first_ns, self._last_ns),
+            what_if=what_if,
+            suggestions=suggestions,
         )
 
 
@@ -426,12 +468,19 @@ def analyze(
     all_spans: bool = False,
     diagnostics: Diagnostics | None = None,
     sources: Sequence[str] = (),
+    what_if: Sequence[Change] = (),
+    default_what_if: bool = True,
 ) -> Report:
     """Group spans into turns, compute per-stage stats, attribute the critical path, decide.
 
     ``diagnostics`` collects non-fatal problems (pass the one given to the
     reader so that reading and analysing problems land in one summary).
     """
-    analyzer = Analyzer(all_spans=all_spans, diagnostics=diagnostics)
+    analyzer = Analyzer(
+        all_spans=all_spans,
+        diagnostics=diagnostics,
+        what_if=what_if,
+        default_what_if=default_what_if,
+    )
     analyzer.feed(spans)
     return analyzer.report(sources)

@@ -28,6 +28,7 @@ from typing import Any
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import KindMap
 from rag_otel.analysis.report import Report
+from rag_otel.analysis.whatif import Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,8 @@ class Options:
     """`--stage-key`: name stages by this attribute's value (spans only)."""
     kind_map: KindMap = ()
     """`--kind-map`: kinds by glob on a stage's name or type (spans only)."""
+    what_if: tuple[Change, ...] = ()
+    """`--what-if`: changes to predict on the turn trees (`whatif.parse_change`)."""
 
     def spans_only(self, source: str) -> None:
         """`InputError` when an option that needs every span is given to a store source."""
@@ -91,6 +94,7 @@ def _spans(sources: Sequence[str], o: Options) -> Report:
         keep_attributes=o.keep_attributes,
         stage_key=o.stage_key,
         kind_map=o.kind_map,
+        what_if=o.what_if,
     )
 
 
@@ -98,6 +102,12 @@ def _prometheus(sources: Sequence[str], o: Options) -> Report:
     from rag_otel.analysis.prometheus import analyze_prometheus
 
     o.spans_only(sources[0])
+    if o.what_if:
+        raise InputError(
+            sources[0],
+            None,
+            "--what-if needs trace trees; a prometheus+ source has only histograms",
+        )
     return analyze_prometheus(sources[0], since=o.since, until=o.until, service=o.service)
 
 
@@ -112,6 +122,7 @@ def _clickhouse(sources: Sequence[str], o: Options) -> Report:
         service=o.service,
         limit=o.limit,
         diagnostics=o.diagnostics,
+        what_if=o.what_if,
     )
 
 

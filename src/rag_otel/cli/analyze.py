@@ -73,6 +73,7 @@ def register(subparsers: Any) -> None:
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
     _html_options(p, trace_url=True)
+    _what_if_option(p)
     p.set_defaults(handler=run_analyze)
 
     c = subparsers.add_parser(
@@ -107,6 +108,21 @@ def register(subparsers: Any) -> None:
     )
     _html_options(c, trace_url=False)
     c.set_defaults(handler=run_compare)
+
+
+def _what_if_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help=(
+            "predict turn and first-token p50/p95 were CHANGE made, on each turn's trace tree: "
+            "STAGE=0.5 (twice as fast; 0 removes it), STAGE=-40ms, parallel:A,B (start "
+            "sibling stages together), A=0.5+B=0.5 (several at once); repeat for more, each "
+            "evaluated on its own"
+        ),
+    )
 
 
 def _percent(text: str) -> float:
@@ -213,6 +229,9 @@ def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = Fa
     """Read and analyse; raises InputError (fatal input problems, or no spans at all).
     ``attributes``: keep every span attribute (the HTML report's waterfalls show them)."""
     from rag_otel.analysis.sources import Options, load
+    from rag_otel.analysis.whatif import parse_change
+
+    what_if = tuple(parse_change(text) for text in getattr(args, "what_if", None) or ())
 
     return load(
         sources,
@@ -224,6 +243,7 @@ def _load(sources: list[str], args: argparse.Namespace, *, attributes: bool = Fa
             until=args.until,
             limit=args.limit,
             keep_attributes=attributes,
+            what_if=what_if,
             **_recognition(args),
         ),
     )

@@ -1,0 +1,328 @@
+"""What-if results over many turns: each turn's predicted duration and time to first token.
+
+    predictions = Predictions([parse_change("rerank=0.5")])    # the changes asked for
+    predictions.add(turn, turn_index, first_token_index)      # per turn, from its tree
+    what_if, suggestions = predictions.results(durations, first_tokens, shares, known)
+
+Per turn, from the tree the `Analyzer` already built (`rag_otel.analysis.whatif.Plan`),
+it predicts the turn's duration and time to first token under each change asked for, under
+each of its stages made twice as fast (the default report's table, which picks its stages
+only at the end), and with each pair of sibling stages that could run at once started
+together (`rag_otel.analysis.missed_parallel`). Only predictions that differ from what was
+measured are kept, as (turn index, ns) pairs, so turns a change does not touch cost nothing;
+percentiles are taken at the end on the measured durations with the predictions put in.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag_otel.analysis.critical_path import Shares
+from rag_otel.analysis.missed_parallel import (
+    MIN_SAVING,
+    SEQUENTIAL_SHARE,
+    sibling_pairs,
+    suggestion,
+)
+from rag_otel.analysis.stats import percentile
+from rag_otel.analysis.traces import Turn
+from rag_otel.analysis.whatif import (
+    DEFAULT_FACTOR,
+    Change,
+    Plan,
+    faster,
+    not_siblings_error,
+    parallel,
+    unknown_stage_error,
+)
+
+MIN_SHARE = 0.05
+"""The default table covers every stage with at least this share of the critical path..."""
+MIN_ROWS = 3
+"""... and at least this many stages (the largest shares)."""
+
+_NS_PER_MS = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIf:
+    """One change's predicted turn and first-token percentiles, and what it saves."""
+
+    change: str
+    turn_p50_ms: float
+    turn_p95_ms: float
+    saving_p50_ms: float
+    saving_p95_ms: float
+    saving_p50_pct: float
+    """Of the measured turn p50 (0.19: 19% less)."""
+    saving_p95_pct: float
+    first_token_p50_ms: float | None = None
+    first_token_p95_ms: float | None = None
+    first_token_saving_p50_ms: float | None = None
+    first_token_saving_p95_ms: float | None = None
+    stage: str | None = None
+    """For the default table's rows: the stage made twice as fast."""
+    share: float | None = None
+    """... and its share of turn time on the critical path."""
+
+    def to_dict(self) -> dict[str, Any]:
+        ft = (
+            None
+            if self.first_token_p50_ms is None
+            else {"p50_ms": self.first_token_p50_ms, "p95_ms": self.first_token_p95_ms}
+        )
+        ft_saving = (
+            None
+            if self.first_token_saving_p50_ms is None
+            else {
+                "p50_ms": self.first_token_saving_p50_ms,
+                "p95_ms": self.first_token_saving_p95_ms,
+            }
+        )
+        return {
+            "change": self.change,
+            "turn": {"p50_ms": self.turn_p50_ms, "p95_ms": self.turn_p95_ms},
+            "first_token": ft,
+            "saving": {
+                "p50_ms": self.saving_p50_ms,
+                "p95_ms": self.saving_p95_ms,
+                "p50_pct": self.saving_p50_pct,
+                "p95_pct": self.saving_p95_pct,
+            },
+            "first_token_saving": ft_saving,
+            "stage": self.stage,
+            "share": self.share,
+        }
+
+
+class _Kept:
+    """Predictions that differ from the measurement: (turn index, ns), for turns and TTFT."""
+
+    __slots__ = ("first_token", "first_token_at", "turn", "turn_at")
+
+    def __init__(self) -> None:
+        self.turn_at: array[int] = array("q")
+        self.turn: array[int] = array("q")
+        self.first_token_at: array[int] = array("q")
+        self.first_token: array[int] = array("q")
+
+    def extend(self, other: _Kept, turns: int, first_tokens: int) -> None:
+        self.turn_at.extend(i + turns for i in other.turn_at)
+        self.turn.extend(other.turn)
+        self.first_token_at.extend(i + first_tokens for i in other.first_token_at)
+        self.first_token.extend(other.first_token)
+
+
+class Predictions:
+    """Per-turn what-if predictions, accumulated like the other samples (and mergeable)."""
+
+    def __init__(self, changes: Sequence[Change] = (), *, default: bool = True) -> None:
+        self.changes = list(changes)
+        self.default = default
+        self._kept: dict[str, _Kept] = {}
+        self._faster: dict[str, Change] = {}
+        self._faster_texts: dict[str, str] = {}
+        self._siblings: set[str] = set()
+        """Texts of the asked-for changes whose parallel groups were siblings in some turn."""
+        self._pairs: dict[tuple[str, str], list[int]] = {}
+        """Sibling pair (sorted) -> [turns with both, turns they ran one after the other]."""
+        self._pair_order: dict[tuple[str, str], tuple[str, str]] = {}
+        """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
+        self._pair_change: dict[tuple[str, str], Change] = {}
+        self._candidates: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] = {}
+        """Which pairs of a parent's (stage, kind) could run at once: a cache."""
+
+    def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
+        """Predict turn number `at`; `first_token`: (its number among the times to first
+        token, its time to first token in ns), None when it has none."""
+        if not self.default and not self.changes:
+            return
+        duration = turn.duration_ns
+        first_token_at, first = first_token if first_token is not None else (None, None)
+        plan = Plan(turn)
+        if self.default:
+            texts = self._faster_texts
+            for stage, turn_ns, first_ns in plan.each_faster(DEFAULT_FACTOR):
+                text = texts.get(stage)
+                if text is None:
+                    change = self._faster[stage] = faster(stage)
+                    text = texts[stage] = change.text
+                if turn_ns != duration or first_token_at is not None:
+                    self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
+            for a, b, sequential, together in sibling_pairs(plan, self._candidates):
+                key = (a, b) if a < b else (b, a)
+                counts = self._pairs.get(key)
+                if counts is None:
+                    counts = self._pairs[key] = [0, 0]
+                    self._pair_order[key] = (a, b)
+                    self._pair_change[key] = parallel((a, b))
+                counts[0] += 1
+                counts[1] += sequential
+                if not together:  # started at once already: nothing changes
+                    change = self._pair_change[key]
+                    self._keep(
+                        change.text, plan.predict(change), at, first_token_at, duration, first
+                    )
+        for change in self.changes:
+            if not any(s in turn.stages for s in change.stages):
+                continue
+            if (
+                change.parallel
+                and change.text not in self._siblings
+                and all(plan.siblings(g) for g in change.parallel)
+            ):
+                self._siblings.add(change.text)
+            self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+
+    def _keep(
+        self,
+        key: str,
+        predicted: tuple[int, int | None],
+        at: int,
+        first_token_at: int | None,
+        duration: int,
+        first: int | None,
+    ) -> None:
+        turn_ns, first_ns = predicted
+        if first_token_at is None:  # the common case, quickly
+            if turn_ns != duration:
+                kept = self._kept.get(key)
+                if kept is None:
+                    kept = self._kept[key] = _Kept()
+                kept.turn_at.append(at)
+                kept.turn.append(turn_ns)
+            return
+        changed_turn = turn_ns != duration
+        changed_first = first_token_at is not None and first_ns is not None and first_ns != first
+        if not changed_turn and not changed_first:
+            return
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = self._kept[key] = _Kept()
+        if changed_turn:
+            kept.turn_at.append(at)
+            kept.turn.append(turn_ns)
+        if changed_first:
+            assert first_ns is not None
+            kept.first_token_at.append(first_token_at)
+            kept.first_token.append(first_ns)
+
+    def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
+        """Add another's predictions, its turns numbered after this one's `turns` turns
+        (and `first_tokens` times to first token)."""
+        for text, theirs in other._kept.items():
+            kept = self._kept.get(text)
+            if kept is None:
+                kept = self._kept[text] = _Kept()
+            kept.extend(theirs, turns, first_tokens)
+        self._siblings |= other._siblings
+        for stage, change in other._faster.items():
+            self._faster.setdefault(stage, change)
+            self._faster_texts.setdefault(stage, change.text)
+        for key, (both, sequential) in other._pairs.items():
+            counts = self._pairs.get(key)
+            if counts is None:
+                self._pairs[key] = [both, sequential]
+                self._pair_order[key] = other._pair_order[key]
+                self._pair_change[key] = other._pair_change[key]
+            else:
+                counts[0] += both
+                counts[1] += sequential
+
+    def check(self, known: Sequence[str]) -> None:
+        """Raise `InputError` for an asked-for change naming an unknown stage, or parallel
+        stages that are never siblings."""
+        for change in self.changes:
+            for stage in change.stages:
+                if stage not in known:
+                    raise unknown_stage_error(change, stage, list(known))
+            if change.parallel and change.text not in self._siblings:
+                raise not_siblings_error(change, change.parallel[0])
+
+    def results(
+        self, durations: Sequence[int], first_tokens: Sequence[int], shares: Shares
+    ) -> tuple[list[WhatIf], list[str]]:
+        """(the what-if rows: the default table's, ranked by saving, then the changes asked
+        for; the missed-parallelism suggestions)."""
+        if not durations:
+            return [], []
+        base = _Base(durations, first_tokens)
+        rows: list[WhatIf] = []
+        if self.default:
+            # every stage met, by share; those off the critical path (share 0) last
+            ranked = shares.ranked()
+            ranked += sorted((name, 0.0) for name in self._faster if name not in shares.stages)
+            chosen = [
+                name for i, (name, share) in enumerate(ranked) if share >= MIN_SHARE or i < MIN_ROWS
+            ]
+            table = [
+                self._row(base, f"{name}={DEFAULT_FACTOR:g}", name, shares.stages.get(name, 0.0))
+                for name in chosen
+            ]
+            table.sort(key=lambda r: (-r.saving_p50_ms, -r.saving_p95_ms, -(r.share or 0.0)))
+            rows += table
+        shown = {r.change for r in rows}  # a change the table already has is not repeated
+        rows += [self._row(base, c.text) for c in self.changes if c.text not in shown]
+        return rows, self._suggestions(base) if self.default else []
+
+    def _suggestions(self, base: _Base) -> list[str]:
+        lines = []
+        for key, (both, sequential) in sorted(self._pairs.items()):
+            if not both or sequential < SEQUENTIAL_SHARE * both:
+                continue
+            pair = self._pair_order[key]
+            row = self._row(base, parallel(pair).text)
+            if row.saving_p50_pct >= MIN_SAVING:
+                lines.append(
+                    suggestion(pair, row.saving_p50_ms, row.saving_p50_pct, sequential / both)
+                )
+        return lines
+
+    def _row(
+        self, base: _Base, text: str, stage: str | None = None, share: float | None = None
+    ) -> WhatIf:
+        kept = self._kept.get(text) or _Kept()
+        p50, p95 = _p50_p95(base.durations, kept.turn_at, kept.turn)
+        ft50 = ft95 = ft_saving50 = ft_saving95 = None
+        if base.first_tokens:
+            ft50, ft95 = _p50_p95(base.first_tokens, kept.first_token_at, kept.first_token)
+            ft_saving50, ft_saving95 = base.ft50 - ft50, base.ft95 - ft95
+        saving50, saving95 = base.p50 - p50, base.p95 - p95
+        return WhatIf(
+            change=text,
+            turn_p50_ms=p50,
+            turn_p95_ms=p95,
+            saving_p50_ms=saving50,
+            saving_p95_ms=saving95,
+            saving_p50_pct=saving50 / base.p50 if base.p50 > 0 else 0.0,
+            saving_p95_pct=saving95 / base.p95 if base.p95 > 0 else 0.0,
+            first_token_p50_ms=ft50,
+            first_token_p95_ms=ft95,
+            first_token_saving_p50_ms=ft_saving50,
+            first_token_saving_p95_ms=ft_saving95,
+            stage=stage,
+            share=share,
+        )
+
+
+class _Base:
+    """The measured turn and first-token durations, and their p50 / p95 in ms."""
+
+    def __init__(self, durations: Sequence[int], first_tokens: Sequence[int]) -> None:
+        self.durations = durations
+        self.first_tokens = first_tokens
+        self.p50, self.p95 = _p50_p95(durations, (), ())
+        self.ft50, self.ft95 = _p50_p95(first_tokens, (), ()) if first_tokens else (0.0, 0.0)
+
+
+def _p50_p95(
+    measured: Sequence[int], at: Sequence[int], predicted: Sequence[int]
+) -> tuple[float, float]:
+    values = list(measured)
+    for i, ns in zip(at, predicted, strict=True):
+        values[i] = ns
+    values.sort()
+    return percentile(values, 0.5) / _NS_PER_MS, percentile(values, 0.95) / _NS_PER_MS
