@@ -1,9 +1,11 @@
-"""What every reader shares: the read state, locations in messages, id normalisation, span kinds.
+"""What every reader shares: the read state, locations in messages, id normalisation, span
+kinds, and the closing steps of a span.
 
-    from rag_otel.analysis.readers.common import ReadState, hex_id
+    from rag_otel.analysis.readers.common import ReadState, finish_span, hex_id
 
     state = ReadState("spans.json", Diagnostics())
     tid = hex_id("4BF92F3577B34DA6A3CE929D0E0E4736", 32, state.diagnostics, "spans.json", "trace")
+    finish_span(span, state, attributes, attributes, events)  # stage, turn, first chunk
 
 The readers of each format (`otlp`, `jaeger`, `phoenix`, `langfuse`) and the input layer
 (`stream`, `detect`) import from here; nothing here knows a format.
@@ -13,8 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any, Final
 
+from rag_otel.analysis import first_token
+from rag_otel.analysis.conventions import classify_span
 from rag_otel.analysis.model import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_CONSUMER,
@@ -92,6 +97,35 @@ class ReadState:
         """``source: line 12``, for warning details."""
         text = location_text(location)
         return f"{self.source}: {text}" if text else self.source
+
+
+# --- the closing steps of every reader ------------------------------------------------------
+
+
+def finish_span(
+    span: Span,
+    state: ReadState,
+    recognised: Mapping[str, Any] | None,
+    chunk_attributes: Mapping[str, Any] | None,
+    events: list[first_token.Event] | None,
+) -> Span:
+    """What every reader does once a span's envelope is read: recognise it as a stage or
+    turn from the attributes `recognised` holds (`conventions.classify_span`; None: the
+    span was recognised already), keep one copy of its stage name, and read its first streamed chunk
+    (`first_token.first_chunk_ns`) from `chunk_attributes` and `events`, the format's
+    events as ``(name, time_ns)`` pairs; a span with neither costs nothing there.
+
+    The OTLP reader's hot loop recognises rag-otel's own stages inline (see
+    `readers.otlp`); the rest of its spans, and every other format's, end here.
+    """
+    if recognised is not None:
+        classify_span(span, recognised)
+        stage = span.stage
+        if stage is not None:
+            span.stage = state.strings.setdefault(stage, stage)
+    if events or (chunk_attributes and not first_token.ATTRIBUTES.isdisjoint(chunk_attributes)):
+        span.first_chunk_ns = first_token.first_chunk_ns(span.start_ns, chunk_attributes, events)
+    return span
 
 
 # --- JSON values in messages ----------------------------------------------------------------

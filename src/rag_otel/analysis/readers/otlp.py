@@ -35,7 +35,6 @@ from rag_otel.analysis.conventions import (
     RECOGNITION_KEYS,
     SOURCE_RAG_OTEL,
     STAGE_KIND_OF,
-    classify_span,
     stage_kind,
 )
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
@@ -44,6 +43,7 @@ from rag_otel.analysis.readers.common import (
     SERVICE_NAME,
     Location,
     ReadState,
+    finish_span,
     hex_id,
     location_text,
     odd_id,
@@ -288,21 +288,30 @@ def _decode_spans(
             span = Span(
                 tid, sid, pid, name, start, end, None, None, False, None, error, service, kind
             )
-            chunk_attributes = recognise(span, s.get("attributes"), intern)
-            events = s.get("events")
-            if events or chunk_attributes:
-                span.first_chunk_ns = first_token.first_chunk_ns(
-                    start, chunk_attributes, first_token.otlp_events(events)
-                )
+            chunk_attributes = recognise(span, s.get("attributes"), state)
+            raw_events = s.get("events")
+            if raw_events or chunk_attributes:
+                finish_span(span, state, None, chunk_attributes, events(raw_events))
         except _CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
             continue
         append(span)
 
 
-def _recognise_known(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any] | None:
+def events(raw: Any) -> list[first_token.Event]:
+    """OTLP JSON ``events`` (``[{"timeUnixNano": "...", "name": "..."}, ...]``) as the
+    ``(name, time_ns)`` pairs `first_token` reads: only the names it knows."""
+    if raw.__class__ is not list:
+        return []
+    known = first_token.EVENTS
+    return [
+        (e["name"], e.get("timeUnixNano", e.get("time_unix_nano")))
+        for e in raw
+        if e.__class__ is dict and e.get("name").__class__ is str and e["name"] in known
+    ]
+
+
+def _recognise_known(span: Span, attributes: Any, state: ReadState) -> dict[str, Any] | None:
     """Recognise `span` from the attributes recognition reads, decoding only those;
     returns the first-chunk attributes it carries (None without any).
 
@@ -349,7 +358,7 @@ def _recognise_known(
             if stage_kind_ is None:
                 stage_kind_ = stage_kind(any_value(kind_v))
         if stage is not None:  # rag.stage set to nothing: not a stage
-            span.stage = intern(stage, stage)
+            span.stage = state.strings.setdefault(stage, stage)
             span.stage_kind = stage_kind_
             span.stage_source = SOURCE_RAG_OTEL
     elif found is not None or kind_v is not None:
@@ -358,14 +367,11 @@ def _recognise_known(
             values[_RAG_STAGE_KIND] = kind_v
         if stage_v is not None:
             values[_RAG_STAGE] = stage_v
-        classify_span(span, {key: any_value(value) for key, value in values.items()})
-        _intern_stage(span, intern)
+        finish_span(span, state, {key: any_value(v) for key, v in values.items()}, None, None)
     return chunk_attributes
 
 
-def _recognise_all(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any]:
+def _recognise_all(span: Span, attributes: Any, state: ReadState) -> dict[str, Any]:
     """Keep every attribute of `span` (decoded) and recognise it from them
     (`classify_span`); returns them, for the first-chunk time."""
     kept: dict[str, Any] = {}
@@ -373,16 +379,8 @@ def _recognise_all(
         for kv in attributes:
             kept[kv["key"]] = any_value(kv.get("value"))
     span.attributes = kept
-    classify_span(span, kept)
-    _intern_stage(span, intern)
+    finish_span(span, state, kept, None, None)
     return kept
-
-
-def _intern_stage(span: Span, intern: Callable[[str, str], str]) -> None:
-    """Keep one copy of the stage name a convention gave `span`."""
-    stage = span.stage
-    if stage is not None:
-        span.stage = intern(stage, stage)
 
 
 _SNAKE_TO_CAMEL = {

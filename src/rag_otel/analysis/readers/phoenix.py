@@ -40,18 +40,18 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import classify_span
+from rag_otel.analysis.isotime import iso_ns, time_or_none
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import (
     Location,
     ReadState,
     data_array,
+    finish_span,
     hex_id,
     type_name,
 )
 from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import iso_ns, time_or_none
 
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 UNKNOWN_KIND = "UNKNOWN"
@@ -148,13 +148,7 @@ def _span(s: Any, state: ReadState, where: str) -> Span:
         error=s.get("status_code") == "ERROR",
         attributes=attributes if state.keep_attributes else None,
     )
-    if attributes:
-        classify_span(span, attributes)
-        span.stage = state.text(span.stage)
-    events = s.get("events")
-    if events or not first_token.ATTRIBUTES.isdisjoint(attributes):
-        span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, _events(events))
-    return span
+    return finish_span(span, state, attributes, attributes, _events(s.get("events")))
 
 
 def _events(events: Any) -> list[first_token.Event]:
