@@ -39,6 +39,7 @@ from typing import Any
 BATCH = 512  # the OpenTelemetry SDK's BatchSpanProcessor max_export_batch_size
 QUICK_ARGS = ["--spans", "200000"]  # for `bench/run.py --quick`
 STAGES = ("embed", "vector_search", "bm25", "fusion", "rerank", "generate")
+TTFC = "gen_ai.response.time_to_first_chunk"
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
 _RESOURCE = (
@@ -52,8 +53,11 @@ _RESOURCE = (
 _SPAN = (
     '{{"traceId":"{tid}","spanId":"{sid}","parentSpanId":"{pid}","flags":256,"name":"{name}",'
     '"kind":{kind},"startTimeUnixNano":"{start}","endTimeUnixNano":"{end}",'
-    '"attributes":[{attrs}],"status":{status}}}'
+    '"attributes":[{attrs}]{events},"status":{status}}}'
 )
+_FIRST_CHUNK = ',"events":[{{"timeUnixNano":"{at}","name":"rag.first_chunk"}}]'
+"""A streamed generation's first chunk, as rag-otel writes it (with the
+``gen_ai.response.time_to_first_chunk`` attribute beside it)."""
 
 
 def _a(key: str, value: str) -> str:
@@ -62,6 +66,10 @@ def _a(key: str, value: str) -> str:
 
 def _i(key: str, value: int) -> str:
     return f'{{"key":"{key}","value":{{"intValue":"{value}"}}}}'
+
+
+def _d(key: str, value: float) -> str:
+    return f'{{"key":"{key}","value":{{"doubleValue":{value!r}}}}}'
 
 
 _STAGE_ATTRS = {
@@ -147,9 +155,12 @@ def generate(path: Path, n_spans: int, per_line: str = "span", seed: int = 7) ->
                 times[s] = (c, c + d[s])
                 c += d[s]
             end = c + 300_000
+            st, en = times["generate"]
+            ttfc = int(rng.uniform(0.15, 0.5) * (en - st))  # every generation streams
             spans = []
             for i, s in enumerate(STAGES, start=1):
                 st, en = times[s]
+                streamed = s == "generate"
                 spans.append(
                     _SPAN.format(
                         tid=tid,
@@ -159,7 +170,8 @@ def generate(path: Path, n_spans: int, per_line: str = "span", seed: int = 7) ->
                         kind=1,
                         start=st,
                         end=en,
-                        attrs=attrs[s],
+                        attrs=attrs[s] + (f",{_d(TTFC, ttfc / 1e9)}" if streamed else ""),
+                        events=_FIRST_CHUNK.format(at=st + ttfc) if streamed else "",
                         status=error if rng.random() < 0.01 else ok,
                     )
                 )
@@ -173,6 +185,7 @@ def generate(path: Path, n_spans: int, per_line: str = "span", seed: int = 7) ->
                     start=start,
                     end=end,
                     attrs=f"{_a('rag.turn.id', str(t))},{_a('session.id', f's-{t % 997}')},{chat}",
+                    events="",
                     status=ok,
                 ).replace(',"parentSpanId":""', "")
             )
