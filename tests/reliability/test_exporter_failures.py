@@ -165,9 +165,26 @@ def latency_ratio(case: str) -> tuple[float, list[dict[str, Any]]]:
     return best, runs
 
 
+def _healthy_delivered_all(run: dict[str, Any]) -> bool:
+    healthy = run["healthy"]
+    sent = (WARMUP_TURNS + healthy["turns"]) * SPANS_PER_TURN
+    return run["received"] == sent and not healthy["counts"].get("queue.full", 0)
+
+
+def settled_run(case: str) -> dict[str, Any]:
+    """The first run of `case` whose healthy twin delivered every span (of up to
+    `LATENCY_ATTEMPTS`; else the last). A twin starved of CPU by other jobs can fall behind
+    a healthy receiver and drop spans: that run says nothing about the broken collector."""
+    for attempt in range(LATENCY_ATTEMPTS):
+        run = run_case(case, attempt)
+        if _healthy_delivered_all(run):
+            break
+    return run
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_turn_latency_unaffected_and_nothing_raised(case: str) -> None:
-    run = run_case(case)
+    run = settled_run(case)
     healthy, broken = run["healthy"], run["broken"]
     assert broken["escaped"] == 0
     assert not broken["shutdown_escaped"]
@@ -193,7 +210,7 @@ NEVER_ACCEPTS = [c for c in CASES if c != "http-500"]  # 500 is not retried: the
 
 @pytest.mark.parametrize("case", NEVER_ACCEPTS)
 def test_dropped_spans_counted_and_logged_once(case: str) -> None:
-    run = run_case(case)
+    run = settled_run(case)
     broken = run["broken"]
     ended = (WARMUP_TURNS + broken["turns"]) * SPANS_PER_TURN
     # ~7,000 spans ended, at most QUEUE queued plus the batches the exporter took: the rest

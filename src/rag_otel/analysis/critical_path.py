@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import attrgetter
 
 from rag_otel.analysis.traces import Node, Turn
 
@@ -130,8 +131,11 @@ def _walk(root: Node, hi: int, via: dict[int, Node]) -> tuple[dict[str, int], in
             start = pinned.start if pinned.start > lo else lo
             work.append((pinned, start, hi))
             cursor = start
-        if node.children:
-            kids = sorted(node.children, key=_end_then_earliest_start, reverse=True)
+        kids = node.children
+        if kids:
+            if len(kids) > 1:  # latest end first, then earliest start: two C-level sorts
+                kids = sorted(kids, key=_START)
+                kids.sort(key=_END, reverse=True)  # stable, reverse too: starts stay ascending
             for kid in kids:
                 if kid.end <= lo or cursor <= lo:
                     break
@@ -152,8 +156,8 @@ def _walk(root: Node, hi: int, via: dict[int, Node]) -> tuple[dict[str, int], in
     return charges, remainder
 
 
-def _end_then_earliest_start(node: Node) -> tuple[int, int]:
-    return node.end, -node.start
+_START = attrgetter("start")
+_END = attrgetter("end")
 
 
 @dataclass(frozen=True, slots=True)
