@@ -101,15 +101,22 @@ def test_memory_stable_at_a_rate_the_exporter_sustains() -> None:
     # nothing may grow: a leak per turn or per span would. What rate the batch thread
     # sustains depends on the CPU other jobs leave it, so the rate is measured here: when
     # the queue grew during a run, the next run asks half the rate (MEMORY_RATES). RSS must
-    # be stable in the first run whose queue stayed small; every run must lose nothing.
+    # be stable in the first run whose queue did not grow; every run must lose nothing.
     results = []
     for rate in MEMORY_RATES:
         result, spans = load_run(rate)
         assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
         check_traces(spans, result["turns"])
         results.append(result)
-        if result["queue_last_third_max"] < 4096:
+        if _kept_up(result):
             break
     shown = [{k: v for k, v in r.items() if k != "stderr"} for r in results]
-    assert result["queue_last_third_max"] < 4096, shown
+    assert _kept_up(result), shown
     assert result["rss_last_third_mb"] <= result["rss_first_third_mb"] * 1.25, shown
+
+
+def _kept_up(result: dict[str, Any]) -> bool:
+    """The batch thread kept up: the queue did not grow from the first third of the run to
+    the last (measured on a quiet machine: 897 then 686 spans, 617 then 1,001)."""
+    first, last = result["queue_first_third_max"], result["queue_last_third_max"]
+    return bool(last <= max(1.5 * first, 1024))

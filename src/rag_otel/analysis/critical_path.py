@@ -146,7 +146,12 @@ def _walk(root: Node, hi: int, via: dict[int, Node]) -> tuple[dict[str, int], in
                 end = kid.end if kid.end < cursor else cursor
                 start = kid.start if kid.start > lo else lo
                 own += cursor - end
-                work.append((kid, start, end))
+                if kid.children:
+                    work.append((kid, start, end))
+                elif kid.key is None:  # a leaf (never pinned: only parents are) owns it all
+                    remainder += end - start
+                elif end > start:
+                    charges[kid.key] = charges.get(kid.key, 0) + end - start
                 cursor = start
         own += cursor - lo
         if node.key is None:
