@@ -244,14 +244,13 @@ def _decode_spans(
                 tid = odd_id(tid, 32, diagnostics, state.where(location))
             if len(sid) != 16:
                 sid = odd_id(sid, 16, diagnostics, state.where(location))
-            # islower() allocates nothing; an all-digit id (rare) goes to hex_id, unchanged
-            if not tid.islower():
+            if tid.lower() != tid:
                 tid = hex_id(tid, 32, diagnostics, state.where(location), "trace")
-            if not sid.islower():
+            if sid.lower() != sid:
                 sid = hex_id(sid, 16, diagnostics, state.where(location), "span")
             pid = s.get("parentSpanId")
             if pid:
-                if len(pid) != 16 or not pid.islower():
+                if len(pid) != 16 or pid.lower() != pid:
                     pid = hex_id(pid, 16, diagnostics, state.where(location), "parent")
             else:
                 if pid == "":
