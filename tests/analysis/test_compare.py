@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from rag_otel.analysis.compare import compare, render_comparison
+from rag_otel.analysis.compare import compare
 from rag_otel.analysis.model import Diagnostics, Span
+from rag_otel.analysis.renderers import render_comparison
 from rag_otel.analysis.report import analyze
 
 Pipeline = Callable[..., list[Span]]

@@ -20,12 +20,12 @@ from rag_otel.analysis.first_token import (
     LANGFUSE_COMPLETION_START_TIME,
     OPENINFERENCE_FIRST_TOKEN_EVENT,
     first_chunk_ns,
-    jaeger_logs,
-    otlp_events,
 )
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_spans
+from rag_otel.analysis.readers.jaeger import log_events as jaeger_logs
+from rag_otel.analysis.readers.otlp import events as otlp_events
 from rag_otel.analysis.renderers import CSV_HEADER, render, render_table
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, analyze
 from rag_otel.analysis.stats import QUANTILES

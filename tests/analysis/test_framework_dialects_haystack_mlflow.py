@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from rag_otel.analysis.conventions import CONVENTIONS, SPAN_NAME
-from rag_otel.analysis.first_token import first_chunk_ns, otlp_events
+from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import Overrides
 from rag_otel.analysis.parallel import analyze_files
 from rag_otel.analysis.pipeline import analyze_sources
+from rag_otel.analysis.readers.otlp import events as otlp_events
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, Report
 from rag_otel.cli import main
 

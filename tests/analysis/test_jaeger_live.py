@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from netutil import free_port
+from rag_otel.analysis.isotime import parse_duration_ns, rfc3339
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.readers import read_many, read_spans
-from rag_otel.analysis.readers.jaeger_live import parse_duration_ns, rfc3339
 
 TRACES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 SDK_JSONL = TRACES / "python-sdk_otlp-json-file-exporter.jsonl"

@@ -30,11 +30,11 @@ from langfuse_export import (
     observations,
 )
 from netutil import free_port
+from rag_otel.analysis.isotime import iso_ns
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers import read_many, read_spans
 from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import iso_ns
 from rag_otel.analysis.readers.phoenix_live import split_url
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, analyze

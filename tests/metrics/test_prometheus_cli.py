@@ -3,6 +3,9 @@ these are refused before any request, or the request fails on a closed port)."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 import pytest
 
 from netutil import free_port
@@ -55,3 +58,32 @@ def test_source_spelling() -> None:
             since="2026-01-02T00:00:00Z",
             until="2026-01-01T00:00:00Z",
         )
+
+
+def _full_backlog() -> tuple[socket.socket, list[socket.socket]]:
+    """A listening socket whose accept queue is full: a new connection is never completed, so
+    ``urlopen`` times out while connecting (``URLError(reason=TimeoutError)``)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    pending = []
+    for _ in range(3):
+        client = socket.socket()
+        client.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            client.connect(server.getsockname())
+        pending.append(client)
+    return server, pending
+
+
+def test_a_connect_timeout_is_named_as_one() -> None:
+    """Prometheus goes through the analysis's one HTTP client, which names a timeout that
+    urllib wraps in a URLError as the timeout it is."""
+    server, pending = _full_backlog()
+    port = server.getsockname()[1]
+    try:
+        with pytest.raises(InputError, match=r"expected a Prometheus answer within 0.3 s"):
+            analyze_prometheus(f"prometheus+http://127.0.0.1:{port}", since="1h", timeout=0.3)
+    finally:
+        for s in (server, *pending):
+            s.close()

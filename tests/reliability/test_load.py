@@ -90,13 +90,33 @@ def test_1000_turns_per_second_asked_every_span_parented_none_lost() -> None:
     assert "Queue full" not in result["stderr"]
 
 
+MEMORY_RATES = (300, 150, 75)
+"""Turns/s asked, one run each until the exporter keeps up (see the test)."""
+
+
 def test_memory_stable_at_a_rate_the_exporter_sustains() -> None:
     # At full speed one Python process may produce spans faster than its own batch thread
     # (which needs the GIL) encodes them: the queue, and RSS with it, then grows toward
     # OTEL_BSP_MAX_QUEUE_SIZE (figures in docs/reliability.md). At a rate it sustains,
-    # nothing may grow: a leak per turn or per span would.
-    result, spans = load_run(300)
-    assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
-    check_traces(spans, result["turns"])
-    assert result["queue_last_third_max"] < 4096, result
-    assert result["rss_last_third_mb"] <= result["rss_first_third_mb"] * 1.25, result
+    # nothing may grow: a leak per turn or per span would. What rate the batch thread
+    # sustains depends on the CPU other jobs leave it, so the rate is measured here: when
+    # the queue grew during a run, the next run asks half the rate (MEMORY_RATES). RSS must
+    # be stable in the first run whose queue did not grow; every run must lose nothing.
+    results = []
+    for rate in MEMORY_RATES:
+        result, spans = load_run(rate)
+        assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
+        check_traces(spans, result["turns"])
+        results.append(result)
+        if _kept_up(result):
+            break
+    shown = [{k: v for k, v in r.items() if k != "stderr"} for r in results]
+    assert _kept_up(result), shown
+    assert result["rss_last_third_mb"] <= result["rss_first_third_mb"] * 1.25, shown
+
+
+def _kept_up(result: dict[str, Any]) -> bool:
+    """The batch thread kept up: the queue did not grow from the first third of the run to
+    the last (measured on a quiet machine: 897 then 686 spans, 617 then 1,001)."""
+    first, last = result["queue_first_third_max"], result["queue_last_third_max"]
+    return bool(last <= max(1.5 * first, 1024))

@@ -355,7 +355,7 @@ def schema(query: Query, target: Target, database: str) -> str:
 def _filters(
     target: Target, url: str, since: object, until: object, service: str | None, limit: int | None
 ) -> q.Filters:
-    from rag_otel.analysis.readers.jaeger_live import option_time_ns
+    from rag_otel.analysis.isotime import option_time_ns
 
     p = target.params
     now = time.time_ns()

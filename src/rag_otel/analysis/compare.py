@@ -16,26 +16,19 @@ two lookups, exact and O(1) whatever the sample size: plain Python, no numpy,
 and every sample is used.
 
 A *regression* is a change slower than the threshold whose confidence interval
-lies entirely above zero: the slowdown is larger than the noise.
+lies entirely above zero: the slowdown is larger than the noise. A `Comparison` is
+rendered like a report, by `rag_otel.analysis.renderers` (``render_comparison``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Report
 from rag_otel.analysis.stats import percentile
-from rag_otel.analysis.tables import ms_text
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -188,105 +181,3 @@ def compare(
         confidence=confidence,
         resamples=resamples,
     )
-
-
-# --- rendering ------------------------------------------------------------------------------
-
-
-def _row(d: Delta) -> list[str]:
-    return [
-        d.stage,
-        d.quantile,
-        ms_text(d.baseline_ms),
-        ms_text(d.new_ms),
-        f"{d.change_pct:+.1f}%",
-        f"[{d.ci_low_pct:+.1f}%, {d.ci_high_pct:+.1f}%]",
-        f"{d.baseline_n}/{d.new_n}",
-    ]
-
-
-_HEADER = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
-_KEY_HEADERS = ("stage", "q")  # repeated in each part when the table is split
-
-
-def _verdict_lines(c: Comparison, threshold: float | None) -> list[str]:
-    lines = []
-    if threshold is not None:
-        regs = c.regressions(threshold)
-        if regs:
-            worst = max(regs, key=lambda d: d.change_pct)
-            lines.append(
-                f"REGRESSION: {len(regs)} stage quantile(s) slower by more than {threshold:g}% "
-                f"(worst: {worst.stage} {worst.quantile} {worst.change_pct:+.1f}%, "
-                f"CI [{worst.ci_low_pct:+.1f}%, {worst.ci_high_pct:+.1f}%])"
-            )
-        else:
-            lines.append(f"no stage p50 or p95 significantly slower by more than {threshold:g}%")
-    if c.only_in_baseline:
-        lines.append(f"only in baseline: {', '.join(c.only_in_baseline)}")
-    if c.only_in_new:
-        lines.append(f"only in new: {', '.join(c.only_in_new)}")
-    lines.append(f"CI: {c.method}")
-    return lines
-
-
-def print_comparison(c: Comparison, console: Console, threshold: float | None = None) -> None:
-    from rag_otel.analysis.tables import TITLE_STYLE, FitTable
-
-    table = FitTable(f"{c.baseline} → {c.new}", title_style=TITLE_STYLE)
-    for h in _HEADER:
-        table.add_column(
-            h,
-            key=h in _KEY_HEADERS,
-            justify="left" if h in _KEY_HEADERS else "right",
-        )
-    for d in c.deltas:
-        style = None
-        if threshold is not None and d.is_regression(threshold):
-            style = "bold red"
-        elif d.ci_high_pct < 0:
-            style = "green"
-        table.add_row(*_row(d), style=style)
-    table.print(console)
-    for line in _verdict_lines(c, threshold):
-        console.print(line, highlight=False, markup=False)
-
-
-def render_comparison(c: Comparison, fmt: str, threshold: float | None = None) -> str:
-    if fmt == "json":
-        doc = {
-            "baseline": c.baseline,
-            "new": c.new,
-            "method": c.method,
-            "threshold_pct": threshold,
-            "deltas": [
-                {**asdict(d), "regression": threshold is not None and d.is_regression(threshold)}
-                for d in c.deltas
-            ],
-            "only_in_baseline": c.only_in_baseline,
-            "only_in_new": c.only_in_new,
-        }
-        return json.dumps(doc, indent=2) + "\n"
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        fields: Sequence[str] = list(Delta.__dataclass_fields__)
-        w.writerow([*fields, "regression"])
-        for d in c.deltas:
-            reg = threshold is not None and d.is_regression(threshold)
-            w.writerow([*(getattr(d, f) for f in fields), reg])
-        return buf.getvalue()
-    if fmt == "markdown":
-        out = [f"## {c.baseline} → {c.new}", ""]
-        out.append("| " + " | ".join(_HEADER) + " |")
-        out.append("|---|---|" + "---:|" * (len(_HEADER) - 2))
-        out += ["| " + " | ".join(_row(d)) + " |" for d in c.deltas]
-        out += ["", *_verdict_lines(c, threshold)]
-        return "\n".join(out) + "\n"
-    if fmt == "table":
-        from rich.console import Console
-
-        buf = io.StringIO()
-        print_comparison(c, Console(file=buf, width=110, color_system=None), threshold)
-        return buf.getvalue()
-    raise ValueError(f"unknown format {fmt!r}")

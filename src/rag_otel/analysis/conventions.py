@@ -27,7 +27,7 @@ A candidate that is not its trace's turn is a stage like any other.
 
 Tracers that write no attributes (LlamaIndex's own integration) are read from their span
 events and names: `EVENT_CONVENTIONS`, applied by `classify_events` to a span no attribute
-recognised (readers call it with the span's event names).
+recognised (`readers.common.finish_span` calls it with the span's event names).
 
 Sources of the attribute names and values (checked against the conventions' own code):
 OpenInference ``openinference-semantic-conventions`` (``SpanAttributes.OPENINFERENCE_SPAN_KIND``,
@@ -503,7 +503,8 @@ EVENT_CONVENTIONS: Final[tuple[EventConvention, ...]] = (LLAMA_INDEX,)
 STAGE_EVENTS: Final[frozenset[str]] = frozenset(
     name for convention in EVENT_CONVENTIONS for name in convention.events
 )
-"""Every event name `classify_events` reads: readers hand over only these."""
+"""Every event name `classify_events` reads: readers hand over only these (and
+`first_token.EVENTS`: `readers.common.EVENT_NAMES`)."""
 
 
 def classify_events(span: Span, event_names: Iterable[Any]) -> None:

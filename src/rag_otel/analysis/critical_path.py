@@ -33,6 +33,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from operator import attrgetter
 
 from rag_otel.analysis.traces import Node, Turn
 
@@ -143,8 +144,11 @@ def _walk(
             start = pinned.start if pinned.start > lo else lo
             work.append((pinned, start, hi))
             cursor = start
-        if node.children:
-            kids = sorted(node.children, key=_end_then_earliest_start, reverse=True)
+        kids = node.children
+        if kids:
+            if len(kids) > 1:  # latest end first, then earliest start: two C-level sorts
+                kids = sorted(kids, key=_START)
+                kids.sort(key=_END, reverse=True)  # stable, reverse too: starts stay ascending
             for kid in kids:
                 if kid.end <= lo or cursor <= lo:
                     break
@@ -155,7 +159,12 @@ def _walk(
                 end = kid.end if kid.end < cursor else cursor
                 start = kid.start if kid.start > lo else lo
                 own += cursor - end
-                work.append((kid, start, end))
+                if kid.children:
+                    work.append((kid, start, end))
+                elif kid.key is None:  # a leaf (never pinned: only parents are) owns it all
+                    remainder += end - start
+                elif end > start:
+                    charges[kid.key] = charges.get(kid.key, 0) + end - start
                 cursor = start
         own += cursor - lo
         if node.key is None:
@@ -165,8 +174,8 @@ def _walk(
     return charges, remainder
 
 
-def _end_then_earliest_start(node: Node) -> tuple[int, int]:
-    return node.end, -node.start
+_START = attrgetter("start")
+_END = attrgetter("end")
 
 
 @dataclass(frozen=True, slots=True)

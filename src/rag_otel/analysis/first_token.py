@@ -41,6 +41,11 @@ else, when content is not captured, from the finish reasons (``gen_ai.response.f
 OpenLLMetry's ``gen_ai.completion.0.finish_reason``: ``tool_calls``), else from
 OpenInference's first output message (a tool call and no content). The readers call `first_chunk_ns` only for spans
 that carry one of `ATTRIBUTES` or have events at all, so spans without either cost nothing.
+Each reader turns its format's events into the ``(name, time_ns)`` pairs read here, keeping
+only the names in `EVENTS` and the dialect events (`readers.common.EVENT_NAMES`:
+`readers.otlp.events`, `readers.jaeger.log_events`, `readers.phoenix`), and hands them over
+through `readers.common.finish_span`; times are read by the analysis's one ISO-8601 parser,
+`rag_otel.analysis.isotime`.
 """
 
 from __future__ import annotations
@@ -48,10 +53,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
 from typing import Any, Final
 
 from rag_otel import semconv as sc
+from rag_otel.analysis.isotime import iso_ns
 from rag_otel.analysis.model import MAX_TIME_NS
 
 OPENINFERENCE_FIRST_TOKEN_EVENT: Final = "First Token Stream Event"
@@ -176,46 +181,6 @@ def _first_chunk(
     return None
 
 
-def otlp_events(events: Any) -> list[Event]:
-    """OTLP JSON ``events`` (``[{"timeUnixNano": "...", "name": "..."}, ...]``) as pairs."""
-    if events.__class__ is not list:
-        return []
-    return [
-        (e["name"], e.get("timeUnixNano", e.get("time_unix_nano")))
-        for e in events
-        if e.__class__ is dict and e.get("name").__class__ is str and e["name"] in EVENTS
-    ]
-
-
-def jaeger_logs(logs: Any) -> list[Event]:
-    """Jaeger v1 ``logs`` (``[{"timestamp": us, "fields": [{"key": "event", ...}]}]``) as
-    pairs: an OpenTelemetry span event becomes a log whose ``event`` field holds its name."""
-    out: list[Event] = []
-    if logs.__class__ is not list:
-        return out
-    for log in logs:
-        if log.__class__ is not dict:
-            continue
-        fields = log.get("fields")
-        if fields.__class__ is not list:
-            continue
-        for f in fields:
-            if f.__class__ is not dict or f.get("key") != "event":
-                continue
-            name = f.get("value")
-            if name.__class__ is str and name in EVENTS:
-                micros = log.get("timestamp")
-                ns = None
-                if isinstance(micros, (int, str)) and not isinstance(micros, bool):
-                    try:
-                        ns = int(micros) * 1000
-                    except ValueError:
-                        ns = None
-                out.append((f["value"], ns))
-                break
-    return out
-
-
 def _part_types(messages: Any) -> set[str] | None:
     """The part types of GenAI output messages (a JSON string or decoded), None unreadable."""
     if messages.__class__ is str:
@@ -268,7 +233,7 @@ def _seconds(value: Any) -> float | None:
 
 
 def _iso_ns(value: Any) -> int | None:
-    """An ISO 8601 time (optionally JSON-encoded, ``Z`` for UTC; naive means UTC) in ns."""
+    """An ISO 8601 time (optionally JSON-encoded, as the Langfuse SDK writes it) in ns."""
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -277,16 +242,8 @@ def _iso_ns(value: Any) -> int | None:
             text = json.loads(text)
         except ValueError:
             return None
-        if not isinstance(text, str):
-            return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        stamp = datetime.fromisoformat(text)
-    except ValueError:
+        ns = iso_ns(text)
+    except (TypeError, ValueError):
         return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    delta = stamp - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
     return ns if 0 < ns <= MAX_TIME_NS else None

@@ -32,20 +32,18 @@ counts per stage and no critical-path shares, and says that those need traces.
 
 from __future__ import annotations
 
-import http.client
 import json
 import math
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from typing import Any, Final
 
 from rag_otel import semconv as sc
 from rag_otel.analysis.critical_path import BAND_HALF_WIDTH, Shares
+from rag_otel.analysis.isotime import iso_ns, parse_duration_ns
 from rag_otel.analysis.model import Diagnostics, InputError
+from rag_otel.analysis.readers.http_get import HttpGet
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Attributions, Report
 from rag_otel.analysis.stats import QUANTILES, LatencyStats
 from rag_otel.analysis.verdict import Verdict
@@ -126,7 +124,8 @@ def is_prometheus_source(source: object) -> bool:
 
 
 class _Api:
-    """``GET /api/v1/query``; every failure becomes one InputError naming the source."""
+    """``GET /api/v1/query`` through the analysis's HTTP client (`readers.http_get`);
+    every failure becomes one InputError naming the source."""
 
     def __init__(self, source: str, timeout: float) -> None:
         self.source = source
@@ -136,37 +135,23 @@ class _Api:
             raise InputError(
                 source, None, "expected prometheus+http://HOST:PORT (a Prometheus base URL)"
             )
-        self.base = base
-        self.timeout = timeout
-        # A proxy from the environment cannot reach a loopback server.
-        handlers = [urllib.request.ProxyHandler({})] if _loopback(parts.hostname) else []
-        self.opener = urllib.request.build_opener(*handlers)
+        self.client = HttpGet(
+            base,
+            timeout=timeout,
+            peer="Prometheus",
+            server="a reachable Prometheus HTTP API",
+            source=source,
+        )
 
     def query(self, promql: str, at: float) -> list[dict[str, Any]]:
         """The instant vector ``promql`` evaluates to at time ``at`` (seconds)."""
-        params = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"})
-        url = f"{self.base}/api/v1/query?{params}"
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
-        try:
-            with self.opener.open(request, timeout=self.timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            body = _read_error(exc)
+        status, body, _ = self.client.get("/api/v1/query", {"query": promql, "time": f"{at:.3f}"})
+        if status != 200:
             raise InputError(
                 self.source,
                 None,
-                f"expected a Prometheus query answer, got HTTP {exc.code}{_api_error(body)}",
-            ) from None
-        except urllib.error.URLError as exc:
-            raise InputError(
-                self.source, None, f"expected a reachable Prometheus HTTP API ({exc.reason})"
-            ) from None
-        except TimeoutError:
-            raise InputError(
-                self.source, None, f"expected a Prometheus answer within {self.timeout:g} s"
-            ) from None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise InputError(self.source, None, f"expected a Prometheus answer ({exc!r})") from None
+                f"expected a Prometheus query answer, got HTTP {status}{_api_error(body)}",
+            )
         try:
             obj = json.loads(body)
         except ValueError:
@@ -192,13 +177,6 @@ class _Api:
         return result
 
 
-def _read_error(exc: urllib.error.HTTPError) -> bytes:
-    try:
-        return exc.read()
-    except (OSError, http.client.HTTPException):
-        return b""
-
-
 def _api_error(body: bytes) -> str:
     try:
         obj = json.loads(body)
@@ -209,20 +187,7 @@ def _api_error(body: bytes) -> str:
     return ""
 
 
-def _loopback(host: str | None) -> bool:
-    import ipaddress
-
-    if host is None or host == "localhost":
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _seconds_ago(text: str, option: str, source: str) -> float:
-    from rag_otel.analysis.readers.jaeger_live import parse_duration_ns
-
     ns = parse_duration_ns(text)
     if ns is None or ns <= 0:
         raise InputError(
@@ -237,25 +202,20 @@ def _time(text: str | None, source: str) -> float:
     if text is None:
         return now
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        return iso_ns(text) / 1e9
     except ValueError:
         return now - _seconds_ago(text, "--until", source)
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
 
 
 def _window(since: str | None, until: float, source: str) -> int:
     """``--since`` as a PromQL range in whole seconds: a duration, or an RFC 3339 start."""
     text = since or DEFAULT_SINCE
     try:
-        stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        start = iso_ns(text) / 1e9
     except ValueError:
         seconds = _seconds_ago(text, "--since", source)
     else:
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=timezone.utc)
-        seconds = until - stamp.timestamp()
+        seconds = until - start
         if seconds <= 0:
             raise InputError(source, None, f"option --since: {text!r} is not before --until")
     return max(1, math.ceil(seconds))

@@ -1,7 +1,9 @@
-"""Render a `Report`: a terminal table (rich), JSON, CSV or Markdown.
+"""Render a `Report`, or a `Comparison` of two: a terminal table (rich), JSON, CSV or Markdown.
 
 text = render(report, "markdown")     # or "table", "json", "csv"
 print_table(report, Console())        # coloured, straight to a terminal
+text = render_comparison(comparison, "markdown", threshold=10)   # rag-otel compare
+print_comparison(comparison, Console(), threshold=10)
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, TypeVar
 
+from rag_otel.analysis.compare import Comparison, Delta
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.predictions import WhatIf
 from rag_otel.analysis.readers import WARNINGS as READER_WARNINGS
@@ -238,10 +242,15 @@ def print_table(report: Report, console: Console) -> None:
 
 
 def render_table(report: Report, width: int = 110) -> str:
+    return _captured(lambda console: print_table(report, console), width)
+
+
+def _captured(print_to: Callable[[Console], None], width: int) -> str:
+    """What `print_to` prints on a plain console `width` columns wide, as text."""
     from rich.console import Console
 
     buf = io.StringIO()
-    print_table(report, Console(file=buf, width=width, color_system=None, highlight=False))
+    print_to(Console(file=buf, width=width, color_system=None, highlight=False))
     return buf.getvalue()
 
 
@@ -387,7 +396,124 @@ RENDERERS: dict[str, Callable[[Report], str]] = {
 
 
 def render(report: Report, fmt: str = "table") -> str:
+    return _renderer(RENDERERS, fmt)(report)
+
+
+_R = TypeVar("_R")
+
+
+def _renderer(renderers: Mapping[str, _R], fmt: str) -> _R:
     try:
-        return RENDERERS[fmt](report)
+        return renderers[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}") from None
+
+
+# --- comparisons (rag-otel compare) ----------------------------------------------------------
+
+_DELTA_HEADER = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
+_DELTA_KEYS = ("stage", "q")  # repeated in each part when the table is split
+
+
+def _delta_cells(d: Delta) -> list[str]:
+    return [
+        d.stage,
+        d.quantile,
+        ms_text(d.baseline_ms),
+        ms_text(d.new_ms),
+        f"{d.change_pct:+.1f}%",
+        f"[{d.ci_low_pct:+.1f}%, {d.ci_high_pct:+.1f}%]",
+        f"{d.baseline_n}/{d.new_n}",
+    ]
+
+
+def comparison_lines(c: Comparison, threshold: float | None) -> list[str]:
+    """The verdict under a comparison: the regressions past `threshold` (when given), the
+    rows only one side has, and how the intervals were computed."""
+    lines = []
+    if threshold is not None:
+        regs = c.regressions(threshold)
+        if regs:
+            worst = max(regs, key=lambda d: d.change_pct)
+            lines.append(
+                f"REGRESSION: {len(regs)} stage quantile(s) slower by more than {threshold:g}% "
+                f"(worst: {worst.stage} {worst.quantile} {worst.change_pct:+.1f}%, "
+                f"CI [{worst.ci_low_pct:+.1f}%, {worst.ci_high_pct:+.1f}%])"
+            )
+        else:
+            lines.append(f"no stage p50 or p95 significantly slower by more than {threshold:g}%")
+    if c.only_in_baseline:
+        lines.append(f"only in baseline: {', '.join(c.only_in_baseline)}")
+    if c.only_in_new:
+        lines.append(f"only in new: {', '.join(c.only_in_new)}")
+    lines.append(f"CI: {c.method}")
+    return lines
+
+
+def print_comparison(c: Comparison, console: Console, threshold: float | None = None) -> None:
+    table = FitTable(f"{c.baseline} → {c.new}", title_style=TITLE_STYLE)
+    for h in _DELTA_HEADER:
+        table.add_column(h, key=h in _DELTA_KEYS, justify="left" if h in _DELTA_KEYS else "right")
+    for d in c.deltas:
+        style = None
+        if threshold is not None and d.is_regression(threshold):
+            style = "bold red"
+        elif d.ci_high_pct < 0:
+            style = "green"
+        table.add_row(*_delta_cells(d), style=style)
+    table.print(console)
+    for line in comparison_lines(c, threshold):
+        console.print(line, highlight=False, markup=False)
+
+
+def _regression(d: Delta, threshold: float | None) -> bool:
+    return threshold is not None and d.is_regression(threshold)
+
+
+def comparison_table(c: Comparison, threshold: float | None = None, width: int = 110) -> str:
+    return _captured(lambda console: print_comparison(c, console, threshold), width)
+
+
+def comparison_json(c: Comparison, threshold: float | None = None) -> str:
+    doc = {
+        "baseline": c.baseline,
+        "new": c.new,
+        "method": c.method,
+        "threshold_pct": threshold,
+        "deltas": [{**asdict(d), "regression": _regression(d, threshold)} for d in c.deltas],
+        "only_in_baseline": c.only_in_baseline,
+        "only_in_new": c.only_in_new,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def comparison_csv(c: Comparison, threshold: float | None = None) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    fields: Sequence[str] = list(Delta.__dataclass_fields__)
+    w.writerow([*fields, "regression"])
+    for d in c.deltas:
+        w.writerow([*(getattr(d, f) for f in fields), _regression(d, threshold)])
+    return buf.getvalue()
+
+
+def comparison_markdown(c: Comparison, threshold: float | None = None) -> str:
+    out = [f"## {c.baseline} → {c.new}", ""]
+    out.append("| " + " | ".join(_DELTA_HEADER) + " |")
+    out.append("|---|---|" + "---:|" * (len(_DELTA_HEADER) - 2))
+    out += ["| " + " | ".join(_delta_cells(d)) + " |" for d in c.deltas]
+    out += ["", *comparison_lines(c, threshold)]
+    return "\n".join(out) + "\n"
+
+
+COMPARISON_RENDERERS: dict[str, Callable[[Comparison, float | None], str]] = {
+    "table": comparison_table,
+    "json": comparison_json,
+    "csv": comparison_csv,
+    "markdown": comparison_markdown,
+}
+
+
+def render_comparison(c: Comparison, fmt: str = "table", threshold: float | None = None) -> str:
+    """`c` in one of `FORMATS`; deltas past `threshold` (percent) are marked as regressions."""
+    return _renderer(COMPARISON_RENDERERS, fmt)(c, threshold)

@@ -303,8 +303,9 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from rag_otel.analysis.compare import compare, print_comparison, render_comparison
+    from rag_otel.analysis.compare import compare
     from rag_otel.analysis.model import InputError
+    from rag_otel.analysis.renderers import print_comparison, render_comparison
 
     try:
         baseline = _load([args.baseline], args)

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from rag_otel.analysis.compare import Comparison, _verdict_lines, render_comparison
+from rag_otel.analysis.compare import Comparison
 from rag_otel.analysis.html.charts import Axis, DistRow, colour, distributions
 from rag_otel.analysis.html.page import document, paragraphs, table
+from rag_otel.analysis.renderers import comparison_lines, render_comparison
 from rag_otel.analysis.report import Report
 from rag_otel.analysis.tables import ms_text
 
@@ -51,7 +52,7 @@ def comparison_page(
     deltas: list[dict[str, Any]] = doc["deltas"]
     body = [
         f"<h1>{escape(title)}</h1>",
-        f'<div class="verdict">{paragraphs(_verdict_lines(comparison, threshold))}</div>',
+        f'<div class="verdict">{paragraphs(comparison_lines(comparison, threshold))}</div>',
         "<h2>p50 and p95 change per stage</h2>",
         table(
             DELTA_HEADERS,

@@ -1,9 +1,11 @@
-"""What every reader shares: the read state, locations in messages, id normalisation, span kinds.
+"""What every reader shares: the read state, locations in messages, id normalisation, span
+kinds, and the closing steps of a span.
 
-    from rag_otel.analysis.readers.common import ReadState, hex_id
+    from rag_otel.analysis.readers.common import ReadState, finish_span, hex_id
 
     state = ReadState("spans.json", Diagnostics())
     tid = hex_id("4BF92F3577B34DA6A3CE929D0E0E4736", 32, state.diagnostics, "spans.json", "trace")
+    finish_span(span, state, attributes, attributes, events)  # stage, turn, first chunk
 
 The readers of each format (`otlp`, `jaeger`, `phoenix`, `langfuse`) and the input layer
 (`stream`, `detect`) import from here; nothing here knows a format.
@@ -13,8 +15,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any, Final
 
+from rag_otel.analysis import first_token
+from rag_otel.analysis.conventions import (
+    RECOGNITION_NAMES,
+    STAGE_EVENTS,
+    classify_events,
+    classify_span,
+)
 from rag_otel.analysis.model import (
     SPAN_KIND_CLIENT,
     SPAN_KIND_CONSUMER,
@@ -92,6 +102,54 @@ class ReadState:
         """``source: line 12``, for warning details."""
         text = location_text(location)
         return f"{self.source}: {text}" if text else self.source
+
+
+# --- the closing steps of every reader ------------------------------------------------------
+
+
+EVENT_NAMES: Final[frozenset[str]] = first_token.EVENTS | STAGE_EVENTS
+"""The span event names a reader hands to `finish_span`: those the first chunk is read from
+(`first_token.EVENTS`) and those a dialect is recognised by (`conventions.STAGE_EVENTS`)."""
+
+
+def finish_span(
+    span: Span,
+    state: ReadState,
+    recognised: Mapping[str, Any] | None,
+    chunk_attributes: Mapping[str, Any] | None,
+    events: list[first_token.Event] | None,
+) -> Span:
+    """What every reader does once a span's envelope is read:
+
+    1. recognise it as a stage or turn from the attributes `recognised` holds
+       (`conventions.classify_span`; None: the reader recognised it already, or found
+       nothing to recognise). A span named in `RECOGNITION_NAMES` (a `SPAN_NAME` row) and
+       not yet recognised is classified even without attributes;
+    2. a span still neither stage nor turn is recognised from its events' names and its
+       name (`conventions.classify_events`: LlamaIndex), unless `events` is None (a
+       format without span events: Langfuse);
+    3. keep one copy of its stage name;
+    4. read its first streamed chunk (`first_token.first_chunk_ns`, with its rules: the
+       MLflow chunk events, pydantic-ai's attribute, no first chunk for a tool call) from
+       `chunk_attributes` and `events`; a span with neither costs nothing there.
+
+    `events` are the format's span events as ``(name, time_ns)`` pairs, only those named
+    in `EVENT_NAMES` (`readers.otlp.events`, `readers.jaeger.log_events`, `readers.phoenix`).
+    The OTLP reader's hot loop recognises rag-otel's own stages inline (see
+    `readers.otlp`); the rest of its spans, and every other format's, end here.
+    """
+    if recognised is not None:
+        classify_span(span, recognised)
+    elif span.stage is None and span.name in RECOGNITION_NAMES:
+        classify_span(span, {})
+    if events is not None and span.stage is None and not span.is_turn and not span.turn_candidate:
+        classify_events(span, [name for name, _ in events])
+    stage = span.stage
+    if stage is not None:
+        span.stage = state.strings.setdefault(stage, stage)
+    if events or (chunk_attributes and not first_token.ATTRIBUTES.isdisjoint(chunk_attributes)):
+        span.first_chunk_ns = first_token.first_chunk_ns(span.start_ns, chunk_attributes, events)
+    return span
 
 
 # --- JSON values in messages ----------------------------------------------------------------

@@ -4,9 +4,11 @@
                      server="a reachable Jaeger query service")
     status, body, url = client.get("/api/v3/services", {})
 
-Used by the live readers (`jaeger_live`, `phoenix_live`). HTTP error statuses are
-returned for the caller to explain; a refused connection, a timeout, a reset or a bad
-URL raises `InputError` naming the base URL and what was expected. Requests to a
+The one HTTP client of the analysis: the live readers (`jaeger_live`, `phoenix_live`) and
+`rag_otel.analysis.prometheus` use it. HTTP error statuses are returned for the caller to
+explain; a refused connection, a timeout (raised as `TimeoutError` or as a `URLError`
+whose reason is one), a reset or a bad URL raises `InputError` naming the source (the base
+URL unless `source` is given) and what was expected. Requests to a
 loopback host bypass any proxy configured in the environment (it could not reach our
 loopback anyway).
 """
@@ -36,8 +38,12 @@ class HttpGet:
         peer: str,
         server: str,
         headers: Mapping[str, str] | None = None,
+        source: str | None = None,
     ) -> None:
         self.base = base
+        self.source = base if source is None else source
+        """How messages name the server: the base URL, or the source as the user wrote it
+        (``prometheus+http://...``)."""
         self.headers = {"Accept": "application/json", **(headers or {})}
         self.timeout = timeout
         self.peer = peer
@@ -69,17 +75,17 @@ class HttpGet:
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 raise self._timed_out(path) from None
-            raise InputError(self.base, None, f"expected {self.server} ({exc.reason})") from None
+            raise InputError(self.source, None, f"expected {self.server} ({exc.reason})") from None
         except TimeoutError:
             raise self._timed_out(path) from None
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise InputError(
-                self.base, None, f"expected a {self.peer} answer on {path} ({exc!r})"
+                self.source, None, f"expected a {self.peer} answer on {path} ({exc!r})"
             ) from None
 
     def _timed_out(self, path: str) -> InputError:
         return InputError(
-            self.base,
+            self.source,
             None,
             f"expected a {self.peer} answer within {self.timeout:g} s (timed out on {path})",
         )

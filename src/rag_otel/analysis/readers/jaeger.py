@@ -29,19 +29,15 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import (
-    RECOGNITION_KEYS,
-    RECOGNITION_NAMES,
-    STAGE_EVENTS,
-    classify_events,
-    classify_span,
-)
+from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
+    EVENT_NAMES,
     SPAN_KINDS,
     Location,
     ReadState,
     data_array,
+    finish_span,
     hex_id,
     location_text,
     type_name,
@@ -71,6 +67,36 @@ def _trace_id(value: Any, state: ReadState, where: str) -> str:
     if value.__class__ is str and len(value) == 16:
         return "0000000000000000" + value.lower()
     return hex_id(value, 32, state.diagnostics, where, "trace")
+
+
+def log_events(logs: Any) -> list[first_token.Event]:
+    """v1 ``logs`` (``[{"timestamp": us, "fields": [{"key": "event", ...}]}]``) as the
+    ``(name, time_ns)`` pairs `finish_span` reads: an OpenTelemetry span event becomes a log
+    whose ``event`` field holds its name; only the names in `EVENT_NAMES` are kept."""
+    out: list[first_token.Event] = []
+    if logs.__class__ is not list:
+        return out
+    for log in logs:
+        if log.__class__ is not dict:
+            continue
+        fields = log.get("fields")
+        if fields.__class__ is not list:
+            continue
+        for f in fields:
+            if f.__class__ is not dict or f.get("key") != "event":
+                continue
+            name = f.get("value")
+            if name.__class__ is str and name in EVENT_NAMES:
+                micros = log.get("timestamp")
+                ns = None
+                if isinstance(micros, (int, str)) and not isinstance(micros, bool):
+                    try:
+                        ns = int(micros) * 1000
+                    except ValueError:
+                        ns = None
+                out.append((f["value"], ns))
+                break
+    return out
 
 
 def decode_response(obj: dict[str, Any], state: ReadState, location: Location) -> list[Span]:
@@ -198,12 +224,6 @@ def decode_spans(
                     chunk_attrs[key] = tag_value(tag)
                 if kept is not None:
                     kept[key] = tag_value(tag)
-            logs = s.get("logs")
-            first_chunk = None
-            if logs or chunk_attrs:
-                first_chunk = first_token.first_chunk_ns(
-                    start, chunk_attrs, first_token.jaeger_logs(logs)
-                )
 
             pid_key = s.get("processID")
             if pid_key is not None and pid_key in services:
@@ -237,34 +257,11 @@ def decode_spans(
                 kind=kind,
                 follows_from=follows,
                 attributes=kept,
-                first_chunk_ns=first_chunk,
             )
-            if found is not None or name in RECOGNITION_NAMES:
-                classify_span(span, found or {})
-            if span.stage is None and not span.is_turn and not span.turn_candidate:
-                classify_events(span, _log_event_names(logs))  # LlamaIndex: events and names
-            stage = span.stage
-            if stage is not None:
-                span.stage = intern(stage, stage)
+            finish_span(span, state, found, chunk_attrs, log_events(s.get("logs")))
         except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
             sid_text = s.get("spanID") if s.__class__ is dict else None
             warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
             continue
         append(span)
     return out
-
-
-def _log_event_names(logs: Any) -> list[str]:
-    """The span event names (a log's ``event`` field) that `classify_events` reads."""
-    if not logs or logs.__class__ is not list:
-        return []
-    return [
-        f["value"]
-        for log in logs
-        if log.__class__ is dict and log.get("fields").__class__ is list
-        for f in log["fields"]
-        if f.__class__ is dict
-        and f.get("key") == "event"
-        and (name := f.get("value")).__class__ is str
-        and name in STAGE_EVENTS
-    ]

@@ -29,15 +29,14 @@ answers raise `InputError` naming the URL and the reason.
 
 from __future__ import annotations
 
-import re
 import time
 import urllib.parse
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 
+from rag_otel.analysis.isotime import option_time_ns, rfc3339
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import jaeger, otlp
 from rag_otel.analysis.readers.common import ReadState, type_name
@@ -48,62 +47,6 @@ DEFAULT_NUM_TRACES = 100
 DEFAULT_TIMEOUT = 10.0
 MIN_WINDOW_NS = 2_000
 """Windows are not split below 2 µs: Jaeger's v1 timestamps are microseconds."""
-
-_UNITS_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-    "w": 604_800_000_000_000,
-}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w)")
-
-
-def parse_duration_ns(text: str) -> int | None:
-    """``"1h30m"`` -> nanoseconds; None if `text` is not a duration."""
-    text = text.strip()
-    pos = 0
-    total = 0.0
-    for match in _DURATION.finditer(text):
-        if match.start() != pos:
-            return None
-        total += float(match.group(1)) * _UNITS_NS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        return None
-    return int(total)
-
-
-def option_time_ns(value: object, option: str, now_ns: int, url: str) -> int:
-    if isinstance(value, datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return int(stamp.timestamp()) * 1_000_000_000 + stamp.microsecond * 1000
-    if isinstance(value, timedelta):
-        return now_ns - (value // timedelta(microseconds=1)) * 1000
-    if isinstance(value, str):
-        ago = parse_duration_ns(value)
-        if ago is not None:
-            return now_ns - ago
-        try:
-            return option_time_ns(datetime.fromisoformat(value.strip()), option, now_ns, url)
-        except ValueError:
-            pass
-    raise InputError(
-        url,
-        None,
-        f"option {option}: expected a duration such as 1h or 30m, or an RFC 3339 time, got {value!r}",
-    )
-
-
-def rfc3339(ns: int) -> str:
-    """Nanoseconds since the epoch as RFC 3339 with nanoseconds, UTC (Go's RFC3339Nano parses it)."""
-    seconds, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{frac:09d}Z"
 
 
 def _json(body: bytes) -> Any:

@@ -60,19 +60,18 @@ from typing import Any
 import orjson
 
 from rag_otel import semconv
-from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import classify_span
+from rag_otel.analysis.isotime import time_or_none
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers.common import (
     SERVICE_NAME,
     Location,
     ReadState,
     data_array,
+    finish_span,
     hex_id,
     type_name,
 )
 from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import time_or_none
 
 OBSERVATION_TYPE = "langfuse.observation.type"
 OBSERVATION_MODEL = "langfuse.observation.model.name"
@@ -255,10 +254,7 @@ def _observation(o: Any, state: ReadState, where: str) -> tuple[Span, str | None
         service=state.text(service),
         attributes=attributes if state.keep_attributes else None,
     )
-    classify_span(span, attributes)
-    span.stage = state.text(span.stage)
-    if not first_token.ATTRIBUTES.isdisjoint(attributes):  # completionStartTime, mostly
-        span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, None)
+    finish_span(span, state, attributes, attributes, None)  # completionStartTime: first chunk
     return span, trace_name if trace_name.__class__ is str and trace_name else None
 
 

@@ -35,18 +35,17 @@ from rag_otel.analysis.conventions import (
     RECOGNITION_KEYS,
     RECOGNITION_NAMES,
     SOURCE_RAG_OTEL,
-    STAGE_EVENTS,
     STAGE_KIND_OF,
-    classify_events,
-    classify_span,
     stage_kind,
 )
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
+    EVENT_NAMES,
     OTLP_SPAN_KINDS,
     SERVICE_NAME,
     Location,
     ReadState,
+    finish_span,
     hex_id,
     location_text,
     odd_id,
@@ -291,25 +290,32 @@ def _decode_spans(
             span = Span(
                 tid, sid, pid, name, start, end, None, None, False, None, error, service, kind
             )
-            chunk_attributes = recognise(span, s.get("attributes"), intern)
-            events = s.get("events")
-            if span.stage is None and not span.is_turn and not span.turn_candidate:
-                # no attribute recognised it: a dialect of events and names (LlamaIndex)
-                classify_events(span, _event_names(events))
-                _intern_stage(span, intern)
-            if events or chunk_attributes:
-                span.first_chunk_ns = first_token.first_chunk_ns(
-                    start, chunk_attributes, first_token.otlp_events(events)
-                )
+            recognised, chunk_attributes = recognise(span, s.get("attributes"), state)
+            raw_events = s.get("events")
+            if span.stage is None or raw_events or chunk_attributes:
+                finish_span(span, state, recognised, chunk_attributes, events(raw_events))
         except _CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
             continue
         append(span)
 
 
+def events(raw: Any) -> list[first_token.Event]:
+    """OTLP JSON ``events`` (``[{"timeUnixNano": "...", "name": "..."}, ...]``) as the
+    ``(name, time_ns)`` pairs `finish_span` reads: only the names in `EVENT_NAMES`."""
+    if raw.__class__ is not list:
+        return []
+    known = EVENT_NAMES
+    return [
+        (e["name"], e.get("timeUnixNano", e.get("time_unix_nano")))
+        for e in raw
+        if e.__class__ is dict and e.get("name").__class__ is str and e["name"] in known
+    ]
+
+
 def _recognise_known(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any] | None:
+    span: Span, attributes: Any, state: ReadState
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Recognise `span` from the attributes recognition reads, decoding only those;
     returns the first-chunk attributes it carries (None without any).
 
@@ -320,6 +326,7 @@ def _recognise_known(
     them (nor a name in `RECOGNITION_NAMES`) is not classified at all.
     """
     stage_v = kind_v = found = None
+    recognised: dict[str, Any] | None = None
     chunk_attributes: dict[str, Any] | None = None
     if attributes:
         for kv in attributes:
@@ -356,7 +363,7 @@ def _recognise_known(
             if stage_kind_ is None:
                 stage_kind_ = stage_kind(any_value(kind_v))
         if stage is not None:  # rag.stage set to nothing: not a stage
-            span.stage = intern(stage, stage)
+            span.stage = state.strings.setdefault(stage, stage)
             span.stage_kind = stage_kind_
             span.stage_source = SOURCE_RAG_OTEL
     elif found is not None or kind_v is not None or span.name in RECOGNITION_NAMES:
@@ -365,42 +372,21 @@ def _recognise_known(
             values[_RAG_STAGE_KIND] = kind_v
         if stage_v is not None:
             values[_RAG_STAGE] = stage_v
-        classify_span(span, {key: any_value(value) for key, value in values.items()})
-        _intern_stage(span, intern)
-    return chunk_attributes
-
-
-def _event_names(events: Any) -> list[str]:
-    """The names of OTLP JSON ``events`` that `classify_events` reads."""
-    if not events or events.__class__ is not list:
-        return []
-    return [
-        name
-        for e in events
-        if e.__class__ is dict and (name := e.get("name")).__class__ is str and name in STAGE_EVENTS
-    ]
+        recognised = {key: any_value(v) for key, v in values.items()}
+    return recognised, chunk_attributes
 
 
 def _recognise_all(
-    span: Span, attributes: Any, intern: Callable[[str, str], str]
-) -> dict[str, Any]:
-    """Keep every attribute of `span` (decoded) and recognise it from them
-    (`classify_span`); returns them, for the first-chunk time."""
+    span: Span, attributes: Any, state: ReadState
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Keep every attribute of `span` (decoded); returns them twice, to recognise the span
+    from (`finish_span`) and for the first-chunk time."""
     kept: dict[str, Any] = {}
     if attributes:
         for kv in attributes:
             kept[kv["key"]] = any_value(kv.get("value"))
     span.attributes = kept
-    classify_span(span, kept)
-    _intern_stage(span, intern)
-    return kept
-
-
-def _intern_stage(span: Span, intern: Callable[[str, str], str]) -> None:
-    """Keep one copy of the stage name a convention gave `span`."""
-    stage = span.stage
-    if stage is not None:
-        span.stage = intern(stage, stage)
+    return kept, kept
 
 
 _SNAKE_TO_CAMEL = {

@@ -40,18 +40,19 @@ from typing import Any
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import STAGE_EVENTS, classify_events, classify_span
+from rag_otel.analysis.isotime import iso_ns, time_or_none
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import (
+    EVENT_NAMES,
     Location,
     ReadState,
     data_array,
+    finish_span,
     hex_id,
     type_name,
 )
 from rag_otel.analysis.readers.flatten import flatten
-from rag_otel.analysis.readers.isotime import iso_ns, time_or_none
 
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 UNKNOWN_KIND = "UNKNOWN"
@@ -148,31 +149,12 @@ def _span(s: Any, state: ReadState, where: str) -> Span:
         error=s.get("status_code") == "ERROR",
         attributes=attributes if state.keep_attributes else None,
     )
-    if attributes:
-        classify_span(span, attributes)
-    events = s.get("events")
-    if span.stage is None and not span.is_turn and not span.turn_candidate:
-        classify_events(span, _event_names(events))  # LlamaIndex: events and names
-    span.stage = state.text(span.stage)
-    if events or not first_token.ATTRIBUTES.isdisjoint(attributes):
-        span.first_chunk_ns = first_token.first_chunk_ns(start, attributes, _events(events))
-    return span
-
-
-def _event_names(events: Any) -> list[str]:
-    """The names of Phoenix's span events that `classify_events` reads."""
-    if not events or events.__class__ is not list:
-        return []
-    return [
-        name
-        for e in events
-        if e.__class__ is dict and (name := e.get("name")).__class__ is str and name in STAGE_EVENTS
-    ]
+    return finish_span(span, state, attributes, attributes, _events(s.get("events")))
 
 
 def _events(events: Any) -> list[first_token.Event]:
     """Phoenix's span events (``{"name", "timestamp": ISO 8601, "attributes"}``) as the
-    ``(name, ns)`` pairs `first_token` reads: only the names it knows; a timestamp that
+    ``(name, ns)`` pairs `finish_span` reads: only the names in `EVENT_NAMES`; a timestamp that
     cannot be read becomes None (skipped there, never a malformed span)."""
     if events.__class__ is not list:
         return []
@@ -181,7 +163,7 @@ def _events(events: Any) -> list[first_token.Event]:
         if event.__class__ is not dict:
             continue
         name = event.get("name")
-        if name.__class__ is str and name in first_token.EVENTS:
+        if name.__class__ is str and name in EVENT_NAMES:
             try:
                 at: int | None = iso_ns(event.get("timestamp"))
             except (TypeError, ValueError):

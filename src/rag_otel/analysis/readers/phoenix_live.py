@@ -36,11 +36,12 @@ from typing import Any
 
 import orjson
 
+from rag_otel.analysis.isotime import option_time_ns, rfc3339
 from rag_otel.analysis.model import InputError, Span
 from rag_otel.analysis.readers import phoenix
 from rag_otel.analysis.readers.common import ReadState, type_name
 from rag_otel.analysis.readers.http_get import HttpGet, Params, snippet
-from rag_otel.analysis.readers.jaeger_live import DEFAULT_TIMEOUT, option_time_ns, rfc3339
+from rag_otel.analysis.readers.jaeger_live import DEFAULT_TIMEOUT
 
 SCHEMES = ("phoenix+http://", "phoenix+https://")
 PAGE_SIZE = 1000
