@@ -218,7 +218,9 @@ def _decode_spans(
     not by helper calls (each Python call would add a few hundred instructions to the
     ~61,000 a span takes), canonical ids are checked inline and only odd ones go to `hex_id`. One call
     per span reads its attributes: `_recognise_known` (only what recognition reads) or
-    `_recognise_all`.
+    `_recognise_all`; `finish_span` then closes only the spans that need it (not recognised
+    inline, or with events or first-chunk attributes): a rag-otel stage or turn without
+    either costs no further call.
     """
     diagnostics = state.diagnostics
     warn = diagnostics.warn
@@ -292,7 +294,7 @@ def _decode_spans(
             )
             recognised, chunk_attributes = recognise(span, s.get("attributes"), state)
             raw_events = s.get("events")
-            if span.stage is None or raw_events or chunk_attributes:
+            if (span.stage is None and not span.is_turn) or raw_events or chunk_attributes:
                 finish_span(span, state, recognised, chunk_attributes, events(raw_events))
         except _CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
