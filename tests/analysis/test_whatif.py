@@ -261,6 +261,27 @@ def test_the_default_table_ranks_by_saving_not_share(mk: Mk) -> None:
     assert report.verdict.lines[1].startswith("not vector, though it has the largest share (60%)")
 
 
+def test_a_stage_wrapping_other_stages_is_never_the_verdict(mk: Mk) -> None:
+    # an agent step (a stage) holds the tool call (a stage): halving the step halves the
+    # tool too, so its saving is the tool's; the verdict names the tool, the table marks it
+    spans = []
+    for i in range(10):
+        t = f"t{i}"
+        spans += [
+            mk("turn", None, 0, 100, turn=True, trace=t),
+            mk("s", "turn", 0, 90, stage="agent.step", trace=t),
+            mk("k", "s", 1, 89, stage="lookup", trace=t),
+            mk("g", "turn", 90, 100, stage="generate", trace=t),
+        ]
+    report = analyze(spans)
+    rows = {w.stage: w for w in report.what_if}
+    assert rows["agent.step"].contains_stages
+    assert rows["agent.step"].saving_p50_ms > rows["lookup"].saving_p50_ms
+    assert not rows["lookup"].contains_stages
+    assert report.verdict.stage == "lookup"
+    assert report.to_dict()["what_if"][0]["contains_stages"] is True
+
+
 def test_missed_parallelism_is_suggested(mk: Mk) -> None:
     spans = []
     for i in range(20):

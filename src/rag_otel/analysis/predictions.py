@@ -67,6 +67,8 @@ class WhatIf:
     """For the default table's rows: the stage made twice as fast."""
     share: float | None = None
     """... and its share of turn time on the critical path."""
+    contains_stages: bool = False
+    """The stage has other stages inside it: its saving is theirs too (never the verdict)."""
 
     def to_dict(self) -> dict[str, Any]:
         ft = (
@@ -95,6 +97,7 @@ class WhatIf:
             "first_token_saving": ft_saving,
             "stage": self.stage,
             "share": self.share,
+            "contains_stages": self.contains_stages,
         }
 
 
@@ -133,6 +136,8 @@ class Predictions:
         """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
         self._pair_change: dict[tuple[str, str], Change] = {}
         self._candidates: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] = {}
+        self._wrappers: set[str] = set()
+        """Stages seen with another stage inside them (`Plan.wrappers`)."""
         """Which pairs of a parent's (stage, kind) could run at once: a cache."""
 
     def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
@@ -144,6 +149,8 @@ class Predictions:
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = Plan(turn)
         if self.default:
+            if plan.wrappers:
+                self._wrappers |= plan.wrappers
             texts = self._faster_texts
             for stage, turn_ns, first_ns in plan.each_faster(DEFAULT_FACTOR):
                 text = texts.get(stage)
@@ -219,6 +226,7 @@ class Predictions:
                 kept = self._kept[text] = _Kept()
             kept.extend(theirs, turns, first_tokens)
         self._siblings |= other._siblings
+        self._wrappers |= other._wrappers
         for stage, change in other._faster.items():
             self._faster.setdefault(stage, change)
             self._faster_texts.setdefault(stage, change.text)
@@ -305,6 +313,7 @@ class Predictions:
             first_token_saving_p95_ms=ft_saving95,
             stage=stage,
             share=share,
+            contains_stages=stage is not None and stage in self._wrappers,
         )
 
 

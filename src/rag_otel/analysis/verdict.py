@@ -133,9 +133,11 @@ def _ms(x: float) -> str:
 
 
 def _best_saving(savings: Sequence[WhatIf] | None) -> WhatIf | None:
-    """The row that saves the most (rows come ranked), when it saves anything."""
+    """The row that saves the most (rows come ranked), when it saves anything; a stage with
+    other stages inside it is passed over (its saving is theirs: name the one that does the
+    work)."""
     for row in savings or ():
-        if row.stage is not None:
+        if row.stage is not None and not row.contains_stages:
             return row if row.saving_p50_ms > 0 or row.saving_p95_ms > 0 else None
     return None
 

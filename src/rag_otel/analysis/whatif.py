@@ -165,6 +165,23 @@ def not_siblings_error(change: Change, group: tuple[str, ...]) -> InputError:
     )
 
 
+_NO_WRAPPERS: frozenset[str] = frozenset()
+
+
+def _wrappers(nodes: list[Node], parents: list[int], outer: dict[str, list[int]]) -> frozenset[str]:
+    """The stages that some other stage's outermost span sits inside."""
+    found: set[str] = set()
+    for key, indexes in outer.items():
+        for i in indexes:
+            up = parents[i]
+            while up >= 0:
+                above = nodes[up].key
+                if above is not None and above != key:
+                    found.add(above)
+                up = parents[up]
+    return frozenset(found) if found else _NO_WRAPPERS
+
+
 class Plan:
     """One turn's tree, numbered once, re-laid cheaply for each change.
 
@@ -185,6 +202,7 @@ class Plan:
         "_parents",
         "_starts",
         "_work",
+        "wrappers",
     )
 
     def __init__(self, turn: Turn) -> None:
@@ -251,6 +269,9 @@ class Plan:
         self._chunks = chunks
         self._durations = [e - s for s, e in zip(starts, ends, strict=True)]
         self._layout: dict[int, _Children] = {}
+        self.wrappers = _wrappers(nodes, parents, outer) if len(outer) > 1 else _NO_WRAPPERS
+        """Stages with another stage inside them (making them faster makes that one faster
+        too, so the verdict does not name them: `verdict.decide`)."""
         self._work: dict[str, list[int]] = {}
         self._levels: dict[int, _Levels] = {}
 
