@@ -81,35 +81,38 @@ def cmd_demo(args: list[str]) -> int:
     return _run(BIN / "rag-otel", "demo", *args, env=_env())
 
 
-CHROMIUM = Path("/usr/bin/chromium")
+DEBIAN_PROGRAMS = {
+    "chromium": "the HTML report's browser tests",
+    "prometheus": "the Prometheus and end-to-end stack tests",
+}
+"""Programs the tests run, by Debian package (= program) name, and what needs them."""
 
 
-def ensure_chromium() -> None:
-    """Debian's chromium for the HTML report's browser tests: installed with apt-get when
-    missing; when that cannot be done, one line says so and those tests skip themselves."""
-    if CHROMIUM.exists() or shutil.which("chromium"):
+def ensure_debian_programs() -> None:
+    """Debian's chromium and prometheus: installed with apt-get when missing; when that
+    cannot be done, one line says so and the tests that need them skip themselves."""
+    missing = [name for name in DEBIAN_PROGRAMS if shutil.which(name) is None]
+    if not missing:
         return
     apt = shutil.which("apt-get")
     root = os.name != "posix" or os.geteuid() == 0
     sudo = [] if root else ["sudo", "-n"]  # -n: never ask for a password
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     if apt is not None and (root or shutil.which("sudo")):
-        print("+ apt-get install -y chromium (for the HTML report's browser tests)", flush=True)
-        for step in (
-            ["install", "-y", "chromium"],
-            ["update", "-q"],
-            ["install", "-y", "chromium"],
-        ):
+        print(f"+ apt-get install -y {' '.join(missing)} (for the tests that run them)", flush=True)
+        for step in (["install", "-y", *missing], ["update", "-q"], ["install", "-y", *missing]):
             done = subprocess.call(
-                [*sudo, apt, *step], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                [*sudo, apt, *step], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
             )
             if done == 0 and step[0] == "install":
                 return
-    print("no chromium, and apt-get could not install it: the browser tests will skip", flush=True)
+    for name in missing:
+        print(f"no {name}, and apt-get could not install it: {DEBIAN_PROGRAMS[name]} will skip")
 
 
 def cmd_test(args: list[str]) -> int:
     ensure_venv()
-    ensure_chromium()
+    ensure_debian_programs()
     env = _env()
     checks: list[list[str | os.PathLike[str]]] = [
         [PY, "-m", "ruff", "check", "src", "tests", "bench", "dev.py"],
