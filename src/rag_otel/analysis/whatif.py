@@ -169,16 +169,21 @@ _NO_WRAPPERS: frozenset[str] = frozenset()
 
 
 def _wrappers(nodes: list[Node], parents: list[int], outer: dict[str, list[int]]) -> frozenset[str]:
-    """The stages that some other stage's outermost span sits inside."""
+    """The stages that have another stage inside them. One pass: nodes are in pre-order, so
+    a parent's nearest enclosing stage is known before its children's."""
+    enclosing: list[str | None] = [None] * len(nodes)
     found: set[str] = set()
-    for key, indexes in outer.items():
-        for i in indexes:
-            up = parents[i]
-            while up >= 0:
-                above = nodes[up].key
-                if above is not None and above != key:
-                    found.add(above)
-                up = parents[up]
+    for i, node in enumerate(nodes):
+        up = parents[i]
+        if up < 0:
+            continue
+        above = nodes[up].key
+        if above is None:
+            above = enclosing[up]
+        enclosing[i] = above
+        key = node.key
+        if key is not None and above is not None and above != key:
+            found.add(above)
     return frozenset(found) if found else _NO_WRAPPERS
 
 
@@ -269,7 +274,7 @@ class Plan:
         self._chunks = chunks
         self._durations = [e - s for s, e in zip(starts, ends, strict=True)]
         self._layout: dict[int, _Children] = {}
-        self.wrappers = _wrappers(nodes, parents, outer) if len(outer) > 1 else _NO_WRAPPERS
+        self.wrappers = _wrappers(nodes, parents) if len(outer) > 1 else _NO_WRAPPERS
         """Stages with another stage inside them (making them faster makes that one faster
         too, so the verdict does not name them: `verdict.decide`)."""
         self._work: dict[str, list[int]] = {}
