@@ -168,7 +168,7 @@ def not_siblings_error(change: Change, group: tuple[str, ...]) -> InputError:
 _NO_WRAPPERS: frozenset[str] = frozenset()
 
 
-def _wrappers(nodes: list[Node], parents: list[int], outer: dict[str, list[int]]) -> frozenset[str]:
+def _wrappers(nodes: list[Node], parents: list[int]) -> frozenset[str]:
     """The stages that have another stage inside them. One pass: nodes are in pre-order, so
     a parent's nearest enclosing stage is known before its children's."""
     enclosing: list[str | None] = [None] * len(nodes)
