@@ -36,7 +36,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rag_otel.analysis import clickhouse_sql as q
-from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
+from rag_otel.analysis.conventions import (
+    RECOGNITION_KEYS,
+    STAGE_EVENTS,
+    classify_events,
+    classify_span,
+)
 from rag_otel.analysis.first_token import ATTRIBUTES as FIRST_CHUNK_ATTRIBUTES
 from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, InputError, Span
@@ -427,6 +432,8 @@ def _span(row: tuple[Any, ...]) -> Span:
     )
     attributes: dict[str, Any] = dict(attrs)
     classify_span(span, attributes)
+    if span.stage is None and not span.is_turn and not span.turn_candidate:
+        classify_events(span, [n for n in ev_n if n in STAGE_EVENTS])  # LlamaIndex
     if ev_n or FIRST_CHUNK_ATTRIBUTES.intersection(attributes):
         span.first_chunk_ns = first_chunk_ns(
             start, attributes, list(zip(ev_n, (int(t) for t in ev_t), strict=False))
