@@ -177,13 +177,16 @@ def _row(rule: Rule, source: str, value: str, unrecognised: str) -> str:
     return f"({name}, {literal(rule.kind)}, {literal(source)}, {rule.turn})"
 
 
-def _convention(convention: Convention, unrecognised: str) -> tuple[str, str]:
-    """(condition, row) of one precedence-table row: `classify_span`'s reading of it."""
+def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
+    """``condition, row`` of one precedence-table row: `classify_span`'s reading of it.
+
+    The value the rules match is computed once, named ``alias`` where first used (the
+    query is analysed once per nesting level: its size is paid for at each)."""
     value = _value(convention.keys)
     if convention.json_values:
         value = json_text_sql(value)
     by_name = SPAN_NAME in convention.keys
-    text = value if by_name else f"lowerUTF8({value})"  # what rules and patterns match
+    text = "SpanName" if value == "SpanName" else alias  # what rules and patterns match
     condition = f"({_present(convention.keys)})"
     if convention.skip_server_spans:
         condition += " AND SpanKind NOT IN ('Server', 'SPAN_KIND_SERVER')"
@@ -204,7 +207,8 @@ def _convention(convention: Convention, unrecognised: str) -> tuple[str, str]:
         _row(default, convention.source, text, unrecognised) if default is not None else _NONE
     )
     row = f"multiIf({', '.join([*arms, fallback])})" if arms else fallback
-    return condition, row
+    defined = value if by_name else f"lowerUTF8({value})"
+    return f"{condition}, {row}".replace(text, f"({defined} AS {alias})", text != "SpanName")
 
 
 def _without_uuid_sql(name: str) -> str:
@@ -286,7 +290,7 @@ def classify_sql() -> str:
         f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)}), "
         f"{literal(SOURCE_RAG_OTEL)}, 0)",
     ]
-    arms += [", ".join(_convention(c, "by_events")) for c in CONVENTIONS]
+    arms += [_convention(c, "by_events", f"value_{i}") for i, c in enumerate(CONVENTIONS)]
     return (
         "CAST(multiIf(\n    "
         + ",\n    ".join([*arms, "by_events"])
