@@ -24,7 +24,8 @@ pytest.importorskip("chdb")
 from clickhouse_tables import create_and_load, rows_from_otlp
 from rag_otel.analysis import clickhouse as ch
 from rag_otel.analysis import clickhouse_sql as q
-from rag_otel.analysis.model import InputError
+from rag_otel.analysis.model import Diagnostics, InputError
+from rag_otel.analysis.readers.common import ReadState
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.sources import load
 from subprocesses import run_python
@@ -265,7 +266,7 @@ def test_the_generated_sql_reads_each_span_as_the_file_analysis(
     assert len(fetched) == len(in_sql) == len(DIALECTS)
     kinds = set()
     for row in fetched:
-        span = ch._span(row)
+        span = ch._span(row, ReadState(url, Diagnostics()))
         mine = (
             span.stage or "",
             span.stage_kind or "",
