@@ -24,7 +24,8 @@ pytest.importorskip("chdb")
 from clickhouse_tables import create_and_load, rows_from_otlp
 from rag_otel.analysis import clickhouse as ch
 from rag_otel.analysis import clickhouse_sql as q
-from rag_otel.analysis.model import InputError
+from rag_otel.analysis.model import Diagnostics, InputError
+from rag_otel.analysis.readers.common import ReadState
 from rag_otel.analysis.renderers import render
 from rag_otel.analysis.sources import load
 from subprocesses import run_python
@@ -144,6 +145,138 @@ def test_peer_spans_give_the_file_analysis(
     assert_same(_file_report(files), store)
     assert store["critical_path_sample"]["turns"] == store["turn"]["count"]
     assert f"clickhouseexporter {encoding} schema" in store["sources"][0]
+
+
+UUID = "-023897d5-1537-4354-b3b8-d0365c47e5ef"
+TOOL_CALL = '[{"role":"assistant","parts":[{"type":"tool_call","name":"lookup"}]}]'
+ANSWER = '[{"role":"assistant","parts":[{"type":"reasoning"},{"type":"text","content":"a"}]}]'
+DIALECTS: list[tuple[str, dict[str, Any], list[str]]] = [
+    # (span name, attributes, event names): the rows and rules added after issue 20
+    ("run", {"haystack.component.type": "InMemoryBM25Retriever"}, []),
+    (
+        "run",
+        {"haystack.component.type": "OpenAIChatGenerator", "haystack.component.name": "llm"},
+        [],
+    ),
+    ("run", {"haystack.component.type": "ToolInvoker", "haystack.component.name": "tools"}, []),
+    ("run", {"haystack.component.type": "PromptBuilder"}, []),
+    ("haystack.agent.step.tool", {"haystack.tool.name": "lookup_warranty"}, []),
+    ("haystack.pipeline.run", {}, []),
+    ("Haystack.Pipeline.Run", {}, []),  # span names match as they are
+    ("retrieve", {"mlflow.spanType": '"RETRIEVER"'}, []),
+    ("agent", {"mlflow.spanType": '"Chain"'}, []),
+    ("broken", {"mlflow.spanType": '"LLM'}, []),  # not JSON: read as it is
+    ("plain", {"mlflow.spanType": "LLM"}, []),
+    ("Chat gpt-4o", {"gen_ai.operation.name": "Chat"}, []),  # named by the lower-cased value
+    ("QueryFusionRetriever.retrieve" + UUID, {}, ["RetrievalStartEvent", "RetrievalEndEvent"]),
+    ("HashEmbedding.get_query_embedding", {}, ["EmbeddingStartEvent"]),
+    ("KeywordRerank._postprocess_nodes" + UUID, {}, []),
+    ("RetrieverQueryEngine.query", {}, ["QueryStartEvent", "QueryEndEvent"]),
+    ("RetrieverQueryEngine._query", {}, []),
+    ("event", {"langfuse.observation.type": "event"}, ["LLMChatStartEvent"]),
+    ("housekeeping", {"rag.operation": "ingest"}, ["EmbeddingStartEvent"]),
+    ("rag.turn", {}, ["QueryStartEvent"]),
+    # first chunks: pydantic-ai's attribute, MLflow's chunk events, tool calls
+    ("chat", {"gen_ai.client.operation.time_to_first_chunk": "0.25"}, []),
+    ("stream", {"mlflow.spanType": '"LLM"'}, ["mlflow.chunk.item.1", "mlflow.chunk.item.0"]),
+    (
+        "chat",
+        {"gen_ai.response.time_to_first_chunk": "0.1", "gen_ai.output.messages": TOOL_CALL},
+        [],
+    ),
+    ("chat", {"gen_ai.response.time_to_first_chunk": "0.1", "gen_ai.output.messages": ANSWER}, []),
+    (
+        "chat",
+        {
+            "gen_ai.response.time_to_first_chunk": "0.1",
+            "gen_ai.output.messages": "[]",
+            "gen_ai.response.finish_reasons": '["tool_calls"]',
+        },
+        [],
+    ),
+    (
+        "chat",
+        {
+            "gen_ai.response.time_to_first_chunk": "0.1",
+            "gen_ai.response.finish_reasons": '["stop", "TOOL_CALLS"]',
+        },
+        [],
+    ),
+    (
+        "chat",
+        {
+            "gen_ai.response.time_to_first_chunk": "0.1",
+            "gen_ai.response.finish_reasons": "[]",
+            "gen_ai.completion.0.finish_reason": "function_call",
+        },
+        [],
+    ),
+    (
+        "llm",
+        {
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "f",
+            "llm.output_messages.0.message.content": "",
+        },
+        ["First Token Stream Event"],
+    ),
+    (
+        "llm",
+        {
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "f",
+            "llm.output_messages.0.message.content": "hi",
+        },
+        ["First Token Stream Event"],
+    ),
+]
+
+
+def test_the_generated_sql_reads_each_span_as_the_file_analysis(
+    loader: Callable[[str, list[Path], str], str], tmp_path: Path
+) -> None:
+    """Span by span: the SQL's stage, kind, source, turn candidate and first chunk equal
+    what `conventions` and `first_token` make of the same span (the sampled route's `_span`)."""
+    spans = [
+        {
+            "traceId": f"{i + 1:032x}",
+            "spanId": f"{i + 1:016x}",
+            "name": name,
+            "kind": 1,
+            "startTimeUnixNano": str(1_000_000_000_000 + i),
+            "endTimeUnixNano": str(2_000_000_000_000 + i),
+            "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in attrs.items()],
+            "events": [
+                {"name": e, "timeUnixNano": str(1_500_000_000_000 - j)}
+                for j, e in enumerate(events)
+            ],
+        }
+        for i, (name, attrs, events) in enumerate(DIALECTS)
+    ]
+    path = tmp_path / "dialects.jsonl"
+    resource = {"resource": {"attributes": []}, "scopeSpans": [{"spans": spans}]}
+    path.write_text(json.dumps({"resourceSpans": [resource]}) + "\n", encoding="utf-8")
+    url = loader("dialects", [path], "current")
+    query = ch.connect(ch.parse_url(url))
+    table = "otel.dialects_current"
+    in_sql = {
+        str(r[0]): (tuple(r[1]), int(r[2]) or None)
+        for r in query(f"SELECT SpanId, c, fc FROM ({q.spans_sql(table, q.Filters())})")
+    }
+    ids = sorted(str(r[0]) for r in query(f"SELECT DISTINCT TraceId FROM {table}"))
+    fetched = query(q.fetch_sql("otel", "dialects_current", q.Filters(), ids, ch._FETCH_KEYS))
+    assert len(fetched) == len(in_sql) == len(DIALECTS)
+    kinds = set()
+    for row in fetched:
+        span = ch._span(row, ReadState(url, Diagnostics()))
+        mine = (
+            span.stage or "",
+            span.stage_kind or "",
+            span.stage_source or "",
+            span.turn_candidate,
+        )
+        assert in_sql[span.span_id] == (mine, span.first_chunk_ns), (span.name, row[9])
+        kinds.add(span.stage_kind)
+    assert {"fusion", "rerank", "tool", "retrieval", "generation"} <= kinds
+    assert sum(first is not None for _, first in in_sql.values()) == 5  # 4 are tool calls
 
 
 @pytest.fixture(scope="module")

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rag_otel.analysis import clickhouse_sql as q
-from rag_otel.analysis.conventions import RECOGNITION_KEYS, classify_span
+from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.first_token import ATTRIBUTES as FIRST_CHUNK_ATTRIBUTES
-from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.readers.common import EVENT_NAMES, ReadState, finish_span
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Analyzer, Report
 from rag_otel.analysis.store import Aggregate, store_report
 from rag_otel.analysis.whatif import Change
@@ -411,7 +411,9 @@ def _aggregate(row: tuple[Any, ...]) -> Aggregate:
     )
 
 
-def _span(row: tuple[Any, ...]) -> Span:
+def _span(row: tuple[Any, ...], state: ReadState) -> Span:
+    """A fetched span, recognised and its first chunk read as every reader does
+    (`readers.common.finish_span`)."""
     (trace_id, span_id, parent, name, kind, status, service, start, dur, attrs, ev_n, ev_t) = row
     start, dur = int(start), int(dur)
     span = Span(
@@ -426,12 +428,8 @@ def _span(row: tuple[Any, ...]) -> Span:
         kind=_SPAN_KINDS.get(kind, 0),
     )
     attributes: dict[str, Any] = dict(attrs)
-    classify_span(span, attributes)
-    if ev_n or FIRST_CHUNK_ATTRIBUTES.intersection(attributes):
-        span.first_chunk_ns = first_chunk_ns(
-            start, attributes, list(zip(ev_n, (int(t) for t in ev_t), strict=False))
-        )
-    return span
+    events = [(n, int(t)) for n, t in zip(ev_n, ev_t, strict=False) if n in EVENT_NAMES]
+    return finish_span(span, state, attributes, attributes, events)
 
 
 def analyze_clickhouse(
@@ -477,10 +475,12 @@ def analyze_clickhouse(
     )
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     analyzer = Analyzer(diagnostics=diagnostics, what_if=what_if)
+    state = ReadState(target.label, diagnostics)
     for chunk in range(0, len(trace_ids), 500):
         ids = trace_ids[chunk : chunk + 500]
         spans = [
-            _span(r) for r in query(q.fetch_sql(database, target.table, filters, ids, _FETCH_KEYS))
+            _span(r, state)
+            for r in query(q.fetch_sql(database, target.table, filters, ids, _FETCH_KEYS))
         ]
         analyzer.feed(spans)
     label = (

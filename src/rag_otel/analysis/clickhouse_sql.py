@@ -7,9 +7,13 @@
 
 Everything here is generated from the tables the file analysis uses, so the two cannot
 drift: the stage and turn recognition from `conventions.CONVENTIONS` (one ``multiIf`` arm
-per row, in the same precedence, after rag-otel's own attributes), the first-chunk time
-from the sources and names of `first_token`, the percentiles with
-``quantilesExactInclusive`` (type 7, as `stats.percentile`).
+per row, in the same precedence, after rag-otel's own attributes: exact values, then the
+globs as ``LIKE`` or an RE2 ``match``, then the default; `SPAN_NAME` rows on ``SpanName``,
+``json_values`` rows decoded first) and `conventions.EVENT_CONVENTIONS` (LlamaIndex: the
+arm for spans no attribute recognised, from ``Events.Name`` and the span name); the
+first-chunk time from the sources, names and tool-call rule (`first_token.shows_answer`)
+of `first_token`; the percentiles with ``quantilesExactInclusive`` (type 7, as
+`stats.percentile`).
 
 How a trace becomes turns and stages, in SQL (``_TRACE_SQL``; the same rules as
 `traces.build_trace`)::
@@ -36,8 +40,9 @@ turn, not to every ancestor (they differ only under clock skew deeper than one l
 
 from __future__ import annotations
 
+import fnmatch
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,11 +50,14 @@ from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     CONVENTIONS,
+    EVENT_CONVENTIONS,
     OTHER,
     SOURCE_RAG_OTEL,
     SOURCE_TRACE_ROOT,
+    SPAN_NAME,
     STAGE_KINDS,
     Convention,
+    EventConvention,
     Rule,
 )
 from rag_otel.analysis.stats import QUANTILES
@@ -108,6 +116,9 @@ class Filters:
 
 # --- stage and turn recognition, from conventions.CONVENTIONS -------------------------------
 
+_NONE: Final = "('', '', '', 0)"
+"""No stage, no turn candidate."""
+
 
 def _attr(key: str) -> str:
     return f"{ATTRS}[{literal(key)}]"
@@ -118,87 +129,253 @@ def _has(key: str) -> str:
 
 
 def _present(keys: Sequence[str]) -> str:
+    if SPAN_NAME in keys:
+        return "1"
     return " OR ".join(_has(k) for k in keys)
 
 
 def _value(keys: Sequence[str]) -> str:
     """The first present spelling's value (`Convention.keys`, first present wins)."""
-    expr = _attr(keys[-1])
-    for key in reversed(keys[:-1]):
-        expr = f"if({_has(key)}, {_attr(key)}, {expr})"
+    values = ["SpanName" if k == SPAN_NAME else _attr(k) for k in keys]
+    expr = values[-1]
+    for key, value in zip(reversed(keys[:-1]), reversed(values[:-1]), strict=True):
+        expr = value if key == SPAN_NAME else f"if({_has(key)}, {value}, {expr})"
     return expr
 
 
-def _row(rule: Rule, source: str, value: str) -> str:
-    """``(stage, kind, source, turn candidate)`` for a span a `Rule` reads."""
+def json_text_sql(value: str) -> str:
+    """`conventions.json_text` in SQL: a JSON-encoded string's text, anything else as it is."""
+    return (
+        f"if(startsWith({value}, '\"') AND isValidJSON({value}) "
+        f"AND JSONType({value}) = 'String', JSONExtractString({value}), {value})"
+    )
+
+
+def glob_sql(value: str, pattern: str, *, case: bool = False) -> str:
+    """`conventions.glob` in SQL: ``LIKE`` for ``*`` and ``?``, an RE2 match with ``[...]``.
+
+    ``case``: match case-sensitively (the value and the patterns are lower-case already)."""
+    if "[" not in pattern:
+        like = "".join(
+            "%" if c == "*" else "_" if c == "?" else "\\" + c if c in "%_\\" else c
+            for c in pattern
+        )
+        return f"{value} {'LIKE' if case else 'ILIKE'} {literal(like)}"
+    regex = fnmatch.translate(pattern)  # (?s:...)\Z: RE2 has no \Z, the rest it reads
+    regex = "^" + regex.removesuffix("\\Z") + "$"
+    return f"match({value}, {literal(regex if case else '(?i)' + regex)})"
+
+
+def _row(rule: Rule, source: str, value: str, unrecognised: str) -> str:
+    """``(stage, kind, source, turn candidate)`` for a span a `Rule` reads; ``unrecognised``
+    for a rule that makes no stage (`classify_span` sets no turn candidate then either)."""
     if rule.kind is None:
-        return "('', '', '', 0)"
+        return unrecognised
     name = value if rule.value_names else "SpanName"
     for key in reversed(rule.name_keys):
         name = f"if({_attr(key)} != '', {_attr(key)}, {name})"
     return f"({name}, {literal(rule.kind)}, {literal(source)}, {rule.turn})"
 
 
-def _convention(convention: Convention) -> tuple[str, str]:
-    """(condition, row) of one precedence-table row."""
+def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
+    """``condition, row`` of one precedence-table row: `classify_span`'s reading of it.
+
+    The value the rules match is computed once, named ``alias`` where first used (the
+    query is analysed once per nesting level: its size is paid for at each)."""
     value = _value(convention.keys)
-    lowered = f"lower({value})"
+    if convention.json_values:
+        value = json_text_sql(value)
+    by_name = SPAN_NAME in convention.keys
+    text = "SpanName" if value == "SpanName" else alias  # what rules and patterns match
     condition = f"({_present(convention.keys)})"
     if convention.skip_server_spans:
         condition += " AND SpanKind NOT IN ('Server', 'SPAN_KIND_SERVER')"
     if convention.default is None:
-        condition += f" AND {lowered} IN {_strings(convention.rules)}"
+        known = [f"{text} IN {_strings(convention.rules)}"] if convention.rules else []
+        known += [glob_sql(text, p, case=not by_name) for p, _ in convention.patterns]
+        condition += f" AND ({' OR '.join(known) or '0'})"
     arms = [
-        f"{lowered} = {literal(v)}, {_row(r, convention.source, value)}"
+        f"{text} = {literal(v)}, {_row(r, convention.source, text, unrecognised)}"
         for v, r in convention.rules.items()
     ]
+    arms += [
+        f"{glob_sql(text, p, case=not by_name)}, {_row(r, convention.source, text, unrecognised)}"
+        for p, r in convention.patterns
+    ]
     default = convention.default
-    fallback = _row(default, convention.source, value) if default is not None else "('', '', '', 0)"
+    fallback = (
+        _row(default, convention.source, text, unrecognised) if default is not None else _NONE
+    )
     row = f"multiIf({', '.join([*arms, fallback])})" if arms else fallback
-    return condition, row
+    defined = value if by_name else f"lowerUTF8({value})"
+    return f"{condition}, {row}".replace(text, f"({defined} AS {alias})", text != "SpanName")
+
+
+def _without_uuid_sql(name: str) -> str:
+    """`conventions._without_uuid` in SQL: ``Class.method-<uuid>`` as ``Class.method``."""
+    return (
+        f"if(lengthUTF8({name}) > 37 AND substringUTF8({name}, -37, 1) = '-' "
+        f"AND countSubstrings(substringUTF8({name}, -36), '-') = 4, "
+        f"substringUTF8({name}, 1, lengthUTF8({name}) - 37), {name})"
+    )
+
+
+def _events(convention: EventConvention, otherwise: str) -> str:
+    """One `EventConvention` in SQL, ``otherwise`` for spans it does not recognise: the first
+    event with a stage kind, else the last event without one, else the name's method."""
+    source = literal(convention.source)
+    aliases: list[str] = []
+    stage = f"({_without_uuid_sql('SpanName')} AS event_stage)"
+    owner = "lowerUTF8(splitByChar('.', event_stage)[1])"
+
+    def lookup(found: str, rules: Mapping[str, Rule]) -> str:
+        """(stage, kind, source, candidate) of the rule ``found`` names (constant arrays)."""
+        keys = _strings(rules)
+        kinds = {r.kind for r in rules.values()}
+        if kinds == {None}:
+            kind, name = "''", "''"
+        else:
+            alias = f"event_kind_{len(aliases)}"
+            aliases.append(alias)
+            kind = (
+                f"(transform({found}, {keys}, {_strings(str(r.kind) for r in rules.values())}, '')"
+                f" AS {alias})"
+            )
+            refined = [(k, t, to) for k, t, to in convention.class_kinds if k in kinds]
+            if refined:
+                arms = [
+                    f"{alias} = {literal(k)} AND position({owner}, {literal(t)}) > 0, {literal(to)}"
+                    for k, t, to in refined
+                ]
+                kind = f"multiIf({kind} = '', '', {', '.join(arms)}, {alias})"
+            name = stage if not aliases[1:] else "event_stage"  # defined at its first use
+        turns = "[" + ", ".join(str(r.turn) for r in rules.values()) + "]"
+        return f"({name}, {kind}, {source}, transform({found}, {keys}, {turns}, 0))"
+
+    names = "`Events.Name`"
+    arms: list[str] = []
+    staged = {n: r for n, r in convention.events.items() if r.kind is not None}
+    marks = {n: r for n, r in convention.events.items() if r.kind is None}
+    for found, rules in (
+        (f"arrayFirst(n -> n IN {_strings(staged)}, {names})", staged),
+        (f"arrayLast(n -> n IN {_strings(marks)}, {names})", marks),
+        ("splitByChar('-', splitByChar('.', SpanName)[-1])[1]", convention.methods),
+    ):
+        if rules:
+            alias = f"event_found_{len(arms)}"
+            arms.append(f"({found} AS {alias}) IN {_strings(rules)}, {lookup(alias, rules)}")
+    return f"multiIf({', '.join([*arms, otherwise])})"
 
 
 def classify_sql() -> str:
-    """A ``Tuple(stage, kind, source, candidate)`` per span: `conventions.classify_span` in SQL.
+    """A ``Tuple(stage, kind, source, candidate)`` per span: `conventions.classify_span` in SQL,
+    then `conventions.classify_events` for the spans it leaves unrecognised.
 
     Stage '' is no stage. The arms, in order: a ``rag.turn`` span (no stage), a
     ``rag.operation`` span (no stage), ``rag.stage`` (kind from ``rag.stage.kind``), then
-    one arm per row of `CONVENTIONS`.
+    one arm per row of `CONVENTIONS`. Where `classify_span` leaves a span with no stage
+    and no turn candidate (not a ``rag.turn``), the arm is `EVENT_CONVENTIONS` in order
+    (the expression is repeated in those arms rather than wrapped around the whole: a
+    wrapping ``if`` over the tuples doubles the cost of every span).
     """
+    unrecognised = _NONE
+    for events in reversed(EVENT_CONVENTIONS):
+        unrecognised = _events(events, unrecognised)
+    first_use = f"({unrecognised} AS by_events)"  # one expression, however many arms use it
     kinds = _strings(STAGE_KINDS)
     arms = [
-        f"SpanName = {literal(semconv.TURN_SPAN_NAME)}, ('', '', '', 0)",
-        f"{_has(semconv.RAG_OPERATION)}, ('', '', '', 0)",
+        f"SpanName = {literal(semconv.TURN_SPAN_NAME)}, {_NONE}",
+        f"{_has(semconv.RAG_OPERATION)}, {first_use}",
         f"{_has(semconv.RAG_STAGE)}, ({_attr(semconv.RAG_STAGE)}, "
         f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)}), "
         f"{literal(SOURCE_RAG_OTEL)}, 0)",
     ]
-    arms += [", ".join(_convention(c)) for c in CONVENTIONS]
+    arms += [_convention(c, "by_events", f"value_{i}") for i, c in enumerate(CONVENTIONS)]
     return (
         "CAST(multiIf(\n    "
-        + ",\n    ".join([*arms, "('', '', '', 0)"])
+        + ",\n    ".join([*arms, "by_events"])
         + "\n  ) AS Tuple(String, String, String, UInt8))"
     )
 
 
-def first_chunk_sql() -> str:
-    """The first chunk's time (ns) per span, 0 for none: `first_token.first_chunk_ns` in SQL."""
+def _first_chunk_events(names: Iterable[str]) -> str:
+    """The earliest of these span events' times, 0 for none."""
+    return f"arrayMin(arrayFilter((t, n) -> t > 0 AND n IN {_strings(names)}, ev_t, `Events.Name`))"
 
-    def earliest(names: Iterable[str]) -> str:
-        return f"arrayMin(arrayFilter((t, n) -> n IN {_strings(names)}, ev_t, `Events.Name`))"
 
-    seconds = f"toFloat64OrNull({_attr(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)})"
-    lf = _attr(first_token.LANGFUSE_COMPLETION_START_TIME)
-    langfuse = f"toUnixTimestamp64Nano(parseDateTime64BestEffortOrNull(trim(BOTH '\"' FROM {lf}), 9, 'UTC'))"
+def _seconds(key: str) -> tuple[str, str]:
+    """(readable, ns): an attribute's non-negative, finite seconds after the span's start."""
+    seconds = f"toFloat64OrNull({_attr(key)})"
     return (
-        "multiIf("
-        f"{earliest([semconv.EVENT_FIRST_CHUNK])} > 0, {earliest([semconv.EVENT_FIRST_CHUNK])}, "
-        f"isFinite(ifNull({seconds}, -1)) AND ifNull({seconds}, -1) >= 0, "
-        f"start + toInt64(round(assumeNotNull({seconds}) * 1e9)), "
-        f"{earliest([first_token.OPENINFERENCE_FIRST_TOKEN_EVENT])} > 0, "
-        f"{earliest([first_token.OPENINFERENCE_FIRST_TOKEN_EVENT])}, "
-        f"ifNull({langfuse}, 0) > 0, assumeNotNull({langfuse}), "
-        f"{earliest(first_token.OPENLLMETRY_CHUNK_EVENTS)})"
+        f"isFinite(ifNull({seconds}, -1)) AND ifNull({seconds}, -1) >= 0",
+        f"start + toInt64(round(assumeNotNull({seconds}) * 1e9))",
+    )
+
+
+def _reasons(key: str) -> str:
+    """`first_token._texts` of a finish-reason attribute, each as whether it is a tool call."""
+    value = _attr(key)
+    tool = _strings(sorted(first_token.TOOL_CALL_FINISH_REASONS))
+    decoded = (
+        f"arrayMap(e -> JSONType(e) = 'String' AND lowerUTF8(JSONExtractString(e)) IN {tool}, "
+        f"arrayFilter(e -> JSONType(e) != 'Null', JSONExtractArrayRaw({value})))"
+    )
+    return (
+        f"if({_has(key)}, if(startsWith({value}, '[') AND isValidJSON({value}), {decoded}, "
+        f"[lowerUTF8({value}) IN {tool}]), [])"
+    )
+
+
+def shows_answer_sql() -> str:
+    """`first_token.shows_answer` in SQL: 0 when the span's output is only a tool call."""
+    messages = _attr(semconv.GEN_AI_OUTPUT_MESSAGES)
+    parts = (
+        "arrayFlatten(arrayMap(m -> arrayMap(p -> JSONExtractString(p, 'type'), "
+        "arrayFilter(p -> JSONType(p) = 'Object', JSONExtractArrayRaw(m, 'parts'))), "
+        f"JSONExtractArrayRaw({messages})))"
+    )
+    reasons = (
+        f"if(notEmpty({_reasons(first_token.GEN_AI_FINISH_REASONS)} AS answer_reasons), "
+        f"answer_reasons, {_reasons(first_token.OPENLLMETRY_FINISH_REASON)})"
+    )
+    unseen = _strings(sorted(first_token.UNSEEN_PARTS))
+    return (
+        f"multiIf(notEmpty({parts} AS answer_parts), "
+        f"arrayExists(t -> t NOT IN {unseen}, answer_parts), "
+        f"notEmpty({reasons} AS answer_tools), NOT arrayAll(x -> x, answer_tools), "
+        f"{_has(first_token.OPENINFERENCE_TOOL_CALL)}, "
+        f"{_attr(first_token.OPENINFERENCE_CONTENT)} != '', 1)"
+    )
+
+
+def first_chunk_sql() -> str:
+    """The first chunk's time (ns) per span, 0 for none: `first_token.first_chunk_ns` in SQL
+    (the sources in its order; none for a span that only called a tool)."""
+    own = _first_chunk_events([semconv.EVENT_FIRST_CHUNK])
+    arms = [f"{own} > 0, {own}"]
+    seconds = (
+        semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+        first_token.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
+    )
+    arms.extend(", ".join(_seconds(key)) for key in seconds)
+    oi = _first_chunk_events([first_token.OPENINFERENCE_FIRST_TOKEN_EVENT])
+    arms.append(f"{oi} > 0, {oi}")
+    lf = _attr(first_token.LANGFUSE_COMPLETION_START_TIME)
+    langfuse = (
+        "toUnixTimestamp64Nano(parseDateTime64BestEffortOrNull("
+        f"trim(BOTH '\"' FROM {lf}), 9, 'UTC'))"
+    )
+    arms.append(f"ifNull({langfuse}, 0) > 0, assumeNotNull({langfuse})")
+    chunks = _first_chunk_events(first_token.OPENLLMETRY_CHUNK_EVENTS)
+    arms.append(f"{chunks} > 0, {chunks}")
+    arms.append(_first_chunk_events([first_token.MLFLOW_FIRST_CHUNK_EVENT]))
+    found = f"multiIf({', '.join(arms)})"
+    told = " OR ".join(_has(k) for k in sorted(first_token.OUTPUT_ATTRIBUTES))
+    attributes = _strings(sorted(first_token.ATTRIBUTES))
+    return (
+        f"if(notEmpty(ev_t) OR hasAny(mapKeys({ATTRS}), {attributes}), "
+        f"if(({found} AS first_found) > 0 AND ({told}) AND NOT {shows_answer_sql()}, "
+        "0, first_found), 0)"
     )
 
 
