@@ -535,8 +535,10 @@ def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
             spans.append(
                 Span("t", f"{turn}.in", parent.span_id, "x", parent.start_ns, parent.start_ns)
             )
-        if draw(st.integers(0, 9)) == 0:  # a streamed chunk
-            kids[-1].first_chunk_ns = kids[-1].end_ns
+        for kid in kids:  # streamed chunks
+            if draw(st.integers(0, 3)) == 0:
+                assert kid.start_ns is not None
+                kid.first_chunk_ns = kid.start_ns + draw(st.integers(-1, 5)) * MS
     return spans
 
 
@@ -547,7 +549,9 @@ def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) 
     from rag_otel.analysis.predictions import Predictions
 
     class ViaPlan(Predictions):
-        def _add_leaves(self, turn: Turn, at: int) -> bool:
+        def _add_leaves(
+            self, turn: Turn, at: int, first_token_at: int | None, first: int | None
+        ) -> bool:
             return False
 
     turns = build_trace(spans, diagnostics=Diagnostics()).turns
@@ -561,5 +565,11 @@ def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) 
             first = first_token_ns(turn)
             predictions.add(turn, i, None if first is None else (at, first))
             at += first is not None
-        results.append(predictions.results(durations, first_tokens, shared))
+        kept = {  # every turn's prediction, not only the percentiles
+            text: (list(k.turn_at), list(k.turn), list(k.first_token_at), list(k.first_token))
+            for text, k in predictions._kept.items()
+            if k.turn_at or k.first_token_at
+        }
+        pairs = (predictions._pairs, predictions._pair_order)
+        results.append((predictions.results(durations, first_tokens, shared), kept, pairs))
     assert results[0] == results[1]

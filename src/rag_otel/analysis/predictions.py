@@ -158,9 +158,7 @@ class Predictions:
         duration = turn.duration_ns
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = None
-        if self.default and (
-            first_token_at is not None or turn.first_chunks or not self._add_leaves(turn, at)
-        ):
+        if self.default and not self._add_leaves(turn, at, first_token_at, first):
             plan = Plan(turn)
             self._add_default(plan, at, first_token_at, duration, first)
         for change in self.changes:
@@ -212,13 +210,16 @@ class Predictions:
         counts[1] += sequential
         return self._pair_change[key]
 
-    def _add_leaves(self, turn: Turn, at: int) -> bool:
-        """`_add_default` for the common shape without a `Plan`: a turn (no stage itself,
-        nothing streamed) whose two or more children are leaves in levels, each stage
-        once. The same answers from the same functions (`levels_of`, `level_shrink`,
-        `together_in_levels`); what depends only on the shape (the stages' texts, the
-        pairs that could run at once) is worked out once per shape. False: not that shape
-        (nothing was done)."""
+    def _add_leaves(
+        self, turn: Turn, at: int, first_token_at: int | None, first: int | None
+    ) -> bool:
+        """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
+        whose two or more children are leaves in levels, each stage once, any streamed
+        chunk in a child. The same answers from the same level functions (`levels_of`,
+        `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
+        nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
+        What depends only on the shape (the stages' texts, the pairs that could run at
+        once) is worked out once per shape. False: not that shape (nothing was done)."""
         root = turn.root
         kids = root.children
         if root.key is not None or len(kids) < 2:
@@ -233,6 +234,16 @@ class Predictions:
             starts.append(kid.start)
             ends.append(kid.end)
             signature += (kid.key, span.stage_kind, span.follows_from)
+        chunks: list[tuple[int, int]] = []
+        if turn.first_chunks:
+            if first_token_at is None:
+                return False
+            for streamed in turn.first_chunks:
+                i = next((i for i, kid in enumerate(kids, start=1) if kid is streamed), 0)
+                t = streamed.span.first_chunk_ns
+                if not i or t is None:
+                    return False
+                chunks.append((i, min(max(t, streamed.start), streamed.end)))
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
         if shape is None:
@@ -245,10 +256,25 @@ class Predictions:
         if not levels[0]:
             return False
         whole = ends[0] - starts[0]
-        for node, kept in shape.faster:
-            new = (ends[node] - starts[node]) * DEFAULT_FACTOR
-            turn_ns = round(whole - level_shrink(levels, node, new))
-            if turn_ns != whole:
+        keep = self._keep
+        for node, text, kept in shape.faster:
+            before = ends[node] - starts[node]
+            shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
+            turn_ns = round(whole - shrink)
+            if chunks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
+                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
+                level = levels[0][node][0]
+                first_ns = None
+                for i, t in chunks:
+                    if i == node:  # the changed stage streamed: its time to it scales
+                        ns = round(starts[i] - starts[0] + (t - starts[i]) * ratio)
+                    elif levels[0][i][0] > level:  # after the changed stage's level
+                        ns = round(t - starts[0] - shrink)
+                    else:
+                        ns = t - starts[0]
+                    first_ns = ns if first_ns is None or ns < first_ns else first_ns
+                keep(text, (turn_ns, first_ns), at, first_token_at, whole, first)
+            elif turn_ns != whole:
                 kept.turn_at.append(at)
                 kept.turn.append(turn_ns)
         nodes = shape.nodes
@@ -256,12 +282,19 @@ class Predictions:
             if starts[y] < starts[x]:  # the one that started first, first
                 a, x, b, y = b, y, a, x
             change = self._count_pair(a, b, ends[x] <= starts[y])
-            if starts[x] != starts[y]:  # else: started at once already, nothing changes
-                first, second = change.parallel[0]
-                turn_ns = round(
-                    together_in_levels(levels, nodes[first], nodes[second], starts, ends)
-                )
-                self._keep(change.text, (turn_ns, None), at, None, whole, None)
+            if starts[x] == starts[y]:  # started at once already: nothing changes
+                continue
+            one, two = (nodes[name] for name in change.parallel[0])
+            if not chunks:
+                new, _ = together_in_levels(levels, one, two, starts, ends)
+                keep(change.text, (round(new), None), at, None, whole, None)
+                continue
+            first_ns = None
+            for i, t in chunks:
+                new, start_at = together_in_levels(levels, one, two, starts, ends, i)
+                ns = round(start_at + (t - starts[i]))
+                first_ns = ns if first_ns is None or ns < first_ns else first_ns
+            keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
         return True
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
@@ -282,7 +315,7 @@ class Predictions:
             kept = self._kept.get(text)
             if kept is None:  # kept here once, for every turn of the shape
                 kept = self._kept[text] = _Kept()
-            faster_.append((i, kept))
+            faster_.append((i, text, kept))
         pairs = [(a, nodes[a], b, nodes[b]) for a, b in candidate_pairs(kinds)]
         return _Shape(faster_, pairs, nodes)
 
@@ -423,9 +456,9 @@ class Predictions:
 class _Shape:
     """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
 
-    faster: list[tuple[int, _Kept]]
-    """(a stage's child number, where its ``STAGE=0.5`` predictions are kept), in the
-    order of the children (as `Plan.each_faster` goes)."""
+    faster: list[tuple[int, str, _Kept]]
+    """(a stage's child number, its ``STAGE=0.5`` change's text, where its predictions are
+    kept), in the order of the children (as `Plan.each_faster` goes)."""
     pairs: list[tuple[str, int, str, int]]
     """(stage, child number, stage, child number) for each pair that could run at once."""
     nodes: dict[str, int]

@@ -391,7 +391,7 @@ class Plan:
         levels = self._levels_at(parent)
         if levels is None:
             return None
-        return self._up(parent, together_in_levels(levels, a[0], b[0], self._starts, self._ends))
+        return self._up(parent, together_in_levels(levels, a[0], b[0], self._starts, self._ends)[0])
 
     def _levels_of(self, parent: int) -> _Levels:
         """`levels_of` the children of `parent`, in order of start (as `_lay` orders them);
@@ -605,18 +605,22 @@ def level_shrink(levels: _Levels, node: int, new: float) -> float:
 
 
 def together_in_levels(
-    levels: _Levels, x: int, y: int, starts: list[int], ends: list[int]
-) -> float:
-    """The parent's duration once its children `x` and `y` (in `levels`) start together:
-    the later one moves to the earlier one's level and gap; what came after it still
-    waits for it."""
+    levels: _Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
+) -> tuple[float, float]:
+    """(the parent's duration, the new start of its child `node` from the parent's start)
+    once its children `x` and `y` (in `levels`) start together: the later one moves to
+    the earlier one's level and gap; what came after it still waits for it."""
     by_kid, rows, tail = levels
     first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
     at, gap = by_kid[first]
     left = by_kid[moved][0]
+    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, (-1, 0))
+    node_start = math.nan
     run = 0.0
     moved_end = -math.inf
     for index, (longest, top, second) in enumerate(rows):
+        if index == node_at:
+            node_start = run + node_gap
         if index == at:
             moved_end = run + gap + (ends[moved] - starts[moved])
         end = run + (second if top == moved else longest)
@@ -624,7 +628,7 @@ def together_in_levels(
             end = moved_end
         if end > run:
             run = end
-    return run + tail
+    return run + tail, node_start
 
 
 _NO_KIDS: list[int] = []
