@@ -9,11 +9,12 @@ it predicts the turn's duration and time to first token under each change asked 
 each of its stages made twice as fast (the default report's table, which picks its stages
 only at the end), and with each pair of sibling stages that could run at once started
 together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
-are leaf stages in levels, each stage once, nothing streamed) gets the default ones without
-a `Plan`, from the same level functions; what depends only on the shape (which stage is
-which child, which pairs could run at once) is worked out once per shape (see
-docs/performance.md). Only predictions that differ from what was measured are kept, as (turn index, ns) pairs, so turns a change does not touch cost nothing;
-percentiles are taken at the end on the measured durations with the predictions put in.
+are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
+the same level functions; what depends only on the shape (which stage is which child,
+which pairs could run at once) is worked out once per shape (docs/performance.md). Only
+predictions that differ from what was measured are kept, as (turn index, ns) pairs, so
+turns a change does not touch cost nothing; percentiles are taken at the end on the
+measured durations with the predictions put in.
 """
 
 from __future__ import annotations
