@@ -494,3 +494,82 @@ def test_the_shortcuts_agree_with_the_full_re_lay(
         pair = tuple(data.draw(st.permutations(stages))[:2])
         change = parallel(pair)  # type: ignore[arg-type]
         assert plan.predict(change) == pytest.approx(plan.relay(change), abs=1)
+
+
+LEAVES = (("embed", "embedding"), ("vector", "retrieval"), ("bm25", "retrieval"))
+LEAVES += (("rerank", "rerank"), (None, None))
+
+
+@st.composite
+def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
+    """A trace of `n` turns of leaf children (the common shape), on a coarse grid so that
+    children often start together, end as others start, or break the levels, with the
+    odd repeated stage, FOLLOWS_FROM child, nested child or streamed chunk."""
+    spans = []
+    for t in range(n):
+        turn = f"t{t}"
+        kids = []
+        for k in range(draw(st.integers(1, 5))):
+            stage, kind = draw(st.sampled_from(LEAVES))
+            a = draw(st.integers(0, 8))
+            b = a + draw(st.integers(0, 4))
+            kids.append(
+                Span(
+                    "t",
+                    f"{turn}.{k}",
+                    turn,
+                    "x",
+                    (1000 * t + a) * MS,
+                    (1000 * t + b) * MS,
+                    stage=stage,
+                    stage_kind=kind,
+                    follows_from=draw(st.integers(0, 9)) == 0,
+                )
+            )
+        end = max(k.end_ns or 0 for k in kids) + draw(st.integers(0, 2)) * MS
+        spans.append(Span("t", turn, None, "rag.turn", 1000 * t * MS, end, is_turn=True))
+        spans += kids
+        if draw(st.integers(0, 9)) == 0:  # a nested child
+            parent = kids[0]
+            assert parent.start_ns is not None
+            spans.append(
+                Span("t", f"{turn}.in", parent.span_id, "x", parent.start_ns, parent.start_ns)
+            )
+        for kid in kids:  # streamed chunks
+            if draw(st.integers(0, 3)) == 0:
+                assert kid.start_ns is not None
+                kid.first_chunk_ns = kid.start_ns + draw(st.integers(-1, 5)) * MS
+    return spans
+
+
+@settings(max_examples=300, deadline=None)
+@given(leaf_turns(6))
+def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) -> None:
+    from rag_otel.analysis.critical_path import attribute, shares
+    from rag_otel.analysis.predictions import Predictions
+
+    class ViaPlan(Predictions):
+        def _add_leaves(
+            self, turn: Turn, at: int, first_token_at: int | None, first: int | None
+        ) -> bool:
+            return False
+
+    turns = build_trace(spans, diagnostics=Diagnostics()).turns
+    durations = [turn.duration_ns for turn in turns]
+    first_tokens = [ns for turn in turns if (ns := first_token_ns(turn)) is not None]
+    shared = shares(attribute(turn) for turn in turns)
+    results = []
+    for predictions in (Predictions(), ViaPlan()):
+        at = 0
+        for i, turn in enumerate(turns):
+            first = first_token_ns(turn)
+            predictions.add(turn, i, None if first is None else (at, first))
+            at += first is not None
+        kept = {  # every turn's prediction, not only the percentiles
+            text: (list(k.turn_at), list(k.turn), list(k.first_token_at), list(k.first_token))
+            for text, k in predictions._kept.items()
+            if k.turn_at or k.first_token_at
+        }
+        pairs = (predictions._pairs, predictions._pair_order)
+        results.append((predictions.results(durations, first_tokens, shared), kept, pairs))
+    assert results[0] == results[1]

@@ -64,11 +64,7 @@ def sibling_pairs(
         signature = frozenset((name, kind) for name, (_, _, kind) in spans.items())
         pairs = known.get(signature) if known is not None else None
         if pairs is None:
-            pairs = [
-                (a, b)
-                for a, b in combinations(sorted(spans), 2)
-                if _could_overlap((a, spans[a][2]), (b, spans[b][2]))
-            ]
+            pairs = candidate_pairs({name: kind for name, (_, _, kind) in spans.items()})
             if known is not None:
                 known[signature] = pairs
         for a, b in pairs:
@@ -78,6 +74,16 @@ def sibling_pairs(
                 continue
             seen.add((a, b))
             yield a, b, spans[a][1] <= spans[b][0], spans[a][0] == spans[b][0]
+
+
+def candidate_pairs(kinds: dict[str, str | None]) -> list[tuple[str, str]]:
+    """The pairs of sibling stages (by name, each pair and the pairs in order of name)
+    that could run at once, from each stage's kind."""
+    return [
+        (a, b)
+        for a, b in combinations(sorted(kinds), 2)
+        if _could_overlap((a, kinds[a]), (b, kinds[b]))
+    ]
 
 
 def suggestion(

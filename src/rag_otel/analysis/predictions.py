@@ -8,9 +8,13 @@ Per turn, from the tree the `Analyzer` already built (`rag_otel.analysis.whatif.
 it predicts the turn's duration and time to first token under each change asked for, under
 each of its stages made twice as fast (the default report's table, which picks its stages
 only at the end), and with each pair of sibling stages that could run at once started
-together (`rag_otel.analysis.missed_parallel`). Only predictions that differ from what was
-measured are kept, as (turn index, ns) pairs, so turns a change does not touch cost nothing;
-percentiles are taken at the end on the measured durations with the predictions put in.
+together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
+are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
+the same level functions; what depends only on the shape (which stage is which child,
+which pairs could run at once) is worked out once per shape (docs/performance.md). Only
+predictions that differ from what was measured are kept, as (turn index, ns) pairs, so
+turns a change does not touch cost nothing; percentiles are taken at the end on the
+measured durations with the predictions put in.
 """
 
 from __future__ import annotations
@@ -24,18 +28,22 @@ from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
+    candidate_pairs,
     sibling_pairs,
     suggestion,
 )
 from rag_otel.analysis.stats import percentile
-from rag_otel.analysis.traces import Turn
+from rag_otel.analysis.traces import Node, Turn
 from rag_otel.analysis.whatif import (
     DEFAULT_FACTOR,
     Change,
     Plan,
     faster,
+    level_shrink,
+    levels_of,
     not_siblings_error,
     parallel,
+    together_in_levels,
     unknown_stage_error,
 )
 
@@ -136,9 +144,12 @@ class Predictions:
         """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
         self._pair_change: dict[tuple[str, str], Change] = {}
         self._candidates: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] = {}
+        """Which pairs of a parent's (stage, kind) could run at once: a cache."""
         self._wrappers: set[str] = set()
         """Stages seen with another stage inside them (`Plan.wrappers`)."""
-        """Which pairs of a parent's (stage, kind) could run at once: a cache."""
+        self._shapes: dict[tuple[object, ...], _Shape | None] = {}
+        """Per shape of a turn of leaf stages (its children's stage, kind and FOLLOWS_FROM,
+        in order), what `_add_leaves` needs; None: not a shape it answers."""
 
     def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
         """Predict turn number `at`; `first_token`: (its number among the times to first
@@ -147,35 +158,15 @@ class Predictions:
             return
         duration = turn.duration_ns
         first_token_at, first = first_token if first_token is not None else (None, None)
-        plan = Plan(turn)
-        if self.default:
-            if plan.wrappers:
-                self._wrappers |= plan.wrappers
-            texts = self._faster_texts
-            for stage, turn_ns, first_ns in plan.each_faster(DEFAULT_FACTOR):
-                text = texts.get(stage)
-                if text is None:
-                    change = self._faster[stage] = faster(stage)
-                    text = texts[stage] = change.text
-                if turn_ns != duration or first_token_at is not None:
-                    self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
-            for a, b, sequential, together in sibling_pairs(plan, self._candidates):
-                key = (a, b) if a < b else (b, a)
-                counts = self._pairs.get(key)
-                if counts is None:
-                    counts = self._pairs[key] = [0, 0]
-                    self._pair_order[key] = (a, b)
-                    self._pair_change[key] = parallel((a, b))
-                counts[0] += 1
-                counts[1] += sequential
-                if not together:  # started at once already: nothing changes
-                    change = self._pair_change[key]
-                    self._keep(
-                        change.text, plan.predict(change), at, first_token_at, duration, first
-                    )
+        plan = None
+        if self.default and not self._add_leaves(turn, at, first_token_at, first):
+            plan = Plan(turn)
+            self._add_default(plan, at, first_token_at, duration, first)
         for change in self.changes:
             if not any(s in turn.stages for s in change.stages):
                 continue
+            if plan is None:
+                plan = Plan(turn)
             if (
                 change.parallel
                 and change.text not in self._siblings
@@ -183,6 +174,151 @@ class Predictions:
             ):
                 self._siblings.add(change.text)
             self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+
+    def _add_default(
+        self, plan: Plan, at: int, first_token_at: int | None, duration: int, first: int | None
+    ) -> None:
+        """The default table's predictions and the missed-parallelism counts for one turn."""
+        if plan.wrappers:
+            self._wrappers |= plan.wrappers
+        texts = self._faster_texts
+        for stage, turn_ns, first_ns in plan.each_faster(DEFAULT_FACTOR):
+            text = texts.get(stage)
+            if text is None:
+                text = self._new_stage(stage)
+            if turn_ns != duration or first_token_at is not None:
+                self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
+        for a, b, sequential, together in sibling_pairs(plan, self._candidates):
+            change = self._count_pair(a, b, sequential)
+            if not together:  # started at once already: nothing changes
+                self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+
+    def _new_stage(self, stage: str) -> str:
+        change = self._faster[stage] = faster(stage)
+        text = self._faster_texts[stage] = change.text
+        return text
+
+    def _count_pair(self, a: str, b: str, sequential: bool) -> Change:
+        """Count a turn where sibling stages `a` and `b` (`a` started first) met; their
+        ``parallel:`` change, in the order first seen."""
+        key = (a, b) if a < b else (b, a)
+        counts = self._pairs.get(key)
+        if counts is None:
+            counts = self._pairs[key] = [0, 0]
+            self._pair_order[key] = (a, b)
+            self._pair_change[key] = parallel((a, b))
+        counts[0] += 1
+        counts[1] += sequential
+        return self._pair_change[key]
+
+    def _add_leaves(
+        self, turn: Turn, at: int, first_token_at: int | None, first: int | None
+    ) -> bool:
+        """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
+        whose two or more children are leaves in levels, each stage once, any streamed
+        chunk in a child. The same answers from the same level functions (`levels_of`,
+        `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
+        nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
+        What depends only on the shape (the stages' texts, the pairs that could run at
+        once) is worked out once per shape. False: not that shape (nothing was done)."""
+        root = turn.root
+        kids = root.children
+        if root.key is not None or len(kids) < 2:
+            return False
+        starts = [root.start]
+        ends = [root.end]
+        signature: list[object] = []
+        for kid in kids:
+            if kid.children:
+                return False
+            span = kid.span
+            starts.append(kid.start)
+            ends.append(kid.end)
+            signature += (kid.key, span.stage_kind, span.follows_from)
+        chunks: list[tuple[int, int]] = []
+        if turn.first_chunks:
+            if first_token_at is None:
+                return False
+            for streamed in turn.first_chunks:
+                i = next((i for i, kid in enumerate(kids, start=1) if kid is streamed), 0)
+                t = streamed.span.first_chunk_ns
+                if not i or t is None:
+                    return False
+                chunks.append((i, min(max(t, streamed.start), streamed.end)))
+        shape_key = tuple(signature)
+        shape = self._shapes.get(shape_key)
+        if shape is None:
+            if shape_key in self._shapes:  # seen: not a shape answered here
+                return False
+            shape = self._shapes[shape_key] = self._shape(kids)
+            if shape is None:
+                return False
+        levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
+        if not levels[0]:
+            return False
+        whole = ends[0] - starts[0]
+        keep = self._keep
+        for node, text, kept in shape.faster:
+            before = ends[node] - starts[node]
+            shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
+            turn_ns = round(whole - shrink)
+            if chunks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
+                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
+                level = levels[0][node][0]
+                first_ns = None
+                for i, t in chunks:
+                    if i == node:  # the changed stage streamed: its time to it scales
+                        ns = round(starts[i] - starts[0] + (t - starts[i]) * ratio)
+                    elif levels[0][i][0] > level:  # after the changed stage's level
+                        ns = round(t - starts[0] - shrink)
+                    else:
+                        ns = t - starts[0]
+                    first_ns = ns if first_ns is None or ns < first_ns else first_ns
+                keep(text, (turn_ns, first_ns), at, first_token_at, whole, first)
+            elif turn_ns != whole:
+                kept.turn_at.append(at)
+                kept.turn.append(turn_ns)
+        nodes = shape.nodes
+        for a, x, b, y in shape.pairs:
+            if starts[y] < starts[x]:  # the one that started first, first
+                a, x, b, y = b, y, a, x
+            change = self._count_pair(a, b, ends[x] <= starts[y])
+            if starts[x] == starts[y]:  # started at once already: nothing changes
+                continue
+            one, two = (nodes[name] for name in change.parallel[0])
+            if not chunks:
+                new, _ = together_in_levels(levels, one, two, starts, ends)
+                keep(change.text, (round(new), None), at, None, whole, None)
+                continue
+            first_ns = None
+            for i, t in chunks:
+                new, start_at = together_in_levels(levels, one, two, starts, ends, i)
+                ns = round(start_at + (t - starts[i]))
+                first_ns = ns if first_ns is None or ns < first_ns else first_ns
+            keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
+        return True
+
+    def _shape(self, kids: list[Node]) -> _Shape | None:
+        """What `_add_leaves` needs for turns whose children are like `kids`."""
+        nodes: dict[str, int] = {}
+        kinds: dict[str, str | None] = {}
+        for i, kid in enumerate(kids, start=1):
+            if kid.span.follows_from:
+                return None
+            if kid.key is not None:
+                if kid.key in nodes:
+                    return None
+                nodes[kid.key] = i
+                kinds[kid.key] = kid.span.stage_kind
+        faster_ = []
+        for stage, i in nodes.items():
+            text = self._faster_texts.get(stage) or self._new_stage(stage)
+            kept = self._kept.get(text)
+            if kept is None:  # kept here once, for every turn of the shape
+                kept = self._kept[text] = _Kept()
+            faster_.append((i, text, kept))
+        pairs = [(a, nodes[a], b, nodes[b]) for a, b in candidate_pairs(kinds)]
+        return _Shape(faster_, pairs, nodes)
 
     def _keep(
         self,
@@ -315,6 +451,19 @@ class Predictions:
             share=share,
             contains_stages=stage is not None and stage in self._wrappers,
         )
+
+
+@dataclass(slots=True)
+class _Shape:
+    """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
+
+    faster: list[tuple[int, str, _Kept]]
+    """(a stage's child number, its ``STAGE=0.5`` change's text, where its predictions are
+    kept), in the order of the children (as `Plan.each_faster` goes)."""
+    pairs: list[tuple[str, int, str, int]]
+    """(stage, child number, stage, child number) for each pair that could run at once."""
+    nodes: dict[str, int]
+    """Stage -> its child number (1 for the first child)."""
 
 
 class _Base:

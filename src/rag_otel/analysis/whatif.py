@@ -313,15 +313,9 @@ class Plan:
         for stage, nodes in self._outer.items():
             node = nodes[0]
             if levels is not None and len(nodes) == 1 and node > 0 and parents[node] == 0:
-                row, gap = levels[0][node]  # a child of the turn, in levels: no re-lay
-                longest, top, second = levels[1][row]
-                now = gap + durations[node] * factor
-                if top == node:
-                    if second > now:
-                        now = second
-                elif longest > now:
-                    now = longest
-                out.append((stage, round(durations[0] - (longest - now)), None))
+                # a child of the turn, in levels: no re-lay
+                shrink = level_shrink(levels, node, durations[node] * factor)
+                out.append((stage, round(durations[0] - shrink), None))
                 continue
             duration, first = self.predict(Change(stage, (Scale(stage, factor),)))
             out.append((stage, duration, first))
@@ -372,10 +366,7 @@ class Plan:
             levels = self._levels_at(parent)
             if levels is None:
                 return None
-            row, gap = levels[0][node]
-            longest, top, second = levels[1][row]
-            now = max(second if top == node else longest, gap + new)
-            new = durations[parent] - (longest - now)
+            new = durations[parent] - level_shrink(levels, node, new)
             node = parent
         return round(new)
 
@@ -400,66 +391,16 @@ class Plan:
         levels = self._levels_at(parent)
         if levels is None:
             return None
-        by_kid, rows, _ = levels
-        starts, durations = self._starts, self._durations
-        x, y = a[0], b[0]
-        first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
-        at, gap = by_kid[first]
-        left = by_kid[moved][0]
-        run = 0.0
-        moved_end = -math.inf
-        for index, (longest, top, second) in enumerate(rows):
-            if index == at:
-                moved_end = run + gap + durations[moved]
-            end = run + (second if top == moved else longest)
-            if index >= left and moved_end > end:
-                end = moved_end
-            if end > run:
-                run = end
-        return self._up(parent, run + levels[2])
+        return self._up(parent, together_in_levels(levels, a[0], b[0], self._starts, self._ends)[0])
 
     def _levels_of(self, parent: int) -> _Levels:
-        """Per child of `parent`: (its level's number, its gap), per level: (its longest
-        child's gap + duration, which child that is, the next longest), and the parent's
-        tail; ({}, [], 0) when the children are not in levels. In order of start (as
-        `_lay` orders them), a child starts a new level when every child so far has ended;
-        it joins the current level when none of that level has ended; else: no levels."""
-        starts, ends, durations, nodes = self._starts, self._ends, self._durations, self._nodes
-        by_kid: dict[int, tuple[int, int]] = {}
-        rows: list[tuple[float, int, float]] = []
-        base = starts[parent]  # where the current level's gaps count from
-        ended = first_end = -1  # the current level's latest and earliest end
-        longest = second = -math.inf
-        top = -1
-        for kid in sorted(self._kids[parent], key=starts.__getitem__):
-            if nodes[kid].span.follows_from:
-                return {}, [], 0
-            s, e = starts[kid], ends[kid]
-            if top >= 0 and ended <= s:  # all ended: a new level
-                rows.append((longest, top, second))
-                base = ended
-                longest = second = -math.inf
-                first_end = e
-            elif top >= 0 and first_end <= s:  # some of the level ended, not all
-                return {}, [], 0
-            elif top < 0 or e < first_end:
-                first_end = e
-            if e > ended:
-                ended = e
-            gap = s - base
-            v = gap + durations[kid]
-            if v > longest:
-                longest, second, top = v, longest, kid
-            elif v > second:
-                second = v
-            by_kid[kid] = (len(rows), gap)
-        if top < 0:
+        """`levels_of` the children of `parent`, in order of start (as `_lay` orders them);
+        ({}, [], 0), no levels, when one of them is FOLLOWS_FROM."""
+        nodes, starts = self._nodes, self._starts
+        kids = sorted(self._kids[parent], key=starts.__getitem__)
+        if any(nodes[kid].span.follows_from for kid in kids):
             return {}, [], 0
-        rows.append((longest, top, second))
-        tail = starts[parent] + durations[parent] - ended
-        if sum(row[0] for row in rows) + tail != durations[parent]:
-            return {}, [], 0
-        return by_kid, rows, tail
+        return levels_of(kids, starts, self._ends, parent)
 
     def relay(self, change: Change) -> tuple[int, int | None]:
         """`predict` without the shortcut by levels: the full re-lay, every time (the
@@ -608,6 +549,86 @@ def first_token_ns(turn: Turn) -> int | None:
     """The turn's time to first token as the critical path measures it."""
     found = first_token_path(turn)
     return None if found is None else found[1] - turn.root.start
+
+
+def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) -> _Levels:
+    """`Plan`'s levels of `parent`'s children `kids` (in order of start, none FOLLOWS_FROM):
+    per child (its level's number, its gap), per level (its longest child's gap +
+    duration, which child that is, the next longest), and the parent's tail; ({}, [], 0)
+    when the children are not in levels. A child starts a new level when every child so
+    far has ended; it joins the current level when none of that level has ended."""
+    by_kid: dict[int, tuple[int, int]] = {}
+    rows: list[tuple[float, int, float]] = []
+    base = starts[parent]  # where the current level's gaps count from
+    ended = first_end = -1  # the current level's latest and earliest end
+    longest = second = -math.inf
+    top = -1
+    total: float = 0  # the levels' lengths so far
+    for kid in kids:
+        s, e = starts[kid], ends[kid]
+        if top >= 0 and ended <= s:  # all ended: a new level
+            rows.append((longest, top, second))
+            total += longest
+            base = ended
+            longest = second = -math.inf
+            first_end = e
+        elif top >= 0 and first_end <= s:  # some of the level ended, not all
+            return {}, [], 0
+        elif top < 0 or e < first_end:
+            first_end = e
+        if e > ended:
+            ended = e
+        gap = s - base
+        v = e - base  # gap + duration
+        if v > longest:
+            longest, second, top = v, longest, kid
+        elif v > second:
+            second = v
+        by_kid[kid] = (len(rows), gap)
+    if top < 0:
+        return {}, [], 0
+    rows.append((longest, top, second))
+    tail = ends[parent] - ended
+    if total + longest + tail != ends[parent] - starts[parent]:
+        return {}, [], 0
+    return by_kid, rows, tail
+
+
+def level_shrink(levels: _Levels, node: int, new: float) -> float:
+    """How much shorter the parent gets when its child `node` (in `levels`) takes `new` ns:
+    only that child's level moves."""
+    row, gap = levels[0][node]
+    longest, top, second = levels[1][row]
+    now = gap + new
+    other = second if top == node else longest
+    return longest - (other if other > now else now)
+
+
+def together_in_levels(
+    levels: _Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
+) -> tuple[float, float]:
+    """(the parent's duration, the new start of its child `node` from the parent's start)
+    once its children `x` and `y` (in `levels`) start together: the later one moves to
+    the earlier one's level and gap; what came after it still waits for it."""
+    by_kid, rows, tail = levels
+    first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
+    at, gap = by_kid[first]
+    left = by_kid[moved][0]
+    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, (-1, 0))
+    node_start = math.nan
+    run = 0.0
+    moved_end = -math.inf
+    for index, (longest, top, second) in enumerate(rows):
+        if index == node_at:
+            node_start = run + node_gap
+        if index == at:
+            moved_end = run + gap + (ends[moved] - starts[moved])
+        end = run + (second if top == moved else longest)
+        if index >= left and moved_end > end:
+            end = moved_end
+        if end > run:
+            run = end
+    return run + tail, node_start
 
 
 _NO_KIDS: list[int] = []
