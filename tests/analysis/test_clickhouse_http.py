@@ -46,6 +46,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     yield port
     httpd.shutdown()
     httpd.server_close()
+    thread.join(timeout=10)
+    # chDB's engine must be closed before the interpreter exits: used from the server's
+    # request threads and left open, its shutdown crashes the test process (exit 139)
+    ch.close_chdb()
 
 
 def test_http_gives_the_file_analysis(server: int, monkeypatch: pytest.MonkeyPatch) -> None:

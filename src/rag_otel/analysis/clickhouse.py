@@ -26,6 +26,7 @@ opening another data directory closes it first.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -184,6 +185,11 @@ def _chdb_session(path: str) -> Any:
         ) from None
     if _CHDB.get("path") != path:
         close_chdb()
+        if not _CHDB.get("atexit"):
+            # closed before the interpreter exits: left open (above all after use from other
+            # threads) chDB's own shutdown can crash the process after its work is done
+            atexit.register(close_chdb)
+            _CHDB["atexit"] = True
         try:
             session: Any = chdb.session.Session  # untyped
             _CHDB["session"] = session(path)

@@ -68,7 +68,7 @@ def sibling_pairs(
             if known is not None:
                 known[signature] = pairs
         for a, b in pairs:
-            if spans[b][0] < spans[a][0] or (spans[b][0] == spans[a][0] and b < a):
+            if spans[b][0] < spans[a][0] or (spans[b][0] == spans[a][0] and str(b) < str(a)):
                 a, b = b, a  # the one that started first, first
             if (a, b) in seen or (b, a) in seen:
                 continue
@@ -81,7 +81,7 @@ def candidate_pairs(kinds: dict[str, str | None]) -> list[tuple[str, str]]:
     that could run at once, from each stage's kind."""
     return [
         (a, b)
-        for a, b in combinations(sorted(kinds), 2)
+        for a, b in combinations(sorted(kinds, key=str), 2)  # names: whatever a trace wrote
         if _could_overlap((a, kinds[a]), (b, kinds[b]))
     ]
 

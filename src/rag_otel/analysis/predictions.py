@@ -398,7 +398,10 @@ class Predictions:
         if self.default:
             # every stage met, by share; those off the critical path (share 0) last
             ranked = shares.ranked()
-            ranked += sorted((name, 0.0) for name in self._faster if name not in shares.stages)
+            ranked += sorted(
+                ((name, 0.0) for name in self._faster if name not in shares.stages),
+                key=lambda row: str(row[0]),  # names: whatever a trace wrote
+            )
             chosen = [
                 name for i, (name, share) in enumerate(ranked) if share >= MIN_SHARE or i < MIN_ROWS
             ]
@@ -414,7 +417,7 @@ class Predictions:
 
     def _suggestions(self, base: _Base) -> list[str]:
         lines = []
-        for key, (both, sequential) in sorted(self._pairs.items()):
+        for key, (both, sequential) in sorted(self._pairs.items(), key=lambda kv: str(kv[0])):
             if not both or sequential < SEQUENTIAL_SHARE * both:
                 continue
             pair = self._pair_order[key]

@@ -150,7 +150,7 @@ def _bad(text: str, what: str) -> InputError:
 
 
 def unknown_stage_error(change: Change, stage: str, known: list[str]) -> InputError:
-    listed = ", ".join(sorted(known)) or "none"
+    listed = ", ".join(sorted(map(str, known))) or "none"
     return InputError(
         OPTION, None, f"{change.text!r}: unknown stage {stage!r}; known stages: {listed}"
     )
