@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rag_otel.analysis.exemplars import ExemplarPool, bucket
 from rag_otel.analysis.model import Diagnostics
-from rag_otel.analysis.parallel import analyze_files
+from rag_otel.analysis.parallel import Settings, analyze_files
 from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.report import Analyzer, analyze
 from rag_otel.analysis.stats import percentile
@@ -77,7 +77,7 @@ def test_multi_process_path_picks_what_one_process_picks(tmp_path: Path) -> None
     path = tmp_path / "spans.jsonl"
     path.write_text("".join(to_otlp_line(s) + "\n" for s in pipeline(3000, seed=4)))
     parallel = analyze_files(
-        [str(path)], diagnostics=Diagnostics(), workers=2, min_bytes_per_worker=1
+        [str(path)], Settings(), diagnostics=Diagnostics(), workers=2, min_bytes_per_worker=1
     )
     assert parallel is not None  # really split
     single = analyze_sources([str(path)], workers=1)

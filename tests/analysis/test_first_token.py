@@ -528,11 +528,13 @@ def test_compare_lists_a_ttft_that_appears_or_disappears(make_pipeline: Pipeline
 
 
 def test_the_parallel_path_agrees(otlp_file: OtlpFile, make_pipeline: Pipeline) -> None:
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
 
     path = otlp_file("many.jsonl", make_pipeline(200, first_chunk=0.25))
     one = analyze_sources([str(path)], workers=1)
-    two = analyze_files([str(path)], diagnostics=Diagnostics(), workers=3, min_bytes_per_worker=1)
+    two = analyze_files(
+        [str(path)], Settings(), diagnostics=Diagnostics(), workers=3, min_bytes_per_worker=1
+    )
     assert two is not None
     assert one.first_token == two.first_token
     assert one.first_token is not None

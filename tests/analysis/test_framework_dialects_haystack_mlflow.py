@@ -16,7 +16,7 @@ from rag_otel.analysis.conventions import CONVENTIONS, SPAN_NAME
 from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import Overrides
-from rag_otel.analysis.parallel import analyze_files
+from rag_otel.analysis.parallel import Settings, analyze_files
 from rag_otel.analysis.pipeline import analyze_sources
 from rag_otel.analysis.readers.otlp import events as otlp_events
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, Report
@@ -187,10 +187,10 @@ def test_the_parallel_path_applies_the_same_overrides(tmp_path: Path) -> None:
     overrides = Overrides.parse("mlflow.spanType", ["parser=fusion"])
     parallel = analyze_files(
         [str(big)],
+        Settings(overrides=overrides),
         diagnostics=Diagnostics(),
         workers=2,
         min_bytes_per_worker=1,
-        overrides=overrides,
     )
     assert parallel is not None  # it did split the file
     sequential = analyze_sources(
@@ -288,11 +288,13 @@ def test_overrides_keep_the_attributes_the_html_report_asked_for(tmp_path: Path)
     shutil.copy(MLFLOW, big)
     parallel = analyze_files(
         [str(big)],
+        Settings(
+            keep_attributes=True,
+            overrides=Overrides.parse("mlflow.spanType", ["parser=fusion"]),
+        ),
         diagnostics=Diagnostics(),
         workers=2,
         min_bytes_per_worker=1,
-        keep_attributes=True,
-        overrides=Overrides.parse("mlflow.spanType", ["parser=fusion"]),
     )
     assert parallel is not None  # it did split the file
     options: dict[str, Any] = {"stage_key": "mlflow.spanType", "kind_map": ["parser=fusion"]}

@@ -135,7 +135,7 @@ def test_nested_turns_are_each_analysed(mk: Mk) -> None:
 def test_parallel_analysis_equals_sequential(
     otlp_file: Callable[[str, list[Span]], Path], make_pipeline: Callable[..., list[Span]], mk: Mk
 ) -> None:
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
     from rag_otel.analysis.renderers import render
 
     # many small traces, plus one whose spans sit on both sides of a cut
@@ -147,9 +147,9 @@ def test_parallel_analysis_equals_sequential(
     spans = spans[:2000] + straddle[1:] + spans[2000:] + straddle[:1]
     path = otlp_file("spans.jsonl", spans)
     d = Diagnostics()
-    par = analyze_files([str(path)], diagnostics=d, workers=3, min_bytes_per_worker=1)
+    par = analyze_files([str(path)], Settings(), diagnostics=d, workers=3, min_bytes_per_worker=1)
     assert par is not None
-    seq = analyze_files([str(path)], diagnostics=Diagnostics(), workers=1)
+    seq = analyze_files([str(path)], Settings(), diagnostics=Diagnostics(), workers=1)
     assert seq is None  # one worker: the caller reads sequentially
     from rag_otel.analysis.readers import read_spans
 
@@ -161,11 +161,14 @@ def test_parallel_analysis_equals_sequential(
 
 
 def test_parallel_declines_what_it_cannot_split(tmp_path: Path) -> None:
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
 
     doc = tmp_path / "one.json"
     doc.write_text('{"resourceSpans": []}')
     gz = tmp_path / "x.jsonl.gz"
     gz.write_bytes(b"\x1f\x8b" + b"\0" * 100)
     for p in (doc, gz):
-        assert analyze_files([str(p)], diagnostics=Diagnostics(), min_bytes_per_worker=1) is None
+        assert (
+            analyze_files([str(p)], Settings(), diagnostics=Diagnostics(), min_bytes_per_worker=1)
+            is None
+        )

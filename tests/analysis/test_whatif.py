@@ -379,14 +379,18 @@ def sequential_retrieval(mk: Mk, n: int) -> list[Span]:
 def test_the_multi_process_route_merges_predictions(
     otlp_file: Callable[[str, list[Span]], Path], mk: Mk
 ) -> None:
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
     from rag_otel.analysis.pipeline import analyze_sources
 
     path = otlp_file("seq.jsonl", sequential_retrieval(mk, 400))
     asked = [parse_change("parallel:vector,bm25"), parse_change("rerank=-10ms+vector=0.5")]
     one = analyze_sources([str(path)], workers=1, what_if=asked)
     many = analyze_files(
-        [str(path)], diagnostics=Diagnostics(), workers=3, min_bytes_per_worker=1, what_if=asked
+        [str(path)],
+        Settings(what_if=tuple(asked)),
+        diagnostics=Diagnostics(),
+        workers=3,
+        min_bytes_per_worker=1,
     )
     assert many is not None
     assert one.what_if == many.what_if

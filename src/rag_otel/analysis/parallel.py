@@ -1,8 +1,9 @@
 """Analyse large OTLP JSON-lines files on several cores.
 
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
 
-    report = analyze_files(["spans.jsonl"], diagnostics=Diagnostics())  # None: not splittable
+    settings = Settings(what_if=(parse_change("rerank=0.5"),))  # the options, sent to each worker
+    report = analyze_files(["spans.jsonl"], settings, diagnostics=Diagnostics())  # None: not split
 
 A plain (uncompressed) JSON-lines file is cut into one byte range per worker
 process at line boundaries; each worker reads and analyses its range with the
@@ -24,6 +25,7 @@ import os
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
@@ -38,19 +40,31 @@ CHUNK_WINDOW = 10_000
 """Spans near a cut held back for joining (and the idle window inside a chunk)."""
 _SNIFF_BYTES = 64 * 1024 * 1024
 
-Task = tuple[
-    str,
-    int,
-    int,
-    "str | None",
-    bool,
-    bool,
-    bool,
-    bool,
-    "Overrides | None",
-    "tuple[Change, ...]",
-    bool,
-]
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One analysis's options, as `pipeline.analyze_sources` takes them; picklable, sent whole to
+    each worker (an option added here reaches every chunk)."""
+
+    format: str | None = None
+    all_spans: bool = False
+    keep_attributes: bool = False
+    overrides: Overrides | None = None
+    """``--stage-key`` and ``--kind-map``, parsed."""
+    what_if: tuple[Change, ...] = ()
+    default_what_if: bool = True
+
+    def analyzer(self, diagnostics: Diagnostics) -> Analyzer:
+        return Analyzer(
+            all_spans=self.all_spans,
+            diagnostics=diagnostics,
+            what_if=self.what_if,
+            default_what_if=self.default_what_if,
+        )
+
+
+Task = tuple[str, int, int, bool, bool, Settings]
+"""A byte range ``[start, end)`` of a path, whether to hold back its head and tail, the settings."""
 
 
 def default_workers() -> int:
@@ -121,35 +135,19 @@ class _Range(io.RawIOBase):
 
 
 def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
-    (
-        path,
-        start,
-        end,
-        fmt,
-        all_spans,
-        hold_head,
-        hold_tail,
-        keep_attributes,
-        overrides,
-        what_if,
-        default_what_if,
-    ) = task
+    path, start, end, hold_head, hold_tail, settings = task
     from rag_otel.analysis.readers import read_spans
 
     diagnostics = Diagnostics()
-    analyzer = Analyzer(
-        all_spans=all_spans,
-        diagnostics=diagnostics,
-        what_if=what_if,
-        default_what_if=default_what_if,
-    )
+    analyzer = settings.analyzer(diagnostics)
+    overrides, keep_attributes = settings.overrides, settings.keep_attributes
     held: list[list[Span]] = []
     raw = _Range(path, start, end)
     with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
         try:
             spans = read_spans(
                 stream,
-                format=fmt,
+                format=settings.format,
                 diagnostics=diagnostics,
                 keep_attributes=keep_attributes or bool(overrides),
             )
@@ -180,20 +178,15 @@ def _shift_lines(diagnostics: Diagnostics, path: str, offset: int) -> None:
 
 def analyze_files(
     paths: Sequence[str],
+    settings: Settings,
     *,
-    format: str | None = None,
-    all_spans: bool = False,
     diagnostics: Diagnostics,
     workers: int | None = None,
     min_bytes_per_worker: int = MIN_BYTES_PER_WORKER,
-    keep_attributes: bool = False,
-    overrides: Overrides | None = None,
-    what_if: Sequence[Change] = (),
-    default_what_if: bool = True,
 ) -> Report | None:
     """The report of `paths` analysed in parallel, or None when they are not worth splitting."""
     workers = workers or default_workers()
-    if workers < 2 or not paths or not all(_splittable(p, format) for p in paths):
+    if workers < 2 or not paths or not all(_splittable(p, settings.format) for p in paths):
         return None
     total = sum(os.path.getsize(p) for p in paths)
     workers = min(workers, total // max(min_bytes_per_worker, 1))
@@ -204,20 +197,7 @@ def analyze_files(
         share = max(1, round(workers * os.path.getsize(p) / total))
         ranges += [(p, a, b) for a, b in _cuts(p, share)]
     tasks: list[Task] = [
-        (
-            p,
-            a,
-            b,
-            format,
-            all_spans,
-            i > 0,
-            i < len(ranges) - 1,
-            keep_attributes,
-            overrides,
-            tuple(what_if),
-            default_what_if,
-        )
-        for i, (p, a, b) in enumerate(ranges)
+        (p, a, b, i > 0, i < len(ranges) - 1, settings) for i, (p, a, b) in enumerate(ranges)
     ]
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
@@ -225,12 +205,7 @@ def analyze_files(
         results = list(pool.map(_analyse_range, tasks))
     if any(r is None for r in results):
         return None
-    merged = Analyzer(
-        all_spans=all_spans,
-        diagnostics=diagnostics,
-        what_if=what_if,
-        default_what_if=default_what_if,
-    )
+    merged = settings.analyzer(diagnostics)
     pieces: dict[str, list[Span]] = {}
     lines_before: dict[str, int] = {}
     for (path, _, _), result in zip(ranges, results, strict=True):
@@ -242,5 +217,5 @@ def analyze_files(
         for group in held:
             pieces.setdefault(group[0].trace_id, []).extend(group)
     for group in pieces.values():
-        merged.add(build_trace(group, all_spans=all_spans, diagnostics=diagnostics))
+        merged.add(build_trace(group, all_spans=settings.all_spans, diagnostics=diagnostics))
     return merged.report(list(paths))

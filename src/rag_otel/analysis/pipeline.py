@@ -49,25 +49,23 @@ def analyze_sources(
     (`whatif.parse_change`); ``default_what_if=False`` skips the default what-if table and
     missed-parallelism check.
     """
-    from rag_otel.analysis.parallel import analyze_files
+    from rag_otel.analysis.parallel import Settings, analyze_files
     from rag_otel.analysis.readers import read_many
 
     overrides = Overrides.parse(stage_key, kind_map)
+    settings = Settings(
+        format=format,
+        all_spans=all_spans,
+        keep_attributes=keep_attributes,
+        overrides=overrides,
+        what_if=tuple(what_if),
+        default_what_if=default_what_if,
+    )
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     live = {k: v for k, v in live_options.items() if v is not None}
     if workers != 1 and not live:
         parallel = Diagnostics()
-        report = analyze_files(
-            sources,
-            format=format,
-            all_spans=all_spans,
-            diagnostics=parallel,
-            workers=workers,
-            keep_attributes=keep_attributes,
-            overrides=overrides,
-            what_if=what_if,
-            default_what_if=default_what_if,
-        )
+        report = analyze_files(sources, settings, diagnostics=parallel, workers=workers)
         if report is not None and (report.turn.count or report.stages):
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
