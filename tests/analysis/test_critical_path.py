@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag_otel.analysis.critical_path import Attribution, attribute, shares, turns_near
+from rag_otel.analysis.critical_path import (
+    Attribution,
+    attribute,
+    critical_path,
+    shares,
+    turns_near,
+)
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.traces import build_trace
 
@@ -38,6 +44,20 @@ def test_parallel_stages_are_not_double_charged(mk: Mk) -> None:
     assert sum(s.stages.values()) + s.remainder == pytest.approx(1.0)
     # the one that ended last is on the path for the whole overlap
     assert s.stages["vector"] == pytest.approx(10 / 12)
+
+
+def test_critical_path_lists_every_node_on_it_leaves_included(mk: Mk) -> None:
+    # what the HTML waterfall highlights: the turn, then each span on the path with the
+    # interval it is on it (leaf stages too, which the charging loop handles inline)
+    spans = [
+        mk("turn", None, 0, 12, turn=True),
+        mk("v", "turn", 1, 11, stage="vector"),
+        mk("b", "turn", 0, 10, stage="bm25"),
+        mk("x", "turn", 11, 12),  # a leaf that is no stage
+    ]
+    [turn] = build_trace(spans, diagnostics=Diagnostics()).turns
+    path = [(node.span.span_id, lo // MS, hi // MS) for node, lo, hi in critical_path(turn)]
+    assert path == [("turn", 0, 12), ("b", 0, 1), ("v", 1, 11), ("x", 11, 12)]
 
 
 def test_longer_parallel_child_takes_the_overlap(mk: Mk) -> None:

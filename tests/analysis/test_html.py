@@ -211,3 +211,14 @@ def test_timestamps_are_utc() -> None:
         "end": "1970-01-01T00:00:00.001500Z",
     }
     assert MS == 1_000_000
+
+
+def test_each_waterfall_names_its_critical_path_in_time_order() -> None:
+    report = analyze(pipeline(50, first_chunk=0.3))
+    html = report_html(report)
+    paths = re.findall(r'<p class="facts">critical path: (.*?)</p>', html)
+    assert len(paths) == len({e.trace_id for e in report.exemplars}) > 0
+    for text in paths:
+        stages = text.split(" → ")
+        assert "(untraced)" not in stages
+        assert stages[-1] == report.stages[-1].name  # the last stage of the pipeline ends it

@@ -116,9 +116,11 @@ def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
 
 def critical_path(turn: Turn) -> list[tuple[Node, int, int]]:
     """The nodes on the turn's critical path, each with the interval it is on it
-    (``(node, from_ns, to_ns)``, the turn's root first): what a waterfall highlights."""
+    (``(node, from_ns, to_ns)``) in time order, the turn's root first: what a waterfall
+    highlights."""
     path: list[tuple[Node, int, int]] = []
     _walk(turn.root, turn.root.end, {}, path)
+    path.sort(key=lambda step: (step[1], -step[2]))
     return path
 
 
@@ -161,10 +163,13 @@ def _walk(
                 own += cursor - end
                 if kid.children:
                     work.append((kid, start, end))
-                elif kid.key is None:  # a leaf (never pinned: only parents are) owns it all
-                    remainder += end - start
-                elif end > start:
-                    charges[kid.key] = charges.get(kid.key, 0) + end - start
+                else:  # a leaf (never pinned: only parents are) owns it all, charged here
+                    if path is not None:
+                        path.append((kid, start, end))
+                    if kid.key is None:
+                        remainder += end - start
+                    elif end > start:
+                        charges[kid.key] = charges.get(kid.key, 0) + end - start
                 cursor = start
         own += cursor - lo
         if node.key is None:
