@@ -23,7 +23,7 @@ import itertools
 import multiprocessing
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +61,18 @@ class Settings:
             what_if=self.what_if,
             default_what_if=self.default_what_if,
         )
+
+    @property
+    def read_attributes(self) -> bool:
+        """Whether readers keep every attribute: the HTML report shows them, overrides read them."""
+        return self.keep_attributes or bool(self.overrides)
+
+    def recognise(self, spans: Iterable[Span]) -> Iterable[Span]:
+        """The spans with ``--stage-key`` / ``--kind-map`` applied (as they are without)."""
+        overrides = self.overrides
+        if not overrides:
+            return spans
+        return overrides.apply(spans, keep_attributes=self.keep_attributes)
 
 
 Task = tuple[str, int, int, bool, bool, Settings]
@@ -140,7 +152,6 @@ def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
 
     diagnostics = Diagnostics()
     analyzer = settings.analyzer(diagnostics)
-    overrides, keep_attributes = settings.overrides, settings.keep_attributes
     held: list[list[Span]] = []
     raw = _Range(path, start, end)
     with io.BufferedReader(raw, buffer_size=1 << 20) as stream:
@@ -149,10 +160,10 @@ def _analyse_range(task: Task) -> tuple[Analyzer, list[list[Span]], int] | None:
                 stream,
                 format=settings.format,
                 diagnostics=diagnostics,
-                keep_attributes=keep_attributes or bool(overrides),
+                keep_attributes=settings.read_attributes,
             )
             analyzer.feed(
-                overrides.apply(spans, keep_attributes=keep_attributes) if overrides else spans,
+                settings.recognise(spans),
                 idle_window=CHUNK_WINDOW,
                 held=held,
                 hold_head=CHUNK_WINDOW if hold_head else 0,

@@ -18,7 +18,7 @@ from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.overrides import KindMap, Overrides
-from rag_otel.analysis.report import Report, analyze
+from rag_otel.analysis.report import Report
 from rag_otel.analysis.whatif import Change
 
 
@@ -52,12 +52,11 @@ def analyze_sources(
     from rag_otel.analysis.parallel import Settings, analyze_files
     from rag_otel.analysis.readers import read_many
 
-    overrides = Overrides.parse(stage_key, kind_map)
     settings = Settings(
         format=format,
         all_spans=all_spans,
         keep_attributes=keep_attributes,
-        overrides=overrides,
+        overrides=Overrides.parse(stage_key, kind_map),
         what_if=tuple(what_if),
         default_what_if=default_what_if,
     )
@@ -74,25 +73,20 @@ def analyze_sources(
         sources,
         format=format,
         diagnostics=diagnostics,
-        keep_attributes=keep_attributes or bool(overrides),
+        keep_attributes=settings.read_attributes,
         **live,
     )
-    spans = _Counted(overrides.apply(read, keep_attributes=keep_attributes) if overrides else read)
-    report = analyze(
-        spans,
-        all_spans=all_spans,
-        diagnostics=diagnostics,
-        sources=sources,
-        what_if=what_if,
-        default_what_if=default_what_if,
-    )
+    spans = _Counted(settings.recognise(read))
+    analyzer = settings.analyzer(diagnostics)
+    analyzer.feed(spans)
+    report = analyzer.report(sources)
     if spans.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")
     return report
 
 
 class _Counted(Iterable[Span]):
-    def __init__(self, spans: Iterator[Span]) -> None:
+    def __init__(self, spans: Iterable[Span]) -> None:
         self.spans = spans
         self.n = 0
 
