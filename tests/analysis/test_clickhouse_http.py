@@ -47,9 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     httpd.shutdown()
     httpd.server_close()
     thread.join(timeout=10)
-    # chDB's engine must be closed before the interpreter exits: used from the server's
-    # request threads and left open, its shutdown crashes the test process (exit 139)
-    ch.close_chdb()
 
 
 def test_http_gives_the_file_analysis(server: int, monkeypatch: pytest.MonkeyPatch) -> None:
