@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 
 from rag_otel.cli import main
 from rag_otel.collector.local_stack import DEFAULT_PORTS, derive, parse_ports
-from rag_otel.collector.run import free_ports, write_configs
+from rag_otel.collector.run import Binaries, StackUsageError, free_ports, start, write_configs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,6 +84,24 @@ def test_missing_binary_is_named_in_one_line(tmp_path: Path) -> None:
     assert len(lines) == 1, done.stderr
     assert "otelcol / otelcol-contrib not found in" in lines[0]
     assert "dev.py stack-binaries" in lines[0]
+
+
+def test_a_busy_port_is_named_before_anything_starts(tmp_path: Path) -> None:
+    ports = free_ports(list(DEFAULT_PORTS))
+    missing = tmp_path / "no-such-program"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["jaeger_ui"]))
+        taken.listen()
+        with pytest.raises(StackUsageError) as raised:
+            start(tmp_path / "run", Binaries(missing, missing, missing), ports=ports)
+    message = str(raised.value)
+    assert "--port NAME=N" in message
+    assert "\n" not in message
+    assert [p for p in message.split() if "=" in p and p[0].isalpha()] == [
+        f"jaeger_ui={ports['jaeger_ui']}",
+        "NAME=N",
+    ]  # only the busy one is named
+    assert not (tmp_path / "run").exists()  # nothing written, nothing started
 
 
 def test_status_and_down_without_a_stack(

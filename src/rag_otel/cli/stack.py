@@ -109,9 +109,7 @@ def run_up(args: argparse.Namespace) -> int:
             scrape_interval=args.scrape_interval,
         )
     except run.StackError as exc:
-        return _fail(
-            str(exc), 2 if "not found in" in str(exc) or "already running" in str(exc) else 1
-        )
+        return _fail(str(exc), 2 if isinstance(exc, run.StackUsageError) else 1)
     except StackConfigError as exc:
         return _fail(str(exc))
     for name in run.SERVICES:

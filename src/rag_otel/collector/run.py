@@ -59,6 +59,11 @@ class StackError(Exception):
     """A stack that cannot start or be found; the message is one line for the user."""
 
 
+class StackUsageError(StackError):
+    """A stack that cannot start for a reason the user fixes (a missing program, a busy port,
+    a stack already running): the CLI exits 2 for it."""
+
+
 @dataclass(frozen=True, slots=True)
 class Binaries:
     collector: Path
@@ -97,7 +102,9 @@ def find_binaries(bin_dir: Path | None = None) -> Binaries:
                 break
         else:
             where = f"{bin_dir} or PATH" if bin_dir is not None else "PATH"
-            raise StackError(f"{' / '.join(names)} not found in {where}: {WHERE_TO_GET[service]}")
+            raise StackUsageError(
+                f"{' / '.join(names)} not found in {where}: {WHERE_TO_GET[service]}"
+            )
     return Binaries(**found)
 
 
@@ -113,6 +120,20 @@ def free_ports(names: Sequence[str]) -> dict[str, int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def busy_ports(ports: Mapping[str, int]) -> list[str]:
+    """``NAME=PORT`` for each port something already listens on at 127.0.0.1 (a port a
+    stopped program left in TIME_WAIT is free, as for the programs, which reuse addresses)."""
+    busy = []
+    for name, port in ports.items():
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                busy.append(f"{name}={port}")
+    return busy
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -284,7 +305,15 @@ def start(
     run_dir = run_dir.resolve()
     previous = read_state(run_dir)
     if previous is not None and any(alive(pid) for pid in previous.pids.values()):
-        raise StackError(f"a stack is already running from {run_dir}: `rag-otel stack down` first")
+        raise StackUsageError(
+            f"a stack is already running from {run_dir}: `rag-otel stack down` first"
+        )
+    busy = busy_ports(ports)
+    if busy:
+        raise StackUsageError(
+            f"ports in use on {LOOPBACK}: {', '.join(busy)} (another program listens there): "
+            "stop it or move the stack's port with --port NAME=N"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "data").mkdir(exist_ok=True)
     configs = write_configs(run_dir, ports, source=source, scrape_interval=scrape_interval)
