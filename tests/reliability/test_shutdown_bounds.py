@@ -33,7 +33,8 @@ REFUSED_BOUND_S = 3.0
 SHUTDOWN_MARGIN_S = 1.0
 """Over the export timeout, for a hanging endpoint (measured: 0.0-0.1 s)."""
 TEARDOWN_MARGIN_S = 2.0
-"""Interpreter teardown after the exit hook (imports' own exit hooks, grpc), loaded machine."""
+"""Interpreter teardown after the exit hook (imports' own exit hooks, grpc), at least; more
+when the machine is busier: see `teardown_s`."""
 LINE = re.compile(r"rag-otel: shutdown \([\d.]+ s\): ([\d,]+) spans? not delivered \((.*)\)")
 
 
@@ -116,16 +117,27 @@ def _receiver(protocol: str, delay: float) -> Iterator[HttpReceiver | GrpcReceiv
 PROTOCOLS = ["http/protobuf", "grpc"]
 
 
+@pytest.fixture(scope="module")
+def teardown_s() -> float:
+    """The margin for the interpreter's own exit, from a baseline measured now: the same app
+    against a healthy receiver that answers at once (nothing to wait for but the teardown
+    itself), three times its slowest exit, at least `TEARDOWN_MARGIN_S`. On a busy machine
+    the teardown is slower for every run alike; what must stay bounded is what rag-otel adds."""
+    with HttpReceiver(delay=0.0) as receiver:
+        runs = _run_both(_env("http/protobuf", receiver.port))
+    return max(TEARDOWN_MARGIN_S, 3 * max(run.exit_s for run in runs))
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_refused_endpoint_gives_up_at_once(protocol: str) -> None:
+def test_refused_endpoint_gives_up_at_once(protocol: str, teardown_s: float) -> None:
     runs = _run_both(_env(protocol, free_port()))
     for run in runs:
         if run.shutdown_s is not None:
             assert run.shutdown_s < REFUSED_BOUND_S, run
             # what the app waits for in all: shutdown() and the rest of its exit
-            assert run.exit_s < TEARDOWN_MARGIN_S, run
+            assert run.exit_s < teardown_s, run
         else:
-            assert run.exit_s < REFUSED_BOUND_S + TEARDOWN_MARGIN_S, run
+            assert run.exit_s < REFUSED_BOUND_S + teardown_s, run
         total, reasons = run.lost()
         assert total == SPANS, run.lines  # every span accounted for
         assert set(reasons) <= {"refused", "queue full"}, reasons
@@ -133,7 +145,9 @@ def test_refused_endpoint_gives_up_at_once(protocol: str) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_hanging_endpoint_waits_at_most_the_export_timeout(protocol: str) -> None:
+def test_hanging_endpoint_waits_at_most_the_export_timeout(
+    protocol: str, teardown_s: float
+) -> None:
     timeout_s = 2.0
     with HangingServer() as server:
         # "2.0": SDK 1.30 reads this variable with int(); rag-otel passes the timeout itself
@@ -141,21 +155,21 @@ def test_hanging_endpoint_waits_at_most_the_export_timeout(protocol: str) -> Non
     for run in runs:
         if run.shutdown_s is not None:
             assert run.shutdown_s < timeout_s + SHUTDOWN_MARGIN_S, run
-        assert run.exit_s < timeout_s + SHUTDOWN_MARGIN_S + TEARDOWN_MARGIN_S, run
+        assert run.exit_s < timeout_s + SHUTDOWN_MARGIN_S + teardown_s, run
         total, reasons = run.lost()
         assert total == SPANS, run.lines
         assert set(reasons) <= {"timed out", "queue full"}, reasons
         assert reasons["timed out"] > 0
 
 
-def test_hanging_endpoint_with_the_default_timeout() -> None:
+def test_hanging_endpoint_with_the_default_timeout(teardown_s: float) -> None:
     """No OTEL_EXPORTER_OTLP_TIMEOUT: the SDK's 10 s."""
     with HangingServer() as server:
         runs = _run_both(_env("http/protobuf", server.port))
     for run in runs:
         if run.shutdown_s is not None:
             assert run.shutdown_s < 10.0 + SHUTDOWN_MARGIN_S, run
-        assert run.exit_s < 10.0 + SHUTDOWN_MARGIN_S + TEARDOWN_MARGIN_S, run
+        assert run.exit_s < 10.0 + SHUTDOWN_MARGIN_S + teardown_s, run
         assert "timed out" in run.lost()[1]
 
 
