@@ -156,6 +156,14 @@ def test_comparison_page_highlights_regressions() -> None:
     assert '<tr class="regression"><td class="l">rerank</td>' in html
     assert 'class="overlay"' in html
     assert "REGRESSION" in html
+    # the two runs' percentile labels sit on either side of their lines: close markers of
+    # the two runs do not print over each other
+    first = re.findall(r'<g class="marker">.*?<text ([^>]*)>(p\d\d)</text>', html)
+    second = re.findall(r'<g class="marker new">.*?<text ([^>]*)>(p\d\d)</text>', html)
+    assert first
+    assert second
+    assert all("text-anchor" not in attrs for attrs, _ in first)
+    assert all('text-anchor="end"' in attrs for attrs, _ in second)
 
 
 def test_a_change_from_zero_is_shown_as_the_table_shows_it() -> None:

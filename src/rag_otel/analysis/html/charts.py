@@ -168,8 +168,13 @@ def _outline(counts: list[int], top: float, height: float, cls: str) -> str:
     return f'<path class="{cls}" d="{"".join(pts)}"/>'
 
 
-def _markers(markers: dict[str, float | None], axis: Axis, top: float, cls: str) -> str:
+def _markers(
+    markers: dict[str, float | None], axis: Axis, top: float, cls: str, left: bool = False
+) -> str:
+    """p50/p95/p99 as lines with their labels one under the other; ``left`` puts the labels
+    left of their lines (a second run's, so that close markers of two runs stay readable)."""
     out = []
+    anchor = ' text-anchor="end"' if left else ""
     for n, label in enumerate(MARKERS):
         ms = markers.get(label)
         if ms is None:
@@ -179,7 +184,8 @@ def _markers(markers: dict[str, float | None], axis: Axis, top: float, cls: str)
         out.append(
             f'<g class="{cls}"><title>{escape(text)}</title>'
             f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(top)}" y2="{_f(top + ROW_H - 8)}"/>'
-            f'<text x="{_f(x + 2)}" y="{_f(top + 8 + 9 * n)}">{label}</text></g>'
+            f'<text x="{_f(x - 2 if left else x + 2)}" y="{_f(top + 8 + 9 * n)}"{anchor}>'
+            f"{label}</text></g>"
         )
     return "".join(out)
 
@@ -209,7 +215,7 @@ def distributions(rows: Sequence[DistRow], axis: Axis, title: str) -> str:
             out.append(_box(row.markers, axis, top, bar_h, row.colour))
         if row.overlay is not None and len(row.overlay):
             out.append(_outline(histogram(row.overlay, axis), top, bar_h, "overlay"))
-            out.append(_markers(row.overlay_markers, axis, top, "marker new"))
+            out.append(_markers(row.overlay_markers, axis, top, "marker new", left=True))
         out.append(_markers(row.markers, axis, top, "marker"))
     out.append(_axis(axis, len(rows) * ROW_H))
     out.append("</svg>")
