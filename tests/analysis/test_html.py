@@ -198,6 +198,27 @@ def test_cli_writes_the_html_besides_any_format(tmp_path: Path, capsys) -> None:
     assert "p50 and p95 change per stage" in cmp_out.read_text()
 
 
+def test_comparison_page_draws_each_runs_p50_and_p95_turns() -> None:
+    base = analyze(pipeline(300, seed=1), sources=["base.jsonl"])
+    new = analyze(pipeline(300, seed=2, slow={"rerank": 2.0}), sources=["new.jsonl"])
+    html = comparison_html(
+        compare(base, new, resamples=50), base, new, trace_url="http://jaeger/trace/{trace_id}"
+    )
+    anchors = re.findall(r'<section class="exemplar" id="([^"]+)">', html)
+    assert len(anchors) == len(set(anchors))  # one page, unique anchors
+    for run, report in (("baseline", base), ("new", new)):
+        for e in report.exemplars:
+            if e.label in ("p50", "p95"):
+                assert f'href="http://jaeger/trace/{e.trace_id}"' in html
+                assert any(a.startswith(f"exemplar-{run}-") for a in anchors)
+        assert not any(a.endswith(("-p99", "-max")) for a in anchors)
+    # one colour per stage on the page: rerank's bars have the same fill in both runs
+    bar = r'>rag\.rerank · rerank</span><span class="wf-track"><span class="wf-bar" style="[^"]*background:([^;"]+)'
+    fills = re.findall(bar, html)
+    assert len(fills) >= 4  # baseline and new, p50 and p95
+    assert len(set(fills)) == 1, fills
+
+
 def test_cli_refuses_a_trace_url_it_cannot_use(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     spans = tmp_path / "spans.jsonl"
     spans.write_text("".join(to_otlp_line(s) + "\n" for s in pipeline(3)))

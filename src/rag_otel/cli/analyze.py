@@ -72,7 +72,7 @@ def register(subparsers: Any) -> None:
     _recognition_options(p)
     _output_options(p)
     p.add_argument("--plot", metavar="FILE.png", help="also write a PNG: distributions and shares")
-    _html_options(p, trace_url=True)
+    _html_options(p)
     _what_if_option(p)
     p.set_defaults(handler=run_analyze)
 
@@ -106,7 +106,7 @@ def register(subparsers: Any) -> None:
             "significantly slower by more than PCT percent"
         ),
     )
-    _html_options(c, trace_url=False)
+    _html_options(c, compare=True)
     c.set_defaults(handler=run_compare)
 
 
@@ -193,24 +193,27 @@ def _output_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--output", "-o", metavar="FILE", help="write there instead of stdout")
 
 
-def _html_options(p: argparse.ArgumentParser, *, trace_url: bool) -> None:
-    """--html FILE (and, for analyze, --trace-url TEMPLATE): the self-contained HTML report."""
+def _html_options(p: argparse.ArgumentParser, *, compare: bool = False) -> None:
+    """--html FILE and --trace-url TEMPLATE: the self-contained HTML report."""
     g = p.add_argument_group("HTML report")
-    shows = "charts, exemplar turn waterfalls" if trace_url else "changes, overlaid distributions"
+    shows = (
+        "changes, overlaid distributions, each run's p50/p95 turns"
+        if compare
+        else "charts, exemplar turn waterfalls"
+    )
     g.add_argument(
         "--html", metavar="FILE", help=f"also write a self-contained HTML report there ({shows})"
     )
-    if trace_url:
-        g.add_argument(
-            "--trace-url",
-            metavar="TEMPLATE",
-            help="link trace ids in the HTML report, e.g. http://localhost:16686/trace/{trace_id}",
-        )
+    g.add_argument(
+        "--trace-url",
+        metavar="TEMPLATE",
+        help="link trace ids in the HTML report, e.g. http://localhost:16686/trace/{trace_id}",
+    )
 
 
 def _html_check(args: argparse.Namespace) -> str | None:
     """Why the HTML options cannot work (checked before reading anything)."""
-    template = getattr(args, "trace_url", None)
+    template = args.trace_url
     if template is None:
         return None
     if not args.html:
@@ -307,9 +310,12 @@ def run_compare(args: argparse.Namespace) -> int:
     from rag_otel.analysis.model import InputError
     from rag_otel.analysis.renderers import print_comparison, render_comparison
 
+    problem = _html_check(args)
+    if problem is not None:
+        return _error(problem)
     try:
-        baseline = _load([args.baseline], args)
-        new = _load([args.new], args)
+        baseline = _load([args.baseline], args, attributes=bool(args.html))
+        new = _load([args.new], args, attributes=bool(args.html))
     except InputError as exc:
         return _error(str(exc))
     comparison = compare(baseline, new)
@@ -324,7 +330,9 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.html:
             from rag_otel.analysis.html import comparison_html
 
-            page = comparison_html(comparison, baseline, new, threshold=threshold)
+            page = comparison_html(
+                comparison, baseline, new, threshold=threshold, trace_url=args.trace_url
+            )
             Path(args.html).write_text(page, encoding="utf-8")
     except OSError as exc:
         return _error(f"{exc.filename or args.output}: cannot write ({exc.strerror or exc})")

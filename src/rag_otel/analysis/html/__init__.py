@@ -28,10 +28,16 @@ def report_html(report: Report, *, trace_url: str | None = None) -> str:
 
 
 def comparison_html(
-    comparison: Comparison, baseline: Report, new: Report, *, threshold: float | None = None
+    comparison: Comparison,
+    baseline: Report,
+    new: Report,
+    *,
+    threshold: float | None = None,
+    trace_url: str | None = None,
 ) -> str:
-    """The HTML page of a comparison, with both runs' distributions overlaid."""
-    return comparison_page(comparison, baseline, new, threshold=threshold)
+    """The HTML page of a comparison: both runs' distributions overlaid, each run's p50 and
+    p95 turns drawn; ``trace_url`` as for `report_html`."""
+    return comparison_page(comparison, baseline, new, threshold=threshold, trace_url=trace_url)
 
 
 __all__ = ["check_template", "comparison_html", "report_html"]

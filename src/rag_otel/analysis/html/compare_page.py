@@ -4,7 +4,8 @@
 
 Built from the dict ``compare --format json`` prints (so the numbers agree), plus both
 runs' samples for the overlaid distributions: the baseline filled, the new run as an
-outline, each with its p50 and p95 marked.
+outline, each with its p50 and p95 marked; and under each run's verdict the waterfalls of
+its p50 and p95 exemplar turns (one colour per stage across the page).
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from typing import Any
 from rag_otel.analysis.compare import Comparison
 from rag_otel.analysis.html.charts import Axis, DistRow, colour, distributions
 from rag_otel.analysis.html.page import document, paragraphs, table
+from rag_otel.analysis.html.report_page import WATERFALL_NOTE, stage_colours
+from rag_otel.analysis.html.waterfall import waterfalls
 from rag_otel.analysis.renderers import comparison_lines, render_comparison
 from rag_otel.analysis.report import Report
 from rag_otel.analysis.tables import ms_text
 
+EXEMPLARS = ("p50", "p95")
+"""The exemplar turns drawn for each run."""
 DELTA_HEADERS = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
 
 
@@ -45,7 +50,12 @@ def _row_class(d: Mapping[str, Any]) -> str:
 
 
 def comparison_page(
-    comparison: Comparison, baseline: Report, new: Report, *, threshold: float | None = None
+    comparison: Comparison,
+    baseline: Report,
+    new: Report,
+    *,
+    threshold: float | None = None,
+    trace_url: str | None = None,
 ) -> str:
     doc = json.loads(render_comparison(comparison, "json", threshold))
     title = f"rag-otel compare: {doc['baseline']} → {doc['new']}"
@@ -83,9 +93,15 @@ def comparison_page(
         )
         body.append("<h2>Distributions: baseline (filled) and new (outline, red markers)</h2>")
         body.append(distributions(rows, axis, "baseline and new distributions"))
-    body.append("<h2>Each run's verdict</h2>")
+    body.append("<h2>Each run's verdict and its p50 and p95 turns</h2>")
+    colours = stage_colours(s.name for r in (baseline, new) for s in r.stages)
     for label, report in (("baseline", baseline), ("new", new)):
         body.append(f"<h3>{escape(label)}: {escape(', '.join(report.sources) or label)}</h3>")
         body.append(f'<div class="verdict">{paragraphs(report.verdict.lines)}</div>')
+        shown = [e for e in report.exemplars if e.label in EXEMPLARS]
+        if shown:
+            body.append(waterfalls(shown, colours, trace_url, run=label))
+    if baseline.exemplars or new.exemplars:
+        body.append(f'<p class="dim">{WATERFALL_NOTE}</p>')
     body.append("<h2>About this comparison</h2>" + paragraphs([f"CI: {doc['method']}"]))
     return document(title, "".join(body), doc)

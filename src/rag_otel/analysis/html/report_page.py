@@ -10,7 +10,7 @@ Keys a newer report adds (``what_if``, ``suggestions``) are shown when present.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
@@ -46,6 +46,13 @@ LATENCY_HEADERS = (
 )
 
 
+WATERFALL_NOTE = (
+    "the turn nearest each percentile (within 2.2 %); one row per span, parallel spans on rows "
+    "of their own; black: on the critical path; purple line: the first streamed chunk (thick "
+    "on the span that streamed it); click a row for its attributes"
+)
+
+
 def pct(x: float | None) -> str:
     """A share as the tables print it."""
     return "-" if x is None else f"{100 * x:.1f}%"
@@ -71,8 +78,10 @@ def markers(s: Mapping[str, Any]) -> dict[str, float | None]:
     return {k: s.get(f"{k}_ms") for k in ("p50", "p95", "p99")}
 
 
-def stage_colours(doc: Mapping[str, Any]) -> dict[str, str]:
-    out = {str(s["name"]): colour(i) for i, s in enumerate(doc["stages"])}
+def stage_colours(names: Iterable[str]) -> dict[str, str]:
+    """A colour per stage name, in order (the untraced remainder grey): one stage has one
+    colour in every chart and waterfall of a page."""
+    out = {name: colour(i) for i, name in enumerate(dict.fromkeys(names))}
     out[REMAINDER_ROW] = UNTRACED_COLOUR
     return out
 
@@ -92,7 +101,7 @@ def share_rows(doc: Mapping[str, Any], cp: Mapping[str, Any]) -> list[list[str]]
 def _share_section(
     doc: Mapping[str, Any], cp: Mapping[str, Any], title: str, chosen: str | None
 ) -> str:
-    colours = stage_colours(doc)
+    colours = stage_colours(str(s["name"]) for s in doc["stages"])
     parts = [("all turns", cp["overall"]), ("p50 turns", cp["p50_turns"])]
     parts.append(("p95 turns", cp["p95_turns"]))
     bars = [
@@ -186,7 +195,7 @@ def report_page(
 ) -> str:
     """The self-contained HTML page of a report dict (see the module docstring)."""
     samples = samples or {}
-    colours = stage_colours(doc)
+    colours = stage_colours(str(s["name"]) for s in doc["stages"])
     stages: list[Mapping[str, Any]] = doc["stages"]
     totals = [doc["turn"]] + ([doc["first_token"]] if doc.get("first_token") else [])
     title = "rag-otel report: " + (", ".join(doc["sources"]) or "spans")
@@ -239,12 +248,7 @@ def report_page(
     ]
     if ex_rows:
         body.append(table(["exemplar", "trace id", "turn id", "duration ms"], ex_rows, left=3))
-        body.append(
-            '<p class="dim">the turn nearest each percentile (within 2.2 %); one row per span, '
-            "parallel spans on rows of their own; black: on the critical path; purple line: the "
-            "first streamed chunk (thick on the span that streamed it); click a row for its "
-            "attributes</p>"
-        )
+        body.append(f'<p class="dim">{WATERFALL_NOTE}</p>')
         body.append(waterfalls(exemplars, colours, trace_url))
     else:
         body.append('<p class="dim">no turn trees in this source (percentiles only)</p>')

@@ -59,10 +59,15 @@ def check_template(template: str) -> str | None:
 
 
 def waterfalls(
-    exemplars: Sequence[Exemplar], colours: dict[str, str], trace_url: str | None
+    exemplars: Sequence[Exemplar],
+    colours: dict[str, str],
+    trace_url: str | None,
+    *,
+    run: str = "",
 ) -> str:
     """One waterfall per distinct exemplar turn (a turn that is several exemplars, as in
-    a small run, is drawn once under all its labels)."""
+    a small run, is drawn once under all its labels). ``run`` names the run on a page that
+    draws several (in the titles and the anchors: ``#exemplar-new-p95``)."""
     groups: list[tuple[list[str], Turn]] = []
     for ex in exemplars:
         for labels, turn in groups:
@@ -71,7 +76,7 @@ def waterfalls(
                 break
         else:
             groups.append(([ex.label], ex.turn))
-    return "".join(_waterfall(labels, turn, colours, trace_url) for labels, turn in groups)
+    return "".join(_waterfall(labels, turn, colours, trace_url, run) for labels, turn in groups)
 
 
 def _rows(root: Node) -> list[tuple[Node, int]]:
@@ -90,7 +95,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:.3f}%"
 
 
-def _waterfall(labels: list[str], turn: Turn, colours: dict[str, str], url: str | None) -> str:
+def _waterfall(
+    labels: list[str], turn: Turn, colours: dict[str, str], url: str | None, run: str
+) -> str:
     root = turn.root
     t0, total = root.start, max(root.end - root.start, 1)
     on_path: dict[int, list[tuple[int, int]]] = {}
@@ -115,9 +122,10 @@ def _waterfall(labels: list[str], turn: Turn, colours: dict[str, str], url: str 
         facts.append(f"first chunk at {ms_text((first_at - t0) / 1e6)} ms")
     stages = [n.key for n, lo, hi in path if n.key is not None and hi > lo]
     path_text = " → ".join(dict.fromkeys(stages)) or "(untraced)"
-    title = " = ".join(labels)
+    title = (f"{run}: " if run else "") + " = ".join(labels)
+    anchor = "-".join(x for x in ("exemplar", run, labels[0]) if x)
     out = [
-        f'<section class="exemplar" id="exemplar-{escape(labels[0])}">'
+        f'<section class="exemplar" id="{escape(anchor)}">'
         f"<h3>{escape(title)} turn: {ms_text(turn.duration_ns / 1e6)} ms "
         f'<span class="dim">{escape(span.name)}</span></h3>'
         f'<p class="facts">{" · ".join(facts)}</p>'
