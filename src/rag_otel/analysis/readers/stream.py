@@ -24,12 +24,14 @@ from typing import IO, Any, cast
 import orjson
 
 from rag_otel.analysis.model import InputError, Span
-from rag_otel.analysis.readers import otlp
+from rag_otel.analysis.readers import otlp, otlp_fast
 from rag_otel.analysis.readers.common import ReadState
 from rag_otel.analysis.readers.detect import decode_value, expected_text
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
+_GIVE_UP = 16
+"""Lines `otlp_fast` may decline before it is tried no more (when most lines were declined)."""
 
 
 class _Position:
@@ -150,8 +152,19 @@ def _json_lines(
     loads = orjson.loads
     decode_resource_spans = otlp.decode_resource_spans
     otlp_ok = fmt in (None, "otlp", "otlp-jsonl")
+    fast = otlp_fast.decode_line if otlp_ok and not state.keep_attributes else None
+    declined = 0
     for line in buffered:
         position.lineno += 1
+        if fast is not None:
+            fast_spans = fast(line, state)
+            if fast_spans is not None:
+                position.offset += len(line)
+                yield fast_spans
+                continue
+            declined += 1
+            if declined > _GIVE_UP and declined * 2 > position.lineno:
+                fast = None  # not canonical OTLP: stop trying
         try:
             obj = loads(line)
         except orjson.JSONDecodeError as exc:
