@@ -101,6 +101,15 @@ def test_a_canonical_line_reads_as_the_tolerant_reader_reads_it() -> None:
     assert slow[0].turn_id == "t-1"
 
 
+def test_attributes_met_again_are_recognised_as_the_first_time() -> None:
+    state = ReadState("t", Diagnostics())
+    data = orjson.dumps(_line(_spans()))
+    first = decode_line(data, state)
+    assert state.recognised  # the spans without events nor first-chunk attributes nor turn id
+    again = decode_line(data, state)
+    assert again == first == _tolerant(_line(_spans()))[0]
+
+
 def _variant(edit: Any) -> dict[str, Any]:
     spans = _spans()
     edit(spans)

@@ -82,7 +82,8 @@ class _Span(Struct):
     endTimeUnixNano: str | int
     parentSpanId: str | None = None
     kind: int = 0
-    attributes: list[_KeyValue] | None = None
+    attributes: Raw = Raw(b"")
+    """Decoded only when not met before (`_convert`)."""
     events: Raw = Raw(b"")
     status: _Status | None = None
 
@@ -105,6 +106,9 @@ class _Line(Struct):
 
 
 _DECODE = msgspec.json.Decoder(_Line).decode
+_ATTRIBUTES = msgspec.json.Decoder(list[_KeyValue] | None).decode
+_MEMO_SIZE = 4096
+"""Attribute lists recognised once and kept (`_convert`): the distinct stages of a few pipelines."""
 _FIELDS = _Value.__struct_fields__
 _RAW_FIELDS = frozenset(("arrayValue", "array_value", "kvlistValue", "kvlist_value"))
 
@@ -203,8 +207,15 @@ def _service(resource: _Resource | None) -> str | None:
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
     """Append the canonical spans of one scope to `out` (raise `_NotCanonical` at the first
-    that is not): `otlp._decode_spans` and `otlp._recognise_known` for canonical spans."""
+    that is not): `otlp._decode_spans` for canonical spans.
+
+    A span without events whose name, kind and attribute bytes were met before, and
+    recognised then with no first-chunk attribute and no turn id (a pipeline's stages
+    write the same attributes turn after turn), takes what was recognised then from
+    `ReadState.recognised`: its attributes are not decoded again.
+    """
     intern = state.strings.setdefault
+    memo = state.recognised
     append = out.append
     last_tid = ""
     for s in spans:
@@ -232,83 +243,104 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
         error = status is not None and (
             status.code == STATUS_CODE_ERROR or status.code == "STATUS_CODE_ERROR"
         )
-
-        # the attributes recognition and the first chunk read (`otlp._recognise_known`)
-        stage_v: _Value | None = None
-        kind_v: _Value | None = None
-        found: dict[str, _Value] | None = None
-        chunk: dict[str, Any] | None = None
-        attributes = s.attributes
-        if attributes:
-            for kv in attributes:
-                key = kv.key
-                if key in _WANTED:
-                    value = kv.value
-                    if value.__class__ is not _Value:
-                        raise _NotCanonical
-                    if key == _RAG_STAGE:
-                        stage_v = value
-                    elif key == _RAG_STAGE_KIND:
-                        kind_v = value
-                    elif key in _CHUNK_KEYS:
-                        if chunk is None:
-                            chunk = {}
-                        chunk[key] = _plain(value)
-                    elif stage_v is None or key in _RAG_OTHERS:
-                        if found is None:
-                            found = {}
-                        found[key] = value
-        stage: str | None = None
-        stage_kind_: str | None = None
-        source: str | None = None
-        turn_id: str | None = None
-        recognised: dict[str, Any] | None = None
-        is_turn = name == _TURN_NAME
-        if is_turn:
-            turn_v = None if found is None else found.get(_RAG_TURN_ID)
-            if turn_v is not None:
-                turn_id = _text(turn_v)
-        elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
-            stage = _text(stage_v)
-            stage_kind_ = OTHER
-            if kind_v is not None:
-                raw = kind_v.stringValue
-                stage_kind_ = STAGE_KIND_OF.get(raw) if raw is not UNSET else None
-                if stage_kind_ is None:
-                    stage_kind_ = stage_kind(_plain(kind_v))
-            if stage is not None:  # rag.stage set to nothing: not a stage
-                stage = intern(stage, stage)
-                source = SOURCE_RAG_OTEL
-            else:
-                stage_kind_ = None
-        elif found is not None or kind_v is not None or name in RECOGNITION_NAMES:
-            values = {} if found is None else found
-            if kind_v is not None:
-                values[_RAG_STAGE_KIND] = kind_v
-            if stage_v is not None:
-                values[_RAG_STAGE] = stage_v
-            recognised = {key: _plain(v) for key, v in values.items()}
-
-        span = Span(
-            tid,
-            sid,
-            pid,
-            name,
-            start,
-            end,
-            stage,
-            stage_kind_,
-            is_turn,
-            turn_id,
-            error,
-            service,
-            kind,
-            False,
-            None,
-            source,
-        )
         raw_events = s.events
-        if (stage is None and not is_turn) or raw_events or chunk:
+        key = None
+        if not raw_events:
+            key = (name, kind, bytes(s.attributes))
+            known = memo.get(key)
+            if known is not None:
+                stage, stage_kind_, source, candidate, is_turn = known
+                append(
+                    Span(
+                        tid,
+                        sid,
+                        pid,
+                        name,
+                        start,
+                        end,
+                        stage,
+                        stage_kind_,
+                        is_turn,
+                        None,
+                        error,
+                        service,
+                        kind,
+                        False,
+                        None,
+                        source,
+                        candidate,
+                    )
+                )
+                continue
+        span = Span(tid, sid, pid, name, start, end, None, None, False, None, error, service, kind)
+        recognised, chunk = _recognise(span, s.attributes, state)
+        if (span.stage is None and not span.is_turn) or raw_events or chunk:
             parsed = orjson.loads(memoryview(raw_events)) if raw_events else None
             finish_span(span, state, recognised, chunk, events(parsed))
+        if key is not None and chunk is None and span.turn_id is None and len(memo) < _MEMO_SIZE:
+            memo[key] = (
+                span.stage,
+                span.stage_kind,
+                span.stage_source,
+                span.turn_candidate,
+                span.is_turn,
+            )
         append(span)
+
+
+def _recognise(
+    span: Span, raw: Raw, state: ReadState
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """`otlp._recognise_known` on the decoded attributes `raw`: rag-otel's own stages and
+    turns recognised here; (the attributes other conventions are recognised from by
+    `finish_span`, None for none; the first-chunk attributes, None for none)."""
+    stage_v: _Value | None = None
+    kind_v: _Value | None = None
+    found: dict[str, _Value] | None = None
+    chunk: dict[str, Any] | None = None
+    attributes = _ATTRIBUTES(raw) if raw else None
+    if attributes:
+        for kv in attributes:
+            key = kv.key
+            if key in _WANTED:
+                value = kv.value
+                if value.__class__ is not _Value:
+                    raise _NotCanonical
+                if key == _RAG_STAGE:
+                    stage_v = value
+                elif key == _RAG_STAGE_KIND:
+                    kind_v = value
+                elif key in _CHUNK_KEYS:
+                    if chunk is None:
+                        chunk = {}
+                    chunk[key] = _plain(value)
+                elif stage_v is None or key in _RAG_OTHERS:
+                    if found is None:
+                        found = {}
+                    found[key] = value
+    name = span.name
+    if name == _TURN_NAME:
+        span.is_turn = True
+        turn_v = None if found is None else found.get(_RAG_TURN_ID)
+        if turn_v is not None:
+            span.turn_id = _text(turn_v)
+    elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
+        stage = _text(stage_v)
+        stage_kind_: str | None = OTHER
+        if kind_v is not None:
+            text = kind_v.stringValue
+            stage_kind_ = STAGE_KIND_OF.get(text) if text is not UNSET else None
+            if stage_kind_ is None:
+                stage_kind_ = stage_kind(_plain(kind_v))
+        if stage is not None:  # rag.stage set to nothing: not a stage
+            span.stage = state.strings.setdefault(stage, stage)
+            span.stage_kind = stage_kind_
+            span.stage_source = SOURCE_RAG_OTEL
+    elif found is not None or kind_v is not None or name in RECOGNITION_NAMES:
+        values = {} if found is None else found
+        if kind_v is not None:
+            values[_RAG_STAGE_KIND] = kind_v
+        if stage_v is not None:
+            values[_RAG_STAGE] = stage_v
+        return {key: _plain(v) for key, v in values.items()}, chunk
+    return None, chunk
