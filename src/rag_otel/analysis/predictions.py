@@ -239,12 +239,12 @@ class Predictions:
         if turn.first_chunks:
             if first_token_at is None:
                 return False
-            for streamed in turn.first_chunks:
-                i = next((i for i, kid in enumerate(kids, start=1) if kid is streamed), 0)
-                t = streamed.span.first_chunk_ns
-                if not i or t is None:
-                    return False
-                chunks.append((i, min(max(t, streamed.start), streamed.end)))
+            for i, kid in enumerate(kids, start=1):
+                t = kid.span.first_chunk_ns
+                if t is not None:  # a node has a first chunk when its span has
+                    chunks.append((i, min(max(t, kid.start), kid.end)))
+            if len(chunks) != len(turn.first_chunks):  # the turn itself streamed
+                return False
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
         if shape is None:
@@ -258,7 +258,7 @@ class Predictions:
             return False
         whole = ends[0] - starts[0]
         keep = self._keep
-        for node, text, kept in shape.faster:
+        for node, _text, kept in shape.faster:
             before = ends[node] - starts[node]
             shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
             turn_ns = round(whole - shrink)
@@ -274,7 +274,12 @@ class Predictions:
                     else:
                         ns = t - starts[0]
                     first_ns = ns if first_ns is None or ns < first_ns else first_ns
-                keep(text, (turn_ns, first_ns), at, first_token_at, whole, first)
+                if turn_ns != whole:  # as `_keep`, inline: this runs per stage per turn
+                    kept.turn_at.append(at)
+                    kept.turn.append(turn_ns)
+                if first_token_at is not None and first_ns is not None and first_ns != first:
+                    kept.first_token_at.append(first_token_at)
+                    kept.first_token.append(first_ns)
             elif turn_ns != whole:
                 kept.turn_at.append(at)
                 kept.turn.append(turn_ns)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,9 +255,7 @@ class Analyzer:
         of short-lived parse objects would double the time of a large input.
         """
         diagnostics, all_spans = self.diagnostics, self.all_spans
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             groups = group_traces(
                 spans,
                 diagnostics,
@@ -269,9 +268,6 @@ class Analyzer:
                 self.add(
                     build_trace(group, all_spans=all_spans, diagnostics=diagnostics, late=late)
                 )
-        finally:
-            if paused:
-                gc.enable()
 
     def add(self, trace: Trace) -> None:
         stages = self._stages
@@ -366,7 +362,12 @@ class Analyzer:
 
     def report(self, sources: Sequence[str] = ()) -> Report:
         """The report; raises `InputError` when a ``what_if`` change names an unknown stage
-        or parallel stages that are never siblings."""
+        or parallel stages that are never siblings. The garbage collector is paused meanwhile,
+        as in `feed`: it would walk every turn's attribution held here."""
+        with gc_paused():
+            return self._report(sources)
+
+    def _report(self, sources: Sequence[str]) -> Report:
         self._predictions.check(list(self._stages))
         order = sorted(self._stages.items(), key=_pipeline_order)
         stage_stats = [
@@ -449,6 +450,18 @@ class Analyzer:
             what_if=what_if,
             suggestions=suggestions,
         )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block, restored after (on errors too)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _ns(ms: float | None) -> float | None:

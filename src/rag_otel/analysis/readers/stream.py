@@ -3,7 +3,7 @@
     from rag_otel.analysis.readers.stream import read_stream
 
     with open("spans.jsonl.gz", "rb") as f:
-        spans = list(read_stream(f, None, state))
+        spans = list(read_stream(f, None, state))  # or read_batches: one list per JSON value
 
 Gzip is recognised by its magic bytes. A first line that parses alone makes the input JSON
 lines, parsed one line at a time (memory grows with the spans kept, not with the file);
@@ -19,6 +19,7 @@ import gzip
 import io
 import zlib
 from collections.abc import Iterator
+from itertools import chain
 from typing import IO, Any, cast
 
 import orjson
@@ -51,6 +52,12 @@ def read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterato
     is buffered (and detached at the end: the caller's stream stays open). Input that
     holds no spans counts ``no-spans``.
     """
+    return chain.from_iterable(read_batches(stream, fmt, state))
+
+
+def read_batches(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterator[list[Span]]:
+    """`read_stream`'s spans, one list per JSON value (a line, a document): what the readers
+    pass on, so that a span costs no generator step per layer (`itertools.chain` flattens)."""
     position = _Position()
     compressed = False
     wrapper: io.BufferedReader | None = None
@@ -71,9 +78,9 @@ def read_stream(stream: IO[bytes], fmt: str | None, state: ReadState) -> Iterato
         else:
             batches = _json_lines(obj, line, buffered, fmt, state, position)
         count = 0
-        for spans in batches:  # one list per JSON value: the per-span path stays here
+        for spans in batches:
             count += len(spans)
-            yield from spans
+            yield spans
         if count == 0:
             state.diagnostics.warn("no-spans", state.source)
     except (OSError, EOFError, zlib.error) as exc:
