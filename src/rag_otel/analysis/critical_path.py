@@ -220,23 +220,34 @@ BAND_HALF_WIDTH = 0.025
 
 
 def turns_near(
-    durations: Sequence[int], q: float, half_width: float = BAND_HALF_WIDTH
+    durations: Sequence[int],
+    q: float,
+    half_width: float = BAND_HALF_WIDTH,
+    order: Sequence[int] | None = None,
 ) -> list[int]:
     """Indices of the turns whose duration rank lies within ``q ± half_width``.
 
     Ranks are placed as in the percentile method (rank ``i`` of ``n`` sits at
     ``i / (n - 1)``); when no rank falls in the band, the turn nearest to ``q``.
+    ``order``: `rank_order(durations)`, when the caller has it already (one sort for
+    several bands).
     """
     n = len(durations)
     if n == 0:
         return []
-    order = sorted(range(n), key=durations.__getitem__)
+    if order is None:
+        order = rank_order(durations)
     if n == 1:
-        return order
+        return list(order)
     lo = math.ceil((q - half_width) * (n - 1) - 1e-9)
     hi = math.floor((q + half_width) * (n - 1) + 1e-9)
     lo, hi = max(lo, 0), min(hi, n - 1)
     if lo > hi:
         nearest = min(max(round(q * (n - 1)), 0), n - 1)
         return [order[nearest]]
-    return order[lo : hi + 1]
+    return list(order[lo : hi + 1])
+
+
+def rank_order(durations: Sequence[int]) -> list[int]:
+    """The indices of `durations` from the shortest to the longest (ties in index order)."""
+    return sorted(range(len(durations)), key=durations.__getitem__)

@@ -31,6 +31,7 @@ from rag_otel.analysis.critical_path import (
     Shares,
     attribute,
     attribute_first_token,
+    rank_order,
     shares,
     turns_near,
 )
@@ -392,10 +393,11 @@ class Analyzer:
             source=", ".join(src for src, _ in self._turn_sources.most_common()) or None,
         )
         atts = self._attributions
+        ranked = rank_order(durations)
         attribution = Attributions(
             shares(atts),
-            shares(atts[i] for i in turns_near(durations, 0.50)),
-            shares(atts[i] for i in turns_near(durations, 0.95)),
+            shares(atts[i] for i in turns_near(durations, 0.50, order=ranked)),
+            shares(atts[i] for i in turns_near(durations, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
         )
         first_tokens = self._first_tokens
@@ -407,10 +409,11 @@ class Analyzer:
             errors=self._first_token_errors,
         )
         fatts = self._first_token_attributions
+        ranked = rank_order(first_tokens)
         first_token_attribution = Attributions(
             shares(fatts),
-            shares(fatts[i] for i in turns_near(first_tokens, 0.50)),
-            shares(fatts[i] for i in turns_near(first_tokens, 0.95)),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.50, order=ranked)),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
         )
         what_if, suggestions = self._predictions.results(
