@@ -148,8 +148,8 @@ def _finish(tid: str, done: set[str], late: set[str]) -> bool:
 class Node(msgspec.Struct, gc=False):
     """A span placed in its turn: interval clipped to its parent's, and who its time is charged to.
 
-    A msgspec ``Struct``, as `Span` (one per span in a turn): untracked by the garbage
-    collector, a tree holds no cycle."""
+    A msgspec ``Struct`` (built in C: one per span in a turn), untracked by the garbage
+    collector: a tree holds no cycle."""
 
     span: Span
     start: int
