@@ -28,6 +28,7 @@ from typing import Any
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     Attribution,
+    Orders,
     Shares,
     attribute,
     attribute_first_token,
@@ -303,10 +304,11 @@ class Analyzer:
                 if acc is None:
                     acc = stages[name] = _StageAcc()
                 acc.turns += 1
-            self._attributions.append(attribute(turn))
+            orders: Orders = {}  # the children's order, sorted once for both walks
+            self._attributions.append(attribute(turn, orders))
             self._exemplars.offer(turn)
             self._span_time(turn.root.start, turn.root.end)
-            first = self._add_first_token(turn) if turn.first_chunks is not None else None
+            first = self._add_first_token(turn, orders) if turn.first_chunks is not None else None
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
@@ -318,9 +320,9 @@ class Analyzer:
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
 
-    def _add_first_token(self, turn: Turn) -> tuple[int, int] | None:
+    def _add_first_token(self, turn: Turn, orders: Orders) -> tuple[int, int] | None:
         """(its index among the times to first token, the time in ns), or None."""
-        found = attribute_first_token(turn)
+        found = attribute_first_token(turn, orders)
         if found is None:
             return None
         at = len(self._first_tokens)
