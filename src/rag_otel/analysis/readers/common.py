@@ -140,8 +140,9 @@ def finish_span(
 
     `events` are the format's span events as ``(name, time_ns)`` pairs, only those named
     in `EVENT_NAMES` (`readers.otlp.events`, `readers.jaeger.log_events`, `readers.phoenix`).
-    The OTLP reader's hot loop recognises rag-otel's own stages inline (see
-    `readers.otlp`); the rest of its spans, and every other format's, end here.
+    The OTLP readers' hot loops recognise rag-otel's own stages inline (see
+    `readers.otlp`, `readers.otlp_fast`); the rest of their spans, and every other
+    format's, end here.
     """
     if recognised is not None:
         classify_span(span, recognised)

@@ -14,7 +14,8 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 `rag_otel.analysis.readers`.
 
 `decode_resource_spans` walks resources and scopes; `_decode_spans` is the hot loop of
-the 1,000,000-span benchmark: a span's envelope is decoded inline, canonical camelCase
+every OTLP document and of the JSON lines `readers.otlp_fast` declines (its msgspec route
+reads canonical lines, the benchmark's): a span's envelope is decoded inline, canonical camelCase
 spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
 the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
 decoded unless the caller asked to keep all attributes (`_recognise_known`,
@@ -213,7 +214,7 @@ def _decode_spans(
     """Append the spans of one scope to `out`, each normalised; a malformed one is counted
     (``malformed-span``) and skipped.
 
-    This loop is the hot path of the 1,000,000-span benchmark (`bench/bench_analysis.py`),
+    This loop is the hot path of OTLP documents and of the JSON lines `otlp_fast` declines,
     so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
     not by helper calls (each Python call would add a few hundred instructions to the
     ~61,000 a span takes), canonical ids are checked inline and only odd ones go to `hex_id`. One call

@@ -9,8 +9,9 @@ Gzip is recognised by its magic bytes. A first line that parses alone makes the 
 lines, parsed one line at a time (memory grows with the spans kept, not with the file);
 otherwise the input is one document, parsed whole. Each value goes to
 `detect.decode_value`, except OTLP ``resourceSpans`` lines, which the JSON-lines loop hands
-to `otlp.decode_resource_spans` directly (the benchmark's hot path). Broken input raises
-`InputError` naming the line and byte offset.
+to `otlp_fast.decode_line` (canonical lines: the benchmark's hot path) or, when it
+declines them, to `otlp.decode_resource_spans`. Broken input raises `InputError` naming
+the line and byte offset.
 """
 
 from __future__ import annotations
@@ -150,8 +151,9 @@ def _json_lines(
     """The spans of JSON lines, one list per line: `first_obj` parsed from line `first`,
     the rest parsed one line at a time (blank lines skipped).
 
-    The hot loop of a JSON-lines file: an OTLP ``resourceSpans`` line goes straight to
-    `otlp.decode_resource_spans`, anything else to `detect.decode_value`.
+    The hot loop of a JSON-lines file: a line is first offered to `otlp_fast.decode_line`
+    (canonical OTLP, not when every attribute is kept); a declined OTLP ``resourceSpans``
+    line goes to `otlp.decode_resource_spans`, anything else to `detect.decode_value`.
     """
     spans = decode_value(first_obj, fmt, state, position.lineno)
     position.offset += len(first)
