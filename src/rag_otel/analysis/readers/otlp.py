@@ -27,7 +27,7 @@ the analysis (`rag_otel.analysis.traces`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
@@ -58,10 +58,10 @@ STATUS_CODE_ERROR = 2
 _CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 """What a malformed span or resource raises while decoded: counted, the span skipped."""
 
-_WANTED = RECOGNITION_KEYS | first_token.ATTRIBUTES
+WANTED: Final = RECOGNITION_KEYS | first_token.ATTRIBUTES
 """The attributes decoded when not all are kept: what recognition and first-token read."""
 _CHUNK_KEYS = first_token.ATTRIBUTES
-_RAG_OTHERS = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
+RAG_OTHERS: Final = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
 """Of the recognised keys, those that still matter once ``rag.stage`` is seen."""
 # module constants, not `semconv.X` in the per-attribute loop (one lookup less each)
 _RAG_STAGE = semconv.RAG_STAGE
@@ -334,7 +334,7 @@ def _recognise_known(
     if attributes:
         for kv in attributes:
             key = kv["key"]
-            if key in _WANTED:
+            if key in WANTED:
                 if key == _RAG_STAGE:
                     stage_v = kv["value"]
                 elif key == _RAG_STAGE_KIND:
@@ -343,7 +343,7 @@ def _recognise_known(
                     if chunk_attributes is None:
                         chunk_attributes = {}
                     chunk_attributes[key] = any_value(kv["value"])
-                elif stage_v is None or key in _RAG_OTHERS:
+                elif stage_v is None or key in RAG_OTHERS:
                     if found is None:
                         found = {key: kv["value"]}
                     else:

@@ -32,7 +32,6 @@ from rag_otel import semconv
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     OTHER,
-    RECOGNITION_KEYS,
     RECOGNITION_NAMES,
     SOURCE_RAG_OTEL,
     STAGE_KIND_OF,
@@ -40,7 +39,13 @@ from rag_otel.analysis.conventions import (
 )
 from rag_otel.analysis.model import MAX_TIME_NS, Span
 from rag_otel.analysis.readers.common import SERVICE_NAME, ReadState, finish_span
-from rag_otel.analysis.readers.otlp import any_value, events
+from rag_otel.analysis.readers.otlp import (
+    RAG_OTHERS,
+    STATUS_CODE_ERROR,
+    WANTED,
+    any_value,
+    events,
+)
 
 # --- the records msgspec decodes into (only the keys read; others are skipped) ---------------
 
@@ -129,15 +134,12 @@ _DECLINE = (
     orjson.JSONDecodeError,
 )
 
-_WANTED = RECOGNITION_KEYS | first_token.ATTRIBUTES
 _CHUNK_KEYS = first_token.ATTRIBUTES
-_RAG_OTHERS = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
 _RAG_STAGE = semconv.RAG_STAGE
 _RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
 _RAG_OPERATION = semconv.RAG_OPERATION
 _RAG_TURN_ID = semconv.RAG_TURN_ID
 _TURN_NAME = semconv.TURN_SPAN_NAME
-STATUS_CODE_ERROR = 2
 
 
 def _plain(value: _Value) -> Any:
@@ -302,7 +304,7 @@ def _recognise(
     if attributes:
         for kv in attributes:
             key = kv.key
-            if key in _WANTED:
+            if key in WANTED:
                 value = kv.value
                 if value.__class__ is not _Value:
                     raise _NotCanonical
@@ -314,7 +316,7 @@ def _recognise(
                     if chunk is None:
                         chunk = {}
                     chunk[key] = _plain(value)
-                elif stage_v is None or key in _RAG_OTHERS:
+                elif stage_v is None or key in RAG_OTHERS:
                     if found is None:
                         found = {}
                     found[key] = value
