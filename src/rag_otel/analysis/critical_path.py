@@ -47,13 +47,18 @@ class Attribution:
     remainder_ns: int
 
 
-def attribute(turn: Turn) -> Attribution:
+Orders = dict[int, list[Node]]
+"""Per node (by ``id``) with several children, its children latest end first: what
+`attribute` and `attribute_first_token` of one turn may share (one sort, two walks)."""
+
+
+def attribute(turn: Turn, orders: Orders | None = None) -> Attribution:
     root = turn.root
-    charges, remainder = _walk(root, root.end, {})
+    charges, remainder = _walk(root, root.end, {}, orders=orders)
     return Attribution(root.end - root.start, charges, remainder)
 
 
-def attribute_first_token(turn: Turn) -> Attribution | None:
+def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attribution | None:
     """The critical path to the turn's first streamed chunk; None when no span streamed.
 
     The same walk, ending at the first chunk ``T`` instead of the turn's end. The
@@ -80,7 +85,7 @@ def attribute_first_token(turn: Turn) -> Attribution | None:
     chain, at = found
     root = turn.root
     via = {id(parent): child for parent, child in pairwise(chain)}
-    charges, remainder = _walk(root, at, via)
+    charges, remainder = _walk(root, at, via, orders=orders)
     return Attribution(at - root.start, charges, remainder)
 
 
@@ -125,13 +130,19 @@ def critical_path(turn: Turn) -> list[tuple[Node, int, int]]:
 
 
 def _walk(
-    root: Node, hi: int, via: dict[int, Node], path: list[tuple[Node, int, int]] | None = None
+    root: Node,
+    hi: int,
+    via: dict[int, Node],
+    path: list[tuple[Node, int, int]] | None = None,
+    orders: Orders | None = None,
 ) -> tuple[dict[str, int], int]:
     """Charge ``[root.start, hi]`` along the critical path: (ns per stage, untraced ns).
 
     ``via`` pins a child per parent (by ``id``): it is on the path from its start up to
     ``hi`` before any other child is considered (`attribute_first_token`'s chain).
-    ``path``, when given, receives each node on the path with its interval on it."""
+    ``path``, when given, receives each node on the path with its interval on it;
+    ``orders``, the children's order met in an earlier walk of the same turn (and kept
+    for the next)."""
     charges: dict[str, int] = {}
     remainder = 0
     work: list[tuple[Node, int, int]] = [(root, root.start, hi)]
@@ -148,9 +159,14 @@ def _walk(
             cursor = start
         kids = node.children
         if kids:
-            if len(kids) > 1:  # latest end first, then earliest start: two C-level sorts
-                kids = sorted(kids, key=_START)
-                kids.sort(key=_END, reverse=True)  # stable, reverse too: starts stay ascending
+            if len(kids) > 1:
+                if orders is None:
+                    kids = _by_end(kids)
+                else:
+                    ordered = orders.get(id(node))
+                    if ordered is None:
+                        ordered = orders[id(node)] = _by_end(kids)
+                    kids = ordered
             for kid in kids:
                 if kid.end <= lo or cursor <= lo:
                     break
@@ -181,6 +197,13 @@ def _walk(
 
 _START = attrgetter("start")
 _END = attrgetter("end")
+
+
+def _by_end(kids: list[Node]) -> list[Node]:
+    """Latest end first, then earliest start: two C-level sorts."""
+    ordered = sorted(kids, key=_START)
+    ordered.sort(key=_END, reverse=True)  # stable, reverse too: starts stay ascending
+    return ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,23 +243,34 @@ BAND_HALF_WIDTH = 0.025
 
 
 def turns_near(
-    durations: Sequence[int], q: float, half_width: float = BAND_HALF_WIDTH
+    durations: Sequence[int],
+    q: float,
+    half_width: float = BAND_HALF_WIDTH,
+    order: Sequence[int] | None = None,
 ) -> list[int]:
     """Indices of the turns whose duration rank lies within ``q ± half_width``.
 
     Ranks are placed as in the percentile method (rank ``i`` of ``n`` sits at
     ``i / (n - 1)``); when no rank falls in the band, the turn nearest to ``q``.
+    ``order``: `rank_order(durations)`, when the caller has it already (one sort for
+    several bands).
     """
     n = len(durations)
     if n == 0:
         return []
-    order = sorted(range(n), key=durations.__getitem__)
+    if order is None:
+        order = rank_order(durations)
     if n == 1:
-        return order
+        return list(order)
     lo = math.ceil((q - half_width) * (n - 1) - 1e-9)
     hi = math.floor((q + half_width) * (n - 1) + 1e-9)
     lo, hi = max(lo, 0), min(hi, n - 1)
     if lo > hi:
         nearest = min(max(round(q * (n - 1)), 0), n - 1)
         return [order[nearest]]
-    return order[lo : hi + 1]
+    return list(order[lo : hi + 1])
+
+
+def rank_order(durations: Sequence[int]) -> list[int]:
+    """The indices of `durations` from the shortest to the longest (ties in index order)."""
+    return sorted(range(len(durations)), key=durations.__getitem__)

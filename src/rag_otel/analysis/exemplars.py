@@ -108,15 +108,20 @@ class ExemplarPool:
         self._slowest: dict[int, Turn] = {}
 
     def offer(self, turn: Turn) -> None:
-        b = bucket(turn.duration_ns)
+        duration = turn.duration_ns
+        b = bucket(duration)
         low = self._fastest.get(b)
         if low is None:
             self._fastest[b] = self._slowest[b] = turn
             return
-        key = _key(turn)
-        if key < _key(low):
+        # by `_key`; its first item, the duration, mostly decides alone (once per turn)
+        than = low.duration_ns
+        if duration < than or (duration == than and _key(turn) < _key(low)):
             self._fastest[b] = turn
-        elif key > _key(self._slowest[b]):
+            return
+        high = self._slowest[b]
+        than = high.duration_ns
+        if duration > than or (duration == than and _key(turn) > _key(high)):
             self._slowest[b] = turn
 
     def merge(self, other: ExemplarPool) -> None:

@@ -14,6 +14,7 @@ everything else streams through one `Analyzer`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
@@ -50,7 +51,7 @@ def analyze_sources(
     missed-parallelism check.
     """
     from rag_otel.analysis.parallel import Settings, analyze_files
-    from rag_otel.analysis.readers import read_many
+    from rag_otel.analysis.readers import read_many_batches
 
     settings = Settings(
         format=format,
@@ -69,28 +70,31 @@ def analyze_sources(
             diagnostics.merge(parallel)
             report.diagnostics = diagnostics
             return report
-    read = read_many(
-        sources,
-        format=format,
-        diagnostics=diagnostics,
-        keep_attributes=settings.read_attributes,
-        **live,
+    batches = _Counted(
+        read_many_batches(
+            sources,
+            format=format,
+            diagnostics=diagnostics,
+            keep_attributes=settings.read_attributes,
+            **live,
+        )
     )
-    spans = _Counted(settings.recognise(read))
     analyzer = settings.analyzer(diagnostics)
-    analyzer.feed(spans)
+    analyzer.feed(settings.recognise(chain.from_iterable(batches)))
     report = analyzer.report(sources)
-    if spans.n == 0:
+    if batches.n == 0:
         raise InputError(", ".join(sources), None, "expected trace data, found no spans")
     return report
 
 
-class _Counted(Iterable[Span]):
-    def __init__(self, spans: Iterable[Span]) -> None:
-        self.spans = spans
+class _Counted(Iterable[Sequence[Span]]):
+    """Batches of spans, counting the spans."""
+
+    def __init__(self, batches: Iterable[Sequence[Span]]) -> None:
+        self.batches = batches
         self.n = 0
 
-    def __iter__(self) -> Iterator[Span]:
-        for span in self.spans:
-            self.n += 1
-            yield span
+    def __iter__(self) -> Iterator[Sequence[Span]]:
+        for batch in self.batches:
+            self.n += len(batch)
+            yield batch

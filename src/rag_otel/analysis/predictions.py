@@ -228,23 +228,22 @@ class Predictions:
         starts = [root.start]
         ends = [root.end]
         signature: list[object] = []
+        chunks: list[tuple[int, int]] = []
         for kid in kids:
             if kid.children:
                 return False
             span = kid.span
-            starts.append(kid.start)
-            ends.append(kid.end)
+            start, end = kid.start, kid.end
+            starts.append(start)
+            ends.append(end)
             signature += (kid.key, span.stage_kind, span.follows_from)
-        chunks: list[tuple[int, int]] = []
-        if turn.first_chunks:
-            if first_token_at is None:
-                return False
-            for streamed in turn.first_chunks:
-                i = next((i for i, kid in enumerate(kids, start=1) if kid is streamed), 0)
-                t = streamed.span.first_chunk_ns
-                if not i or t is None:
-                    return False
-                chunks.append((i, min(max(t, streamed.start), streamed.end)))
+            t = span.first_chunk_ns
+            if t is not None:  # a node has a first chunk when its span has
+                chunks.append((len(ends) - 1, min(max(t, start), end)))
+        if turn.first_chunks and (
+            first_token_at is None or len(chunks) != len(turn.first_chunks)  # the turn streamed
+        ):
+            return False
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
         if shape is None:
@@ -256,25 +255,35 @@ class Predictions:
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         if not levels[0]:
             return False
-        whole = ends[0] - starts[0]
+        t0 = starts[0]
+        whole = ends[0] - t0
         keep = self._keep
-        for node, text, kept in shape.faster:
+        by_kid = levels[0]
+        # per streamed child, once per turn: (child, its level, its chunk from the turn's
+        # start, its child's start from the turn's start, its chunk from its child's start)
+        marks = [(i, by_kid[i][0], t - t0, starts[i] - t0, t - starts[i]) for i, t in chunks]
+        for node, _text, kept in shape.faster:
             before = ends[node] - starts[node]
             shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
             turn_ns = round(whole - shrink)
-            if chunks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
+            if marks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
                 ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
-                level = levels[0][node][0]
+                level = by_kid[node][0]
                 first_ns = None
-                for i, t in chunks:
+                for i, chunk_level, since_turn, child_at, since_child in marks:
                     if i == node:  # the changed stage streamed: its time to it scales
-                        ns = round(starts[i] - starts[0] + (t - starts[i]) * ratio)
-                    elif levels[0][i][0] > level:  # after the changed stage's level
-                        ns = round(t - starts[0] - shrink)
+                        ns = round(child_at + since_child * ratio)
+                    elif chunk_level > level:  # after the changed stage's level
+                        ns = round(since_turn - shrink)
                     else:
-                        ns = t - starts[0]
+                        ns = since_turn
                     first_ns = ns if first_ns is None or ns < first_ns else first_ns
-                keep(text, (turn_ns, first_ns), at, first_token_at, whole, first)
+                if turn_ns != whole:  # as `_keep`, inline: this runs per stage per turn
+                    kept.turn_at.append(at)
+                    kept.turn.append(turn_ns)
+                if first_token_at is not None and first_ns is not None and first_ns != first:
+                    kept.first_token_at.append(first_token_at)
+                    kept.first_token.append(first_ns)
             elif turn_ns != whole:
                 kept.turn_at.append(at)
                 kept.turn.append(turn_ns)
@@ -285,7 +294,7 @@ class Predictions:
             change = self._count_pair(a, b, ends[x] <= starts[y])
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 continue
-            one, two = (nodes[name] for name in change.parallel[0])
+            one, two = map(nodes.__getitem__, change.parallel[0])
             if not chunks:
                 new, _ = together_in_levels(levels, one, two, starts, ends)
                 keep(change.text, (round(new), None), at, None, whole, None)

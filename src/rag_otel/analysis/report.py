@@ -20,16 +20,19 @@ from __future__ import annotations
 import gc
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     Attribution,
+    Orders,
     Shares,
     attribute,
     attribute_first_token,
+    rank_order,
     shares,
     turns_near,
 )
@@ -254,9 +257,7 @@ class Analyzer:
         of short-lived parse objects would double the time of a large input.
         """
         diagnostics, all_spans = self.diagnostics, self.all_spans
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():
             groups = group_traces(
                 spans,
                 diagnostics,
@@ -269,9 +270,6 @@ class Analyzer:
                 self.add(
                     build_trace(group, all_spans=all_spans, diagnostics=diagnostics, late=late)
                 )
-        finally:
-            if paused:
-                gc.enable()
 
     def add(self, trace: Trace) -> None:
         stages = self._stages
@@ -306,10 +304,11 @@ class Analyzer:
                 if acc is None:
                     acc = stages[name] = _StageAcc()
                 acc.turns += 1
-            self._attributions.append(attribute(turn))
+            orders: Orders = {}  # the children's order, sorted once for both walks
+            self._attributions.append(attribute(turn, orders))
             self._exemplars.offer(turn)
             self._span_time(turn.root.start, turn.root.end)
-            first = self._add_first_token(turn) if turn.first_chunks is not None else None
+            first = self._add_first_token(turn, orders) if turn.first_chunks is not None else None
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
@@ -321,9 +320,9 @@ class Analyzer:
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
 
-    def _add_first_token(self, turn: Turn) -> tuple[int, int] | None:
+    def _add_first_token(self, turn: Turn, orders: Orders) -> tuple[int, int] | None:
         """(its index among the times to first token, the time in ns), or None."""
-        found = attribute_first_token(turn)
+        found = attribute_first_token(turn, orders)
         if found is None:
             return None
         at = len(self._first_tokens)
@@ -366,7 +365,12 @@ class Analyzer:
 
     def report(self, sources: Sequence[str] = ()) -> Report:
         """The report; raises `InputError` when a ``what_if`` change names an unknown stage
-        or parallel stages that are never siblings."""
+        or parallel stages that are never siblings. The garbage collector is paused meanwhile,
+        as in `feed`: it would walk every turn's attribution held here."""
+        with gc_paused():
+            return self._report(sources)
+
+    def _report(self, sources: Sequence[str]) -> Report:
         self._predictions.check(list(self._stages))
         order = sorted(self._stages.items(), key=_pipeline_order)
         stage_stats = [
@@ -391,10 +395,11 @@ class Analyzer:
             source=", ".join(src for src, _ in self._turn_sources.most_common()) or None,
         )
         atts = self._attributions
+        ranked = rank_order(durations)
         attribution = Attributions(
             shares(atts),
-            shares(atts[i] for i in turns_near(durations, 0.50)),
-            shares(atts[i] for i in turns_near(durations, 0.95)),
+            shares(atts[i] for i in turns_near(durations, 0.50, order=ranked)),
+            shares(atts[i] for i in turns_near(durations, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
         )
         first_tokens = self._first_tokens
@@ -406,10 +411,11 @@ class Analyzer:
             errors=self._first_token_errors,
         )
         fatts = self._first_token_attributions
+        ranked = rank_order(first_tokens)
         first_token_attribution = Attributions(
             shares(fatts),
-            shares(fatts[i] for i in turns_near(first_tokens, 0.50)),
-            shares(fatts[i] for i in turns_near(first_tokens, 0.95)),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.50, order=ranked)),
+            shares(fatts[i] for i in turns_near(first_tokens, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
         )
         what_if, suggestions = self._predictions.results(
@@ -449,6 +455,18 @@ class Analyzer:
             what_if=what_if,
             suggestions=suggestions,
         )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the block, restored after (on errors too)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _ns(ms: float | None) -> float | None:

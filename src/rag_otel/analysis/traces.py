@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+import msgspec
+
 from rag_otel.analysis.conventions import (
     OTHER,
     SOURCE_ALL_SPANS,
@@ -143,16 +145,18 @@ def _finish(tid: str, done: set[str], late: set[str]) -> bool:
     return False
 
 
-@dataclass(slots=True)
-class Node:
-    """A span placed in its turn: interval clipped to its parent's, and who its time is charged to."""
+class Node(msgspec.Struct, gc=False):
+    """A span placed in its turn: interval clipped to its parent's, and who its time is charged to.
+
+    A msgspec ``Struct`` (built in C: one per span in a turn), untracked by the garbage
+    collector: a tree holds no cycle."""
 
     span: Span
     start: int
     end: int
     key: str | None
     """Stage charged for this node's self time; None for the turn's own (untraced) time."""
-    children: list[Node] = field(default_factory=list)
+    children: list[Node] = msgspec.field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -77,12 +77,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain
 from typing import IO, Any, Final, cast
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.readers.common import ReadState
-from rag_otel.analysis.readers.stream import read_stream
+from rag_otel.analysis.readers.stream import read_batches
 
 __all__ = [
     "FORMATS",
@@ -91,6 +92,7 @@ __all__ = [
     "WARNINGS",
     "InputError",
     "read_many",
+    "read_many_batches",
     "read_spans",
 ]
 
@@ -166,7 +168,7 @@ def read_spans(
     `PHOENIX_LIVE_OPTIONS` to a Phoenix one.
     """
     state = ReadState(_name(source), diagnostics, keep_attributes=keep_attributes)
-    return _read_one(source, format, state, live_options)
+    return chain.from_iterable(_read_one(source, format, state, live_options))
 
 
 def read_many(
@@ -178,6 +180,27 @@ def read_many(
     **live_options: Any,
 ) -> Iterator[Span]:
     """The spans of several inputs, one after another. `live_options` go to the URL sources only."""
+    return chain.from_iterable(
+        read_many_batches(
+            sources,
+            format=format,
+            diagnostics=diagnostics,
+            keep_attributes=keep_attributes,
+            **live_options,
+        )
+    )
+
+
+def read_many_batches(
+    sources: Iterable[Source],
+    *,
+    format: str | None = None,
+    diagnostics: Diagnostics,
+    keep_attributes: bool = False,
+    **live_options: Any,
+) -> Iterator[Sequence[Span]]:
+    """`read_many`'s spans in batches (a line's, a document's, a live span alone): for a
+    caller that counts them, or flattens them with `itertools.chain` at no cost per span."""
     shared = ReadState("", diagnostics, keep_attributes=keep_attributes)
     for source in sources:
         options = live_options if is_url(source) or format in _LIVE_FORMATS else {}
@@ -195,7 +218,7 @@ def _name(source: Source) -> str:
 
 def _read_one(
     source: Source, fmt: str | None, state: ReadState, live_options: dict[str, Any]
-) -> Iterator[Span]:
+) -> Iterator[Sequence[Span]]:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(
             state.source,
@@ -203,7 +226,7 @@ def _read_one(
             f"unknown input format {fmt!r}: expected one of {', '.join(FORMATS)}",
         )
     if is_url(source) or fmt in _LIVE_FORMATS:
-        yield from _read_live(source, fmt, state, live_options)
+        yield from ((span,) for span in _read_live(source, fmt, state, live_options))
         return
     given = sorted(k for k, v in live_options.items() if v is not None)
     if given:
@@ -221,11 +244,11 @@ def _read_one(
                 state.source, None, f"expected a readable file ({exc.strerror or exc})"
             ) from None
         with stream:
-            yield from read_stream(stream, fmt, state)
+            yield from read_batches(stream, fmt, state)
     elif source == "-":
-        yield from read_stream(sys.stdin.buffer, fmt, state)
+        yield from read_batches(sys.stdin.buffer, fmt, state)
     else:
-        yield from read_stream(cast(IO[bytes], source), fmt, state)
+        yield from read_batches(cast(IO[bytes], source), fmt, state)
 
 
 def _read_live(

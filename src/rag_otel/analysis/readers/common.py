@@ -59,6 +59,7 @@ class ReadState:
         "diagnostics",
         "keep_attributes",
         "langfuse_roots",
+        "recognised",
         "source",
         "strings",
     )
@@ -80,16 +81,20 @@ class ReadState:
         """Span names, stages and services are few and repeated: keep one copy of each."""
         self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
         """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
+        self.recognised: dict[Any, Any] = {}
+        """What a reader recognised from attributes it meets again and again (`readers.otlp_fast`)."""
 
     def for_source(self, source: str) -> ReadState:
         """The same shared tables, reporting under another source name."""
-        return ReadState(
+        state = ReadState(
             source,
             self.diagnostics,
             keep_attributes=self.keep_attributes,
             strings=self.strings,
             langfuse_roots=self.langfuse_roots,
         )
+        state.recognised = self.recognised
+        return state
 
     def text(self, value: Any) -> str | None:
         """An attribute value as interned text (None stays None)."""
@@ -135,8 +140,9 @@ def finish_span(
 
     `events` are the format's span events as ``(name, time_ns)`` pairs, only those named
     in `EVENT_NAMES` (`readers.otlp.events`, `readers.jaeger.log_events`, `readers.phoenix`).
-    The OTLP reader's hot loop recognises rag-otel's own stages inline (see
-    `readers.otlp`); the rest of its spans, and every other format's, end here.
+    The OTLP readers' hot loops recognise rag-otel's own stages inline (see
+    `readers.otlp`, `readers.otlp_fast`); the rest of their spans, and every other
+    format's, end here.
     """
     if recognised is not None:
         classify_span(span, recognised)

@@ -14,7 +14,8 @@ are tolerated. Reading files, detecting formats and the warning codes are in
 `rag_otel.analysis.readers`.
 
 `decode_resource_spans` walks resources and scopes; `_decode_spans` is the hot loop of
-the 1,000,000-span benchmark: a span's envelope is decoded inline, canonical camelCase
+every OTLP document and of the JSON lines `readers.otlp_fast` declines (its msgspec route
+reads canonical lines, the benchmark's): a span's envelope is decoded inline, canonical camelCase
 spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
 the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
 decoded unless the caller asked to keep all attributes (`_recognise_known`,
@@ -26,7 +27,7 @@ the analysis (`rag_otel.analysis.traces`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
@@ -57,10 +58,10 @@ STATUS_CODE_ERROR = 2
 _CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 """What a malformed span or resource raises while decoded: counted, the span skipped."""
 
-_WANTED = RECOGNITION_KEYS | first_token.ATTRIBUTES
+WANTED: Final = RECOGNITION_KEYS | first_token.ATTRIBUTES
 """The attributes decoded when not all are kept: what recognition and first-token read."""
 _CHUNK_KEYS = first_token.ATTRIBUTES
-_RAG_OTHERS = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
+RAG_OTHERS: Final = frozenset((semconv.RAG_OPERATION, semconv.RAG_TURN_ID))
 """Of the recognised keys, those that still matter once ``rag.stage`` is seen."""
 # module constants, not `semconv.X` in the per-attribute loop (one lookup less each)
 _RAG_STAGE = semconv.RAG_STAGE
@@ -213,7 +214,7 @@ def _decode_spans(
     """Append the spans of one scope to `out`, each normalised; a malformed one is counted
     (``malformed-span``) and skipped.
 
-    This loop is the hot path of the 1,000,000-span benchmark (`bench/bench_analysis.py`),
+    This loop is the hot path of OTLP documents and of the JSON lines `otlp_fast` declines,
     so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
     not by helper calls (each Python call would add a few hundred instructions to the
     ~61,000 a span takes), canonical ids are checked inline and only odd ones go to `hex_id`. One call
@@ -333,7 +334,7 @@ def _recognise_known(
     if attributes:
         for kv in attributes:
             key = kv["key"]
-            if key in _WANTED:
+            if key in WANTED:
                 if key == _RAG_STAGE:
                     stage_v = kv["value"]
                 elif key == _RAG_STAGE_KIND:
@@ -342,7 +343,7 @@ def _recognise_known(
                     if chunk_attributes is None:
                         chunk_attributes = {}
                     chunk_attributes[key] = any_value(kv["value"])
-                elif stage_v is None or key in _RAG_OTHERS:
+                elif stage_v is None or key in RAG_OTHERS:
                     if found is None:
                         found = {key: kv["value"]}
                     else:
