@@ -492,9 +492,9 @@ def test_the_shortcuts_agree_with_the_full_re_lay(
     stages = sorted(turn.stages)
     for stage, duration, first in plan.each_faster(factor):
         assert (duration, first) == pytest.approx(plan.relay(faster(stage, factor)), abs=1)
-    # which of two zero-length spans at one instant waits for the other is a matter of
-    # order, and starting spans together reorders them: compare where none is zero-length
-    if len(stages) >= 2 and all(s.start_ns != s.end_ns for s in spans):
+    # zero-length spans included: spans that start at one instant never wait for each
+    # other, whichever is listed first
+    if len(stages) >= 2:
         pair = tuple(data.draw(st.permutations(stages))[:2])
         change = parallel(pair)  # type: ignore[arg-type]
         assert plan.predict(change) == pytest.approx(plan.relay(change), abs=1)

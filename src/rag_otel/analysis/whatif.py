@@ -454,12 +454,16 @@ class Plan:
             earliest = min(start[i] for i in members)
             for i in members:
                 start[i] = earliest
-        # by start (among equal starts only zero-length children could wait for each
-        # other: one that was not yet laid out is not waited for)
+        # A child waits for the children that ended by its start and started before it in
+        # the trace: children that started at one instant never wait for each other (zero-
+        # length ones included) whatever order they are listed in, and starting some
+        # together adds no new waits. Sorted by end then start, those it waits for are a
+        # prefix of `by_end`.
         order_ids = sorted(ids, key=start.__getitem__)
-        by_end = sorted([i for i in order_ids if not follows[i]], key=ends.__getitem__)
+        by_end = sorted(
+            [i for i in order_ids if not follows[i]], key=lambda i: (ends[i], starts[i])
+        )
         order: list[tuple[int, int, int, bool]] = []
-        laid: set[int] = set()
         waits = 0
         n = len(by_end)
         latest = p_start = starts[parent]
@@ -467,13 +471,12 @@ class Plan:
             s = start[i]
             while waits < n:
                 j = by_end[waits]
-                if ends[j] > s or j not in laid:
+                if ends[j] > s or starts[j] >= s:
                     break
                 if ends[j] > latest:
                     latest = ends[j]
                 waits += 1
             order.append((i, waits, s - latest if waits else s - p_start, not follows[i]))
-            laid.add(i)
         tail = p_start + self._durations[parent] - ends[by_end[-1]] if by_end else None
         return _Children(order, by_end, tail)
 
@@ -520,12 +523,13 @@ class Plan:
         self, ix: int, t: int, starts: list[float], durations: list[float], ratios: dict[int, float]
     ) -> float:
         """Where a first chunk at `t` inside node `ix` lands, from the turn's start: a
-        zero-length child of `ix` at `t` (after the children that ended by then)."""
+        zero-length child of `ix` at `t` (after the children that ended by then and started
+        before it)."""
         offset = float(t - self._starts[ix])
         if self._kids[ix]:
             best_old, best_new = -1, -math.inf
             for kid in self._layout_of(ix).by_end:
-                if self._ends[kid] > t:
+                if self._ends[kid] > t or self._starts[kid] >= t:
                     break
                 best_old = self._ends[kid]
                 best_new = max(best_new, starts[kid] + durations[kid])
@@ -556,26 +560,32 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     per child (its level's number, its gap), per level (its longest child's gap +
     duration, which child that is, the next longest), and the parent's tail; ({}, [], 0)
     when the children are not in levels. A child starts a new level when every child so
-    far has ended; it joins the current level when none of that level has ended."""
+    far has ended and it started after the current level did; it joins the current level
+    when it started with it or when none of that level has ended (as `Plan._lay`: spans
+    that start at one instant never wait for each other)."""
     by_kid: dict[int, tuple[int, int]] = {}
     rows: list[tuple[float, int, float]] = []
     base = starts[parent]  # where the current level's gaps count from
     ended = first_end = -1  # the current level's latest and earliest end
+    level_start = -1
     longest = second = -math.inf
     top = -1
     total: float = 0  # the levels' lengths so far
     for kid in kids:
         s, e = starts[kid], ends[kid]
-        if top >= 0 and ended <= s:  # all ended: a new level
+        if top >= 0 and s != level_start and ended <= s:  # all ended: a new level
             rows.append((longest, top, second))
             total += longest
             base = ended
             longest = second = -math.inf
             first_end = e
-        elif top >= 0 and first_end <= s:  # some of the level ended, not all
+            level_start = s
+        elif top >= 0 and s != level_start and first_end <= s:  # some ended, not all
             return {}, [], 0
         elif top < 0 or e < first_end:
             first_end = e
+            if top < 0:
+                level_start = s
         if e > ended:
             ended = e
         gap = s - base
