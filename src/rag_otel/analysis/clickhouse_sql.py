@@ -380,9 +380,11 @@ def first_chunk_sql() -> str:
 
 
 def spans_sql(table: str, filters: Filters) -> str:
-    """One row per span: ids, times, error, classification, turn marker, first chunk."""
+    """One row per span: ids (and their hashes), times, error, classification, turn
+    marker, first chunk."""
     return f"""SELECT
   TraceId, SpanId, ParentSpanId,
+  cityHash64(SpanId) AS sid, if(ParentSpanId = '', toUInt64(0), cityHash64(ParentSpanId)) AS pid,
   toInt64(toUnixTimestamp64Nano(Timestamp)) AS start,
   toInt64(Duration) AS dur,
   StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS err,
@@ -397,28 +399,41 @@ WHERE {filters.where(table)}"""
 _RANGE: Final = "range(1, n + 1)"
 
 
+def _jump(k: int, value: str) -> str:
+    """Round ``k`` of pointer jumping on ``value``: each span's value, else (0) the value of
+    the span ``jump_k`` points to; skipped once every pointer has left the trace (the
+    rounds after that change nothing: a trace ``d`` levels deep pays ``log2(d)`` rounds)."""
+    j = f"jump_{k}"
+    return (
+        f"if(hasAll([0], {j}), {value}_{k}, "
+        f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {value}_{k}[p]), {value}_{k}, {j})) "
+        f"AS {value}_{k + 1}"
+    )
+
+
 def _layers() -> list[list[str]]:
     """The per-trace computation, one list of new SELECT items per nesting level.
 
     Each level reads the previous level's columns by name (``SELECT *, ...``): a column
     referenced several times is computed once, where a chain of aliases would be copied
-    into every use.
+    into every use. Lambdas take their arrays as arguments where they can: ClickHouse
+    copies a captured array for every element (n^2 per trace); the ones that index
+    another span's value (a parent's, a turn's) capture numbers only. Spans are matched
+    by the 64-bit hashes of their ids (``sid``, ``pid``; 0 for no parent).
     """
-    each = f"arrayMap(i -> {{}}, {_RANGE})"
-    keep = "arrayMap(i -> indexOf(ids0, ids0[i]) = i, range(1, length(ids0) + 1)) AS keep"
-    columns = ("ids", "parents", "starts", "durs", "errs", "rag", "cs", "fcs")
+    columns = ("sids", "pids", "starts", "durs", "errs", "rag", "cs", "fcs")
     layers = [
-        [keep],
-        [f"arrayFilter((x, k) -> k, {c}0, keep) AS {c}" for c in columns] + ["length(ids0) AS n0"],
+        ["arrayMap(u -> u = 1, arrayEnumerateUniq(sids0)) AS keep"],
+        [f"arrayFilter((x, k) -> k, {c}0, keep) AS {c}" for c in columns],
         [
-            "length(ids) AS n",
-            "arrayMap((p, s) -> if(p = '' OR p = s, 0, indexOf(ids, p)), parents, ids) AS pidx",
+            "length(sids) AS n",
+            "arrayMap((p, s) -> if(p = 0 OR p = s, 0, indexOf(sids, p)), pids, sids) AS pidx",
             "arrayMap(c -> c.1, cs) AS stages",
             "arrayMap(c -> c.4, cs) AS cands",
         ],
         [
             "arrayMap((c, x) -> c = 2 OR (c = 1 AND x = 0), cands, pidx) AS eligible",
-            "arrayMap(i -> if(durs[i] < 0, starts[i], starts[i] + durs[i]), range(1, n + 1)) AS ends",
+            "arrayMap((s, d) -> if(d < 0, s, s + d), starts, durs) AS ends",
         ],
         [
             "multiIf(has(rag, 1), 0, has(eligible, 1), 1, 2) AS mode",
@@ -429,31 +444,25 @@ def _layers() -> list[list[str]]:
     # pointer jumping: after round k, jump_k is each span's ancestor 2**k levels up and
     # above_k says whether an eligible turn candidate is at most 2**(k+1) - 1 levels up
     for k in range(JUMPS):
-        v, j = f"above_{k}", f"jump_{k}"
+        j = f"jump_{k}"
         layers.append(
             [
-                f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS above_{k + 1}",
-                f"arrayMap(p -> if(p = 0, 0, {j}[p]), {j}) AS jump_{k + 1}",
+                _jump(k, "above"),
+                f"if(hasAll([0], {j}), {j}, arrayMap(p -> if(p = 0, 0, {j}[p]), {j})) "
+                f"AS jump_{k + 1}",
             ]
         )
     layers.append(
         [
-            each.format(
-                "multiIf(mode = 0, rag[i] = 1, mode = 1, eligible[i] AND "
-                f"above_{JUMPS}[i] = 0, pidx[i] = 0 AND (stages[i] = '' OR parents[i] = ''))"
-            )
-            + " AS is_turn"
+            "arrayMap((r, e, a, p, st, pp) -> multiIf(mode = 0, r = 1, mode = 1, e AND a = 0, "
+            f"p = 0 AND (st = '' OR pp = 0)), rag, eligible, above_{JUMPS}, pidx, stages, pids) "
+            "AS is_turn"
         ]
     )
-    layers.append([each.format("if(is_turn[i], i, 0)") + " AS turn_of_0"])
+    layers.append([f"arrayMap((it, i) -> if(it, i, 0), is_turn, {_RANGE}) AS turn_of_0"])
     for k in range(JUMPS):
-        v, j = f"turn_of_{k}", f"jump_{k}"
-        layers.append(
-            [f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS turn_of_{k + 1}"]
-        )
+        layers.append([_jump(k, "turn_of")])
     t = f"turn_of_{JUMPS}"
-    # Below, lambdas take their arrays as arguments rather than indexing captured ones
-    # (ClickHouse copies a captured array for every element: n^2 per trace).
     layers.append(
         [
             f"arrayMap(x -> if(x = 0, toInt64(0), starts[x]), {t}) AS tstarts",
@@ -476,20 +485,27 @@ def _layers() -> list[list[str]]:
             "arrayEnumerateUniq(arrayMap(p -> p.1, chunks))) AS firsts"
         ]
     )
+    layers.append(
+        [
+            "arrayMap((st, it) -> if(it AND mode != 2, '', st), stages, is_turn) AS names",
+        ]
+    )
+    # r.7: whether the row is the first of its name in its turn (the rows' turns are then
+    # counted by a sum, not by a uniqExact over (trace, turn) pairs)
     stage = (
-        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, it) -> "
-        f"(toUInt8({ROW_STAGE}), if(it AND mode != 2, '', st), c.2, c.3, d, e, x, "
-        f"if(x > 0, toNullable(s - ts), NULL)), stages, cs, durs, errs, {t}, starts, tstarts, "
-        "is_turn))"
+        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, u) -> "
+        f"(toUInt8({ROW_STAGE}), st, c.2, c.3, d, e, toUInt8(x > 0 AND u = 1), "
+        f"if(x > 0, toNullable(s - ts), NULL)), names, cs, durs, errs, {t}, starts, tstarts, "
+        f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
-        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it, i) -> (toUInt8({ROW_TURN}), '', '', "
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it) -> (toUInt8({ROW_TURN}), '', '', "
         f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
-        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, if(it, i, 0), toNullable(toInt64(0))), "
-        f"rag, cs, durs, errs, is_turn, {_RANGE}))"
+        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, toUInt8(it), toNullable(toInt64(0))), "
+        "rag, cs, durs, errs, is_turn))"
     )
     first = (
-        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], p.1, "
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], toUInt8(1), "
         "toNullable(toInt64(0))), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
@@ -500,7 +516,7 @@ def trace_sql(table: str, filters: Filters) -> str:
     """One row per trace: its ``rows`` (stage spans, turns, first tokens) as tuples."""
     sql = f"""SELECT
   TraceId AS trace_id,
-  groupArray(SpanId) AS ids0, groupArray(ParentSpanId) AS parents0, groupArray(start) AS starts0,
+  groupArray(sid) AS sids0, groupArray(pid) AS pids0, groupArray(start) AS starts0,
   groupArray(dur) AS durs0, groupArray(err) AS errs0, groupArray(rag_turn) AS rag0,
   groupArray(c) AS cs0, groupArray(fc) AS fcs0
 FROM ({spans_sql(table, filters)})
@@ -524,7 +540,7 @@ def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> s
   r.1 AS row, r.2 AS name, any(r.3) AS kind, topK(16)(r.4) AS sources,
   count() AS spans, toUInt64(sum(r.6)) AS errors, avg(r.5) AS mean_ns,
   quantilesExactInclusive({qs})(r.5) AS quantiles_ns, max(r.5) AS max_ns,
-  uniqExactIf((trace_id, r.7), r.7 > 0) AS turns,
+  sum(r.7) AS turns,
   avgIf(assumeNotNull(r.8), isNotNull(r.8)) AS offset_ns, countIf(isNotNull(r.8)) AS offsets,
   groupArraySample({SAMPLE_CAP}, {SEED})(r.5) AS sample,
   groupArraySample({int(traces)}, {SEED})(trace_id) AS traces, argMax(trace_id, r.5) AS slowest
