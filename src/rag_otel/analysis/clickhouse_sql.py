@@ -18,16 +18,17 @@ of `first_token`; the percentiles with ``quantilesExactInclusive`` (type 7, as
 How a trace becomes turns and stages, in SQL (``_TRACE_SQL``; the same rules as
 `traces.build_trace`)::
 
-    spans (WHERE time range, service)      one row per span: stage, kind, source, turn
-        |                                  candidate, first-chunk time (classify_sql)
-        v  GROUP BY TraceId
+    spans (WHERE time range, service)      one row per span: id hashes, stage, kind,
+        |                                  source, turn candidate, first-chunk time
+        v  GROUP BY TraceId                (classify_sql, first_chunk_sql)
     one row per trace: arrays              duplicates dropped (first span id kept), parent
         |                                  index (orphans and self-parents are roots), mode:
         |                                  rag.turn spans / outermost candidates / roots,
-        |                                  each span's turn by pointer jumping (64 levels)
+        |                                  each span's turn by pointer jumping (64 levels;
+        |                                  log2(depth) rounds run)
         v  ARRAY JOIN rows
     (row, name, kind, source, ns, error,   row 0 a stage span, 1 a turn, 2 a turn's time
-     turn, offset)                         to first token
+     new turn, offset)                     to first token
         |
         v  GROUP BY row, name              count, errors, mean, p50/p90/p95/p99, max,
                                            turns, mean start offset, a bounded sample
@@ -36,6 +37,8 @@ What SQL does not do, and the sampled trees do (`rag_otel.analysis.clickhouse`):
 critical path, the verdict and first-token attribution; parent cycles (the spans on a
 cycle are outside any turn here). A first chunk is clamped into its span clipped to the
 turn, not to every ancestor (they differ only under clock skew deeper than one level).
+Spans are matched to their parents by ``cityHash64`` of the ids: two ids of one trace
+with the same 64-bit hash would be taken for one span.
 """
 
 from __future__ import annotations
@@ -401,12 +404,13 @@ _RANGE: Final = "range(1, n + 1)"
 
 def _jump(k: int, value: str) -> str:
     """Round ``k`` of pointer jumping on ``value``: each span's value, else (0) the value of
-    the span ``jump_k`` points to; skipped once every pointer has left the trace (the
-    rounds after that change nothing: a trace ``d`` levels deep pays ``log2(d)`` rounds)."""
+    the span ``jump_k`` points to (index 0, no span, reads 0); skipped once every pointer
+    has left the trace (the rounds after that change nothing: a trace ``d`` levels deep
+    pays ``log2(d)`` rounds)."""
     j = f"jump_{k}"
     return (
         f"if(hasAll([0], {j}), {value}_{k}, "
-        f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {value}_{k}[p]), {value}_{k}, {j})) "
+        f"arrayMap((x, p) -> x + (x = 0) * {value}_{k}[p], {value}_{k}, {j})) "
         f"AS {value}_{k + 1}"
     )
 
@@ -418,27 +422,32 @@ def _layers() -> list[list[str]]:
     referenced several times is computed once, where a chain of aliases would be copied
     into every use. Lambdas take their arrays as arguments where they can: ClickHouse
     copies a captured array for every element (n^2 per trace); the ones that index
-    another span's value (a parent's, a turn's) capture numbers only. Spans are matched
-    by the 64-bit hashes of their ids (``sid``, ``pid``; 0 for no parent).
+    another span's value (a parent's, a turn's; ``a[0]`` is 0) capture numbers only, and
+    they compute with 0/1 products rather than ``if``/``AND`` (each of which, inside a
+    lambda, is a short-circuit evaluation per array). Spans are matched by the 64-bit
+    hashes of their ids (``sid``, ``pid``; 0 for no parent).
     """
     columns = ("sids", "pids", "starts", "durs", "errs", "rag", "cs", "fcs")
     layers = [
-        ["arrayMap(u -> u = 1, arrayEnumerateUniq(sids0)) AS keep"],
-        [f"arrayFilter((x, k) -> k, {c}0, keep) AS {c}" for c in columns],
+        ["arrayEnumerateUniq(sids0) AS uniq0"],
+        [
+            f"if(arrayMax(uniq0) = 1, {c}0, arrayFilter((x, u) -> u = 1, {c}0, uniq0)) AS {c}"
+            for c in columns
+        ],
         [
             "length(sids) AS n",
-            "arrayMap((p, s) -> if(p = 0 OR p = s, 0, indexOf(sids, p)), pids, sids) AS pidx",
+            "arrayMap((p, s) -> (p != s) * indexOf(sids, p), pids, sids) AS pidx",
             "arrayMap(c -> c.1, cs) AS stages",
             "arrayMap(c -> c.4, cs) AS cands",
         ],
         [
-            "arrayMap((c, x) -> c = 2 OR (c = 1 AND x = 0), cands, pidx) AS eligible",
-            "arrayMap((s, d) -> if(d < 0, s, s + d), starts, durs) AS ends",
+            "arrayMap((c, x) -> toUInt8((c = 2) + (c = 1) * (x = 0)), cands, pidx) AS eligible",
+            "arrayMap((s, d) -> s + greatest(d, 0), starts, durs) AS ends",
         ],
         [
             "multiIf(has(rag, 1), 0, has(eligible, 1), 1, 2) AS mode",
             "pidx AS jump_0",
-            "arrayMap(x -> if(x = 0, 0, toUInt8(eligible[x])), pidx) AS above_0",
+            "arrayMap(x -> eligible[x], pidx) AS above_0",
         ],
     ]
     # pointer jumping: after round k, jump_k is each span's ancestor 2**k levels up and
@@ -448,25 +457,29 @@ def _layers() -> list[list[str]]:
         layers.append(
             [
                 _jump(k, "above"),
-                f"if(hasAll([0], {j}), {j}, arrayMap(p -> if(p = 0, 0, {j}[p]), {j})) "
-                f"AS jump_{k + 1}",
+                f"if(hasAll([0], {j}), {j}, arrayMap(p -> {j}[p], {j})) AS jump_{k + 1}",
             ]
         )
+    # a turn: mode 0, a rag.turn span; 1, an eligible candidate with none above it; 2, a
+    # root with no stage or no parent id
     layers.append(
         [
-            "arrayMap((r, e, a, p, st, pp) -> multiIf(mode = 0, r = 1, mode = 1, e AND a = 0, "
-            f"p = 0 AND (st = '' OR pp = 0)), rag, eligible, above_{JUMPS}, pidx, stages, pids) "
-            "AS is_turn"
+            "arrayMap((r, e, a, p, st, pp) -> toUInt8((mode = 0) * r + (mode = 1) * e * (a = 0) "
+            "+ (mode = 2) * (p = 0) * ((st = '') + (pp = 0) > 0)), "
+            f"rag, eligible, above_{JUMPS}, pidx, stages, pids) AS is_turn"
         ]
     )
-    layers.append([f"arrayMap((it, i) -> if(it, i, 0), is_turn, {_RANGE}) AS turn_of_0"])
+    layers.append([f"arrayMap((it, i) -> it * i, is_turn, {_RANGE}) AS turn_of_0"])
     for k in range(JUMPS):
         layers.append([_jump(k, "turn_of")])
     t = f"turn_of_{JUMPS}"
     layers.append(
         [
-            f"arrayMap(x -> if(x = 0, toInt64(0), starts[x]), {t}) AS tstarts",
-            f"arrayMap(x -> if(x = 0, toInt64(0), ends[x]), {t}) AS tends",
+            f"arrayMap(x -> starts[x], {t}) AS tstarts",
+            f"arrayMap(x -> ends[x], {t}) AS tends",
+            # a turn span is no stage row unless turns are roots (mode 2)
+            "if(mode = 2 OR NOT has(is_turn, 1), stages, "
+            "arrayMap((st, it) -> if(it, '', st), stages, is_turn)) AS names",
         ]
     )
     # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
@@ -475,7 +488,7 @@ def _layers() -> list[list[str]]:
     layers.append(
         [
             "arraySort(arrayFilter(p -> p.1 > 0, arrayMap((x, f, s, e, ts, te) -> "
-            f"(if(f > 0, x, 0), least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
+            f"((f > 0) * x, least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
             f"{t}, fcs, starts, ends, tstarts, tends))) AS chunks"
         ]
     )
@@ -485,28 +498,24 @@ def _layers() -> list[list[str]]:
             "arrayEnumerateUniq(arrayMap(p -> p.1, chunks))) AS firsts"
         ]
     )
-    layers.append(
-        [
-            "arrayMap((st, it) -> if(it AND mode != 2, '', st), stages, is_turn) AS names",
-        ]
-    )
     # r.7: whether the row is the first of its name in its turn (the rows' turns are then
-    # counted by a sum, not by a uniqExact over (trace, turn) pairs)
+    # counted by a sum, not by a uniqExact over (trace, turn) pairs); r.8: the start's
+    # offset in its turn, r.9 whether it has one
     stage = (
         f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, u) -> "
-        f"(toUInt8({ROW_STAGE}), st, c.2, c.3, d, e, toUInt8(x > 0 AND u = 1), "
-        f"if(x > 0, toNullable(s - ts), NULL)), names, cs, durs, errs, {t}, starts, tstarts, "
+        f"(toUInt8({ROW_STAGE}), st, c.2, c.3, d, e, toUInt8((x > 0) * (u = 1)), s - ts, "
+        f"toUInt8(x > 0)), names, cs, durs, errs, {t}, starts, tstarts, "
         f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
         f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it) -> (toUInt8({ROW_TURN}), '', '', "
         f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
-        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, toUInt8(it), toNullable(toInt64(0))), "
+        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, it, toInt64(0), toUInt8(1)), "
         "rag, cs, durs, errs, is_turn))"
     )
     first = (
         f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], toUInt8(1), "
-        "toNullable(toInt64(0))), firsts)"
+        "toInt64(0), toUInt8(1)), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
     return layers
@@ -541,7 +550,7 @@ def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> s
   count() AS spans, toUInt64(sum(r.6)) AS errors, avg(r.5) AS mean_ns,
   quantilesExactInclusive({qs})(r.5) AS quantiles_ns, max(r.5) AS max_ns,
   sum(r.7) AS turns,
-  avgIf(assumeNotNull(r.8), isNotNull(r.8)) AS offset_ns, countIf(isNotNull(r.8)) AS offsets,
+  avgIf(r.8, r.9 = 1) AS offset_ns, countIf(r.9 = 1) AS offsets,
   groupArraySample({SAMPLE_CAP}, {SEED})(r.5) AS sample,
   groupArraySample({int(traces)}, {SEED})(trace_id) AS traces, argMax(trace_id, r.5) AS slowest
 FROM ({trace_sql(where, filters)})
