@@ -119,8 +119,44 @@ class Filters:
 
 # --- stage and turn recognition, from conventions.CONVENTIONS -------------------------------
 
-_NONE: Final = "('', '', '', 0)"
+Row = tuple[str, str, str, str]
+"""``(stage, kind, source, turn candidate)`` of a span: one SQL expression each. A
+``multiIf`` over rows is one ``multiIf`` per part with the same conditions: ClickHouse
+builds a tuple arm of a ``multiIf`` for every span, whatever the conditions (five times
+the cost of strings and numbers)."""
+
+_NONE: Final[Row] = ("''", "''", "''", "0")
 """No stage, no turn candidate."""
+
+
+class _Aliases:
+    """Named subexpressions: used by name, each defined (``(expr AS name)``) once, at its
+    first use in the assembled SQL (`define`): the query is analysed once per nesting
+    level, so an expression written out at each use is paid for at each."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, str] = {}
+
+    def name(self, alias: str, definition: str) -> str:
+        self.definitions[alias] = definition
+        return alias
+
+    def define(self, sql: str) -> str:
+        # the latest first: a definition uses only names given before it
+        for alias, definition in reversed(self.definitions.items()):
+            first = re.compile(rf"(?<![\w.`]){alias}(?!\w)")
+            sql = first.sub(lambda _, d=definition, a=alias: f"({d} AS {a})", sql, count=1)
+        return sql
+
+
+def _multi(arms: Sequence[tuple[str, Row]], default: Row) -> Row:
+    """``multiIf(condition, row, ..., default)`` part by part."""
+    if not arms:
+        return default
+    name, kind, source, turn = (
+        f"multiIf({', '.join(f'{c}, {r[k]}' for c, r in arms)}, {default[k]})" for k in range(4)
+    )
+    return name, kind, source, turn
 
 
 def _attr(key: str) -> str:
@@ -169,27 +205,31 @@ def glob_sql(value: str, pattern: str, *, case: bool = False) -> str:
     return f"match({value}, {literal(regex if case else '(?i)' + regex)})"
 
 
-def _row(rule: Rule, source: str, value: str, unrecognised: str) -> str:
-    """``(stage, kind, source, turn candidate)`` for a span a `Rule` reads; ``unrecognised``
-    for a rule that makes no stage (`classify_span` sets no turn candidate then either)."""
+def _row(rule: Rule, source: str, value: str, unrecognised: Row) -> Row:
+    """The `Row` of a span a `Rule` reads; ``unrecognised`` for a rule that makes no stage
+    (`classify_span` sets no turn candidate then either)."""
     if rule.kind is None:
         return unrecognised
     name = value if rule.value_names else "SpanName"
     for key in reversed(rule.name_keys):
         name = f"if({_attr(key)} != '', {_attr(key)}, {name})"
-    return f"({name}, {literal(rule.kind)}, {literal(source)}, {rule.turn})"
+    return name, literal(rule.kind), literal(source), str(rule.turn)
 
 
-def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
-    """``condition, row`` of one precedence-table row: `classify_span`'s reading of it.
-
-    The value the rules match is computed once, named ``alias`` where first used (the
-    query is analysed once per nesting level: its size is paid for at each)."""
+def _convention(
+    convention: Convention, unrecognised: Row, alias: str, aliases: _Aliases
+) -> tuple[str, Row]:
+    """``(condition, row)`` of one precedence-table row: `classify_span`'s reading of it.
+    The value the rules match is computed once, named ``alias``."""
     value = _value(convention.keys)
     if convention.json_values:
         value = json_text_sql(value)
     by_name = SPAN_NAME in convention.keys
-    text = "SpanName" if value == "SpanName" else alias  # what rules and patterns match
+    text = (  # what rules and patterns match
+        "SpanName"
+        if value == "SpanName"
+        else aliases.name(alias, value if by_name else f"lowerUTF8({value})")
+    )
     condition = f"({_present(convention.keys)})"
     if convention.skip_server_spans:
         condition += " AND SpanKind NOT IN ('Server', 'SPAN_KIND_SERVER')"
@@ -198,20 +238,18 @@ def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
         known += [glob_sql(text, p, case=not by_name) for p, _ in convention.patterns]
         condition += f" AND ({' OR '.join(known) or '0'})"
     arms = [
-        f"{text} = {literal(v)}, {_row(r, convention.source, text, unrecognised)}"
+        (f"{text} = {literal(v)}", _row(r, convention.source, text, unrecognised))
         for v, r in convention.rules.items()
     ]
     arms += [
-        f"{glob_sql(text, p, case=not by_name)}, {_row(r, convention.source, text, unrecognised)}"
+        (glob_sql(text, p, case=not by_name), _row(r, convention.source, text, unrecognised))
         for p, r in convention.patterns
     ]
     default = convention.default
     fallback = (
         _row(default, convention.source, text, unrecognised) if default is not None else _NONE
     )
-    row = f"multiIf({', '.join([*arms, fallback])})" if arms else fallback
-    defined = value if by_name else f"lowerUTF8({value})"
-    return f"{condition}, {row}".replace(text, f"({defined} AS {alias})", text != "SpanName")
+    return condition, _multi(arms, fallback)
 
 
 def _without_uuid_sql(name: str) -> str:
@@ -223,40 +261,40 @@ def _without_uuid_sql(name: str) -> str:
     )
 
 
-def _events(convention: EventConvention, otherwise: str) -> str:
+def _events(convention: EventConvention, otherwise: Row, aliases: _Aliases) -> Row:
     """One `EventConvention` in SQL, ``otherwise`` for spans it does not recognise: the first
     event with a stage kind, else the last event without one, else the name's method."""
     source = literal(convention.source)
-    aliases: list[str] = []
-    stage = f"({_without_uuid_sql('SpanName')} AS event_stage)"
-    owner = "lowerUTF8(splitByChar('.', event_stage)[1])"
+    stage = aliases.name("event_stage", _without_uuid_sql("SpanName"))
+    owner = f"lowerUTF8(splitByChar('.', {stage})[1])"
+    kinds_named: list[str] = []
 
-    def lookup(found: str, rules: Mapping[str, Rule]) -> str:
-        """(stage, kind, source, candidate) of the rule ``found`` names (constant arrays)."""
+    def lookup(found: str, rules: Mapping[str, Rule]) -> Row:
+        """The `Row` of the rule ``found`` names (constant arrays)."""
         keys = _strings(rules)
         kinds = {r.kind for r in rules.values()}
         if kinds == {None}:
             kind, name = "''", "''"
         else:
-            alias = f"event_kind_{len(aliases)}"
-            aliases.append(alias)
-            kind = (
-                f"(transform({found}, {keys}, {_strings(str(r.kind) for r in rules.values())}, '')"
-                f" AS {alias})"
+            alias = aliases.name(
+                f"event_kind_{len(kinds_named)}",
+                f"transform({found}, {keys}, {_strings(str(r.kind) for r in rules.values())}, '')",
             )
+            kinds_named.append(alias)
+            kind = alias
             refined = [(k, t, to) for k, t, to in convention.class_kinds if k in kinds]
             if refined:
                 arms = [
                     f"{alias} = {literal(k)} AND position({owner}, {literal(t)}) > 0, {literal(to)}"
                     for k, t, to in refined
                 ]
-                kind = f"multiIf({kind} = '', '', {', '.join(arms)}, {alias})"
-            name = stage if not aliases[1:] else "event_stage"  # defined at its first use
+                kind = f"multiIf({alias} = '', '', {', '.join(arms)}, {alias})"
+            name = stage
         turns = "[" + ", ".join(str(r.turn) for r in rules.values()) + "]"
-        return f"({name}, {kind}, {source}, transform({found}, {keys}, {turns}, 0))"
+        return name, kind, source, f"transform({found}, {keys}, {turns}, 0)"
 
     names = "`Events.Name`"
-    arms: list[str] = []
+    arms: list[tuple[str, Row]] = []
     staged = {n: r for n, r in convention.events.items() if r.kind is not None}
     marks = {n: r for n, r in convention.events.items() if r.kind is None}
     for found, rules in (
@@ -265,9 +303,9 @@ def _events(convention: EventConvention, otherwise: str) -> str:
         ("splitByChar('-', splitByChar('.', SpanName)[-1])[1]", convention.methods),
     ):
         if rules:
-            alias = f"event_found_{len(arms)}"
-            arms.append(f"({found} AS {alias}) IN {_strings(rules)}, {lookup(alias, rules)}")
-    return f"multiIf({', '.join([*arms, otherwise])})"
+            alias = aliases.name(f"event_found_{len(arms)}", found)
+            arms.append((f"{alias} IN {_strings(rules)}", lookup(alias, rules)))
+    return _multi(arms, otherwise)
 
 
 def classify_sql() -> str:
@@ -278,26 +316,31 @@ def classify_sql() -> str:
     ``rag.operation`` span (no stage), ``rag.stage`` (kind from ``rag.stage.kind``), then
     one arm per row of `CONVENTIONS`. Where `classify_span` leaves a span with no stage
     and no turn candidate (not a ``rag.turn``), the arm is `EVENT_CONVENTIONS` in order
-    (the expression is repeated in those arms rather than wrapped around the whole: a
-    wrapping ``if`` over the tuples doubles the cost of every span).
+    (named ``by_events_*`` and used in those arms rather than wrapped around the whole: a
+    wrapping ``if`` doubles the cost of every span).
     """
+    aliases = _Aliases()
     unrecognised = _NONE
     for events in reversed(EVENT_CONVENTIONS):
-        unrecognised = _events(events, unrecognised)
-    first_use = f"({unrecognised} AS by_events)"  # one expression, however many arms use it
+        unrecognised = _events(events, unrecognised, aliases)
+    name, kind, source, turn = (aliases.name(f"by_events_{k}", unrecognised[k]) for k in range(4))
+    by_events = (name, kind, source, turn)
     kinds = _strings(STAGE_KINDS)
+    rag_stage = (
+        _attr(semconv.RAG_STAGE),
+        f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)})",
+        literal(SOURCE_RAG_OTEL),
+        "0",
+    )
     arms = [
-        f"SpanName = {literal(semconv.TURN_SPAN_NAME)}, {_NONE}",
-        f"{_has(semconv.RAG_OPERATION)}, {first_use}",
-        f"{_has(semconv.RAG_STAGE)}, ({_attr(semconv.RAG_STAGE)}, "
-        f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)}), "
-        f"{literal(SOURCE_RAG_OTEL)}, 0)",
+        (f"SpanName = {literal(semconv.TURN_SPAN_NAME)}", _NONE),
+        (_has(semconv.RAG_OPERATION), by_events),
+        (_has(semconv.RAG_STAGE), rag_stage),
     ]
-    arms += [_convention(c, "by_events", f"value_{i}") for i, c in enumerate(CONVENTIONS)]
-    return (
-        "CAST(multiIf(\n    "
-        + ",\n    ".join([*arms, "by_events"])
-        + "\n  ) AS Tuple(String, String, String, UInt8))"
+    arms += [_convention(c, by_events, f"value_{i}", aliases) for i, c in enumerate(CONVENTIONS)]
+    parts = _multi(arms, by_events)
+    return aliases.define(
+        "CAST((\n    " + ",\n    ".join(parts) + "\n  ) AS Tuple(String, String, String, UInt8))"
     )
 
 
@@ -470,8 +513,7 @@ def _layers() -> list[list[str]]:
         ]
     )
     layers.append([f"arrayMap((it, i) -> it * i, is_turn, {_RANGE}) AS turn_of_0"])
-    for k in range(JUMPS):
-        layers.append([_jump(k, "turn_of")])
+    layers.extend([_jump(k, "turn_of")] for k in range(JUMPS))
     t = f"turn_of_{JUMPS}"
     layers.append(
         [
