@@ -417,9 +417,9 @@ def first_chunk_sql() -> str:
     arms.append(_first_chunk_events([first_token.MLFLOW_FIRST_CHUNK_EVENT]))
     found = f"multiIf({', '.join(arms)})"
     told = " OR ".join(_has(k) for k in sorted(first_token.OUTPUT_ATTRIBUTES))
-    attributes = _strings(sorted(first_token.ATTRIBUTES))
+    attributes = " OR ".join(_has(k) for k in sorted(first_token.ATTRIBUTES))
     return (
-        f"if(notEmpty(ev_t) OR hasAny(mapKeys({ATTRS}), {attributes}), "
+        f"if(notEmpty(ev_t) OR {attributes}, "
         f"if(({found} AS first_found) > 0 AND ({told}) AND NOT {shows_answer_sql()}, "
         "0, first_found), 0)"
     )
@@ -433,8 +433,8 @@ def spans_sql(table: str, filters: Filters) -> str:
   cityHash64(SpanId) AS sid, if(ParentSpanId = '', toUInt64(0), cityHash64(ParentSpanId)) AS pid,
   toInt64(toUnixTimestamp64Nano(Timestamp)) AS start,
   toInt64(Duration) AS dur,
-  StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS err,
-  SpanName = {literal(semconv.TURN_SPAN_NAME)} AS rag_turn,
+  CAST(StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS UInt8) AS err,
+  CAST(SpanName = {literal(semconv.TURN_SPAN_NAME)} AS UInt8) AS rag_turn,
   arrayMap(t -> toInt64(toUnixTimestamp64Nano(t)), `Events.Timestamp`) AS ev_t,
   {classify_sql()} AS c,
   {first_chunk_sql()} AS fc
@@ -470,7 +470,8 @@ def _layers() -> list[list[str]]:
     lambda, is a short-circuit evaluation per array). Spans are matched by the 64-bit
     hashes of their ids (``sid``, ``pid``; 0 for no parent).
     """
-    columns = ("sids", "pids", "starts", "durs", "errs", "rag", "cs", "fcs")
+    columns = ("sids", "pids", "starts", "durs", "errs", "rag", "stages", "kinds", "sources")
+    columns += ("cands", "fcs")
     layers = [
         ["arrayEnumerateUniq(sids0) AS uniq0"],
         [
@@ -480,8 +481,6 @@ def _layers() -> list[list[str]]:
         [
             "length(sids) AS n",
             "arrayMap((p, s) -> (p != s) * indexOf(sids, p), pids, sids) AS pidx",
-            "arrayMap(c -> c.1, cs) AS stages",
-            "arrayMap(c -> c.4, cs) AS cands",
         ],
         [
             "arrayMap((c, x) -> toUInt8((c = 2) + (c = 1) * (x = 0)), cands, pidx) AS eligible",
@@ -544,16 +543,16 @@ def _layers() -> list[list[str]]:
     # counted by a sum, not by a uniqExact over (trace, turn) pairs); r.8: the start's
     # offset in its turn, r.9 whether it has one
     stage = (
-        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, u) -> "
-        f"(toUInt8({ROW_STAGE}), st, c.2, c.3, d, e, toUInt8((x > 0) * (u = 1)), s - ts, "
-        f"toUInt8(x > 0)), names, cs, durs, errs, {t}, starts, tstarts, "
+        f"arrayFilter(r -> r.2 != '', arrayMap((st, k, so, d, e, x, s, ts, u) -> "
+        f"(toUInt8({ROW_STAGE}), st, k, so, d, e, toUInt8((x > 0) * (u = 1)), s - ts, "
+        f"toUInt8(x > 0)), names, kinds, sources, durs, errs, {t}, starts, tstarts, "
         f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
-        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it) -> (toUInt8({ROW_TURN}), '', '', "
-        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
-        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, it, toInt64(0), toUInt8(1)), "
-        "rag, cs, durs, errs, is_turn))"
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), '', '', "
+        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR so = '', "
+        f"{literal(SOURCE_TRACE_ROOT)}, so), d, e, it, toInt64(0), toUInt8(1)), "
+        "rag, sources, durs, errs, is_turn))"
     )
     first = (
         f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], toUInt8(1), "
@@ -569,7 +568,8 @@ def trace_sql(table: str, filters: Filters) -> str:
   TraceId AS trace_id,
   groupArray(sid) AS sids0, groupArray(pid) AS pids0, groupArray(start) AS starts0,
   groupArray(dur) AS durs0, groupArray(err) AS errs0, groupArray(rag_turn) AS rag0,
-  groupArray(c) AS cs0, groupArray(fc) AS fcs0
+  groupArray(c.1) AS stages0, groupArray(c.2) AS kinds0, groupArray(c.3) AS sources0,
+  groupArray(c.4) AS cands0, groupArray(fc) AS fcs0
 FROM ({spans_sql(table, filters)})
 GROUP BY TraceId"""
     for items in _layers():
