@@ -76,6 +76,36 @@ JUMPS: Final = 6
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def _rules() -> list[Rule]:
+    rules = [
+        r
+        for c in CONVENTIONS
+        for r in (*c.rules.values(), *(r for _, r in c.patterns), *([c.default] * bool(c.default)))
+    ]
+    return rules + [r for e in EVENT_CONVENTIONS for r in (*e.events.values(), *e.methods.values())]
+
+
+KINDS: Final[tuple[str, ...]] = (
+    "",
+    *sorted(
+        {r.kind for r in _rules() if r.kind}
+        | {to for e in EVENT_CONVENTIONS for _, _, to in e.class_kinds}
+        | {*STAGE_KINDS, OTHER}
+    ),
+)
+"""Every stage kind the classification can give, '' first: a span's kind travels as its
+index here (the trace arrays and the rows stay numbers), named again per row at the end."""
+SOURCES: Final[tuple[str, ...]] = (
+    "",
+    *sorted(
+        {c.source for c in CONVENTIONS}
+        | {e.source for e in EVENT_CONVENTIONS}
+        | {SOURCE_RAG_OTEL, SOURCE_TRACE_ROOT}
+    ),
+)
+"""Every source the classification and the turns can give, '' first (as `KINDS`)."""
+
+
 def identifier(name: str) -> str:
     """A database or table name, back-quoted; ValueError for anything but ``[A-Za-z_]\\w*``."""
     if not _IDENT.fullmatch(name):
@@ -425,6 +455,14 @@ def first_chunk_sql() -> str:
     )
 
 
+_FLAGS: Final = (
+    "toUInt16(err + 2 * rag_turn + 4 * c.4 + 16 * (indexOf({kinds}, c.2) - 1) "
+    "+ 512 * (indexOf({sources}, c.3) - 1))"
+)
+"""A span's error, rag.turn and candidate bits and its kind's and source's indexes in one
+number: the fewer arrays per trace, the cheaper the GROUP BY (an array each)."""
+
+
 def spans_sql(table: str, filters: Filters) -> str:
     """One row per span: ids (and their hashes), times, error, classification, turn
     marker, first chunk."""
@@ -470,8 +508,7 @@ def _layers() -> list[list[str]]:
     lambda, is a short-circuit evaluation per array). Spans are matched by the 64-bit
     hashes of their ids (``sid``, ``pid``; 0 for no parent).
     """
-    columns = ("sids", "pids", "starts", "durs", "errs", "rag", "stages", "kinds", "sources")
-    columns += ("cands", "fcs")
+    columns = ("sids", "pids", "starts", "durs", "stages", "flags", "fcs")
     layers = [
         ["arrayEnumerateUniq(sids0) AS uniq0"],
         [
@@ -481,6 +518,11 @@ def _layers() -> list[list[str]]:
         [
             "length(sids) AS n",
             "arrayMap((p, s) -> (p != s) * indexOf(sids, p), pids, sids) AS pidx",
+            "arrayMap(x -> bitAnd(x, 1), flags) AS errs",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 1), 1), flags) AS rag",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 2), 3), flags) AS cands",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 4), 31), flags) AS kinds",
+            "arrayMap(x -> bitShiftRight(x, 9), flags) AS sources",
         ],
         [
             "arrayMap((c, x) -> toUInt8((c = 2) + (c = 1) * (x = 0)), cands, pidx) AS eligible",
@@ -549,13 +591,13 @@ def _layers() -> list[list[str]]:
         f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
-        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), '', '', "
-        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR so = '', "
-        f"{literal(SOURCE_TRACE_ROOT)}, so), d, e, it, toInt64(0), toUInt8(1)), "
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), '', 0, "
+        f"multiIf(rg = 1, {SOURCES.index(SOURCE_RAG_OTEL)}, mode = 2 OR so = 0, "
+        f"{SOURCES.index(SOURCE_TRACE_ROOT)}, so), d, e, it, toInt64(0), toUInt8(1)), "
         "rag, sources, durs, errs, is_turn))"
     )
     first = (
-        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], toUInt8(1), "
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', 0, 0, p.2, errs[p.1], toUInt8(1), "
         "toInt64(0), toUInt8(1)), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
@@ -567,9 +609,8 @@ def trace_sql(table: str, filters: Filters) -> str:
     sql = f"""SELECT
   TraceId AS trace_id,
   groupArray(sid) AS sids0, groupArray(pid) AS pids0, groupArray(start) AS starts0,
-  groupArray(dur) AS durs0, groupArray(err) AS errs0, groupArray(rag_turn) AS rag0,
-  groupArray(c.1) AS stages0, groupArray(c.2) AS kinds0, groupArray(c.3) AS sources0,
-  groupArray(c.4) AS cands0, groupArray(fc) AS fcs0
+  groupArray(dur) AS durs0, groupArray(c.1) AS stages0, groupArray({_FLAGS.format(kinds=_strings(KINDS), sources=_strings(SOURCES))}) AS flags0,
+  groupArray(fc) AS fcs0
 FROM ({spans_sql(table, filters)})
 GROUP BY TraceId"""
     for items in _layers():
@@ -588,7 +629,8 @@ def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> s
     where = f"{identifier(database)}.{identifier(table)}"
     qs = ", ".join(str(q) for q in QUANTILES)
     return f"""SELECT
-  r.1 AS row, r.2 AS name, any(r.3) AS kind, topK(16)(r.4) AS sources,
+  r.1 AS row, r.2 AS name, {_strings(KINDS)}[any(r.3) + 1] AS kind,
+  arrayMap(s -> {_strings(SOURCES)}[s + 1], topK(16)(r.4)) AS sources,
   count() AS spans, toUInt64(sum(r.6)) AS errors, avg(r.5) AS mean_ns,
   quantilesExactInclusive({qs})(r.5) AS quantiles_ns, max(r.5) AS max_ns,
   sum(r.7) AS turns,
