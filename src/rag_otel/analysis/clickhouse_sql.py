@@ -77,11 +77,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _rules() -> list[Rule]:
-    rules = [
-        r
-        for c in CONVENTIONS
-        for r in (*c.rules.values(), *(r for _, r in c.patterns), *([c.default] * bool(c.default)))
-    ]
+    """Every rule of the precedence tables."""
+    rules = [r for c in CONVENTIONS for r in (*c.rules.values(), *(r for _, r in c.patterns))]
+    rules += [c.default for c in CONVENTIONS if c.default is not None]
     return rules + [r for e in EVENT_CONVENTIONS for r in (*e.events.values(), *e.methods.values())]
 
 
@@ -175,7 +173,9 @@ class _Aliases:
         # the latest first: a definition uses only names given before it
         for alias, definition in reversed(self.definitions.items()):
             first = re.compile(rf"(?<![\w.`]){alias}(?!\w)")
-            sql = first.sub(lambda _, d=definition, a=alias: f"({d} AS {a})", sql, count=1)
+            found = first.search(sql)
+            if found is not None:
+                sql = f"{sql[: found.start()]}({definition} AS {alias}){sql[found.end() :]}"
         return sql
 
 
