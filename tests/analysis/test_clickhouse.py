@@ -274,9 +274,14 @@ def test_the_generated_sql_reads_each_span_as_the_file_analysis(
             span.turn_candidate,
         )
         assert in_sql[span.span_id] == (mine, span.first_chunk_ns), (span.name, row[9])
+        # kinds and sources travel through the per-trace arrays as indexes in these lists
+        assert mine[1] in q.KINDS
+        assert mine[2] in q.SOURCES
         kinds.add(span.stage_kind)
     assert {"fusion", "rerank", "tool", "retrieval", "generation"} <= kinds
     assert sum(first is not None for _, first in in_sql.values()) == 5  # 4 are tool calls
+    assert len(q.KINDS) <= 32  # the bits `clickhouse_sql._FLAGS` has
+    assert len(q.SOURCES) <= 128
 
 
 @pytest.fixture(scope="module")

@@ -48,6 +48,9 @@ from rag_otel.analysis.whatif import Change
 DEFAULT_TABLE: Final = "otel_traces"
 DEFAULT_DATABASES: Final = ("otel", "default")
 DEFAULT_SAMPLE: Final = 2000
+FETCH_TRACES: Final = 5000
+"""Sampled traces fetched per query. Each query reads every granule of the table (a uniform
+sample has spans in all of them), so the default sample is one query."""
 CONNECT_TIMEOUT_S: Final = 10
 REQUIRED: Final[dict[str, str]] = {
     "Timestamp": "DateTime64",
@@ -482,8 +485,8 @@ def analyze_clickhouse(
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     analyzer = Analyzer(diagnostics=diagnostics, what_if=what_if)
     state = ReadState(target.label, diagnostics)
-    for chunk in range(0, len(trace_ids), 500):
-        ids = trace_ids[chunk : chunk + 500]
+    for chunk in range(0, len(trace_ids), FETCH_TRACES):
+        ids = trace_ids[chunk : chunk + FETCH_TRACES]
         spans = [
             _span(r, state)
             for r in query(q.fetch_sql(database, target.table, filters, ids, _FETCH_KEYS))

@@ -18,16 +18,17 @@ of `first_token`; the percentiles with ``quantilesExactInclusive`` (type 7, as
 How a trace becomes turns and stages, in SQL (``_TRACE_SQL``; the same rules as
 `traces.build_trace`)::
 
-    spans (WHERE time range, service)      one row per span: stage, kind, source, turn
-        |                                  candidate, first-chunk time (classify_sql)
-        v  GROUP BY TraceId
+    spans (WHERE time range, service)      one row per span: id hashes, stage, kind,
+        |                                  source, turn candidate, first-chunk time
+        v  GROUP BY TraceId                (classify_sql, first_chunk_sql)
     one row per trace: arrays              duplicates dropped (first span id kept), parent
         |                                  index (orphans and self-parents are roots), mode:
         |                                  rag.turn spans / outermost candidates / roots,
-        |                                  each span's turn by pointer jumping (64 levels)
+        |                                  each span's turn by pointer jumping (64 levels;
+        |                                  log2(depth) rounds run)
         v  ARRAY JOIN rows
     (row, name, kind, source, ns, error,   row 0 a stage span, 1 a turn, 2 a turn's time
-     turn, offset)                         to first token
+     new turn, offset)                     to first token
         |
         v  GROUP BY row, name              count, errors, mean, p50/p90/p95/p99, max,
                                            turns, mean start offset, a bounded sample
@@ -36,6 +37,8 @@ What SQL does not do, and the sampled trees do (`rag_otel.analysis.clickhouse`):
 critical path, the verdict and first-token attribution; parent cycles (the spans on a
 cycle are outside any turn here). A first chunk is clamped into its span clipped to the
 turn, not to every ancestor (they differ only under clock skew deeper than one level).
+Spans are matched to their parents by ``cityHash64`` of the ids: two ids of one trace
+with the same 64-bit hash would be taken for one span.
 """
 
 from __future__ import annotations
@@ -71,6 +74,34 @@ JUMPS: Final = 6
 """Pointer-jumping rounds: a span's turn is found up to 2**6 = 64 levels above it."""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _rules() -> list[Rule]:
+    """Every rule of the precedence tables."""
+    rules = [r for c in CONVENTIONS for r in (*c.rules.values(), *(r for _, r in c.patterns))]
+    rules += [c.default for c in CONVENTIONS if c.default is not None]
+    return rules + [r for e in EVENT_CONVENTIONS for r in (*e.events.values(), *e.methods.values())]
+
+
+KINDS: Final[tuple[str, ...]] = (
+    "",
+    *sorted(
+        {r.kind for r in _rules() if r.kind}
+        | {to for e in EVENT_CONVENTIONS for _, _, to in e.class_kinds}
+        | {*STAGE_KINDS, OTHER}
+    ),
+)
+"""Every stage kind the classification can give, '' first: a span's kind travels as its
+index here (the trace arrays and the rows stay numbers), named again per row at the end."""
+SOURCES: Final[tuple[str, ...]] = (
+    "",
+    *sorted(
+        {c.source for c in CONVENTIONS}
+        | {e.source for e in EVENT_CONVENTIONS}
+        | {SOURCE_RAG_OTEL, SOURCE_TRACE_ROOT}
+    ),
+)
+"""Every source the classification and the turns can give, '' first (as `KINDS`)."""
 
 
 def identifier(name: str) -> str:
@@ -116,8 +147,46 @@ class Filters:
 
 # --- stage and turn recognition, from conventions.CONVENTIONS -------------------------------
 
-_NONE: Final = "('', '', '', 0)"
+Row = tuple[str, str, str, str]
+"""``(stage, kind, source, turn candidate)`` of a span: one SQL expression each. A
+``multiIf`` over rows is one ``multiIf`` per part with the same conditions: ClickHouse
+builds a tuple arm of a ``multiIf`` for every span, whatever the conditions (five times
+the cost of strings and numbers)."""
+
+_NONE: Final[Row] = ("''", "''", "''", "0")
 """No stage, no turn candidate."""
+
+
+class _Aliases:
+    """Named subexpressions: used by name, each defined (``(expr AS name)``) once, at its
+    first use in the assembled SQL (`define`): the query is analysed once per nesting
+    level, so an expression written out at each use is paid for at each."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, str] = {}
+
+    def name(self, alias: str, definition: str) -> str:
+        self.definitions[alias] = definition
+        return alias
+
+    def define(self, sql: str) -> str:
+        # the latest first: a definition uses only names given before it
+        for alias, definition in reversed(self.definitions.items()):
+            first = re.compile(rf"(?<![\w.`]){alias}(?!\w)")
+            found = first.search(sql)
+            if found is not None:
+                sql = f"{sql[: found.start()]}({definition} AS {alias}){sql[found.end() :]}"
+        return sql
+
+
+def _multi(arms: Sequence[tuple[str, Row]], default: Row) -> Row:
+    """``multiIf(condition, row, ..., default)`` part by part."""
+    if not arms:
+        return default
+    name, kind, source, turn = (
+        f"multiIf({', '.join(f'{c}, {r[k]}' for c, r in arms)}, {default[k]})" for k in range(4)
+    )
+    return name, kind, source, turn
 
 
 def _attr(key: str) -> str:
@@ -166,27 +235,31 @@ def glob_sql(value: str, pattern: str, *, case: bool = False) -> str:
     return f"match({value}, {literal(regex if case else '(?i)' + regex)})"
 
 
-def _row(rule: Rule, source: str, value: str, unrecognised: str) -> str:
-    """``(stage, kind, source, turn candidate)`` for a span a `Rule` reads; ``unrecognised``
-    for a rule that makes no stage (`classify_span` sets no turn candidate then either)."""
+def _row(rule: Rule, source: str, value: str, unrecognised: Row) -> Row:
+    """The `Row` of a span a `Rule` reads; ``unrecognised`` for a rule that makes no stage
+    (`classify_span` sets no turn candidate then either)."""
     if rule.kind is None:
         return unrecognised
     name = value if rule.value_names else "SpanName"
     for key in reversed(rule.name_keys):
         name = f"if({_attr(key)} != '', {_attr(key)}, {name})"
-    return f"({name}, {literal(rule.kind)}, {literal(source)}, {rule.turn})"
+    return name, literal(rule.kind), literal(source), str(rule.turn)
 
 
-def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
-    """``condition, row`` of one precedence-table row: `classify_span`'s reading of it.
-
-    The value the rules match is computed once, named ``alias`` where first used (the
-    query is analysed once per nesting level: its size is paid for at each)."""
+def _convention(
+    convention: Convention, unrecognised: Row, alias: str, aliases: _Aliases
+) -> tuple[str, Row]:
+    """``(condition, row)`` of one precedence-table row: `classify_span`'s reading of it.
+    The value the rules match is computed once, named ``alias``."""
     value = _value(convention.keys)
     if convention.json_values:
         value = json_text_sql(value)
     by_name = SPAN_NAME in convention.keys
-    text = "SpanName" if value == "SpanName" else alias  # what rules and patterns match
+    text = (  # what rules and patterns match
+        "SpanName"
+        if value == "SpanName"
+        else aliases.name(alias, value if by_name else f"lowerUTF8({value})")
+    )
     condition = f"({_present(convention.keys)})"
     if convention.skip_server_spans:
         condition += " AND SpanKind NOT IN ('Server', 'SPAN_KIND_SERVER')"
@@ -195,20 +268,18 @@ def _convention(convention: Convention, unrecognised: str, alias: str) -> str:
         known += [glob_sql(text, p, case=not by_name) for p, _ in convention.patterns]
         condition += f" AND ({' OR '.join(known) or '0'})"
     arms = [
-        f"{text} = {literal(v)}, {_row(r, convention.source, text, unrecognised)}"
+        (f"{text} = {literal(v)}", _row(r, convention.source, text, unrecognised))
         for v, r in convention.rules.items()
     ]
     arms += [
-        f"{glob_sql(text, p, case=not by_name)}, {_row(r, convention.source, text, unrecognised)}"
+        (glob_sql(text, p, case=not by_name), _row(r, convention.source, text, unrecognised))
         for p, r in convention.patterns
     ]
     default = convention.default
     fallback = (
         _row(default, convention.source, text, unrecognised) if default is not None else _NONE
     )
-    row = f"multiIf({', '.join([*arms, fallback])})" if arms else fallback
-    defined = value if by_name else f"lowerUTF8({value})"
-    return f"{condition}, {row}".replace(text, f"({defined} AS {alias})", text != "SpanName")
+    return condition, _multi(arms, fallback)
 
 
 def _without_uuid_sql(name: str) -> str:
@@ -220,40 +291,40 @@ def _without_uuid_sql(name: str) -> str:
     )
 
 
-def _events(convention: EventConvention, otherwise: str) -> str:
+def _events(convention: EventConvention, otherwise: Row, aliases: _Aliases) -> Row:
     """One `EventConvention` in SQL, ``otherwise`` for spans it does not recognise: the first
     event with a stage kind, else the last event without one, else the name's method."""
     source = literal(convention.source)
-    aliases: list[str] = []
-    stage = f"({_without_uuid_sql('SpanName')} AS event_stage)"
-    owner = "lowerUTF8(splitByChar('.', event_stage)[1])"
+    stage = aliases.name("event_stage", _without_uuid_sql("SpanName"))
+    owner = f"lowerUTF8(splitByChar('.', {stage})[1])"
+    kinds_named: list[str] = []
 
-    def lookup(found: str, rules: Mapping[str, Rule]) -> str:
-        """(stage, kind, source, candidate) of the rule ``found`` names (constant arrays)."""
+    def lookup(found: str, rules: Mapping[str, Rule]) -> Row:
+        """The `Row` of the rule ``found`` names (constant arrays)."""
         keys = _strings(rules)
         kinds = {r.kind for r in rules.values()}
         if kinds == {None}:
             kind, name = "''", "''"
         else:
-            alias = f"event_kind_{len(aliases)}"
-            aliases.append(alias)
-            kind = (
-                f"(transform({found}, {keys}, {_strings(str(r.kind) for r in rules.values())}, '')"
-                f" AS {alias})"
+            alias = aliases.name(
+                f"event_kind_{len(kinds_named)}",
+                f"transform({found}, {keys}, {_strings(str(r.kind) for r in rules.values())}, '')",
             )
+            kinds_named.append(alias)
+            kind = alias
             refined = [(k, t, to) for k, t, to in convention.class_kinds if k in kinds]
             if refined:
                 arms = [
                     f"{alias} = {literal(k)} AND position({owner}, {literal(t)}) > 0, {literal(to)}"
                     for k, t, to in refined
                 ]
-                kind = f"multiIf({kind} = '', '', {', '.join(arms)}, {alias})"
-            name = stage if not aliases[1:] else "event_stage"  # defined at its first use
+                kind = f"multiIf({alias} = '', '', {', '.join(arms)}, {alias})"
+            name = stage
         turns = "[" + ", ".join(str(r.turn) for r in rules.values()) + "]"
-        return f"({name}, {kind}, {source}, transform({found}, {keys}, {turns}, 0))"
+        return name, kind, source, f"transform({found}, {keys}, {turns}, 0)"
 
     names = "`Events.Name`"
-    arms: list[str] = []
+    arms: list[tuple[str, Row]] = []
     staged = {n: r for n, r in convention.events.items() if r.kind is not None}
     marks = {n: r for n, r in convention.events.items() if r.kind is None}
     for found, rules in (
@@ -262,9 +333,9 @@ def _events(convention: EventConvention, otherwise: str) -> str:
         ("splitByChar('-', splitByChar('.', SpanName)[-1])[1]", convention.methods),
     ):
         if rules:
-            alias = f"event_found_{len(arms)}"
-            arms.append(f"({found} AS {alias}) IN {_strings(rules)}, {lookup(alias, rules)}")
-    return f"multiIf({', '.join([*arms, otherwise])})"
+            alias = aliases.name(f"event_found_{len(arms)}", found)
+            arms.append((f"{alias} IN {_strings(rules)}", lookup(alias, rules)))
+    return _multi(arms, otherwise)
 
 
 def classify_sql() -> str:
@@ -275,26 +346,31 @@ def classify_sql() -> str:
     ``rag.operation`` span (no stage), ``rag.stage`` (kind from ``rag.stage.kind``), then
     one arm per row of `CONVENTIONS`. Where `classify_span` leaves a span with no stage
     and no turn candidate (not a ``rag.turn``), the arm is `EVENT_CONVENTIONS` in order
-    (the expression is repeated in those arms rather than wrapped around the whole: a
-    wrapping ``if`` over the tuples doubles the cost of every span).
+    (named ``by_events_*`` and used in those arms rather than wrapped around the whole: a
+    wrapping ``if`` doubles the cost of every span).
     """
+    aliases = _Aliases()
     unrecognised = _NONE
     for events in reversed(EVENT_CONVENTIONS):
-        unrecognised = _events(events, unrecognised)
-    first_use = f"({unrecognised} AS by_events)"  # one expression, however many arms use it
+        unrecognised = _events(events, unrecognised, aliases)
+    name, kind, source, turn = (aliases.name(f"by_events_{k}", unrecognised[k]) for k in range(4))
+    by_events = (name, kind, source, turn)
     kinds = _strings(STAGE_KINDS)
+    rag_stage = (
+        _attr(semconv.RAG_STAGE),
+        f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)})",
+        literal(SOURCE_RAG_OTEL),
+        "0",
+    )
     arms = [
-        f"SpanName = {literal(semconv.TURN_SPAN_NAME)}, {_NONE}",
-        f"{_has(semconv.RAG_OPERATION)}, {first_use}",
-        f"{_has(semconv.RAG_STAGE)}, ({_attr(semconv.RAG_STAGE)}, "
-        f"transform(lower({_attr(semconv.RAG_STAGE_KIND)}), {kinds}, {kinds}, {literal(OTHER)}), "
-        f"{literal(SOURCE_RAG_OTEL)}, 0)",
+        (f"SpanName = {literal(semconv.TURN_SPAN_NAME)}", _NONE),
+        (_has(semconv.RAG_OPERATION), by_events),
+        (_has(semconv.RAG_STAGE), rag_stage),
     ]
-    arms += [_convention(c, "by_events", f"value_{i}") for i, c in enumerate(CONVENTIONS)]
-    return (
-        "CAST(multiIf(\n    "
-        + ",\n    ".join([*arms, "by_events"])
-        + "\n  ) AS Tuple(String, String, String, UInt8))"
+    arms += [_convention(c, by_events, f"value_{i}", aliases) for i, c in enumerate(CONVENTIONS)]
+    parts = _multi(arms, by_events)
+    return aliases.define(
+        "CAST((\n    " + ",\n    ".join(parts) + "\n  ) AS Tuple(String, String, String, UInt8))"
     )
 
 
@@ -371,22 +447,32 @@ def first_chunk_sql() -> str:
     arms.append(_first_chunk_events([first_token.MLFLOW_FIRST_CHUNK_EVENT]))
     found = f"multiIf({', '.join(arms)})"
     told = " OR ".join(_has(k) for k in sorted(first_token.OUTPUT_ATTRIBUTES))
-    attributes = _strings(sorted(first_token.ATTRIBUTES))
+    attributes = " OR ".join(_has(k) for k in sorted(first_token.ATTRIBUTES))
     return (
-        f"if(notEmpty(ev_t) OR hasAny(mapKeys({ATTRS}), {attributes}), "
+        f"if(notEmpty(ev_t) OR {attributes}, "
         f"if(({found} AS first_found) > 0 AND ({told}) AND NOT {shows_answer_sql()}, "
         "0, first_found), 0)"
     )
 
 
+_FLAGS: Final = (
+    "toUInt16(err + 2 * rag_turn + 4 * c.4 + 16 * (indexOf({kinds}, c.2) - 1) "
+    "+ 512 * (indexOf({sources}, c.3) - 1))"
+)
+"""A span's error, rag.turn and candidate bits and its kind's and source's indexes in one
+number: the fewer arrays per trace, the cheaper the GROUP BY (an array each)."""
+
+
 def spans_sql(table: str, filters: Filters) -> str:
-    """One row per span: ids, times, error, classification, turn marker, first chunk."""
+    """One row per span: ids (and their hashes), times, error, classification, turn
+    marker, first chunk."""
     return f"""SELECT
   TraceId, SpanId, ParentSpanId,
+  cityHash64(SpanId) AS sid, if(ParentSpanId = '', toUInt64(0), cityHash64(ParentSpanId)) AS pid,
   toInt64(toUnixTimestamp64Nano(Timestamp)) AS start,
   toInt64(Duration) AS dur,
-  StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS err,
-  SpanName = {literal(semconv.TURN_SPAN_NAME)} AS rag_turn,
+  CAST(StatusCode IN ('Error', 'STATUS_CODE_ERROR') AS UInt8) AS err,
+  CAST(SpanName = {literal(semconv.TURN_SPAN_NAME)} AS UInt8) AS rag_turn,
   arrayMap(t -> toInt64(toUnixTimestamp64Nano(t)), `Events.Timestamp`) AS ev_t,
   {classify_sql()} AS c,
   {first_chunk_sql()} AS fc
@@ -397,67 +483,86 @@ WHERE {filters.where(table)}"""
 _RANGE: Final = "range(1, n + 1)"
 
 
+def _jump(k: int, value: str) -> str:
+    """Round ``k`` of pointer jumping on ``value``: each span's value, else (0) the value of
+    the span ``jump_k`` points to (index 0, no span, reads 0); skipped once every pointer
+    has left the trace (the rounds after that change nothing: a trace ``d`` levels deep
+    pays ``log2(d)`` rounds)."""
+    j = f"jump_{k}"
+    return (
+        f"if(hasAll([0], {j}), {value}_{k}, "
+        f"arrayMap((x, p) -> x + (x = 0) * {value}_{k}[p], {value}_{k}, {j})) "
+        f"AS {value}_{k + 1}"
+    )
+
+
 def _layers() -> list[list[str]]:
     """The per-trace computation, one list of new SELECT items per nesting level.
 
     Each level reads the previous level's columns by name (``SELECT *, ...``): a column
     referenced several times is computed once, where a chain of aliases would be copied
-    into every use.
+    into every use. Lambdas take their arrays as arguments where they can: ClickHouse
+    copies a captured array for every element (n^2 per trace); the ones that index
+    another span's value (a parent's, a turn's; ``a[0]`` is 0) capture numbers only, and
+    they compute with 0/1 products rather than ``if``/``AND`` (each of which, inside a
+    lambda, is a short-circuit evaluation per array). Spans are matched by the 64-bit
+    hashes of their ids (``sid``, ``pid``; 0 for no parent).
     """
-    each = f"arrayMap(i -> {{}}, {_RANGE})"
-    keep = "arrayMap(i -> indexOf(ids0, ids0[i]) = i, range(1, length(ids0) + 1)) AS keep"
-    columns = ("ids", "parents", "starts", "durs", "errs", "rag", "cs", "fcs")
+    columns = ("sids", "pids", "starts", "durs", "stages", "flags", "fcs")
     layers = [
-        [keep],
-        [f"arrayFilter((x, k) -> k, {c}0, keep) AS {c}" for c in columns] + ["length(ids0) AS n0"],
+        ["arrayEnumerateUniq(sids0) AS uniq0"],
         [
-            "length(ids) AS n",
-            "arrayMap((p, s) -> if(p = '' OR p = s, 0, indexOf(ids, p)), parents, ids) AS pidx",
-            "arrayMap(c -> c.1, cs) AS stages",
-            "arrayMap(c -> c.4, cs) AS cands",
+            f"if(arrayMax(uniq0) = 1, {c}0, arrayFilter((x, u) -> u = 1, {c}0, uniq0)) AS {c}"
+            for c in columns
         ],
         [
-            "arrayMap((c, x) -> c = 2 OR (c = 1 AND x = 0), cands, pidx) AS eligible",
-            "arrayMap(i -> if(durs[i] < 0, starts[i], starts[i] + durs[i]), range(1, n + 1)) AS ends",
+            "length(sids) AS n",
+            "arrayMap((p, s) -> (p != s) * indexOf(sids, p), pids, sids) AS pidx",
+            "arrayMap(x -> bitAnd(x, 1), flags) AS errs",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 1), 1), flags) AS rag",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 2), 3), flags) AS cands",
+            "arrayMap(x -> bitAnd(bitShiftRight(x, 4), 31), flags) AS kinds",
+            "arrayMap(x -> bitShiftRight(x, 9), flags) AS sources",
+        ],
+        [
+            "arrayMap((c, x) -> toUInt8((c = 2) + (c = 1) * (x = 0)), cands, pidx) AS eligible",
+            "arrayMap((s, d) -> s + greatest(d, 0), starts, durs) AS ends",
         ],
         [
             "multiIf(has(rag, 1), 0, has(eligible, 1), 1, 2) AS mode",
             "pidx AS jump_0",
-            "arrayMap(x -> if(x = 0, 0, toUInt8(eligible[x])), pidx) AS above_0",
+            "arrayMap(x -> eligible[x], pidx) AS above_0",
         ],
     ]
     # pointer jumping: after round k, jump_k is each span's ancestor 2**k levels up and
     # above_k says whether an eligible turn candidate is at most 2**(k+1) - 1 levels up
     for k in range(JUMPS):
-        v, j = f"above_{k}", f"jump_{k}"
+        j = f"jump_{k}"
         layers.append(
             [
-                f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS above_{k + 1}",
-                f"arrayMap(p -> if(p = 0, 0, {j}[p]), {j}) AS jump_{k + 1}",
+                _jump(k, "above"),
+                f"if(hasAll([0], {j}), {j}, arrayMap(p -> {j}[p], {j})) AS jump_{k + 1}",
             ]
         )
+    # a turn: mode 0, a rag.turn span; 1, an eligible candidate with none above it; 2, a
+    # root with no stage or no parent id
     layers.append(
         [
-            each.format(
-                "multiIf(mode = 0, rag[i] = 1, mode = 1, eligible[i] AND "
-                f"above_{JUMPS}[i] = 0, pidx[i] = 0 AND (stages[i] = '' OR parents[i] = ''))"
-            )
-            + " AS is_turn"
+            "arrayMap((r, e, a, p, st, pp) -> toUInt8((mode = 0) * r + (mode = 1) * e * (a = 0) "
+            "+ (mode = 2) * (p = 0) * ((st = '') + (pp = 0) > 0)), "
+            f"rag, eligible, above_{JUMPS}, pidx, stages, pids) AS is_turn"
         ]
     )
-    layers.append([each.format("if(is_turn[i], i, 0)") + " AS turn_of_0"])
-    for k in range(JUMPS):
-        v, j = f"turn_of_{k}", f"jump_{k}"
-        layers.append(
-            [f"arrayMap((x, p) -> if(x > 0 OR p = 0, x, {v}[p]), {v}, {j}) AS turn_of_{k + 1}"]
-        )
+    layers.append([f"arrayMap((it, i) -> it * i, is_turn, {_RANGE}) AS turn_of_0"])
+    layers.extend([_jump(k, "turn_of")] for k in range(JUMPS))
     t = f"turn_of_{JUMPS}"
-    # Below, lambdas take their arrays as arguments rather than indexing captured ones
-    # (ClickHouse copies a captured array for every element: n^2 per trace).
     layers.append(
         [
-            f"arrayMap(x -> if(x = 0, toInt64(0), starts[x]), {t}) AS tstarts",
-            f"arrayMap(x -> if(x = 0, toInt64(0), ends[x]), {t}) AS tends",
+            f"arrayMap(x -> starts[x], {t}) AS tstarts",
+            f"arrayMap(x -> ends[x], {t}) AS tends",
+            # a turn span is no stage row unless turns are roots (mode 2)
+            "if(mode = 2 OR NOT has(is_turn, 1), stages, "
+            "arrayMap((st, it) -> if(it, '', st), stages, is_turn)) AS names",
         ]
     )
     # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
@@ -466,7 +571,7 @@ def _layers() -> list[list[str]]:
     layers.append(
         [
             "arraySort(arrayFilter(p -> p.1 > 0, arrayMap((x, f, s, e, ts, te) -> "
-            f"(if(f > 0, x, 0), least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
+            f"((f > 0) * x, least(greatest(f, {lo}), greatest(least(e, te), {lo})) - ts), "
             f"{t}, fcs, starts, ends, tstarts, tends))) AS chunks"
         ]
     )
@@ -476,21 +581,24 @@ def _layers() -> list[list[str]]:
             "arrayEnumerateUniq(arrayMap(p -> p.1, chunks))) AS firsts"
         ]
     )
+    # r.7: whether the row is the first of its name in its turn (the rows' turns are then
+    # counted by a sum, not by a uniqExact over (trace, turn) pairs); r.8: the start's
+    # offset in its turn, r.9 whether it has one
     stage = (
-        f"arrayFilter(r -> r.2 != '', arrayMap((st, c, d, e, x, s, ts, it) -> "
-        f"(toUInt8({ROW_STAGE}), if(it AND mode != 2, '', st), c.2, c.3, d, e, x, "
-        f"if(x > 0, toNullable(s - ts), NULL)), stages, cs, durs, errs, {t}, starts, tstarts, "
-        "is_turn))"
+        f"arrayFilter(r -> r.2 != '', arrayMap((st, k, so, d, e, x, s, ts, u) -> "
+        f"(toUInt8({ROW_STAGE}), st, k, so, d, e, toUInt8((x > 0) * (u = 1)), s - ts, "
+        f"toUInt8(x > 0)), names, kinds, sources, durs, errs, {t}, starts, tstarts, "
+        f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
-        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, c, d, e, it, i) -> (toUInt8({ROW_TURN}), '', '', "
-        f"multiIf(rg = 1, {literal(SOURCE_RAG_OTEL)}, mode = 2 OR c.3 = '', "
-        f"{literal(SOURCE_TRACE_ROOT)}, c.3), d, e, if(it, i, 0), toNullable(toInt64(0))), "
-        f"rag, cs, durs, errs, is_turn, {_RANGE}))"
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), '', 0, "
+        f"multiIf(rg = 1, {SOURCES.index(SOURCE_RAG_OTEL)}, mode = 2 OR so = 0, "
+        f"{SOURCES.index(SOURCE_TRACE_ROOT)}, so), d, e, it, toInt64(0), toUInt8(1)), "
+        "rag, sources, durs, errs, is_turn))"
     )
     first = (
-        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', '', '', p.2, errs[p.1], p.1, "
-        "toNullable(toInt64(0))), firsts)"
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', 0, 0, p.2, errs[p.1], toUInt8(1), "
+        "toInt64(0), toUInt8(1)), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
     return layers
@@ -500,9 +608,9 @@ def trace_sql(table: str, filters: Filters) -> str:
     """One row per trace: its ``rows`` (stage spans, turns, first tokens) as tuples."""
     sql = f"""SELECT
   TraceId AS trace_id,
-  groupArray(SpanId) AS ids0, groupArray(ParentSpanId) AS parents0, groupArray(start) AS starts0,
-  groupArray(dur) AS durs0, groupArray(err) AS errs0, groupArray(rag_turn) AS rag0,
-  groupArray(c) AS cs0, groupArray(fc) AS fcs0
+  groupArray(sid) AS sids0, groupArray(pid) AS pids0, groupArray(start) AS starts0,
+  groupArray(dur) AS durs0, groupArray(c.1) AS stages0, groupArray({_FLAGS.format(kinds=_strings(KINDS), sources=_strings(SOURCES))}) AS flags0,
+  groupArray(fc) AS fcs0
 FROM ({spans_sql(table, filters)})
 GROUP BY TraceId"""
     for items in _layers():
@@ -517,21 +625,27 @@ def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> s
     quantiles ns (`stats.QUANTILES`), max ns, turns, mean start offset, a bounded sample of
     durations; and for the sampled trees, ``traces`` trace ids drawn uniformly (seeded) and
     the trace of the slowest row (on the turn row: the slowest turn's).
+
+    ``short_circuit_function_evaluation = 'force_enable'``: every ``if``/``multiIf`` arm is
+    computed only for the rows that reach it (the classification's arms, most of which no
+    span reaches): 7-10% less CPU at 10M spans than the default.
     """
     where = f"{identifier(database)}.{identifier(table)}"
     qs = ", ".join(str(q) for q in QUANTILES)
     return f"""SELECT
-  r.1 AS row, r.2 AS name, any(r.3) AS kind, topK(16)(r.4) AS sources,
+  r.1 AS row, r.2 AS name, {_strings(KINDS)}[any(r.3) + 1] AS kind,
+  arrayMap(s -> {_strings(SOURCES)}[s + 1], topK(16)(r.4)) AS sources,
   count() AS spans, toUInt64(sum(r.6)) AS errors, avg(r.5) AS mean_ns,
   quantilesExactInclusive({qs})(r.5) AS quantiles_ns, max(r.5) AS max_ns,
-  uniqExactIf((trace_id, r.7), r.7 > 0) AS turns,
-  avgIf(assumeNotNull(r.8), isNotNull(r.8)) AS offset_ns, countIf(isNotNull(r.8)) AS offsets,
+  sum(r.7) AS turns,
+  avgIf(r.8, r.9 = 1) AS offset_ns, countIf(r.9 = 1) AS offsets,
   groupArraySample({SAMPLE_CAP}, {SEED})(r.5) AS sample,
   groupArraySample({int(traces)}, {SEED})(trace_id) AS traces, argMax(trace_id, r.5) AS slowest
 FROM ({trace_sql(where, filters)})
 ARRAY JOIN rows AS r
 GROUP BY row, name
-ORDER BY row, name"""
+ORDER BY row, name
+SETTINGS short_circuit_function_evaluation = 'force_enable'"""
 
 
 def fetch_sql(
