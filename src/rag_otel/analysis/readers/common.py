@@ -21,6 +21,7 @@ from typing import Any, Final
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     RECOGNITION_NAMES,
+    SOURCE_RAG_OTEL,
     STAGE_EVENTS,
     classify_events,
     classify_span,
@@ -156,6 +157,16 @@ def finish_span(
     if events or (chunk_attributes and not first_token.ATTRIBUTES.isdisjoint(chunk_attributes)):
         span.first_chunk_ns = first_token.first_chunk_ns(span.start_ns, chunk_attributes, events)
     return span
+
+
+def rag_stage(span: Span, state: ReadState, stage: str | None, kind: str | None) -> None:
+    """rag-otel's own ``rag.stage`` (with its ``rag.stage.kind`` as `conventions.stage_kind`
+    reads it), as the OTLP readers' hot loops decode it: `conventions.classify_span`'s
+    ``rag.stage`` row. ``stage`` None (set to nothing): not a stage."""
+    if stage is not None:
+        span.stage = state.strings.setdefault(stage, stage)
+        span.stage_kind = kind
+        span.stage_source = SOURCE_RAG_OTEL
 
 
 # --- JSON values in messages ----------------------------------------------------------------

@@ -35,7 +35,6 @@ from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_KEYS,
     RECOGNITION_NAMES,
-    SOURCE_RAG_OTEL,
     STAGE_KIND_OF,
     stage_kind,
 )
@@ -50,6 +49,7 @@ from rag_otel.analysis.readers.common import (
     hex_id,
     location_text,
     odd_id,
+    rag_stage,
     type_name,
 )
 
@@ -365,10 +365,7 @@ def _recognise_known(
             stage_kind_ = STAGE_KIND_OF.get(raw) if raw is not None else None
             if stage_kind_ is None:
                 stage_kind_ = stage_kind(any_value(kind_v))
-        if stage is not None:  # rag.stage set to nothing: not a stage
-            span.stage = state.strings.setdefault(stage, stage)
-            span.stage_kind = stage_kind_
-            span.stage_source = SOURCE_RAG_OTEL
+        rag_stage(span, state, stage, stage_kind_)
     elif found is not None or kind_v is not None or span.name in RECOGNITION_NAMES:
         values = {} if found is None else found
         if kind_v is not None:

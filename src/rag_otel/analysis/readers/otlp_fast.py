@@ -33,12 +33,11 @@ from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_NAMES,
-    SOURCE_RAG_OTEL,
     STAGE_KIND_OF,
     stage_kind,
 )
 from rag_otel.analysis.model import MAX_TIME_NS, Span
-from rag_otel.analysis.readers.common import SERVICE_NAME, ReadState, finish_span
+from rag_otel.analysis.readers.common import SERVICE_NAME, ReadState, finish_span, rag_stage
 from rag_otel.analysis.readers.otlp import (
     RAG_OTHERS,
     STATUS_CODE_ERROR,
@@ -334,10 +333,7 @@ def _recognise(
             stage_kind_ = STAGE_KIND_OF.get(text) if text is not UNSET else None
             if stage_kind_ is None:
                 stage_kind_ = stage_kind(_plain(kind_v))
-        if stage is not None:  # rag.stage set to nothing: not a stage
-            span.stage = state.strings.setdefault(stage, stage)
-            span.stage_kind = stage_kind_
-            span.stage_source = SOURCE_RAG_OTEL
+        rag_stage(span, state, stage, stage_kind_)
     elif found is not None or kind_v is not None or name in RECOGNITION_NAMES:
         values = {} if found is None else found
         if kind_v is not None:
