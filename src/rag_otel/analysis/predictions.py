@@ -39,7 +39,6 @@ from rag_otel.analysis.whatif import (
     Change,
     Plan,
     faster,
-    level_shrink,
     levels_of,
     not_siblings_error,
     parallel,
@@ -255,56 +254,68 @@ class Predictions:
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         if not levels[0]:
             return False
+        by_kid, rows, _ = levels
         t0 = starts[0]
         whole = ends[0] - t0
-        keep = self._keep
-        by_kid = levels[0]
         # per streamed child, once per turn: (child, its level, its chunk from the turn's
         # start, its child's start from the turn's start, its chunk from its child's start)
         marks = [(i, by_kid[i][0], t - t0, starts[i] - t0, t - starts[i]) for i, t in chunks]
-        for node, _text, kept in shape.faster:
+        for node, kept in shape.faster:
             before = ends[node] - starts[node]
-            shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
+            # as `level_shrink`, inline (this runs per stage per turn): only the child's
+            # level moves, and only when it was that level's longest
+            level, gap = by_kid[node]
+            longest, top, second = rows[level]
+            now = gap + before * DEFAULT_FACTOR
+            other = second if top == node else longest
+            shrink = longest - (other if other > now else now)
             turn_ns = round(whole - shrink)
-            if marks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
-                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
-                level = by_kid[node][0]
-                first_ns = None
-                for i, chunk_level, since_turn, child_at, since_child in marks:
-                    if i == node:  # the changed stage streamed: its time to it scales
-                        ns = round(child_at + since_child * ratio)
-                    elif chunk_level > level:  # after the changed stage's level
-                        ns = round(since_turn - shrink)
-                    else:
-                        ns = since_turn
-                    first_ns = ns if first_ns is None or ns < first_ns else first_ns
-                if turn_ns != whole:  # as `_keep`, inline: this runs per stage per turn
-                    kept.turn_at.append(at)
-                    kept.turn.append(turn_ns)
-                if first_token_at is not None and first_ns is not None and first_ns != first:
-                    kept.first_token_at.append(first_token_at)
-                    kept.first_token.append(first_ns)
-            elif turn_ns != whole:
+            if turn_ns != whole:  # as `_keep`, inline
                 kept.turn_at.append(at)
                 kept.turn.append(turn_ns)
-        nodes = shape.nodes
-        for a, x, b, y in shape.pairs:
+            if not marks:
+                continue
+            first_ns = None  # as `Plan._chunk_offset`: a chunk moves with its child's start
+            for i, chunk_level, since_turn, child_at, since_child in marks:
+                if i == node:  # the changed stage streamed: its time to it scales
+                    ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
+                    ns = round(child_at + since_child * ratio)
+                elif chunk_level > level:  # after the changed stage's level
+                    ns = round(since_turn - shrink)
+                else:
+                    ns = since_turn
+                first_ns = ns if first_ns is None or ns < first_ns else first_ns
+            if first_ns != first:  # `marks`: the turn has a time to first token
+                kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
+                kept.first_token.append(first_ns)  # type: ignore[arg-type]
+        for pair in shape.pairs:
+            a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
                 a, x, b, y = b, y, a, x
-            change = self._count_pair(a, b, ends[x] <= starts[y])
+            change = pair.change
+            if change is None:  # the first turn of the shape: as `_count_pair`, kept
+                change = pair.change = self._count_pair(a, b, ends[x] <= starts[y])
+                pair.counts = self._pairs[pair.key]
+                pair.nodes = (
+                    shape.nodes[change.parallel[0][0]],
+                    shape.nodes[change.parallel[0][1]],
+                )
+            else:  # as `_count_pair`, inline: this runs per pair per turn
+                pair.counts[0] += 1
+                pair.counts[1] += ends[x] <= starts[y]
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 continue
-            one, two = map(nodes.__getitem__, change.parallel[0])
+            one, two = pair.nodes
             if not chunks:
                 new, _ = together_in_levels(levels, one, two, starts, ends)
-                keep(change.text, (round(new), None), at, None, whole, None)
+                self._keep(change.text, (round(new), None), at, None, whole, None)
                 continue
             first_ns = None
             for i, t in chunks:
                 new, start_at = together_in_levels(levels, one, two, starts, ends, i)
                 ns = round(start_at + (t - starts[i]))
                 first_ns = ns if first_ns is None or ns < first_ns else first_ns
-            keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
+            self._keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
         return True
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
@@ -325,8 +336,8 @@ class Predictions:
             kept = self._kept.get(text)
             if kept is None:  # kept here once, for every turn of the shape
                 kept = self._kept[text] = _Kept()
-            faster_.append((i, text, kept))
-        pairs = [(a, nodes[a], b, nodes[b]) for a, b in candidate_pairs(kinds)]
+            faster_.append((i, kept))
+        pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
         return _Shape(faster_, pairs, nodes)
 
     def _keep(
@@ -469,13 +480,29 @@ class Predictions:
 class _Shape:
     """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
 
-    faster: list[tuple[int, str, _Kept]]
-    """(a stage's child number, its ``STAGE=0.5`` change's text, where its predictions are
-    kept), in the order of the children (as `Plan.each_faster` goes)."""
-    pairs: list[tuple[str, int, str, int]]
-    """(stage, child number, stage, child number) for each pair that could run at once."""
+    faster: list[tuple[int, _Kept]]
+    """(a stage's child number, where its ``STAGE=0.5`` predictions are kept), in the
+    order of the children (as `Plan.each_faster` goes)."""
+    pairs: list[_Pair]
+    """The pairs of children that could run at once."""
     nodes: dict[str, int]
     """Stage -> its child number (1 for the first child)."""
+
+
+class _Pair:
+    """A pair of a shape's children that could run at once; once counted, its counts
+    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
+
+    __slots__ = ("change", "counts", "first", "key", "nodes")
+
+    def __init__(self, first: tuple[str, int, str, int]) -> None:
+        self.first = first
+        """(stage, child number, stage, child number)."""
+        a, b = first[0], first[2]
+        self.key = (a, b) if a < b else (b, a)
+        self.counts: list[int] = []
+        self.change: Change | None = None
+        self.nodes = (0, 0)
 
 
 class _Base:
