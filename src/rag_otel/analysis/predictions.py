@@ -275,7 +275,7 @@ class Predictions:
                 kept.turn.append(turn_ns)
             if not marks:
                 continue
-            first_ns = None  # as `Plan._chunk_offset`: a chunk moves with its child's start
+            soonest = whole  # as `Plan._chunk_offset`: a chunk moves with its child's start
             for i, chunk_level, since_turn, child_at, since_child in marks:
                 if i == node:  # the changed stage streamed: its time to it scales
                     ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
@@ -284,10 +284,11 @@ class Predictions:
                     ns = round(since_turn - shrink)
                 else:
                     ns = since_turn
-                first_ns = ns if first_ns is None or ns < first_ns else first_ns
-            if first_ns != first:  # `marks`: the turn has a time to first token
+                if ns < soonest:  # (a chunk is no later than its turn's end)
+                    soonest = ns
+            if soonest != first:  # `marks`: the turn has a time to first token
                 kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
-                kept.first_token.append(first_ns)  # type: ignore[arg-type]
+                kept.first_token.append(soonest)
         for pair in shape.pairs:
             a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
