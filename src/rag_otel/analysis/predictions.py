@@ -214,8 +214,8 @@ class Predictions:
         self, turn: Turn, at: int, first_token_at: int | None, first: int | None
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
-        whose two or more children are leaves in levels, each stage once, any streamed
-        chunk in a child. The same answers from the same level functions (`levels_of`,
+        whose two or more children are leaves in levels, each stage once, at most one of
+        them streamed (and not the turn itself). The same answers from the same level functions (`levels_of`,
         `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
         nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
         What depends only on the shape (the stages' texts, the pairs that could run at
@@ -227,7 +227,7 @@ class Predictions:
         starts = [root.start]
         ends = [root.end]
         signature: list[object] = []
-        chunks: list[tuple[int, int]] = []
+        chunk: tuple[int, int] | None = None  # (the streamed child, its first chunk)
         for kid in kids:
             if kid.children:
                 return False
@@ -238,11 +238,13 @@ class Predictions:
             signature += (kid.key, span.stage_kind, span.follows_from)
             t = span.first_chunk_ns
             if t is not None:  # a node has a first chunk when its span has
-                chunks.append((len(ends) - 1, min(max(t, start), end)))
+                if chunk is not None:
+                    return False
+                chunk = (len(ends) - 1, min(max(t, start), end))
         if turn.first_chunks and (
-            first_token_at is None or len(chunks) != len(turn.first_chunks)  # the turn streamed
+            first_token_at is None or chunk is None or len(turn.first_chunks) > 1
         ):
-            return False
+            return False  # the turn itself streamed
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
         if shape is None:
@@ -257,9 +259,12 @@ class Predictions:
         by_kid, rows, _ = levels
         t0 = starts[0]
         whole = ends[0] - t0
-        # per streamed child, once per turn: (child, its level, its chunk from the turn's
-        # start, its child's start from the turn's start, its chunk from its child's start)
-        marks = [(i, by_kid[i][0], t - t0, starts[i] - t0, t - starts[i]) for i, t in chunks]
+        streamed = chunk_level = since_turn = child_at = since_child = -1
+        if chunk is not None:  # (its level, its chunk from the turn's start, its start from
+            # the turn's start, its chunk from its start)
+            streamed, t = chunk
+            chunk_level = by_kid[streamed][0]
+            since_turn, child_at, since_child = t - t0, starts[streamed] - t0, t - starts[streamed]
         for node, kept in shape.faster:
             before = ends[node] - starts[node]
             # as `level_shrink`, inline (this runs per stage per turn): only the child's
@@ -273,22 +278,19 @@ class Predictions:
             if turn_ns != whole:  # as `_keep`, inline
                 kept.turn_at.append(at)
                 kept.turn.append(turn_ns)
-            if not marks:
+            if chunk is None:
                 continue
-            soonest = whole  # as `Plan._chunk_offset`: a chunk moves with its child's start
-            for i, chunk_level, since_turn, child_at, since_child in marks:
-                if i == node:  # the changed stage streamed: its time to it scales
-                    ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
-                    ns = round(child_at + since_child * ratio)
-                elif chunk_level > level:  # after the changed stage's level
-                    ns = round(since_turn - shrink)
-                else:
-                    ns = since_turn
-                if ns < soonest:  # (a chunk is no later than its turn's end)
-                    soonest = ns
-            if soonest != first:  # `marks`: the turn has a time to first token
+            # as `Plan._chunk_offset`: a chunk moves with its child's start
+            if streamed == node:  # the changed stage streamed: its time to it scales
+                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
+                ns = round(child_at + since_child * ratio)
+            elif chunk_level > level:  # after the changed stage's level
+                ns = round(since_turn - shrink)
+            else:
+                ns = since_turn
+            if ns != first:  # `chunk`: the turn has a time to first token
                 kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
-                kept.first_token.append(soonest)
+                kept.first_token.append(ns)
         for pair in shape.pairs:
             a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
@@ -307,15 +309,12 @@ class Predictions:
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 continue
             one, two = pair.nodes
-            if not chunks:
+            if chunk is None:
                 new, _ = together_in_levels(levels, one, two, starts, ends)
                 self._keep(change.text, (round(new), None), at, None, whole, None)
                 continue
-            first_ns = None
-            for i, t in chunks:
-                new, start_at = together_in_levels(levels, one, two, starts, ends, i)
-                ns = round(start_at + (t - starts[i]))
-                first_ns = ns if first_ns is None or ns < first_ns else first_ns
+            new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
+            first_ns = round(start_at + since_child)
             self._keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
         return True
 
