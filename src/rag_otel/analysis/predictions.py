@@ -147,7 +147,7 @@ class Predictions:
         self._wrappers: set[str] = set()
         """Stages seen with another stage inside them (`Plan.wrappers`)."""
         self._shapes: dict[tuple[object, ...], _Shape | None] = {}
-        """Per shape of a turn of leaf stages (its children's stage, kind and FOLLOWS_FROM,
+        """Per shape of a turn of leaf stages (its children's stage and kind,
         in order), what `_add_leaves` needs; None: not a shape it answers."""
 
     def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
@@ -155,12 +155,14 @@ class Predictions:
         token, its time to first token in ns), None when it has none."""
         if not self.default and not self.changes:
             return
-        duration = turn.duration_ns
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = None
         if self.default and not self._add_leaves(turn, at, first_token_at, first):
             plan = Plan(turn)
-            self._add_default(plan, at, first_token_at, duration, first)
+            self._add_default(plan, at, first_token_at, turn.duration_ns, first)
+        if not self.changes:
+            return
+        duration = turn.duration_ns
         for change in self.changes:
             if not any(s in turn.stages for s in change.stages):
                 continue
@@ -229,13 +231,13 @@ class Predictions:
         signature: list[object] = []
         chunk: tuple[int, int] | None = None  # (the streamed child, its first chunk)
         for kid in kids:
-            if kid.children:
-                return False
             span = kid.span
+            if kid.children or span.follows_from:
+                return False
             start, end = kid.start, kid.end
             starts.append(start)
             ends.append(end)
-            signature += (kid.key, span.stage_kind, span.follows_from)
+            signature += (kid.key, span.stage_kind)
             t = span.first_chunk_ns
             if t is not None:  # a node has a first chunk when its span has
                 if chunk is not None:
@@ -265,24 +267,27 @@ class Predictions:
             streamed, t = chunk
             chunk_level = by_kid[streamed][0]
             since_turn, child_at, since_child = t - t0, starts[streamed] - t0, t - starts[streamed]
+        factor = DEFAULT_FACTOR
         for node, kept in shape.faster:
             before = ends[node] - starts[node]
             # as `level_shrink`, inline (this runs per stage per turn): only the child's
-            # level moves, and only when it was that level's longest
+            # level moves, and only when it was that level's longest (made faster, any
+            # other child still ends before the longest)
             level, gap = by_kid[node]
             longest, top, second = rows[level]
-            now = gap + before * DEFAULT_FACTOR
-            other = second if top == node else longest
-            shrink = longest - (other if other > now else now)
-            turn_ns = round(whole - shrink)
-            if turn_ns != whole:  # as `_keep`, inline
-                kept.turn_at.append(at)
-                kept.turn.append(turn_ns)
+            shrink = 0.0
+            if top == node:
+                now = gap + before * factor
+                shrink = longest - (second if second > now else now)
+                turn_ns = round(whole - shrink)
+                if turn_ns != whole:  # as `_keep`, inline
+                    kept.turn_at.append(at)
+                    kept.turn.append(turn_ns)
             if chunk is None:
                 continue
             # as `Plan._chunk_offset`: a chunk moves with its child's start
             if streamed == node:  # the changed stage streamed: its time to it scales
-                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
+                ratio = before * factor / before if before > 0 else 1.0
                 ns = round(child_at + since_child * ratio)
             elif chunk_level > level:  # after the changed stage's level
                 ns = round(since_turn - shrink)
@@ -322,9 +327,7 @@ class Predictions:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
         nodes: dict[str, int] = {}
         kinds: dict[str, str | None] = {}
-        for i, kid in enumerate(kids, start=1):
-            if kid.span.follows_from:
-                return None
+        for i, kid in enumerate(kids, start=1):  # (none FOLLOWS_FROM: `_add_leaves`)
             if kid.key is not None:
                 if kid.key in nodes:
                     return None
