@@ -39,7 +39,6 @@ from rag_otel.analysis.whatif import (
     Change,
     Plan,
     faster,
-    level_shrink,
     levels_of,
     not_siblings_error,
     parallel,
@@ -148,7 +147,7 @@ class Predictions:
         self._wrappers: set[str] = set()
         """Stages seen with another stage inside them (`Plan.wrappers`)."""
         self._shapes: dict[tuple[object, ...], _Shape | None] = {}
-        """Per shape of a turn of leaf stages (its children's stage, kind and FOLLOWS_FROM,
+        """Per shape of a turn of leaf stages (its children's stage and kind,
         in order), what `_add_leaves` needs; None: not a shape it answers."""
 
     def add(self, turn: Turn, at: int, first_token: tuple[int, int] | None = None) -> None:
@@ -156,12 +155,14 @@ class Predictions:
         token, its time to first token in ns), None when it has none."""
         if not self.default and not self.changes:
             return
-        duration = turn.duration_ns
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = None
         if self.default and not self._add_leaves(turn, at, first_token_at, first):
             plan = Plan(turn)
-            self._add_default(plan, at, first_token_at, duration, first)
+            self._add_default(plan, at, first_token_at, turn.duration_ns, first)
+        if not self.changes:
+            return
+        duration = turn.duration_ns
         for change in self.changes:
             if not any(s in turn.stages for s in change.stages):
                 continue
@@ -215,8 +216,8 @@ class Predictions:
         self, turn: Turn, at: int, first_token_at: int | None, first: int | None
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
-        whose two or more children are leaves in levels, each stage once, any streamed
-        chunk in a child. The same answers from the same level functions (`levels_of`,
+        whose two or more children are leaves in levels, each stage once, at most one of
+        them streamed (and not the turn itself). The same answers from the same level functions (`levels_of`,
         `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
         nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
         What depends only on the shape (the stages' texts, the pairs that could run at
@@ -228,22 +229,24 @@ class Predictions:
         starts = [root.start]
         ends = [root.end]
         signature: list[object] = []
-        chunks: list[tuple[int, int]] = []
+        chunk: tuple[int, int] | None = None  # (the streamed child, its first chunk)
         for kid in kids:
-            if kid.children:
-                return False
             span = kid.span
+            if kid.children or span.follows_from:
+                return False
             start, end = kid.start, kid.end
             starts.append(start)
             ends.append(end)
-            signature += (kid.key, span.stage_kind, span.follows_from)
+            signature += (kid.key, span.stage_kind)
             t = span.first_chunk_ns
             if t is not None:  # a node has a first chunk when its span has
-                chunks.append((len(ends) - 1, min(max(t, start), end)))
+                if chunk is not None:
+                    return False
+                chunk = (len(ends) - 1, min(max(t, start), end))
         if turn.first_chunks and (
-            first_token_at is None or len(chunks) != len(turn.first_chunks)  # the turn streamed
+            first_token_at is None or chunk is None or len(turn.first_chunks) > 1
         ):
-            return False
+            return False  # the turn itself streamed
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
         if shape is None:
@@ -255,65 +258,76 @@ class Predictions:
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         if not levels[0]:
             return False
+        by_kid, rows, _ = levels
         t0 = starts[0]
         whole = ends[0] - t0
-        keep = self._keep
-        by_kid = levels[0]
-        # per streamed child, once per turn: (child, its level, its chunk from the turn's
-        # start, its child's start from the turn's start, its chunk from its child's start)
-        marks = [(i, by_kid[i][0], t - t0, starts[i] - t0, t - starts[i]) for i, t in chunks]
-        for node, _text, kept in shape.faster:
+        streamed = chunk_level = since_turn = child_at = since_child = -1
+        if chunk is not None:  # (its level, its chunk from the turn's start, its start from
+            # the turn's start, its chunk from its start)
+            streamed, t = chunk
+            chunk_level = by_kid[streamed][0]
+            since_turn, child_at, since_child = t - t0, starts[streamed] - t0, t - starts[streamed]
+        factor = DEFAULT_FACTOR
+        for node, kept in shape.faster:
             before = ends[node] - starts[node]
-            shrink = level_shrink(levels, node, before * DEFAULT_FACTOR)
-            turn_ns = round(whole - shrink)
-            if marks:  # as `Plan._chunk_offset`: a chunk moves with its child's start
-                ratio = before * DEFAULT_FACTOR / before if before > 0 else 1.0
-                level = by_kid[node][0]
-                first_ns = None
-                for i, chunk_level, since_turn, child_at, since_child in marks:
-                    if i == node:  # the changed stage streamed: its time to it scales
-                        ns = round(child_at + since_child * ratio)
-                    elif chunk_level > level:  # after the changed stage's level
-                        ns = round(since_turn - shrink)
-                    else:
-                        ns = since_turn
-                    first_ns = ns if first_ns is None or ns < first_ns else first_ns
-                if turn_ns != whole:  # as `_keep`, inline: this runs per stage per turn
+            # as `level_shrink`, inline (this runs per stage per turn): only the child's
+            # level moves, and only when it was that level's longest (made faster, any
+            # other child still ends before the longest)
+            level, gap = by_kid[node]
+            longest, top, second = rows[level]
+            shrink = 0.0
+            if top == node:
+                now = gap + before * factor
+                shrink = longest - (second if second > now else now)
+                turn_ns = round(whole - shrink)
+                if turn_ns != whole:  # as `_keep`, inline
                     kept.turn_at.append(at)
                     kept.turn.append(turn_ns)
-                if first_token_at is not None and first_ns is not None and first_ns != first:
-                    kept.first_token_at.append(first_token_at)
-                    kept.first_token.append(first_ns)
-            elif turn_ns != whole:
-                kept.turn_at.append(at)
-                kept.turn.append(turn_ns)
-        nodes = shape.nodes
-        for a, x, b, y in shape.pairs:
+            if chunk is None:
+                continue
+            # as `Plan._chunk_offset`: a chunk moves with its child's start
+            if streamed == node:  # the changed stage streamed: its time to it scales
+                ratio = before * factor / before if before > 0 else 1.0
+                ns = round(child_at + since_child * ratio)
+            elif chunk_level > level:  # after the changed stage's level
+                ns = round(since_turn - shrink)
+            else:
+                ns = since_turn
+            if ns != first:  # `chunk`: the turn has a time to first token
+                kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
+                kept.first_token.append(ns)
+        for pair in shape.pairs:
+            a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
                 a, x, b, y = b, y, a, x
-            change = self._count_pair(a, b, ends[x] <= starts[y])
+            change = pair.change
+            if change is None:  # the first turn of the shape: as `_count_pair`, kept
+                change = pair.change = self._count_pair(a, b, ends[x] <= starts[y])
+                pair.counts = self._pairs[pair.key]
+                pair.nodes = (
+                    shape.nodes[change.parallel[0][0]],
+                    shape.nodes[change.parallel[0][1]],
+                )
+            else:  # as `_count_pair`, inline: this runs per pair per turn
+                pair.counts[0] += 1
+                pair.counts[1] += ends[x] <= starts[y]
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 continue
-            one, two = map(nodes.__getitem__, change.parallel[0])
-            if not chunks:
+            one, two = pair.nodes
+            if chunk is None:
                 new, _ = together_in_levels(levels, one, two, starts, ends)
-                keep(change.text, (round(new), None), at, None, whole, None)
+                self._keep(change.text, (round(new), None), at, None, whole, None)
                 continue
-            first_ns = None
-            for i, t in chunks:
-                new, start_at = together_in_levels(levels, one, two, starts, ends, i)
-                ns = round(start_at + (t - starts[i]))
-                first_ns = ns if first_ns is None or ns < first_ns else first_ns
-            keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
+            new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
+            first_ns = round(start_at + since_child)
+            self._keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
         return True
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
         nodes: dict[str, int] = {}
         kinds: dict[str, str | None] = {}
-        for i, kid in enumerate(kids, start=1):
-            if kid.span.follows_from:
-                return None
+        for i, kid in enumerate(kids, start=1):  # (none FOLLOWS_FROM: `_add_leaves`)
             if kid.key is not None:
                 if kid.key in nodes:
                     return None
@@ -325,8 +339,8 @@ class Predictions:
             kept = self._kept.get(text)
             if kept is None:  # kept here once, for every turn of the shape
                 kept = self._kept[text] = _Kept()
-            faster_.append((i, text, kept))
-        pairs = [(a, nodes[a], b, nodes[b]) for a, b in candidate_pairs(kinds)]
+            faster_.append((i, kept))
+        pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
         return _Shape(faster_, pairs, nodes)
 
     def _keep(
@@ -469,13 +483,29 @@ class Predictions:
 class _Shape:
     """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
 
-    faster: list[tuple[int, str, _Kept]]
-    """(a stage's child number, its ``STAGE=0.5`` change's text, where its predictions are
-    kept), in the order of the children (as `Plan.each_faster` goes)."""
-    pairs: list[tuple[str, int, str, int]]
-    """(stage, child number, stage, child number) for each pair that could run at once."""
+    faster: list[tuple[int, _Kept]]
+    """(a stage's child number, where its ``STAGE=0.5`` predictions are kept), in the
+    order of the children (as `Plan.each_faster` goes)."""
+    pairs: list[_Pair]
+    """The pairs of children that could run at once."""
     nodes: dict[str, int]
     """Stage -> its child number (1 for the first child)."""
+
+
+class _Pair:
+    """A pair of a shape's children that could run at once; once counted, its counts
+    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
+
+    __slots__ = ("change", "counts", "first", "key", "nodes")
+
+    def __init__(self, first: tuple[str, int, str, int]) -> None:
+        self.first = first
+        """(stage, child number, stage, child number)."""
+        a, b = first[0], first[2]
+        self.key = (a, b) if a < b else (b, a)
+        self.counts: list[int] = []
+        self.change: Change | None = None
+        self.nodes = (0, 0)
 
 
 class _Base:

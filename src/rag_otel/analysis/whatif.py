@@ -570,22 +570,28 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     level_start = -1
     longest = second = -math.inf
     top = -1
+    level = 0  # the current level's number
     total: float = 0  # the levels' lengths so far
     for kid in kids:
         s, e = starts[kid], ends[kid]
-        if top >= 0 and s != level_start and ended <= s:  # all ended: a new level
-            rows.append((longest, top, second))
-            total += longest
-            base = ended
-            longest = second = -math.inf
+        if top < 0:  # the first child
             first_end = e
             level_start = s
-        elif top >= 0 and s != level_start and first_end <= s:  # some ended, not all
-            return {}, [], 0
-        elif top < 0 or e < first_end:
-            first_end = e
-            if top < 0:
+        elif s != level_start:
+            if ended <= s:  # all ended: a new level
+                rows.append((longest, top, second))
+                level += 1
+                total += longest
+                base = ended
+                longest = second = -math.inf
+                first_end = e
                 level_start = s
+            elif first_end <= s:  # some ended, not all
+                return {}, [], 0
+            elif e < first_end:
+                first_end = e
+        elif e < first_end:
+            first_end = e
         if e > ended:
             ended = e
         gap = s - base
@@ -594,7 +600,7 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
             longest, second, top = v, longest, kid
         elif v > second:
             second = v
-        by_kid[kid] = (len(rows), gap)
+        by_kid[kid] = (level, gap)
     if top < 0:
         return {}, [], 0
     rows.append((longest, top, second))
