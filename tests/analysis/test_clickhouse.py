@@ -419,3 +419,28 @@ def test_the_cli(loader: Callable[[str, list[Path], str], str], decorated: Path)
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+@pytest.mark.parametrize("fixture", PEER_FILES)
+def test_hashed_stage_rows_are_named_as_the_plain_query_names_them(
+    loader: Callable[[str, list[Path], str], str], fixture: str
+) -> None:
+    """`analyze_clickhouse` groups stage names as hashes and names them afterwards: from the
+    fetched spans' names, else by classifying the table; both give the plain query's names."""
+    url = loader(fixture.split(".")[0].replace("-", "_"), [PEERS / fixture], ENCODINGS[0])
+    target = ch.parse_url(url)
+    query = ch.connect(target)
+    database, table = target.database or "otel", target.table
+    plain = query(q.aggregate_sql(database, table, q.Filters(), 50))
+    hashed = query(q.aggregate_sql(database, table, q.Filters(), 50, hashed=True))
+    names = sorted(str(r[1]) for r in plain if int(r[0]) == q.ROW_STAGE)
+    rows = [r for r in hashed if int(r[0]) == q.ROW_STAGE]
+    assert len(rows) == len(names)
+    from_table = ch._stage_names(query, database, table, q.Filters(), rows, set())
+    assert sorted(from_table.values()) == names
+    seen = {*names, "not a stage here"}
+    assert ch._stage_names(query, database, table, q.Filters(), rows, seen) == from_table
+    # the rows' other columns are the plain query's, row by row
+    by_name = {str(r[1]): r for r in plain if int(r[0]) == q.ROW_STAGE}
+    for r in rows:
+        assert r[2:13] == by_name[from_table[int(r[1])]][2:13]

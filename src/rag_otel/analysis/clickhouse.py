@@ -404,6 +404,7 @@ def _aggregate(row: tuple[Any, ...]) -> Aggregate:
         sample,
         _traces,
         _slowest,
+        _example,
     ) = row
     return Aggregate(
         name=str(name),
@@ -441,6 +442,29 @@ def _span(row: tuple[Any, ...], state: ReadState) -> Span:
     return finish_span(span, state, attributes, attributes, events)
 
 
+def _stage_names(
+    query: Query,
+    database: str,
+    table: str,
+    filters: q.Filters,
+    stage_rows: Rows,
+    seen: set[str],
+) -> dict[int, str]:
+    """The name of each stage row's hash (`clickhouse_sql.aggregate_sql` with ``hashed``):
+    the names the fetched spans were recognised with, hashed in the store (each row's
+    example trace is among those spans, and the SQL and Python rules are tested equal);
+    any hash still unnamed, from the classification over the table."""
+    hashes = {int(r[1]) for r in stage_rows}
+    named: dict[int, str] = {}
+    if seen:
+        named = {int(h): str(n) for n, h in query(q.hash_names_sql(sorted(seen)))}
+    missing = hashes - named.keys()
+    if missing:
+        found = query(q.names_sql(database, table, filters, sorted(missing)))
+        named.update({int(h): str(n) for n, h in found})
+    return {h: named.get(h, f"stage {h:016x}") for h in hashes}
+
+
 def analyze_clickhouse(
     url: str,
     *,
@@ -461,8 +485,8 @@ def analyze_clickhouse(
     described = schema(query, target, database)
     filters = _filters(target, url, since, until, service, limit)
     size = sample if sample is not None else int(target.params.get("sample", DEFAULT_SAMPLE))
-    rows = query(q.aggregate_sql(database, target.table, filters, size))
-    stages = [_aggregate(r) for r in rows if int(r[0]) == q.ROW_STAGE]
+    rows = query(q.aggregate_sql(database, target.table, filters, size, hashed=True))
+    stage_rows = [r for r in rows if int(r[0]) == q.ROW_STAGE]
     turns = [r for r in rows if int(r[0]) == q.ROW_TURN]
     firsts = [r for r in rows if int(r[0]) == q.ROW_FIRST_TOKEN]
     if not rows:
@@ -485,13 +509,21 @@ def analyze_clickhouse(
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     analyzer = Analyzer(diagnostics=diagnostics, what_if=what_if)
     state = ReadState(target.label, diagnostics)
-    for chunk in range(0, len(trace_ids), FETCH_TRACES):
-        ids = trace_ids[chunk : chunk + FETCH_TRACES]
+    # the sampled traces feed the analyzer; with them come a trace of each stage (its
+    # `example`), whose spans name the stage rows' hashes
+    sampled = set(trace_ids)
+    fetch = sorted(sampled | {str(r[15]) for r in stage_rows})
+    seen: set[str] = set()
+    for chunk in range(0, len(fetch), FETCH_TRACES):
+        ids = fetch[chunk : chunk + FETCH_TRACES]
         spans = [
             _span(r, state)
             for r in query(q.fetch_sql(database, target.table, filters, ids, _FETCH_KEYS))
         ]
-        analyzer.feed(spans)
+        seen.update(s.stage for s in spans if s.stage is not None)
+        analyzer.feed([s for s in spans if s.trace_id in sampled])
+    named = _stage_names(query, database, target.table, filters, stage_rows, seen)
+    stages = [dataclasses.replace(_aggregate(r), name=named[int(r[1])]) for r in stage_rows]
     label = (
         f"{target.label.rstrip('/')}/{database}.{target.table}"
         if not target.embedded

@@ -496,7 +496,13 @@ def _jump(k: int, value: str) -> str:
     )
 
 
-def _layers() -> list[list[str]]:
+_NAME: Final = {False: "c.1", True: "if(c.1 = '', toUInt64(0), cityHash64(c.1))"}
+"""A span's stage name as the per-trace arrays carry it: the text, or (``hashed``) its
+64-bit hash, 0 for none."""
+_NO_NAME: Final = {False: "''", True: "toUInt64(0)"}
+
+
+def _layers(hashed: bool = False) -> list[list[str]]:
     """The per-trace computation, one list of new SELECT items per nesting level.
 
     Each level reads the previous level's columns by name (``SELECT *, ...``): a column
@@ -506,8 +512,10 @@ def _layers() -> list[list[str]]:
     another span's value (a parent's, a turn's; ``a[0]`` is 0) capture numbers only, and
     they compute with 0/1 products rather than ``if``/``AND`` (each of which, inside a
     lambda, is a short-circuit evaluation per array). Spans are matched by the 64-bit
-    hashes of their ids (``sid``, ``pid``; 0 for no parent).
+    hashes of their ids (``sid``, ``pid``; 0 for no parent). ``hashed``: stage names as
+    their hashes (`_NAME`).
     """
+    none = _NO_NAME[hashed]
     columns = ("sids", "pids", "starts", "durs", "stages", "flags", "fcs")
     layers = [
         ["arrayEnumerateUniq(sids0) AS uniq0"],
@@ -549,7 +557,7 @@ def _layers() -> list[list[str]]:
     layers.append(
         [
             "arrayMap((r, e, a, p, st, pp) -> toUInt8((mode = 0) * r + (mode = 1) * e * (a = 0) "
-            "+ (mode = 2) * (p = 0) * ((st = '') + (pp = 0) > 0)), "
+            f"+ (mode = 2) * (p = 0) * ((st = {none}) + (pp = 0) > 0)), "
             f"rag, eligible, above_{JUMPS}, pidx, stages, pids) AS is_turn"
         ]
     )
@@ -562,7 +570,7 @@ def _layers() -> list[list[str]]:
             f"arrayMap(x -> ends[x], {t}) AS tends",
             # a turn span is no stage row unless turns are roots (mode 2)
             "if(mode = 2 OR NOT has(is_turn, 1), stages, "
-            "arrayMap((st, it) -> if(it, '', st), stages, is_turn)) AS names",
+            f"arrayMap((st, it) -> if(it, {none}, st), stages, is_turn)) AS names",
         ]
     )
     # a turn's first chunk: the earliest of its spans', each clamped into the span clipped
@@ -585,47 +593,55 @@ def _layers() -> list[list[str]]:
     # counted by a sum, not by a uniqExact over (trace, turn) pairs); r.8: the start's
     # offset in its turn, r.9 whether it has one
     stage = (
-        f"arrayFilter(r -> r.2 != '', arrayMap((st, k, so, d, e, x, s, ts, u) -> "
+        f"arrayFilter(r -> r.2 != {none}, arrayMap((st, k, so, d, e, x, s, ts, u) -> "
         f"(toUInt8({ROW_STAGE}), st, k, so, d, e, toUInt8((x > 0) * (u = 1)), s - ts, "
         f"toUInt8(x > 0)), names, kinds, sources, durs, errs, {t}, starts, tstarts, "
         f"arrayEnumerateUniq(names, {t})))"
     )
     turn = (
-        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), '', 0, "
+        f"arrayFilter(r -> r.7 > 0, arrayMap((rg, so, d, e, it) -> (toUInt8({ROW_TURN}), {none}, 0, "
         f"multiIf(rg = 1, {SOURCES.index(SOURCE_RAG_OTEL)}, mode = 2 OR so = 0, "
         f"{SOURCES.index(SOURCE_TRACE_ROOT)}, so), d, e, it, toInt64(0), toUInt8(1)), "
         "rag, sources, durs, errs, is_turn))"
     )
     first = (
-        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), '', 0, 0, p.2, errs[p.1], toUInt8(1), "
+        f"arrayMap(p -> (toUInt8({ROW_FIRST_TOKEN}), {none}, 0, 0, p.2, errs[p.1], toUInt8(1), "
         "toInt64(0), toUInt8(1)), firsts)"
     )
     layers.append([f"arrayConcat({stage}, {turn}, {first}) AS rows"])
     return layers
 
 
-def trace_sql(table: str, filters: Filters) -> str:
-    """One row per trace: its ``rows`` (stage spans, turns, first tokens) as tuples."""
+def trace_sql(table: str, filters: Filters, hashed: bool = False) -> str:
+    """One row per trace: its ``rows`` (stage spans, turns, first tokens) as tuples; stage
+    names as their hashes with ``hashed``."""
     sql = f"""SELECT
   TraceId AS trace_id,
   groupArray(sid) AS sids0, groupArray(pid) AS pids0, groupArray(start) AS starts0,
-  groupArray(dur) AS durs0, groupArray(c.1) AS stages0, groupArray({_FLAGS.format(kinds=_strings(KINDS), sources=_strings(SOURCES))}) AS flags0,
+  groupArray(dur) AS durs0, groupArray({_NAME[hashed]}) AS stages0, groupArray({_FLAGS.format(kinds=_strings(KINDS), sources=_strings(SOURCES))}) AS flags0,
   groupArray(fc) AS fcs0
 FROM ({spans_sql(table, filters)})
 GROUP BY TraceId"""
-    for items in _layers():
+    for items in _layers(hashed):
         sql = "SELECT *,\n  " + ",\n  ".join(items) + f"\nFROM (\n{sql}\n)"
     return f"SELECT trace_id, rows FROM (\n{sql}\n)"
 
 
-def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> str:
+def aggregate_sql(
+    database: str, table: str, filters: Filters, traces: int, *, hashed: bool = False
+) -> str:
     """Per stage (row 0), for turns (1) and the time to first token (2): the statistics.
 
     Columns: row, name, kind, sources (most frequent first), count, errors, mean ns,
     quantiles ns (`stats.QUANTILES`), max ns, turns, mean start offset, a bounded sample of
-    durations; and, on the turn row only (the other rows leave them empty: 6% of the query
-    at 10M spans), for the sampled trees ``traces`` trace ids drawn uniformly (seeded) and
-    the slowest turn's trace.
+    durations; on the turn row only (the other rows leave them empty: 6% of the query at
+    10M spans), for the sampled trees ``traces`` trace ids drawn uniformly (seeded) and the
+    slowest turn's trace; on stage rows, a trace holding the stage (``example``).
+
+    ``hashed``: stage names as their 64-bit hashes (`_NAME`: the per-trace arrays of numbers
+    are grouped much faster than arrays of strings, 1 s of 10 at 10M spans); the caller
+    names them from the spans of the example traces (`clickhouse.analyze_clickhouse`).
+    Without it, the query reads on its own (for Grafana).
 
     ``short_circuit_function_evaluation = 'force_enable'``: every ``if``/``multiIf`` arm is
     computed only for the rows that reach it (the classification's arms, most of which no
@@ -642,11 +658,29 @@ def aggregate_sql(database: str, table: str, filters: Filters, traces: int) -> s
   avgIf(r.8, r.9 = 1) AS offset_ns, countIf(r.9 = 1) AS offsets,
   groupArraySample({SAMPLE_CAP}, {SEED})(r.5) AS sample,
   groupArraySampleIf({int(traces)}, {SEED})(trace_id, r.1 = {ROW_TURN}) AS traces,
-  argMaxIf(trace_id, r.5, r.1 = {ROW_TURN}) AS slowest
-FROM ({trace_sql(where, filters)})
+  argMaxIf(trace_id, r.5, r.1 = {ROW_TURN}) AS slowest,
+  anyIf(trace_id, r.1 = {ROW_STAGE}) AS example
+FROM ({trace_sql(where, filters, hashed)})
 ARRAY JOIN rows AS r
 GROUP BY row, name
 ORDER BY row, name
+SETTINGS short_circuit_function_evaluation = 'force_enable'"""
+
+
+def hash_names_sql(names: Sequence[str]) -> str:
+    """Each of `names` with its hash as `_NAME` makes it (``cityHash64``, in the store)."""
+    return f"SELECT x, cityHash64(x) FROM (SELECT arrayJoin({_strings(names)}) AS x)"
+
+
+def names_sql(database: str, table: str, filters: Filters, hashes: Iterable[int]) -> str:
+    """The stage names with these hashes, classified over the table (one span each)."""
+    where = f"{identifier(database)}.{identifier(table)}"
+    wanted = ", ".join(str(int(h)) for h in hashes)
+    return f"""SELECT name, cityHash64(name) FROM (
+  SELECT tupleElement({classify_sql()}, 1) AS name FROM {where} WHERE {filters.where(where)}
+)
+WHERE name != '' AND cityHash64(name) IN ({wanted})
+LIMIT 1 BY name
 SETTINGS short_circuit_function_evaluation = 'force_enable'"""
 
 
