@@ -235,11 +235,7 @@ class Plan:
             for i in range(1, n):
                 key = nodes[i].key
                 if key is not None and key != above:
-                    have = outer.get(key)
-                    if have is None:
-                        outer[key] = [i]
-                    else:
-                        have.append(i)
+                    outer.setdefault(key, []).append(i)
         else:
             nodes = []
         while stack:  # pre-order: children in their order, each after the previous subtree
@@ -254,11 +250,7 @@ class Plan:
             if parent >= 0:
                 kids[parent].append(i)
             if key is not None and key != above:
-                have = outer.get(key)
-                if have is None:
-                    outer[key] = [i]
-                else:
-                    have.append(i)
+                outer.setdefault(key, []).append(i)
             if chunk_nodes and any(node is c for c in chunk_nodes):
                 t = node.span.first_chunk_ns
                 assert t is not None

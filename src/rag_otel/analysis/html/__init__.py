@@ -13,8 +13,7 @@ escaped.
 
 from __future__ import annotations
 
-from rag_otel.analysis.compare import Comparison
-from rag_otel.analysis.html.compare_page import comparison_page
+from rag_otel.analysis.html.compare_page import comparison_html
 from rag_otel.analysis.html.report_page import report_page
 from rag_otel.analysis.html.waterfall import check_template
 from rag_otel.analysis.report import Report
@@ -25,19 +24,6 @@ def report_html(report: Report, *, trace_url: str | None = None) -> str:
     return report_page(
         report.to_dict(), samples=report.samples, exemplars=report.exemplars, trace_url=trace_url
     )
-
-
-def comparison_html(
-    comparison: Comparison,
-    baseline: Report,
-    new: Report,
-    *,
-    threshold: float | None = None,
-    trace_url: str | None = None,
-) -> str:
-    """The HTML page of a comparison: both runs' distributions overlaid, each run's p50 and
-    p95 turns drawn; ``trace_url`` as for `report_html`."""
-    return comparison_page(comparison, baseline, new, threshold=threshold, trace_url=trace_url)
 
 
 __all__ = ["check_template", "comparison_html", "report_html"]

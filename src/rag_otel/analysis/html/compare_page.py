@@ -1,6 +1,6 @@
 """The HTML page of ``rag-otel compare``: per-stage p50/p95 changes with their intervals.
 
-    page = comparison_page(comparison, baseline, new, threshold=10.0)
+    page = comparison_html(comparison, baseline, new, threshold=10.0)
 
 Built from the dict ``compare --format json`` prints (so the numbers agree), plus both
 runs' samples for the overlaid distributions: the baseline filled, the new run as an
@@ -49,7 +49,7 @@ def _row_class(d: Mapping[str, Any]) -> str:
     return ""
 
 
-def comparison_page(
+def comparison_html(
     comparison: Comparison,
     baseline: Report,
     new: Report,
@@ -57,6 +57,8 @@ def comparison_page(
     threshold: float | None = None,
     trace_url: str | None = None,
 ) -> str:
+    """The HTML page of a comparison: both runs' distributions overlaid, each run's p50 and
+    p95 turns drawn; ``trace_url`` (holding ``{trace_id}``) links the trace ids."""
     doc = json.loads(render_comparison(comparison, "json", threshold))
     title = f"rag-otel compare: {doc['baseline']} → {doc['new']}"
     deltas: list[dict[str, Any]] = doc["deltas"]
