@@ -40,7 +40,13 @@ from rag_otel.analysis import clickhouse_sql as q
 from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.first_token import ATTRIBUTES as FIRST_CHUNK_ATTRIBUTES
 from rag_otel.analysis.model import Diagnostics, InputError, Span
-from rag_otel.analysis.readers.common import EVENT_NAMES, ReadState, finish_span
+from rag_otel.analysis.readers.common import (
+    EVENT_NAMES,
+    OTLP_SPAN_KINDS,
+    SPAN_KINDS,
+    ReadState,
+    finish_span,
+)
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, TURN_ROW, Analyzer, Report
 from rag_otel.analysis.store import Aggregate, store_report
 from rag_otel.analysis.whatif import Change
@@ -68,20 +74,11 @@ REQUIRED: Final[dict[str, str]] = {
 }
 """The columns the queries read, and a piece of the type each must have."""
 
-_SPAN_KINDS: Final = {
-    k: i
-    for i, names in enumerate(
-        (
-            ("Unspecified", "SPAN_KIND_UNSPECIFIED"),
-            ("Internal", "SPAN_KIND_INTERNAL"),
-            ("Server", "SPAN_KIND_SERVER"),
-            ("Client", "SPAN_KIND_CLIENT"),
-            ("Producer", "SPAN_KIND_PRODUCER"),
-            ("Consumer", "SPAN_KIND_CONSUMER"),
-        )
-    )
-    for k in names
+_SPAN_KINDS: Final[dict[str | None, int]] = {
+    **OTLP_SPAN_KINDS,
+    **{name.capitalize(): kind for name, kind in SPAN_KINDS.items()},
 }
+"""SpanKind as the exporter writes it: ``Server`` (current) or ``SPAN_KIND_SERVER`` (older)."""
 _ERROR: Final = frozenset(("Error", "STATUS_CODE_ERROR"))
 _FETCH_KEYS: Final = RECOGNITION_KEYS | FIRST_CHUNK_ATTRIBUTES
 
@@ -215,7 +212,7 @@ def close_chdb() -> None:
 
 def connect(target: Target) -> Query:
     """A function running one query and returning its rows; `InputError` when the store
-    cannot be reached or refuses the credentials (checked with ``SELECT 1``)."""
+    cannot be reached or refuses the credentials (when connecting, or at the first query)."""
     if target.embedded:
         if not os.path.isdir(target.path):
             raise InputError(target.label, None, f"no chDB data directory at {target.path}")
@@ -296,16 +293,17 @@ def find_table(query: Query, target: Target) -> str:
     `InputError` naming what exists when there is no such database or table."""
     databases = [r[0] for r in query("SELECT name FROM system.databases ORDER BY name")]
     wanted = [target.database] if target.database else [d for d in DEFAULT_DATABASES]
+    tables: dict[str, list[str]] = {}
     for db in wanted:
         if db not in databases:
             continue
-        tables = [
+        tables[db] = [
             r[0]
             for r in query(
                 f"SELECT name FROM system.tables WHERE database = {q.literal(db)} ORDER BY name"
             )
         ]
-        if target.table in tables:
+        if target.table in tables[db]:
             return db
     if target.database and target.database not in databases:
         raise InputError(
@@ -313,16 +311,7 @@ def find_table(query: Query, target: Target) -> str:
             None,
             f"no database {target.database!r} (databases: {', '.join(databases) or 'none'})",
         )
-    listing = []
-    for db in wanted:
-        if db in databases:
-            names = [
-                r[0]
-                for r in query(
-                    f"SELECT name FROM system.tables WHERE database = {q.literal(db)} ORDER BY name LIMIT 20"
-                )
-            ]
-            listing.append(f"{db}: {', '.join(names) or 'no tables'}")
+    listing = [f"{db}: {', '.join(names[:20]) or 'no tables'}" for db, names in tables.items()]
     where = " or ".join(wanted)
     raise InputError(
         target.label,
@@ -387,25 +376,17 @@ def _filters(
     )
 
 
+_NAME, _TRACES, _SLOWEST, _EXAMPLE = 1, 13, 14, 15
+"""Columns of `clickhouse_sql.aggregate_sql`'s rows read by position: the stage name (its
+hash), the sampled trace ids and the slowest turn's trace (turn row), a trace holding the
+stage (stage rows)."""
+
+
 def _aggregate(row: tuple[Any, ...]) -> Aggregate:
-    (
-        _,
-        name,
-        kind,
-        sources,
-        count,
-        errors,
-        mean,
-        quantiles,
-        mx,
-        turns,
-        offset,
-        offsets,
-        sample,
-        _traces,
-        _slowest,
-        _example,
-    ) = row
+    """A row's statistics (columns 1 to 12 of `clickhouse_sql.aggregate_sql`)."""
+    (name, kind, sources, count, errors, mean, quantiles, mx, turns, offset, offsets, sample) = row[
+        _NAME:_TRACES
+    ]
     return Aggregate(
         name=str(name),
         count=int(count),
@@ -454,7 +435,7 @@ def _stage_names(
     the names the fetched spans were recognised with, hashed in the store (each row's
     example trace is among those spans, and the SQL and Python rules are tested equal);
     any hash still unnamed, from the classification over the table."""
-    hashes = {int(r[1]) for r in stage_rows}
+    hashes = {int(r[_NAME]) for r in stage_rows}
     named: dict[int, str] = {}
     if seen:
         named = {int(h): str(n) for n, h in query(q.hash_names_sql(sorted(seen)))}
@@ -480,15 +461,11 @@ def analyze_clickhouse(
     ``what_if`` is predicted on the sampled turn trees, like the critical path."""
     target = parse_url(url)
     query = connect(target)
-    query("SELECT 1")
-    database = q.identifier(find_table(query, target))[1:-1]
+    database = find_table(query, target)  # the URL's database was checked by `parse_url`
     described = schema(query, target, database)
     filters = _filters(target, url, since, until, service, limit)
     size = sample if sample is not None else int(target.params.get("sample", DEFAULT_SAMPLE))
     rows = query(q.aggregate_sql(database, target.table, filters, size, hashed=True))
-    stage_rows = [r for r in rows if int(r[0]) == q.ROW_STAGE]
-    turns = [r for r in rows if int(r[0]) == q.ROW_TURN]
-    firsts = [r for r in rows if int(r[0]) == q.ROW_FIRST_TOKEN]
     if not rows:
         raise InputError(
             target.label,
@@ -496,23 +473,25 @@ def analyze_clickhouse(
             f"expected trace data, found no spans in {database}.{target.table}"
             + (" for these filters" if filters != q.Filters() else ""),
         )
-    none = Aggregate(TURN_ROW, 0, 0, 0, None, (0, 0, 0, 0), None)
-    turn = dataclasses.replace(_aggregate(turns[0]), name=TURN_ROW) if turns else none
+    stage_rows = [r for r in rows if int(r[0]) == q.ROW_STAGE]
+    turn_row = next((r for r in rows if int(r[0]) == q.ROW_TURN), None)
+    first_row = next((r for r in rows if int(r[0]) == q.ROW_FIRST_TOKEN), None)
+    turn = Aggregate.empty(TURN_ROW)
+    trace_ids: list[str] = []
+    if turn_row is not None:
+        turn = dataclasses.replace(_aggregate(turn_row), name=TURN_ROW)
+        trace_ids = sorted({str(t) for t in turn_row[_TRACES]} | {str(turn_row[_SLOWEST])})
     first = None
-    if firsts:
-        found = _aggregate(firsts[0])
+    if first_row is not None:
+        found = _aggregate(first_row)
         first = dataclasses.replace(found, name=FIRST_TOKEN_ROW, turns=found.count, source=None)
-    trace_ids = sorted(
-        {str(t) for t in (turns[0][13] if turns else [])}
-        | ({str(turns[0][14])} if turns else set())
-    )
     diagnostics = diagnostics if diagnostics is not None else Diagnostics()
     analyzer = Analyzer(diagnostics=diagnostics, what_if=what_if)
     state = ReadState(target.label, diagnostics)
     # the sampled traces feed the analyzer; with them come a trace of each stage (its
     # `example`), whose spans name the stage rows' hashes
     sampled = set(trace_ids)
-    fetch = sorted(sampled | {str(r[15]) for r in stage_rows})
+    fetch = sorted(sampled | {str(r[_EXAMPLE]) for r in stage_rows})
     seen: set[str] = set()
     for chunk in range(0, len(fetch), FETCH_TRACES):
         ids = fetch[chunk : chunk + FETCH_TRACES]
@@ -523,7 +502,7 @@ def analyze_clickhouse(
         seen.update(s.stage for s in spans if s.stage is not None)
         analyzer.feed([s for s in spans if s.trace_id in sampled])
     named = _stage_names(query, database, target.table, filters, stage_rows, seen)
-    stages = [dataclasses.replace(_aggregate(r), name=named[int(r[1])]) for r in stage_rows]
+    stages = [dataclasses.replace(_aggregate(r), name=named[int(r[_NAME])]) for r in stage_rows]
     label = (
         f"{target.label.rstrip('/')}/{database}.{target.table}"
         if not target.embedded

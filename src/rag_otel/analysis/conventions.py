@@ -395,11 +395,7 @@ def classify_span(span: Span, attributes: Mapping[str, Any]) -> None:
         text = json_text(value) if convention.json_values else str(value)
         if key != SPAN_NAME:
             text = text.lower()
-        rule = (
-            convention.rule(text)
-            if convention.patterns
-            else convention.rules.get(text, convention.default)
-        )
+        rule = convention.rule(text)
         if rule is None:
             continue
         if rule.kind is None:

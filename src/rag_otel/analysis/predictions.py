@@ -131,6 +131,7 @@ class Predictions:
 
     def __init__(self, changes: Sequence[Change] = (), *, default: bool = True) -> None:
         self.changes = list(changes)
+        self._named = [(change, change.stages) for change in self.changes]  # stages once
         self.default = default
         self._kept: dict[str, _Kept] = {}
         self._faster: dict[str, Change] = {}
@@ -163,8 +164,8 @@ class Predictions:
         if not self.changes:
             return
         duration = turn.duration_ns
-        for change in self.changes:
-            if not any(s in turn.stages for s in change.stages):
+        for change, named in self._named:
+            if not any(s in turn.stages for s in named):
                 continue
             if plan is None:
                 plan = Plan(turn)
@@ -362,7 +363,7 @@ class Predictions:
                 kept.turn.append(turn_ns)
             return
         changed_turn = turn_ns != duration
-        changed_first = first_token_at is not None and first_ns is not None and first_ns != first
+        changed_first = first_ns is not None and first_ns != first
         if not changed_turn and not changed_first:
             return
         kept = self._kept.get(key)

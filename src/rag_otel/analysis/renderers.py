@@ -220,7 +220,8 @@ def print_table(report: Report, console: Console) -> None:
         wi.add_column("change", key=True, justify="left", style="bold")
         for col in what_if_columns(report):
             wi.add_column(col)
-        chosen = f"{report.verdict.stage}=0.5" if report.verdict.saving is not None else None
+        saving = report.verdict.saving
+        chosen = saving.change if saving is not None else None
         for cells in what_if_rows(report):
             wi.add_row(*cells, style="bold green" if cells[0] == chosen else None)
         wi.print(console)
@@ -456,7 +457,7 @@ def print_comparison(c: Comparison, console: Console, threshold: float | None = 
         table.add_column(h, key=h in _DELTA_KEYS, justify="left" if h in _DELTA_KEYS else "right")
     for d in c.deltas:
         style = None
-        if threshold is not None and d.is_regression(threshold):
+        if _regression(d, threshold):
             style = "bold red"
         elif d.ci_high_pct < 0:
             style = "green"

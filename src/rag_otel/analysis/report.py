@@ -304,11 +304,13 @@ class Analyzer:
                 if acc is None:
                     acc = stages[name] = _StageAcc()
                 acc.turns += 1
-            orders: Orders = {}  # the children's order, sorted once for both walks
+            streamed = turn.first_chunks is not None
+            # the children's order, sorted once for both walks (one walk: nothing to keep)
+            orders: Orders | None = {} if streamed else None
             self._attributions.append(attribute(turn, orders))
             self._exemplars.offer(turn)
             self._span_time(turn.root.start, turn.root.end)
-            first = self._add_first_token(turn, orders) if turn.first_chunks is not None else None
+            first = self._add_first_token(turn, orders) if streamed else None
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
@@ -320,7 +322,7 @@ class Analyzer:
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
 
-    def _add_first_token(self, turn: Turn, orders: Orders) -> tuple[int, int] | None:
+    def _add_first_token(self, turn: Turn, orders: Orders | None) -> tuple[int, int] | None:
         """(its index among the times to first token, the time in ns), or None."""
         found = attribute_first_token(turn, orders)
         if found is None:
@@ -426,9 +428,7 @@ class Analyzer:
             attribution.at_p50,
             attribution.at_p95,
             first_token=first_token_attribution.overall,
-            savings=[w for w in what_if if w.stage is not None]
-            if self._predictions.default
-            else None,
+            savings=what_if if self._predictions.default else None,
         )
         samples = {name: acc.durations for name, acc in order}
         samples[TURN_ROW] = durations

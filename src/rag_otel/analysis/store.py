@@ -44,6 +44,11 @@ class Aggregate:
     sample: Sequence[int] = ()
     """A bounded sample of the durations (ns), for `compare` and plots."""
 
+    @classmethod
+    def empty(cls, name: str) -> Aggregate:
+        """The statistics of a row the store returned none of (no turn, no first token)."""
+        return cls(name, 0, 0, 0, None, (0, 0, 0, 0), None)
+
     def stats(self, turns: int | None = None) -> LatencyStats:
         timed = self.count if self.mean_ns is not None else 0
         ms = [None if timed == 0 else q / _NS_PER_MS for q in self.quantiles_ns]
@@ -85,9 +90,7 @@ def store_report(
     samples: dict[str, array[int]] = {a.name: array("q", a.sample) for a in ordered}
     samples[TURN_ROW] = array("q", turn.sample)
     samples[FIRST_TOKEN_ROW] = array("q", first_token.sample if first_token else ())
-    ft = (first_token or Aggregate(FIRST_TOKEN_ROW, 0, 0, 0, None, (0, 0, 0, 0), None)).stats(
-        turns=turn.count
-    )
+    ft = (first_token or Aggregate.empty(FIRST_TOKEN_ROW)).stats(turns=turn.count)
     return dataclasses.replace(
         report,
         stages=[a.stats() for a in ordered],

@@ -295,13 +295,9 @@ class Plan:
         """(stage, turn duration, time to first token) for each stage of the turn made
         `factor` times as long, on its own: the default table's question, in one call."""
         out: list[tuple[str, int, int | None]] = []
-        if self._chunks:
-            for stage in self._outer:
-                duration, first = self.predict(Change(stage, (Scale(stage, factor),)))
-                out.append((stage, duration, first))
-            return out
         durations, parents = self._durations, self._parents
-        levels = self._levels_at(0) if len(self._kids[0]) > 1 else None
+        # with a first chunk, every change goes through `predict` (it moves the chunk too)
+        levels = self._levels_at(0) if len(self._kids[0]) > 1 and not self._chunks else None
         for stage, nodes in self._outer.items():
             node = nodes[0]
             if levels is not None and len(nodes) == 1 and node > 0 and parents[node] == 0:

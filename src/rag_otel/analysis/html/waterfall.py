@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 from rag_otel.analysis.critical_path import critical_path, first_token_path
 from rag_otel.analysis.exemplars import Exemplar
+from rag_otel.analysis.html.charts import UNTRACED_COLOUR
+from rag_otel.analysis.readers.common import SPAN_KINDS
 from rag_otel.analysis.tables import ms_text
 from rag_otel.analysis.traces import Node, Turn
 
@@ -36,8 +38,7 @@ ATTRIBUTE_BUDGET = 60_000
 MAX_VALUE = 300
 """Characters of one attribute value shown."""
 TRACE_ID_FIELD = "{trace_id}"
-_SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
-_NO_STAGE_COLOUR = "#9aa0a6"
+_SPAN_KINDS = tuple(SPAN_KINDS)  # names by the model's kind constants, 0 to 5
 
 
 def trace_link(template: str | None, trace_id: str) -> str | None:
@@ -135,7 +136,7 @@ def _waterfall(
     rows = _rows(root)
     budget = ATTRIBUTE_BUDGET
     for node, depth in rows[:MAX_ROWS]:
-        colour = colours.get(node.key or "", _NO_STAGE_COLOUR)
+        colour = colours.get(node.key or "", UNTRACED_COLOUR)
         spent, details = _details(node, t0, budget)
         budget -= spent
         out.append(
