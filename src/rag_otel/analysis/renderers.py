@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rag_otel.analysis.compare import Comparison, Delta
 from rag_otel.analysis.critical_path import Shares
@@ -131,36 +131,38 @@ def _what_if_footer(report: Report) -> list[str]:
     ]
 
 
-def warning_lines(report: Report) -> list[str]:
-    """The warnings summary: one line per diagnostic code, with its first example."""
-    d = report.diagnostics
+def warning_lines(doc: Mapping[str, Any]) -> list[str]:
+    """The warnings summary of a report's dict (`Report.to_dict`): one line per diagnostic
+    code, with its first example (the terminal, markdown and the HTML page)."""
     lines = []
-    for code, n in sorted(d.counts.items(), key=lambda kv: (-kv[1], kv[0])):
+    warnings: Mapping[str, Any] = doc.get("warnings") or {}
+    for code, w in sorted(warnings.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
         what = WARNINGS.get(code, "")
-        line = f"{n} x {code}" + (f": {what}" if what else "")
-        examples = d.examples.get(code)
-        if examples:
-            line += f" (e.g. {examples[0]})"
+        line = f"{w['count']} x {code}" + (f": {what}" if what else "")
+        if w.get("examples"):
+            line += f" (e.g. {w['examples'][0]})"
         lines.append(line)
     return lines
 
 
-def _footer(report: Report) -> list[str]:
-    half = 100 * report.attribution.band_half_width
+def footer_lines(doc: Mapping[str, Any]) -> list[str]:
+    """The notes under a report, from its dict (`Report.to_dict`): the terminal's footer
+    and the HTML page's "About this report"."""
+    half = 100 * doc["critical_path"]["band_half_width"]
     lines = [
-        f"times in ms; percentiles: {report.percentile_method}",
+        f"times in ms; percentiles: {doc['percentile_method']}",
         f"p50 / p95 turns: the turns ranked within ±{half:g} percentile points of p50 / p95",
     ]
-    ft = report.first_token
+    ft = doc.get("first_token")
     if ft is not None:
-        missing = max(0, ft.turns - ft.timed)
+        missing = max(0, ft["turns"] - ft["timed"])
         lines.append(
             f"{FIRST_TOKEN_ROW}: from a turn's start to its first streamed chunk; "
-            f"{ft.timed} of {ft.turns} turns have one"
+            f"{ft['timed']} of {ft['turns']} turns have one"
             + (f" ({missing} streamed nothing: no time to first token)" if missing else "")
         )
-    if report.sample is not None:
-        sample = report.sample
+    sample = doc.get("critical_path_sample")
+    if sample is not None:
         lines.append(
             f"critical path, verdict and first-token attribution on a sample of "
             f"{sample['traces']:,} traces ({sample['turns']:,} of {sample['of_turns']:,} turns); "
@@ -232,13 +234,14 @@ def print_table(report: Report, console: Console) -> None:
         console.print(line, highlight=False)
     for line in report.suggestions:
         console.print(f"[cyan]{line}[/cyan]", highlight=False)
-    warnings = warning_lines(report)
+    doc = report.to_dict()
+    warnings = warning_lines(doc)
     if warnings:
         console.print(f"[yellow]warnings ({sum(report.diagnostics.counts.values())}):[/yellow]")
         for line in warnings:
             # soft_wrap: file paths and span ids in the examples stay whole
             console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
-    for line in [*_footer(report), *_what_if_footer(report)]:
+    for line in [*footer_lines(doc), *_what_if_footer(report)]:
         console.print(line, style="dim", highlight=False)
 
 
@@ -381,10 +384,11 @@ def render_markdown(report: Report) -> str:
         out += ["| " + " | ".join(cells) + " |" for cells in what_if_rows(report)]
     out += ["", *(f"**{line}**" if i == 0 else line for i, line in enumerate(report.verdict.lines))]
     out += [f"- {line}" for line in report.suggestions]
-    warnings = warning_lines(report)
+    doc = report.to_dict()
+    warnings = warning_lines(doc)
     if warnings:
         out += ["", "Warnings:", "", *(f"- {line}" for line in warnings)]
-    out += ["", *(f"_{line}_  " for line in [*_footer(report), *_what_if_footer(report)])]
+    out += ["", *(f"_{line}_  " for line in [*footer_lines(doc), *_what_if_footer(report)])]
     return "\n".join(out) + "\n"
 
 
@@ -412,11 +416,12 @@ def _renderer(renderers: Mapping[str, _R], fmt: str) -> _R:
 
 # --- comparisons (rag-otel compare) ----------------------------------------------------------
 
-_DELTA_HEADER = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
+DELTA_HEADER = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
 _DELTA_KEYS = ("stage", "q")  # repeated in each part when the table is split
 
 
-def _delta_cells(d: Delta) -> list[str]:
+def delta_cells(d: Delta) -> list[str]:
+    """One comparison row's cells, as every format prints them (`DELTA_HEADER`)."""
     return [
         d.stage,
         d.quantile,
@@ -453,21 +458,21 @@ def comparison_lines(c: Comparison, threshold: float | None) -> list[str]:
 
 def print_comparison(c: Comparison, console: Console, threshold: float | None = None) -> None:
     table = FitTable(f"{c.baseline} → {c.new}", title_style=TITLE_STYLE)
-    for h in _DELTA_HEADER:
+    for h in DELTA_HEADER:
         table.add_column(h, key=h in _DELTA_KEYS, justify="left" if h in _DELTA_KEYS else "right")
     for d in c.deltas:
         style = None
-        if _regression(d, threshold):
+        if is_regression(d, threshold):
             style = "bold red"
         elif d.ci_high_pct < 0:
             style = "green"
-        table.add_row(*_delta_cells(d), style=style)
+        table.add_row(*delta_cells(d), style=style)
     table.print(console)
     for line in comparison_lines(c, threshold):
         console.print(line, highlight=False, markup=False)
 
 
-def _regression(d: Delta, threshold: float | None) -> bool:
+def is_regression(d: Delta, threshold: float | None) -> bool:
     return threshold is not None and d.is_regression(threshold)
 
 
@@ -475,17 +480,21 @@ def comparison_table(c: Comparison, threshold: float | None = None, width: int =
     return _captured(lambda console: print_comparison(c, console, threshold), width)
 
 
-def comparison_json(c: Comparison, threshold: float | None = None) -> str:
-    doc = {
+def comparison_dict(c: Comparison, threshold: float | None = None) -> dict[str, Any]:
+    """What ``compare --format json`` prints (the HTML page embeds the same)."""
+    return {
         "baseline": c.baseline,
         "new": c.new,
         "method": c.method,
         "threshold_pct": threshold,
-        "deltas": [{**asdict(d), "regression": _regression(d, threshold)} for d in c.deltas],
+        "deltas": [{**asdict(d), "regression": is_regression(d, threshold)} for d in c.deltas],
         "only_in_baseline": c.only_in_baseline,
         "only_in_new": c.only_in_new,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def comparison_json(c: Comparison, threshold: float | None = None) -> str:
+    return json.dumps(comparison_dict(c, threshold), indent=2, ensure_ascii=False) + "\n"
 
 
 def comparison_csv(c: Comparison, threshold: float | None = None) -> str:
@@ -494,15 +503,15 @@ def comparison_csv(c: Comparison, threshold: float | None = None) -> str:
     fields: Sequence[str] = list(Delta.__dataclass_fields__)
     w.writerow([*fields, "regression"])
     for d in c.deltas:
-        w.writerow([*(getattr(d, f) for f in fields), _regression(d, threshold)])
+        w.writerow([*(getattr(d, f) for f in fields), is_regression(d, threshold)])
     return buf.getvalue()
 
 
 def comparison_markdown(c: Comparison, threshold: float | None = None) -> str:
     out = [f"## {c.baseline} → {c.new}", ""]
-    out.append("| " + " | ".join(_DELTA_HEADER) + " |")
-    out.append("|---|---|" + "---:|" * (len(_DELTA_HEADER) - 2))
-    out += ["| " + " | ".join(_delta_cells(d)) + " |" for d in c.deltas]
+    out.append("| " + " | ".join(DELTA_HEADER) + " |")
+    out.append("|---|---|" + "---:|" * (len(DELTA_HEADER) - 2))
+    out += ["| " + " | ".join(delta_cells(d)) + " |" for d in c.deltas]
     out += ["", *comparison_lines(c, threshold)]
     return "\n".join(out) + "\n"
 

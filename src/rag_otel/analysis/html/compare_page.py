@@ -10,41 +10,31 @@ its p50 and p95 exemplar turns (one colour per stage across the page).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from rag_otel.analysis.compare import Comparison
+from rag_otel.analysis.compare import Comparison, Delta
 from rag_otel.analysis.html.charts import Axis, DistRow, colour, distributions
 from rag_otel.analysis.html.page import document, paragraphs, table
 from rag_otel.analysis.html.report_page import WATERFALL_NOTE, stage_colours
 from rag_otel.analysis.html.waterfall import waterfalls
-from rag_otel.analysis.renderers import comparison_lines, render_comparison
+from rag_otel.analysis.renderers import (
+    DELTA_HEADER,
+    comparison_dict,
+    comparison_lines,
+    delta_cells,
+    is_regression,
+)
 from rag_otel.analysis.report import Report
-from rag_otel.analysis.tables import ms_text
 
 EXEMPLARS = ("p50", "p95")
 """The exemplar turns drawn for each run."""
-DELTA_HEADERS = ("stage", "q", "baseline ms", "new ms", "change", "CI", "n base/new")
 
 
-def delta_row(d: Mapping[str, Any]) -> list[str]:
-    return [
-        str(d["stage"]),
-        str(d["quantile"]),
-        ms_text(d["baseline_ms"]),
-        ms_text(d["new_ms"]),
-        f"{d['change_pct']:+.1f}%",
-        f"[{d['ci_low_pct']:+.1f}%, {d['ci_high_pct']:+.1f}%]",
-        f"{d['baseline_n']}/{d['new_n']}",
-    ]
-
-
-def _row_class(d: Mapping[str, Any]) -> str:
-    if d.get("regression"):
+def _row_class(d: Delta, threshold: float | None) -> str:
+    if is_regression(d, threshold):
         return "regression"
-    if d["ci_high_pct"] < 0:
+    if d.ci_high_pct < 0:
         return "faster"
     return ""
 
@@ -59,7 +49,7 @@ def comparison_html(
 ) -> str:
     """The HTML page of a comparison: both runs' distributions overlaid, each run's p50 and
     p95 turns drawn; ``trace_url`` (holding ``{trace_id}``) links the trace ids."""
-    doc = json.loads(render_comparison(comparison, "json", threshold))
+    doc = comparison_dict(comparison, threshold)
     title = f"rag-otel compare: {doc['baseline']} → {doc['new']}"
     deltas: list[dict[str, Any]] = doc["deltas"]
     body = [
@@ -67,9 +57,9 @@ def comparison_html(
         f'<div class="verdict">{paragraphs(comparison_lines(comparison, threshold))}</div>',
         "<h2>p50 and p95 change per stage</h2>",
         table(
-            DELTA_HEADERS,
-            [delta_row(d) for d in deltas],
-            row_classes=[_row_class(d) for d in deltas],
+            DELTA_HEADER,
+            [delta_cells(d) for d in comparison.deltas],
+            row_classes=[_row_class(d, threshold) for d in comparison.deltas],
             left=2,
         ),
         '<p class="dim">red: a regression (slower by more than the threshold, interval above '

@@ -26,7 +26,7 @@ from rag_otel.analysis.html.charts import (
 )
 from rag_otel.analysis.html.page import document, legend, paragraphs, table
 from rag_otel.analysis.html.waterfall import waterfalls
-from rag_otel.analysis.renderers import WARNINGS
+from rag_otel.analysis.renderers import footer_lines, warning_lines
 from rag_otel.analysis.report import FIRST_TOKEN_ROW, REMAINDER_ROW
 from rag_otel.analysis.tables import ms_text
 
@@ -152,35 +152,12 @@ def _headline(doc: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def warning_items(doc: Mapping[str, Any]) -> list[str]:
-    """The warnings summary as the terminal prints it: count, code, meaning, first example."""
-    warnings: Mapping[str, Any] = doc.get("warnings") or {}
-    items = []
-    for code, w in sorted(warnings.items(), key=lambda kv: (-kv[1]["count"], kv[0])):
-        what = WARNINGS.get(code, "")
-        line = f"{w['count']} x {code}" + (f": {what}" if what else "")
-        if w.get("examples"):
-            line += f" (e.g. {w['examples'][0]})"
-        items.append(line)
-    return items
-
-
 def about_lines(doc: Mapping[str, Any]) -> list[str]:
     lines = [f"inputs: {', '.join(doc['sources']) or '-'}"]
     span = doc.get("time_range")
     if span:
         lines.append(f"time range: {span['start']} to {span['end']}")
-    lines.append(f"times in ms; percentiles: {doc['percentile_method']}")
-    half = 100 * doc["critical_path"]["band_half_width"]
-    lines.append(
-        f"p50 / p95 turns: the turns ranked within ±{half:g} percentile points of p50 / p95"
-    )
-    ft = doc.get("first_token")
-    if ft is not None:
-        lines.append(
-            f"{FIRST_TOKEN_ROW}: from a turn's start to its first streamed chunk; "
-            f"{ft['timed']} of {ft['turns']} turns have one"
-        )
+    lines += footer_lines(doc)
     if doc.get("all_spans"):
         lines.append("every span counted as a stage (--all-spans)")
     return lines
@@ -253,7 +230,7 @@ def report_page(
     else:
         body.append('<p class="dim">no turn trees in this source (percentiles only)</p>')
 
-    warnings = warning_items(doc)
+    warnings = warning_lines(doc)
     if warnings:
         body.append(f"<h2>Warnings ({sum(w['count'] for w in doc['warnings'].values())})</h2>")
         body.append(
