@@ -163,13 +163,10 @@ class Report:
 
 
 def _iso_range(span: tuple[int, int]) -> dict[str, str]:
-    from datetime import datetime, timezone
+    """The report's time range in RFC 3339 to the microsecond (`isotime.rfc3339`, cut)."""
+    from rag_otel.analysis.isotime import rfc3339
 
-    def iso(ns: int) -> str:
-        t = datetime.fromtimestamp(ns // 1_000_000_000, tz=timezone.utc)
-        return t.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 1_000_000_000 // 1000:06d}Z"
-
-    return {"start": iso(span[0]), "end": iso(span[1])}
+    return {"start": rfc3339(span[0])[:-4] + "Z", "end": rfc3339(span[1])[:-4] + "Z"}
 
 
 def _stats_dict(s: LatencyStats) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from rag_otel.analysis.model import Diagnostics, InputError
 from rag_otel.analysis.overrides import KindMap
+from rag_otel.analysis.prometheus import PREFIX as PROMETHEUS
 from rag_otel.analysis.report import Report
 from rag_otel.analysis.whatif import Change
 
@@ -127,7 +128,7 @@ def _clickhouse(sources: Sequence[str], o: Options) -> Report:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("prometheus", ("prometheus+",), _prometheus, False, True, "prometheus+http://"),
+    Source("prometheus", (PROMETHEUS,), _prometheus, False, True, f"{PROMETHEUS}http://"),
     Source(
         "clickhouse",
         ("clickhouse://", "chdb://"),
