@@ -53,7 +53,8 @@ def test_the_exporters_keys_are_known(tmp_path: Path, key: str, ok: bool) -> Non
         assert errors == []
     else:
         assert errors == [
-            f"exporter 'clickhouse/main' has no setting '{key}' (the clickhouse exporter knows: "
+            f"exporter 'clickhouse/main': '{key}' is not one of its settings (the Collector "
+            "refuses invalid keys; it knows: "
             "async_insert, auth, cluster_name, compress, connection_params, create_schema, "
             "database, endpoint, json, logs_table_name, metrics_table_name, metrics_tables, "
             "password, profiles_table_name, retry_on_failure, sending_queue, table_engine, "

@@ -108,28 +108,6 @@ EXTENSIONS: Final = frozenset(
     }
 )  # fmt: skip
 
-# Configuration keys of the components whose keys the check knows (an unknown key is an error:
-# the Collector refuses the whole config at start). `clickhouse`: exporter/clickhouseexporter
-# config.schema.yaml (its properties, plus exporterhelper's timeout and configretry's
-# retry_on_failure that it squashes in) and config_auth.go (auth).
-KEYS: Final[dict[Kind, dict[str, frozenset[str]]]] = {
-    "receivers": {},
-    "processors": {},
-    "exporters": {
-        "clickhouse": frozenset(
-            {
-                "async_insert", "auth", "cluster_name", "compress", "connection_params",
-                "create_schema", "database", "endpoint", "json", "logs_table_name",
-                "metrics_table_name", "metrics_tables", "password", "profiles_table_name",
-                "retry_on_failure", "sending_queue", "table_engine", "timeout", "tls",
-                "traces_table_name", "ttl", "username",
-            }
-        ),
-    },
-    "connectors": {},
-    "extensions": {},
-}  # fmt: skip
-
 ALLOWED: Final[dict[Kind, frozenset[str]]] = {
     "receivers": RECEIVERS,
     "processors": PROCESSORS,

@@ -122,23 +122,6 @@ def check_collector(model: CollectorModel, *, jaeger: bool = False) -> list[Find
                     )
                 )
 
-    # configuration keys, for the components whose keys are known
-    for kind in comp.KINDS:
-        for cid, body in model.bodies.get(kind, {}).items():
-            keys = comp.KEYS[kind].get(comp.component_type(cid))
-            if keys is None or jaeger:
-                continue
-            for key, knode, _ in items(body.node):
-                if key not in keys:
-                    found.append(
-                        _finding(
-                            Ref(body.doc, knode),
-                            "error",
-                            f"{kind[:-1]} '{cid}' has no setting '{key}' (the "
-                            f"{comp.component_type(cid)} {kind[:-1]} knows: {', '.join(sorted(keys))})",
-                        )
-                    )
-
     # pipelines
     used: dict[str, set[str]] = {kind: set() for kind in comp.KINDS}
     connector_as_exporter: set[str] = set()

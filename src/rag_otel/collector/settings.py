@@ -84,6 +84,36 @@ SETTINGS: Final[dict[tuple[str, str], Block]] = {
         durations=frozenset({"timeout"}),
         blocks=_EXPORTER_BLOCKS,
     ),
+    # exporter/clickhouseexporter config.schema.yaml (its properties, plus exporterhelper's
+    # timeout and configretry's retry_on_failure that it squashes in) and config_auth.go (auth)
+    ("exporters", "clickhouse"): Block(
+        keys=frozenset(
+            {
+                "async_insert",
+                "auth",
+                "cluster_name",
+                "compress",
+                "connection_params",
+                "create_schema",
+                "database",
+                "endpoint",
+                "json",
+                "logs_table_name",
+                "metrics_table_name",
+                "metrics_tables",
+                "password",
+                "profiles_table_name",
+                "table_engine",
+                "traces_table_name",
+                "ttl",
+                "username",
+            }
+        )
+        | _HELPER
+        | {"tls"},
+        durations=frozenset({"timeout"}),
+        blocks=_EXPORTER_BLOCKS,
+    ),
     ("processors", "batch"): Block(
         keys=frozenset(
             {
@@ -138,7 +168,8 @@ def _check_block(path: str, where: str, node: Node, block: Block, found: list[Fi
                     path,
                     line_of(knode),
                     "error",
-                    f"{where}: '{key}' is not one of its settings (the Collector refuses invalid keys)",
+                    f"{where}: '{key}' is not one of its settings (the Collector refuses "
+                    f"invalid keys; it knows: {', '.join(sorted(block.keys))})",
                 )
             )
             continue
