@@ -10,7 +10,8 @@ import pytest
 
 from netutil import free_port
 from rag_otel.analysis.model import InputError
-from rag_otel.analysis.prometheus import analyze_prometheus, is_prometheus_source
+from rag_otel.analysis.prometheus import analyze_prometheus
+from rag_otel.analysis.sources import source_of
 from rag_otel.cli import main
 
 
@@ -50,8 +51,8 @@ def test_closed_port_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_source_spelling() -> None:
-    assert is_prometheus_source("prometheus+http://127.0.0.1:9090")
-    assert not is_prometheus_source("http://127.0.0.1:16686")
+    assert source_of("prometheus+http://127.0.0.1:9090").name == "prometheus"
+    assert source_of("http://127.0.0.1:16686").name == "spans"
     with pytest.raises(InputError, match="is not before --until"):
         analyze_prometheus(
             "prometheus+http://127.0.0.1:1",

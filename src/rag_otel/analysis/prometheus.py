@@ -119,10 +119,6 @@ NO_TRACES_LINE: Final = (
 )
 
 
-def is_prometheus_source(source: object) -> bool:
-    return isinstance(source, str) and source.startswith(PREFIX)
-
-
 class _Api:
     """``GET /api/v1/query`` through the analysis's HTTP client (`readers.http_get`);
     every failure becomes one InputError naming the source."""
