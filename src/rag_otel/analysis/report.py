@@ -28,10 +28,8 @@ from typing import Any
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     Attribution,
-    Orders,
     Shares,
-    attribute,
-    attribute_first_token,
+    attribute_turn,
     rank_order,
     shares,
     turns_near,
@@ -231,6 +229,8 @@ class Analyzer:
         self._first_token_errors = 0
         self._first_token_attributions: list[Attribution] = []
         self._exemplars = ExemplarPool()
+        self._kinds_known: set[str] = set()
+        """Stages whose kind and source are set (from `Trace.first_spans`)."""
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._predictions = Predictions(what_if, default=default_what_if)
@@ -269,10 +269,13 @@ class Analyzer:
                 )
 
     def add(self, trace: Trace) -> None:
+        """Count one built trace in: its stage samples, then each turn (its duration, both
+        critical paths, exemplar, what-if predictions). Once per trace: kept lean."""
         stages = self._stages
         for name, duration, error, _turn, offset in trace.samples:
-            acc = stages.get(name)
-            if acc is None:
+            try:
+                acc = stages[name]
+            except KeyError:
                 acc = stages[name] = _StageAcc()
             acc.count += 1
             if duration is not None:
@@ -282,36 +285,51 @@ class Analyzer:
             if offset is not None:
                 acc.offset_n += 1
                 acc.offset_sum += offset
-        for name, span in trace.first_spans.items():
-            acc = stages[name]
-            if acc.kind is None:
-                info = stage_info(span)
-                acc.kind = info.kind
-                acc.source = info.source
-        self._turn_count += len(trace.turns) + len(trace.incomplete_turns)
-        predictions = self._predictions
-        for turn in trace.turns:
+        first_spans = trace.first_spans
+        if not first_spans.keys() <= self._kinds_known:
+            self._learn_kinds(first_spans)
+        turns = trace.turns
+        self._turn_count += len(turns) + len(trace.incomplete_turns)
+        predictions, durations, attributions = (
+            self._predictions,
+            self._turn_durations,
+            self._attributions,
+        )
+        for turn in turns:
             self._turn_sources[turn.source] += 1
-            at = len(self._turn_durations)
-            self._turn_durations.append(turn.duration_ns)
+            at = len(durations)
+            root = turn.root
+            start, end = root.start, root.end
+            durations.append(end - start)
             if turn.span.error:
                 self._turn_errors += 1
+            if not turn.stages <= stages.keys():  # (build_trace samples each: not met)
+                for name in turn.stages - stages.keys():
+                    stages[name] = _StageAcc()
             for name in turn.stages:
-                acc = stages.get(name)
-                if acc is None:
-                    acc = stages[name] = _StageAcc()
-                acc.turns += 1
-            streamed = turn.first_chunks is not None
-            # the children's order, sorted once for both walks (one walk: nothing to keep)
-            orders: Orders | None = {} if streamed else None
-            self._attributions.append(attribute(turn, orders))
+                stages[name].turns += 1
+            plain, first_token = attribute_turn(turn)
+            attributions.append(plain)
             self._exemplars.offer(turn)
-            self._span_time(turn.root.start, turn.root.end)
-            first = self._add_first_token(turn, orders) if streamed else None
+            if self._first_ns is None or start < self._first_ns:
+                self._first_ns = start
+            if self._last_ns is None or end > self._last_ns:
+                self._last_ns = end
+            first = None if first_token is None else self._add_first_token(turn, first_token)
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _learn_kinds(self, first_spans: dict[str, Span]) -> None:
+        """Each stage's kind and source, from the first trace that has it."""
+        for name, span in first_spans.items():
+            acc = self._stages[name]
+            if acc.kind is None:
+                info = stage_info(span)
+                acc.kind = info.kind
+                acc.source = info.source
+            self._kinds_known.add(name)
 
     def _span_time(self, start: int, end: int) -> None:
         if self._first_ns is None or start < self._first_ns:
@@ -319,11 +337,8 @@ class Analyzer:
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
 
-    def _add_first_token(self, turn: Turn, orders: Orders | None) -> tuple[int, int] | None:
-        """(its index among the times to first token, the time in ns), or None."""
-        found = attribute_first_token(turn, orders)
-        if found is None:
-            return None
+    def _add_first_token(self, turn: Turn, found: Attribution) -> tuple[int, int]:
+        """(its index among the times to first token, the time in ns)."""
         at = len(self._first_tokens)
         self._first_tokens.append(found.duration_ns)
         self._first_token_attributions.append(found)
