@@ -35,12 +35,16 @@ from dataclasses import dataclass
 from itertools import pairwise
 from operator import attrgetter
 
+import msgspec
+
 from rag_otel.analysis.traces import Node, Turn
 
 
-@dataclass(slots=True)
-class Attribution:
-    """One turn's critical path: nanoseconds charged per stage, and the untraced remainder."""
+class Attribution(msgspec.Struct, gc=False):
+    """One turn's critical path: nanoseconds charged per stage, and the untraced remainder.
+
+    A msgspec ``Struct`` (built in C: two per turn), untracked by the garbage collector:
+    it holds no cycle."""
 
     duration_ns: int
     charges: dict[str, int]
@@ -76,11 +80,11 @@ def attribute_turn(turn: Turn) -> tuple[Attribution, Attribution | None]:
         kids = _by_end(kids)
     charges: dict[str, int] = {}
     plain = Attribution(hi - lo, charges, _walk_flat(kids, lo, hi, None, charges))
-    found = None if turn.first_chunks is None else first_token_path(turn)
+    found = None if turn.first_chunks is None else _first_chunk(turn)
     if found is None:
         return plain, None
-    chain, at = found
-    pinned = chain[1] if len(chain) > 1 else None
+    best, at = found  # under a flat root, its chain is (root, best) or the root alone
+    pinned = None if best is root else best
     if pinned is not None:
         derived = _first_token_from_plain(plain, kids, pinned, hi, at)
         if derived is not None:
@@ -165,16 +169,10 @@ def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attributi
 def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
     """(the nodes from the turn's root down to the one whose first chunk came first, that
     instant clamped into the node), or None when no node of the turn has a first chunk."""
-    best: Node | None = None
-    at = 0
-    for node in turn.first_chunks or ():
-        t = node.span.first_chunk_ns
-        assert t is not None
-        t = min(max(t, node.start), node.end)
-        if best is None or t < at:
-            best, at = node, t
-    if best is None:
+    found = _first_chunk(turn)
+    if found is None:
         return None
+    best, at = found
     root = turn.root
     if best is root or turn.flat or any(kid is best for kid in root.children):  # common shapes
         return ([root] if best is root else [root, best]), at
@@ -190,6 +188,22 @@ def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
         chain.append(node)
     chain.reverse()
     return chain, at
+
+
+def _first_chunk(turn: Turn) -> tuple[Node, int] | None:
+    """(the node whose first chunk came first, that instant clamped into it), or None."""
+    best: Node | None = None
+    at = 0
+    for node in turn.first_chunks or ():
+        t = node.span.first_chunk_ns
+        assert t is not None
+        if t < node.start:
+            t = node.start
+        elif t > node.end:
+            t = node.end
+        if best is None or t < at:
+            best, at = node, t
+    return None if best is None else (best, at)
 
 
 def critical_path(turn: Turn) -> list[tuple[Node, int, int]]:

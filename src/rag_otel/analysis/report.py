@@ -186,23 +186,41 @@ def _stats_dict(s: LatencyStats) -> dict[str, Any]:
 
 
 class _StageAcc:
+    """One stage's samples so far. `count` and `offset_n` are derived from the durations
+    kept (an offset needs a duration), so that a sample costs `Analyzer.add` the fewest
+    updates: a duration appended, an offset added."""
+
     __slots__ = (
-        "count",
         "durations",
         "errors",
         "kind",
-        "offset_n",
+        "no_offset",
         "offset_sum",
         "source",
         "turns",
+        "untimed",
     )
 
     def __init__(self) -> None:
         self.durations: array[int] = array("q")
-        self.count = self.errors = self.turns = self.offset_n = self.offset_sum = 0
+        self.errors = self.turns = self.offset_sum = 0
+        self.untimed = 0
+        """Samples without a duration."""
+        self.no_offset = 0
+        """Samples with a duration but no start offset (outside an analysed turn)."""
         self.kind: str | None = None
         """From the first trace that had the stage (see `traces.stage_info`)."""
         self.source: str | None = None
+
+    @property
+    def count(self) -> int:
+        """Samples of the stage, timed or not."""
+        return len(self.durations) + self.untimed
+
+    @property
+    def offset_n(self) -> int:
+        """Samples with a start offset in their turn (summed in `offset_sum`)."""
+        return len(self.durations) - self.no_offset
 
 
 class Analyzer:
@@ -277,14 +295,16 @@ class Analyzer:
                 acc = stages[name]
             except KeyError:
                 acc = stages[name] = _StageAcc()
-            acc.count += 1
-            if duration is not None:
+            if duration is None:
+                acc.untimed += 1  # (and so no offset)
+            else:
                 acc.durations.append(duration)
+                if offset is None:
+                    acc.no_offset += 1
+                else:
+                    acc.offset_sum += offset
             if error:
                 acc.errors += 1
-            if offset is not None:
-                acc.offset_n += 1
-                acc.offset_sum += offset
         first_spans = trace.first_spans
         if not first_spans.keys() <= self._kinds_known:
             self._learn_kinds(first_spans)
@@ -353,10 +373,10 @@ class Analyzer:
             if acc is None:
                 acc = self._stages[name] = _StageAcc()
             acc.durations.extend(theirs.durations)
-            acc.count += theirs.count
+            acc.untimed += theirs.untimed
             acc.errors += theirs.errors
             acc.turns += theirs.turns
-            acc.offset_n += theirs.offset_n
+            acc.no_offset += theirs.no_offset
             acc.offset_sum += theirs.offset_sum
             if acc.kind is None:
                 acc.kind, acc.source = theirs.kind, theirs.source

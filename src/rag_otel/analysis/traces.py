@@ -22,7 +22,8 @@ parent's interval (clock skew) are repaired for the analysis and counted in
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import islice
 from operator import attrgetter
 from typing import TypeAlias
 
@@ -86,27 +87,36 @@ def group_traces(
     open at the end go to ``held`` instead: their other spans may be in the
     neighbouring chunk.
     """
-    # Per span only a dict lookup and an append. Every _EVICT_EVERY spans the oldest
-    # traces are checked: one that grew since the last check is stamped active now
-    # and moved to the back; one idle since before the horizon is yielded.
+    # Per span only a dict lookup and an append: the spans come in runs (`islice`) up
+    # to the next eviction pass or the end of the head, so no per-span check for those.
+    # Every _EVICT_EVERY spans the oldest traces are checked: one that grew since the
+    # last check is stamped active now and moved to the back; one idle since before the
+    # horizon is yielded.
     pending: dict[str, list[Span]] = {}
     stamps: dict[str, tuple[int, int]] = {}  # trace id -> (size when stamped, span count then)
     done: set[str] = set()
     late: set[str] = set()
     head: set[str] = set()  # trace ids first seen in the first `hold_head` spans
     n = 0
-    for span in spans:
-        n += 1
-        tid = span.trace_id
-        group = pending.get(tid)
-        if group is not None:
-            group.append(span)
-        else:
-            if tid in done:
-                late.add(tid)
-                diagnostics.warn("late-span", f"trace {tid} span {span.span_id} ({span.name})")
-            pending[tid] = [span]
-            stamps[tid] = (1, n)
+    rest = iter(spans)
+    while True:
+        stop = n - n % _EVICT_EVERY + _EVICT_EVERY
+        if n < hold_head < stop:
+            stop = hold_head
+        run = enumerate(islice(rest, stop - n), n + 1)
+        for n, span in run:  # n: spans read so far
+            tid = span.trace_id
+            group = pending.get(tid)
+            if group is not None:
+                group.append(span)
+            else:
+                if tid in done:
+                    late.add(tid)
+                    diagnostics.warn("late-span", f"trace {tid} span {span.span_id} ({span.name})")
+                pending[tid] = [span]
+                stamps[tid] = (1, n)
+        if n != stop:  # the input ended
+            break
         if n % _EVICT_EVERY == 0:
             horizon = n - idle_window
             for tid in list(pending):
@@ -160,8 +170,10 @@ class Node(msgspec.Struct, gc=False):
     children: list[Node] = msgspec.field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Turn:
+class Turn(msgspec.Struct, gc=False):
+    """One turn: its span, its tree, the stages in it. A msgspec ``Struct`` as `Node` is
+    (built in C, one per turn; it holds no cycle)."""
+
     span: Span
     root: Node
     stages: set[str]
@@ -198,13 +210,14 @@ class StageInfo:
     source: str
 
 
-@dataclass(slots=True)
-class Trace:
+class Trace(msgspec.Struct, gc=False):
+    """One trace's turns and stage samples (a msgspec ``Struct``, as `Turn` is)."""
+
     turns: list[Turn]
     samples: list[StageSample]
-    incomplete_turns: list[Span] = field(default_factory=list)
+    incomplete_turns: list[Span] = msgspec.field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
-    first_spans: dict[str, Span] = field(default_factory=dict)
+    first_spans: dict[str, Span] = msgspec.field(default_factory=dict)
     """Per stage name sampled, the first span of it met: `stage_info` tells what it is."""
 
 
