@@ -73,11 +73,19 @@ def attribute_turn(turn: Turn) -> tuple[Attribution, Attribution | None]:
         orders: Orders | None = {} if turn.first_chunks is not None else None
         plain = attribute(turn, orders)
         return plain, None if orders is None else attribute_first_token(turn, orders)
+    kids = turn.root.children
+    if len(kids) < 2:
+        return _attribute_flat(turn, kids)
+    try:  # by end alone (one sort, not `_by_end`'s two) unless ends tie where it matters
+        return _attribute_flat(turn, sorted(kids, key=_END, reverse=True))
+    except _EndsTied:
+        return _attribute_flat(turn, _by_end(kids))
+
+
+def _attribute_flat(turn: Turn, kids: list[Node]) -> tuple[Attribution, Attribution | None]:
+    """`attribute_turn` of a `Turn.flat` turn, its children (`kids`) in `_walk_flat` order."""
     root = turn.root
     lo, hi = root.start, root.end
-    kids = root.children
-    if len(kids) > 1:
-        kids = _by_end(kids)
     charges: dict[str, int] = {}
     plain = Attribution(hi - lo, charges, _walk_flat(kids, lo, hi, None, charges))
     found = None if turn.first_chunks is None else _first_chunk(turn)
@@ -281,13 +289,18 @@ def _walk_flat(
 ) -> int:
     """`_walk` from ``hi`` down to ``lo`` of a `Turn.flat` root (children all leaves
     inside it, none FOLLOWS_FROM, the root charged to no stage): the same charges,
-    added to ``charges`` in the same order, and the untraced ns returned. `kids` in
-    `_by_end` order. An inline copy of `_walk` for that shape, without its work stack
-    and the checks that shape makes moot; tests/analysis/test_traces.py checks both
-    give the same attribution.
+    added to ``charges`` in the same order, and the untraced ns returned. An inline copy
+    of `_walk` for that shape, without its work stack and the checks that shape makes
+    moot; tests/analysis/test_traces.py checks both give the same attribution.
+
+    `kids` latest end first. `_walk` also puts the earlier start first among equal
+    ends (`_by_end`), which matters only when a child is taken and the next one taken
+    ends with it but starts before it: then `_EndsTied` is raised, so that a caller
+    may sort by end alone and sort again in the rare turn where that differs.
     """
     remainder = 0
     cursor = hi
+    last = None  # the end of the child taken last
     if pinned is not None:  # on the path from its start to `hi`: charged after the root
         cursor = pinned.start
     for kid in kids:
@@ -298,7 +311,11 @@ def _walk_flat(
         if end == start:
             continue
         if end > cursor:
-            end = cursor
+            if end == last:
+                raise _EndsTied
+            last, end = end, cursor
+        else:
+            last = end
         remainder += cursor - end  # the root's own time
         key = kid.key
         if key is None:
@@ -316,6 +333,10 @@ def _walk_flat(
         elif own:
             charges[pinned.key] = charges.get(pinned.key, 0) + own
     return remainder
+
+
+class _EndsTied(Exception):
+    """`_walk_flat` met children in an order that `_by_end` would swap."""
 
 
 def _ordered(node: Node, orders: Orders | None) -> list[Node]:
