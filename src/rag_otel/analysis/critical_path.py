@@ -316,7 +316,8 @@ def _walk_flat(
             last, end = end, cursor
         else:
             last = end
-        remainder += cursor - end  # the root's own time
+            if end < cursor:  # a gap: the root's own time
+                remainder += cursor - end
         key = kid.key
         if key is None:
             remainder += end - start

@@ -290,7 +290,11 @@ class Analyzer:
         """Count one built trace in: its stage samples, then each turn (its duration, both
         critical paths, exemplar, what-if predictions). Once per trace: kept lean."""
         stages = self._stages
-        for name, duration, error, _turn, offset in trace.samples:
+        samples, turns = trace.samples, trace.turns
+        # Mostly one turn whose samples are its stages, each once: then each sample also
+        # counts its stage's turn, in this loop rather than one more per turn.
+        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
+        for name, duration, error, _turn, offset in samples:
             try:
                 acc = stages[name]
             except KeyError:
@@ -305,10 +309,11 @@ class Analyzer:
                     acc.offset_sum += offset
             if error:
                 acc.errors += 1
+            if once:
+                acc.turns += 1
         first_spans = trace.first_spans
         if not first_spans.keys() <= self._kinds_known:
             self._learn_kinds(first_spans)
-        turns = trace.turns
         self._turn_count += len(turns) + len(trace.incomplete_turns)
         predictions, durations, attributions = (
             self._predictions,
@@ -323,11 +328,8 @@ class Analyzer:
             durations.append(end - start)
             if turn.span.error:
                 self._turn_errors += 1
-            if not turn.stages <= stages.keys():  # (build_trace samples each: not met)
-                for name in turn.stages - stages.keys():
-                    stages[name] = _StageAcc()
-            for name in turn.stages:
-                stages[name].turns += 1
+            if not once:
+                self._count_turn(turn)
             plain, first_token = attribute_turn(turn)
             attributions.append(plain)
             self._exemplars.offer(turn)
@@ -335,11 +337,26 @@ class Analyzer:
                 self._first_ns = start
             if self._last_ns is None or end > self._last_ns:
                 self._last_ns = end
-            first = None if first_token is None else self._add_first_token(turn, first_token)
+            first = None
+            if first_token is not None:  # its index among the times to first token, the time
+                first = len(self._first_tokens), first_token.duration_ns
+                self._first_tokens.append(first_token.duration_ns)
+                self._first_token_attributions.append(first_token)
+                if turn.span.error:
+                    self._first_token_errors += 1
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _count_turn(self, turn: Turn) -> None:
+        """One more turn for each stage in `turn`."""
+        stages = self._stages
+        for name in turn.stages:
+            acc = stages.get(name)
+            if acc is None:  # (build_trace samples every stage of a turn: not met)
+                acc = stages[name] = _StageAcc()
+            acc.turns += 1
 
     def _learn_kinds(self, first_spans: dict[str, Span]) -> None:
         """Each stage's kind and source, from the first trace that has it."""
@@ -356,15 +373,6 @@ class Analyzer:
             self._first_ns = start
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
-
-    def _add_first_token(self, turn: Turn, found: Attribution) -> tuple[int, int]:
-        """(its index among the times to first token, the time in ns)."""
-        at = len(self._first_tokens)
-        self._first_tokens.append(found.duration_ns)
-        self._first_token_attributions.append(found)
-        if turn.span.error:
-            self._first_token_errors += 1
-        return at, found.duration_ns
 
     def merge(self, other: Analyzer) -> None:
         """Add another analyzer's results (of other traces) to this one's."""
