@@ -110,11 +110,11 @@ def _first_token_from_plain(
     turn); None otherwise.
 
     Then both walks go on alike from the pinned child's start (the children before it
-    in `_by_end` order start after it: the first-token walk passes them too), so the
-    first-token charges are the plain ones without the pinned child's and the gap after
-    it, plus the pinned child from its start to `at`, charged last as `_walk` charges
-    it. The second walk saved is half the attribution of a turn; tests/analysis/
-    test_traces.py checks the result against `_walk`'s.
+    in `kids` are empty: the first-token walk passes them too), so the first-token
+    charges are the plain ones without the pinned child's and the gap after it, plus the
+    pinned child from its start to `at`, charged last as `_walk` charges it. The second
+    walk saved is half the attribution of a turn; tests/analysis/test_traces.py checks
+    the result against `_walk`'s.
     """
     for kid in kids:  # the first child `_walk_flat` takes: the first that is not empty
         if kid.end != kid.start:
@@ -296,7 +296,8 @@ def _walk_flat(
     `kids` latest end first. `_walk` also puts the earlier start first among equal
     ends (`_by_end`), which matters only when a child is taken and the next one taken
     ends with it but starts before it: then `_EndsTied` is raised, so that a caller
-    may sort by end alone and sort again in the rare turn where that differs.
+    may sort by end alone and sort again in the rare turn where that differs. (In
+    `_by_end` order it never is: among equal ends, the one taken first starts first.)
     """
     remainder = 0
     cursor = hi

@@ -33,8 +33,6 @@ LABELS: tuple[str, ...] = ("p50", "p95", "p99", "max")
 """The exemplars a report carries, in this order."""
 
 _SUB_BUCKET_BITS = 5  # 32 buckets per doubling of the duration
-
-
 _PER_OCTAVE = 1 << _SUB_BUCKET_BITS
 
 

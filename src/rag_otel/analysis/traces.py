@@ -325,12 +325,13 @@ def _flat_trace(spans: list[Span], all_spans: bool) -> Trace | None:
     """The trace `_walk` would build, for the commonest shape only; None for any other.
 
     The shape: one ``rag.turn`` root, every other span its timed child inside its
-    interval, no turn or FOLLOWS_FROM among them, no repeated span id (one turn of leaf stages, as
-    rag-otel's own pipelines write). Nothing to repair or warn about, so one loop over
-    the children does it, without `_walk`'s stack, its children index and its checks for
-    other shapes: an inline copy of `_walk` for that shape, in `_walk`'s order (children
-    in reverse input order, as its stack pops them). tests/analysis/test_traces.py
-    checks that both routes give the same trace and attribution.
+    interval, no turn or FOLLOWS_FROM among them, no repeated span id (one turn of leaf
+    stages, as rag-otel's own pipelines write). Nothing to repair or warn about, so one
+    loop over the children does it, without `_walk`'s stack, its children index and its
+    checks for other shapes: an inline copy of `_walk` for that shape, in `_walk`'s order
+    (children in reverse input order, as its stack pops them).
+    tests/analysis/test_traces.py checks that both routes give the same trace and
+    attribution.
     """
     root = spans[-1]  # a span ends after its children: the turn is mostly written last
     if root.parent_id is not None:
