@@ -4,12 +4,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from rag_otel.analysis.critical_path import (
+    Attribution,
+    Orders,
+    attribute,
+    attribute_first_token,
+    attribute_turn,
+)
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.report import analyze
-from rag_otel.analysis.traces import build_trace, group_traces
+from rag_otel.analysis.traces import Trace, Turn, _build_walked, build_trace, group_traces
 
 Mk = Callable[..., Span]
+MS = 1_000_000
 
 
 def test_orphans_duplicates_and_missing_timestamps_are_counted(mk: Mk) -> None:
@@ -172,3 +182,95 @@ def test_parallel_declines_what_it_cannot_split(tmp_path: Path) -> None:
             analyze_files([str(p)], Settings(), diagnostics=Diagnostics(), min_bytes_per_worker=1)
             is None
         )
+
+
+# --- the flat-turn route (`traces._flat_trace`) against the walk, on generated turns ---------
+
+
+@st.composite
+def mostly_flat_turns(draw: st.DrawFn) -> list[Span]:
+    """One turn of leaf stages, as rag-otel writes them, now and then off that shape: a
+    nested, untimed, skewed, repeated or turn-marked child, a root that is no turn."""
+    shaped = draw(st.booleans())  # half of the examples keep to the shape
+
+    def off() -> bool:  # in the others, each departure from it in about 1 draw of 15
+        return not shaped and draw(st.integers(0, 14)) == 0
+
+    t0 = draw(st.integers(0, 50))
+    t1 = t0 + draw(st.integers(0, 100))
+    root = Span(
+        "t", "root", "gone" if off() else None, "rag.turn", t0 * MS, None if off() else t1 * MS,
+        is_turn=not off(),
+        first_chunk_ns=draw(st.none() | st.integers(t0 - 5, t1 + 5)) if off() else None,
+    )  # fmt: skip
+    spans = []
+    after = t0  # children one after the other at times, as a pipeline's stages run
+    for i in range(draw(st.integers(0, 8))):
+        start = draw(st.sampled_from([after, draw(st.integers(t0, t1))]))
+        start = draw(st.integers(t0 - 5, t1)) if off() else min(start, t1)
+        end = draw(st.integers(start, t1 + 5)) if off() else draw(st.integers(start, t1))
+        after = end
+        stream = draw(st.integers(0, 2)) == 0
+        spans.append(
+            Span(
+                "t",
+                f"s{i - 1}" if i and off() else f"s{i}",
+                f"s{i - 1}" if i and off() else "root",
+                f"op{i % 3}",
+                None if off() else start * MS,
+                end * MS,
+                stage=draw(st.none() | st.sampled_from(["embed", "search", "generate"])),
+                is_turn=off(),
+                error=draw(st.booleans()),
+                follows_from=off(),
+                first_chunk_ns=draw(st.integers(start, end + 2)) * MS if stream else None,
+            )
+        )
+    spans.insert(draw(st.integers(0, len(spans))), root)
+    return spans
+
+
+def _plain(trace: Trace) -> tuple[object, ...]:
+    """A trace's content in order (its sets and dicts as lists), `Turn.flat` left out."""
+    turns = [(t.span, t.root, list(t.stages), t.source, t.first_chunks) for t in trace.turns]
+    return turns, trace.samples, trace.incomplete_turns, list(trace.first_spans.items())
+
+
+def _in_order(plain: Attribution, first: Attribution | None) -> tuple[object, ...]:
+    """Both attributions of a turn, with the order their charges were made in."""
+    return plain, list(plain.charges.items()), first, first and list(first.charges.items())
+
+
+def _attributions(turn: Turn) -> tuple[object, ...]:
+    orders: Orders = {}
+    return _in_order(attribute(turn, orders), attribute_first_token(turn, orders))
+
+
+@settings(max_examples=400, deadline=None)
+@given(mostly_flat_turns(), st.booleans())
+def test_flat_route_builds_and_attributes_what_the_walk_does(
+    spans: list[Span], all_spans: bool
+) -> None:
+    fast_diagnostics, walk_diagnostics = Diagnostics(), Diagnostics()
+    fast = build_trace(spans, all_spans=all_spans, diagnostics=fast_diagnostics)
+    walked = _build_walked(spans, all_spans, walk_diagnostics, False)
+    assert _plain(fast) == _plain(walked)
+    assert fast_diagnostics == walk_diagnostics
+    for fast_turn, walked_turn in zip(fast.turns, walked.turns, strict=True):
+        assert not walked_turn.flat
+        walked_attributions = _attributions(walked_turn)
+        assert _attributions(fast_turn) == walked_attributions
+        assert _in_order(*attribute_turn(fast_turn)) == walked_attributions
+        assert _in_order(*attribute_turn(walked_turn)) == walked_attributions
+
+
+def test_pipeline_turns_take_the_flat_route(make_pipeline: Callable[..., list[Span]]) -> None:
+    # the property test above compares the routes only where the fast one is taken
+    d = Diagnostics()
+    turns = [
+        turn
+        for group, _late in group_traces(make_pipeline(20, first_chunk=0.3), d)
+        for turn in build_trace(group, diagnostics=d).turns
+    ]
+    assert len(turns) == 20
+    assert all(turn.flat for turn in turns)

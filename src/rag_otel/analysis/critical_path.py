@@ -35,12 +35,16 @@ from dataclasses import dataclass
 from itertools import pairwise
 from operator import attrgetter
 
+import msgspec
+
 from rag_otel.analysis.traces import Node, Turn
 
 
-@dataclass(slots=True)
-class Attribution:
-    """One turn's critical path: nanoseconds charged per stage, and the untraced remainder."""
+class Attribution(msgspec.Struct, gc=False):
+    """One turn's critical path: nanoseconds charged per stage, and the untraced remainder.
+
+    A msgspec ``Struct`` (built in C: two per turn), untracked by the garbage collector:
+    it holds no cycle."""
 
     duration_ns: int
     charges: dict[str, int]
@@ -54,8 +58,84 @@ Orders = dict[int, list[Node]]
 
 def attribute(turn: Turn, orders: Orders | None = None) -> Attribution:
     root = turn.root
-    charges, remainder = _walk(root, root.end, {}, orders=orders)
+    if turn.flat:
+        charges: dict[str, int] = {}
+        remainder = _walk_flat(_ordered(root, orders), root.start, root.end, None, charges)
+    else:
+        charges, remainder = _walk(root, root.end, {}, orders=orders)
     return Attribution(root.end - root.start, charges, remainder)
+
+
+def attribute_turn(turn: Turn) -> tuple[Attribution, Attribution | None]:
+    """`attribute` and `attribute_first_token` of one turn (None without a streamed
+    chunk), as the `Analyzer` takes both: the children sorted once for the two walks."""
+    if not turn.flat:
+        orders: Orders | None = {} if turn.first_chunks is not None else None
+        plain = attribute(turn, orders)
+        return plain, None if orders is None else attribute_first_token(turn, orders)
+    kids = turn.root.children
+    if len(kids) < 2:
+        return _attribute_flat(turn, kids)
+    try:  # by end alone (one sort, not `_by_end`'s two) unless ends tie where it matters
+        return _attribute_flat(turn, sorted(kids, key=_END, reverse=True))
+    except _EndsTied:
+        return _attribute_flat(turn, _by_end(kids))
+
+
+def _attribute_flat(turn: Turn, kids: list[Node]) -> tuple[Attribution, Attribution | None]:
+    """`attribute_turn` of a `Turn.flat` turn, its children (`kids`) in `_walk_flat` order."""
+    root = turn.root
+    lo, hi = root.start, root.end
+    charges: dict[str, int] = {}
+    plain = Attribution(hi - lo, charges, _walk_flat(kids, lo, hi, None, charges))
+    found = None if turn.first_chunks is None else _first_chunk(turn)
+    if found is None:
+        return plain, None
+    best, at = found  # under a flat root, its chain is (root, best) or the root alone
+    pinned = None if best is root else best
+    if pinned is not None:
+        derived = _first_token_from_plain(plain, kids, pinned, hi, at)
+        if derived is not None:
+            return plain, derived
+    charges = {}
+    return plain, Attribution(at - lo, charges, _walk_flat(kids, lo, at, pinned, charges))
+
+
+def _first_token_from_plain(
+    plain: Attribution, kids: list[Node], pinned: Node, hi: int, at: int
+) -> Attribution | None:
+    """A flat turn's first-token attribution (up to `at`) from its plain one (up to
+    `hi`), when the child that streamed first (`pinned`) is the first the plain walk put
+    on the path and the only child charged to its stage (as when the generation ends the
+    turn); None otherwise.
+
+    Then both walks go on alike from the pinned child's start (the children before it
+    in `kids` are empty: the first-token walk passes them too), so the first-token
+    charges are the plain ones without the pinned child's and the gap after it, plus the
+    pinned child from its start to `at`, charged last as `_walk` charges it. The second
+    walk saved is half the attribution of a turn; tests/analysis/test_traces.py checks
+    the result against `_walk`'s.
+    """
+    for kid in kids:  # the first child `_walk_flat` takes: the first that is not empty
+        if kid.end != kid.start:
+            break
+    else:
+        return None
+    if kid is not pinned:
+        return None
+    key, start = pinned.key, pinned.start
+    charged = pinned.end - start
+    charges = dict(plain.charges)
+    remainder = plain.remainder_ns - (hi - pinned.end)
+    if key is None:
+        remainder += at - start - charged
+    elif charges.get(key) != charged:
+        return None  # another child of its stage is charged: not the shape assumed here
+    else:
+        del charges[key]
+        if at > start:
+            charges[key] = at - start
+    return Attribution(at - (hi - plain.duration_ns), charges, remainder)
 
 
 def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attribution | None:
@@ -84,6 +164,11 @@ def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attributi
         return None
     chain, at = found
     root = turn.root
+    if turn.flat:
+        charges: dict[str, int] = {}
+        pinned = chain[1] if len(chain) > 1 else None
+        remainder = _walk_flat(_ordered(root, orders), root.start, at, pinned, charges)
+        return Attribution(at - root.start, charges, remainder)
     via = {id(parent): child for parent, child in pairwise(chain)}
     charges, remainder = _walk(root, at, via, orders=orders)
     return Attribution(at - root.start, charges, remainder)
@@ -92,18 +177,12 @@ def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attributi
 def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
     """(the nodes from the turn's root down to the one whose first chunk came first, that
     instant clamped into the node), or None when no node of the turn has a first chunk."""
-    best: Node | None = None
-    at = 0
-    for node in turn.first_chunks or ():
-        t = node.span.first_chunk_ns
-        assert t is not None
-        t = min(max(t, node.start), node.end)
-        if best is None or t < at:
-            best, at = node, t
-    if best is None:
+    found = _first_chunk(turn)
+    if found is None:
         return None
+    best, at = found
     root = turn.root
-    if best is root or any(kid is best for kid in root.children):  # the common shapes
+    if best is root or turn.flat or any(kid is best for kid in root.children):  # common shapes
         return ([root] if best is root else [root, best]), at
     # Breadth-first from the root with parent indices: the chain is read back from best.
     seen: list[tuple[Node, int]] = [(root, -1)]
@@ -117,6 +196,22 @@ def first_token_path(turn: Turn) -> tuple[list[Node], int] | None:
         chain.append(node)
     chain.reverse()
     return chain, at
+
+
+def _first_chunk(turn: Turn) -> tuple[Node, int] | None:
+    """(the node whose first chunk came first, that instant clamped into it), or None."""
+    best: Node | None = None
+    at = 0
+    for node in turn.first_chunks or ():
+        t = node.span.first_chunk_ns
+        assert t is not None
+        if t < node.start:
+            t = node.start
+        elif t > node.end:
+            t = node.end
+        if best is None or t < at:
+            best, at = node, t
+    return None if best is None else (best, at)
 
 
 def critical_path(turn: Turn) -> list[tuple[Node, int, int]]:
@@ -160,13 +255,7 @@ def _walk(
         kids = node.children
         if kids:
             if len(kids) > 1:
-                if orders is None:
-                    kids = _by_end(kids)
-                else:
-                    ordered = orders.get(id(node))
-                    if ordered is None:
-                        ordered = orders[id(node)] = _by_end(kids)
-                    kids = ordered
+                kids = _ordered(node, orders)
             for kid in kids:
                 if kid.end <= lo or cursor <= lo:
                     break
@@ -193,6 +282,76 @@ def _walk(
         elif own:
             charges[node.key] = charges.get(node.key, 0) + own
     return charges, remainder
+
+
+def _walk_flat(
+    kids: list[Node], lo: int, hi: int, pinned: Node | None, charges: dict[str, int]
+) -> int:
+    """`_walk` from ``hi`` down to ``lo`` of a `Turn.flat` root (children all leaves
+    inside it, none FOLLOWS_FROM, the root charged to no stage): the same charges,
+    added to ``charges`` in the same order, and the untraced ns returned. An inline copy
+    of `_walk` for that shape, without its work stack and the checks that shape makes
+    moot; tests/analysis/test_traces.py checks both give the same attribution.
+
+    `kids` latest end first. `_walk` also puts the earlier start first among equal
+    ends (`_by_end`), which matters only when a child is taken and the next one taken
+    ends with it but starts before it: then `_EndsTied` is raised, so that a caller
+    may sort by end alone and sort again in the rare turn where that differs. (In
+    `_by_end` order it never is: among equal ends, the one taken first starts first.)
+    """
+    remainder = 0
+    cursor = hi
+    last = None  # the end of the child taken last
+    if pinned is not None:  # on the path from its start to `hi`: charged after the root
+        cursor = pinned.start
+    for kid in kids:
+        start = kid.start
+        if start >= cursor:  # (so is the pinned child: it starts at the first cursor)
+            continue
+        end = kid.end
+        if end == start:
+            continue
+        if end > cursor:
+            if end == last:
+                raise _EndsTied
+            last, end = end, cursor
+        else:
+            last = end
+            if end < cursor:  # a gap: the root's own time
+                remainder += cursor - end
+        key = kid.key
+        if key is None:
+            remainder += end - start
+        elif key in charges:
+            charges[key] += end - start
+        else:
+            charges[key] = end - start
+        cursor = start
+    remainder += cursor - lo
+    if pinned is not None:
+        own = hi - pinned.start
+        if pinned.key is None:
+            remainder += own
+        elif own:
+            charges[pinned.key] = charges.get(pinned.key, 0) + own
+    return remainder
+
+
+class _EndsTied(Exception):
+    """`_walk_flat` met children in an order that `_by_end` would swap."""
+
+
+def _ordered(node: Node, orders: Orders | None) -> list[Node]:
+    """`node`'s children latest end first (`_by_end`), kept in ``orders`` when given."""
+    kids = node.children
+    if len(kids) < 2:
+        return kids
+    if orders is None:
+        return _by_end(kids)
+    ordered = orders.get(id(node))
+    if ordered is None:
+        ordered = orders[id(node)] = _by_end(kids)
+    return ordered
 
 
 _START = attrgetter("start")

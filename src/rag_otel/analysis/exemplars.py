@@ -33,14 +33,15 @@ LABELS: tuple[str, ...] = ("p50", "p95", "p99", "max")
 """The exemplars a report carries, in this order."""
 
 _SUB_BUCKET_BITS = 5  # 32 buckets per doubling of the duration
+_PER_OCTAVE = 1 << _SUB_BUCKET_BITS
 
 
 def bucket(duration_ns: int) -> int:
     """The duration bucket (about 2.2 % wide) of a duration in nanoseconds."""
-    if duration_ns < 1 << _SUB_BUCKET_BITS:
-        return max(duration_ns, 0)
+    if duration_ns < _PER_OCTAVE:
+        return duration_ns if duration_ns > 0 else 0
     shift = duration_ns.bit_length() - 1 - _SUB_BUCKET_BITS
-    return ((shift + 1) << _SUB_BUCKET_BITS) + (duration_ns >> shift) - (1 << _SUB_BUCKET_BITS)
+    return ((shift + 1) << _SUB_BUCKET_BITS) + (duration_ns >> shift) - _PER_OCTAVE
 
 
 def _key(turn: Turn) -> tuple[int, str, str]:
@@ -108,19 +109,21 @@ class ExemplarPool:
         self._slowest: dict[int, Turn] = {}
 
     def offer(self, turn: Turn) -> None:
-        duration = turn.duration_ns
+        # once per turn: durations from the roots (`Turn.duration_ns` without its call)
+        root = turn.root
+        duration = root.end - root.start
         b = bucket(duration)
         low = self._fastest.get(b)
         if low is None:
             self._fastest[b] = self._slowest[b] = turn
             return
-        # by `_key`; its first item, the duration, mostly decides alone (once per turn)
-        than = low.duration_ns
+        # by `_key`; its first item, the duration, mostly decides alone
+        than = low.root.end - low.root.start
         if duration < than or (duration == than and _key(turn) < _key(low)):
             self._fastest[b] = turn
             return
         high = self._slowest[b]
-        than = high.duration_ns
+        than = high.root.end - high.root.start
         if duration > than or (duration == than and _key(turn) > _key(high)):
             self._slowest[b] = turn
 

@@ -28,10 +28,8 @@ from typing import Any
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     Attribution,
-    Orders,
     Shares,
-    attribute,
-    attribute_first_token,
+    attribute_turn,
     rank_order,
     shares,
     turns_near,
@@ -188,23 +186,41 @@ def _stats_dict(s: LatencyStats) -> dict[str, Any]:
 
 
 class _StageAcc:
+    """One stage's samples so far. `count` and `offset_n` are derived from the durations
+    kept (an offset needs a duration), so that a sample costs `Analyzer.add` the fewest
+    updates: a duration appended, an offset added."""
+
     __slots__ = (
-        "count",
         "durations",
         "errors",
         "kind",
-        "offset_n",
+        "no_offset",
         "offset_sum",
         "source",
         "turns",
+        "untimed",
     )
 
     def __init__(self) -> None:
         self.durations: array[int] = array("q")
-        self.count = self.errors = self.turns = self.offset_n = self.offset_sum = 0
+        self.errors = self.turns = self.offset_sum = 0
+        self.untimed = 0
+        """Samples without a duration."""
+        self.no_offset = 0
+        """Samples with a duration but no start offset (outside an analysed turn)."""
         self.kind: str | None = None
         """From the first trace that had the stage (see `traces.stage_info`)."""
         self.source: str | None = None
+
+    @property
+    def count(self) -> int:
+        """Samples of the stage, timed or not."""
+        return len(self.durations) + self.untimed
+
+    @property
+    def offset_n(self) -> int:
+        """Samples with a start offset in their turn (summed in `offset_sum`)."""
+        return len(self.durations) - self.no_offset
 
 
 class Analyzer:
@@ -231,6 +247,8 @@ class Analyzer:
         self._first_token_errors = 0
         self._first_token_attributions: list[Attribution] = []
         self._exemplars = ExemplarPool()
+        self._kinds_known: set[str] = set()
+        """Stages whose kind and source are set (from `Trace.first_spans`)."""
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._predictions = Predictions(what_if, default=default_what_if)
@@ -269,67 +287,92 @@ class Analyzer:
                 )
 
     def add(self, trace: Trace) -> None:
+        """Count one built trace in: its stage samples, then each turn (its duration, both
+        critical paths, exemplar, what-if predictions). Once per trace: kept lean."""
         stages = self._stages
-        for name, duration, error, _turn, offset in trace.samples:
-            acc = stages.get(name)
-            if acc is None:
+        samples, turns = trace.samples, trace.turns
+        # Mostly one turn whose samples are its stages, each once: then each sample also
+        # counts its stage's turn, in this loop rather than one more per turn.
+        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
+        for name, duration, error, _turn, offset in samples:
+            try:
+                acc = stages[name]
+            except KeyError:
                 acc = stages[name] = _StageAcc()
-            acc.count += 1
-            if duration is not None:
+            if duration is None:
+                acc.untimed += 1  # (and so no offset)
+            else:
                 acc.durations.append(duration)
+                if offset is None:
+                    acc.no_offset += 1
+                else:
+                    acc.offset_sum += offset
             if error:
                 acc.errors += 1
-            if offset is not None:
-                acc.offset_n += 1
-                acc.offset_sum += offset
-        for name, span in trace.first_spans.items():
-            acc = stages[name]
-            if acc.kind is None:
-                info = stage_info(span)
-                acc.kind = info.kind
-                acc.source = info.source
-        self._turn_count += len(trace.turns) + len(trace.incomplete_turns)
-        predictions = self._predictions
-        for turn in trace.turns:
+            if once:
+                acc.turns += 1
+        first_spans = trace.first_spans
+        if not first_spans.keys() <= self._kinds_known:
+            self._learn_kinds(first_spans)
+        self._turn_count += len(turns) + len(trace.incomplete_turns)
+        predictions, durations, attributions = (
+            self._predictions,
+            self._turn_durations,
+            self._attributions,
+        )
+        for turn in turns:
             self._turn_sources[turn.source] += 1
-            at = len(self._turn_durations)
-            self._turn_durations.append(turn.duration_ns)
+            at = len(durations)
+            root = turn.root
+            start, end = root.start, root.end
+            durations.append(end - start)
             if turn.span.error:
                 self._turn_errors += 1
-            for name in turn.stages:
-                acc = stages.get(name)
-                if acc is None:
-                    acc = stages[name] = _StageAcc()
-                acc.turns += 1
-            streamed = turn.first_chunks is not None
-            # the children's order, sorted once for both walks (one walk: nothing to keep)
-            orders: Orders | None = {} if streamed else None
-            self._attributions.append(attribute(turn, orders))
+            if not once:
+                self._count_turn(turn)
+            plain, first_token = attribute_turn(turn)
+            attributions.append(plain)
             self._exemplars.offer(turn)
-            self._span_time(turn.root.start, turn.root.end)
-            first = self._add_first_token(turn, orders) if streamed else None
+            if self._first_ns is None or start < self._first_ns:
+                self._first_ns = start
+            if self._last_ns is None or end > self._last_ns:
+                self._last_ns = end
+            first = None
+            if first_token is not None:  # its index among the times to first token, the time
+                first = len(self._first_tokens), first_token.duration_ns
+                self._first_tokens.append(first_token.duration_ns)
+                self._first_token_attributions.append(first_token)
+                if turn.span.error:
+                    self._first_token_errors += 1
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _count_turn(self, turn: Turn) -> None:
+        """One more turn for each stage in `turn`."""
+        stages = self._stages
+        for name in turn.stages:
+            acc = stages.get(name)
+            if acc is None:  # (build_trace samples every stage of a turn: not met)
+                acc = stages[name] = _StageAcc()
+            acc.turns += 1
+
+    def _learn_kinds(self, first_spans: dict[str, Span]) -> None:
+        """Each stage's kind and source, from the first trace that has it."""
+        for name, span in first_spans.items():
+            acc = self._stages[name]
+            if acc.kind is None:
+                info = stage_info(span)
+                acc.kind = info.kind
+                acc.source = info.source
+            self._kinds_known.add(name)
 
     def _span_time(self, start: int, end: int) -> None:
         if self._first_ns is None or start < self._first_ns:
             self._first_ns = start
         if self._last_ns is None or end > self._last_ns:
             self._last_ns = end
-
-    def _add_first_token(self, turn: Turn, orders: Orders | None) -> tuple[int, int] | None:
-        """(its index among the times to first token, the time in ns), or None."""
-        found = attribute_first_token(turn, orders)
-        if found is None:
-            return None
-        at = len(self._first_tokens)
-        self._first_tokens.append(found.duration_ns)
-        self._first_token_attributions.append(found)
-        if turn.span.error:
-            self._first_token_errors += 1
-        return at, found.duration_ns
 
     def merge(self, other: Analyzer) -> None:
         """Add another analyzer's results (of other traces) to this one's."""
@@ -338,10 +381,10 @@ class Analyzer:
             if acc is None:
                 acc = self._stages[name] = _StageAcc()
             acc.durations.extend(theirs.durations)
-            acc.count += theirs.count
+            acc.untimed += theirs.untimed
             acc.errors += theirs.errors
             acc.turns += theirs.turns
-            acc.offset_n += theirs.offset_n
+            acc.no_offset += theirs.no_offset
             acc.offset_sum += theirs.offset_sum
             if acc.kind is None:
                 acc.kind, acc.source = theirs.kind, theirs.source
