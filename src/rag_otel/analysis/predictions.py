@@ -32,7 +32,7 @@ from rag_otel.analysis.missed_parallel import (
     sibling_pairs,
     suggestion,
 )
-from rag_otel.analysis.stats import percentile
+from rag_otel.analysis.stats import LatencyStats, percentile
 from rag_otel.analysis.traces import Node, Turn
 from rag_otel.analysis.whatif import (
     DEFAULT_FACTOR,
@@ -134,6 +134,12 @@ class Predictions:
         self._named = [(change, change.stages) for change in self.changes]  # stages once
         self.default = default
         self._kept: dict[str, _Kept] = {}
+        """The default predictions the shapes do not keep, by change text (only those
+        that differ from the measurement)."""
+        self._asked: dict[str, _Kept] = {}
+        """The asked-for changes' (only those that differ from the measurement)."""
+        self._dense: dict[str, list[_Kept]] = {}
+        """Other `Predictions`' columns (`_columns`), merged in."""
         self._faster: dict[str, Change] = {}
         self._faster_texts: dict[str, str] = {}
         self._siblings: set[str] = set()
@@ -175,7 +181,8 @@ class Predictions:
                 and all(plan.siblings(g) for g in change.parallel)
             ):
                 self._siblings.add(change.text)
-            self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+            kept = self._kept_for(self._asked, change.text)
+            _keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _add_default(
         self, plan: Plan, at: int, first_token_at: int | None, duration: int, first: int | None
@@ -189,11 +196,13 @@ class Predictions:
             if text is None:
                 text = self._new_stage(stage)
             if turn_ns != duration or first_token_at is not None:
-                self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
+                kept = self._kept_for(self._kept, text)
+                _keep_in(kept, (turn_ns, first_ns), at, first_token_at, duration, first)
         for a, b, sequential, together in sibling_pairs(plan, self._candidates):
             change = self._count_pair(a, b, sequential)
             if not together:  # started at once already: nothing changes
-                self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+                kept = self._kept_for(self._kept, change.text)
+                _keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _new_stage(self, stage: str) -> str:
         change = self._faster[stage] = faster(stage)
@@ -218,35 +227,37 @@ class Predictions:
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
         whose two or more children are leaves in levels, each stage once, at most one of
-        them streamed (and not the turn itself). The same answers from the same level functions (`levels_of`,
-        `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
-        nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
-        What depends only on the shape (the stages' texts, the pairs that could run at
-        once) is worked out once per shape. False: not that shape (nothing was done)."""
+        them streamed (and not the turn itself). The same answers from the same level
+        functions (`levels_of`, `level_shrink`, `together_in_levels`): with a factor of 0.5
+        on integer nanoseconds every sum is exact, so they equal the re-lay's to the
+        nanosecond. What depends only on the shape (the stages' texts, the pairs that
+        could run at once) is worked out once per shape, and the shape keeps every one
+        of its turns' predictions in columns (`_Shape`), changed or not. False: not that
+        shape (nothing was done)."""
         root = turn.root
         kids = root.children
         if root.key is not None or len(kids) < 2:
             return False
+        streamed_node = None  # the streamed child (`first_chunks`: every node that has one)
+        if turn.first_chunks:
+            if len(turn.first_chunks) > 1 or first_token_at is None:
+                return False
+            streamed_node = turn.first_chunks[0]  # the turn itself: not found below
         starts = [root.start]
         ends = [root.end]
         signature: list[object] = []
-        chunk: tuple[int, int] | None = None  # (the streamed child, its first chunk)
+        streamed = -1
         for kid in kids:
             span = kid.span
             if kid.children or span.follows_from:
                 return False
-            start, end = kid.start, kid.end
-            starts.append(start)
-            ends.append(end)
-            signature += (kid.key, span.stage_kind)
-            t = span.first_chunk_ns
-            if t is not None:  # a node has a first chunk when its span has
-                if chunk is not None:
-                    return False
-                chunk = (len(ends) - 1, min(max(t, start), end))
-        if turn.first_chunks and (
-            first_token_at is None or chunk is None or len(turn.first_chunks) > 1
-        ):
+            if kid is streamed_node:
+                streamed = len(starts)
+            starts.append(kid.start)
+            ends.append(kid.end)
+            signature.append(kid.key)
+            signature.append(span.stage_kind)
+        if streamed_node is not None and streamed < 0:
             return False  # the turn itself streamed
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
@@ -257,46 +268,42 @@ class Predictions:
             if shape is None:
                 return False
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
-        if not levels[0]:
-            return False
         by_kid, rows, _ = levels
+        if not rows:
+            return False
         t0 = starts[0]
         whole = ends[0] - t0
-        streamed = chunk_level = since_turn = child_at = since_child = -1
-        if chunk is not None:  # (its level, its chunk from the turn's start, its start from
-            # the turn's start, its chunk from its start)
-            streamed, t = chunk
-            chunk_level = by_kid[streamed][0]
-            since_turn, child_at, since_child = t - t0, starts[streamed] - t0, t - starts[streamed]
         factor = DEFAULT_FACTOR
-        for node, kept in shape.faster:
-            before = ends[node] - starts[node]
-            # as `level_shrink`, inline (this runs per stage per turn): only the child's
-            # level moves, and only when it was that level's longest (made faster, any
-            # other child still ends before the longest)
-            level, gap = by_kid[node]
-            longest, top, second = rows[level]
-            shrink = 0.0
-            if top == node:
-                now = gap + before * factor
+        # each child made faster on its own, as `level_shrink`, inline (this runs per
+        # level per turn): only a level's longest child moves the turn (made faster, any
+        # other child of the level still ends before the longest); the others leave it
+        turn_ns = [whole] * shape.width  # by child number
+        t = 0  # the first chunk (clamped into its child), when one streamed
+        if streamed < 0:
+            for longest, top, second in rows:
+                now = by_kid[top][1] + (ends[top] - starts[top]) * factor
+                turn_ns[top] = round(whole - (longest - (second if second > now else now)))
+        else:  # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
+            assert streamed_node is not None and streamed_node.span.first_chunk_ns is not None
+            t = min(max(streamed_node.span.first_chunk_ns, starts[streamed]), ends[streamed])
+            since_turn = t - t0
+            first_ns = [since_turn] * shape.width
+            chunk_level = by_kid[streamed][0]
+            for level, (longest, top, second) in enumerate(rows):
+                now = by_kid[top][1] + (ends[top] - starts[top]) * factor
                 shrink = longest - (second if second > now else now)
-                turn_ns = round(whole - shrink)
-                if turn_ns != whole:  # as `_keep`, inline
-                    kept.turn_at.append(at)
-                    kept.turn.append(turn_ns)
-            if chunk is None:
-                continue
-            # as `Plan._chunk_offset`: a chunk moves with its child's start
-            if streamed == node:  # the changed stage streamed: its time to it scales
-                ratio = before * factor / before if before > 0 else 1.0
-                ns = round(child_at + since_child * ratio)
-            elif chunk_level > level:  # after the changed stage's level
-                ns = round(since_turn - shrink)
-            else:
-                ns = since_turn
-            if ns != first:  # `chunk`: the turn has a time to first token
-                kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
-                kept.first_token.append(ns)
+                turn_ns[top] = round(whole - shrink)
+                if level < chunk_level:  # before the streamed child's level
+                    first_ns[top] = round(since_turn - shrink)
+            # the streamed stage made faster: its time to the chunk scales
+            before = ends[streamed] - starts[streamed]
+            ratio = before * factor / before if before > 0 else 1.0
+            since_child = t - starts[streamed]
+            first_ns[streamed] = round(starts[streamed] - t0 + since_child * ratio)
+            shape.first_at.append(first_token_at)  # type: ignore[arg-type]
+            shape.first.extend(first_ns)
+        shape.turn_at.append(at)
+        shape.turn.extend(turn_ns)
         for pair in shape.pairs:
             a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
@@ -309,19 +316,20 @@ class Predictions:
                     shape.nodes[change.parallel[0][0]],
                     shape.nodes[change.parallel[0][1]],
                 )
+                pair.kept = self._kept_for(self._kept, change.text)
             else:  # as `_count_pair`, inline: this runs per pair per turn
                 pair.counts[0] += 1
                 pair.counts[1] += ends[x] <= starts[y]
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 continue
             one, two = pair.nodes
-            if chunk is None:
+            if streamed < 0:
                 new, _ = together_in_levels(levels, one, two, starts, ends)
-                self._keep(change.text, (round(new), None), at, None, whole, None)
+                _keep_in(pair.kept, (round(new), None), at, None, whole, None)
                 continue
             new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
-            first_ns = round(start_at + since_child)
-            self._keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
+            first_at = round(start_at + (t - starts[streamed]))
+            _keep_in(pair.kept, (round(new), first_at), at, first_token_at, whole, first)
         return True
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
@@ -334,57 +342,42 @@ class Predictions:
                     return None
                 nodes[kid.key] = i
                 kinds[kid.key] = kid.span.stage_kind
-        faster_ = []
-        for stage, i in nodes.items():
-            text = self._faster_texts.get(stage) or self._new_stage(stage)
-            kept = self._kept.get(text)
-            if kept is None:  # kept here once, for every turn of the shape
-                kept = self._kept[text] = _Kept()
-            faster_.append((i, kept))
+        texts = [
+            (i, self._faster_texts.get(stage) or self._new_stage(stage))
+            for stage, i in nodes.items()
+        ]
         pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
-        return _Shape(faster_, pairs, nodes)
+        return _Shape(len(kids) + 1, texts, pairs, nodes)
 
-    def _keep(
-        self,
-        key: str,
-        predicted: tuple[int, int | None],
-        at: int,
-        first_token_at: int | None,
-        duration: int,
-        first: int | None,
-    ) -> None:
-        turn_ns, first_ns = predicted
-        if first_token_at is None:  # the common case, quickly
-            if turn_ns != duration:
-                kept = self._kept.get(key)
-                if kept is None:
-                    kept = self._kept[key] = _Kept()
-                kept.turn_at.append(at)
-                kept.turn.append(turn_ns)
-            return
-        changed_turn = turn_ns != duration
-        changed_first = first_ns is not None and first_ns != first
-        if not changed_turn and not changed_first:
-            return
-        kept = self._kept.get(key)
-        if kept is None:
-            kept = self._kept[key] = _Kept()
-        if changed_turn:
-            kept.turn_at.append(at)
-            kept.turn.append(turn_ns)
-        if changed_first:
-            assert first_ns is not None
-            kept.first_token_at.append(first_token_at)
-            kept.first_token.append(first_ns)
+    def _columns(self) -> dict[str, list[_Kept]]:
+        """Per change text, the predictions kept in columns: the shapes' (`_Shape.kept`)
+        and those merged in from others; each holds its turns in ascending order, once."""
+        out = {text: list(kept) for text, kept in self._dense.items()}
+        for shape in self._shapes.values():
+            if shape is not None and shape.turn_at:
+                for node, text in shape.texts:
+                    out.setdefault(text, []).append(shape.kept(node))
+        return out
+
+    @staticmethod
+    def _kept_for(kept: dict[str, _Kept], key: str) -> _Kept:
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = _Kept()
+        return found
 
     def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
         """Add another's predictions, its turns numbered after this one's `turns` turns
         (and `first_tokens` times to first token)."""
-        for text, theirs in other._kept.items():
-            kept = self._kept.get(text)
-            if kept is None:
-                kept = self._kept[text] = _Kept()
-            kept.extend(theirs, turns, first_tokens)
+        for mine, theirs_by_text in ((self._kept, other._kept), (self._asked, other._asked)):
+            for text, theirs in theirs_by_text.items():
+                self._kept_for(mine, text).extend(theirs, turns, first_tokens)
+        for text, columns in other._columns().items():
+            dense = self._dense.setdefault(text, [])
+            for theirs in columns:
+                kept = _Kept()
+                kept.extend(theirs, turns, first_tokens)
+                dense.append(kept)
         self._siblings |= other._siblings
         self._wrappers |= other._wrappers
         for stage, change in other._faster.items():
@@ -411,13 +404,19 @@ class Predictions:
                 raise not_siblings_error(change, change.parallel[0])
 
     def results(
-        self, durations: Sequence[int], first_tokens: Sequence[int], shares: Shares
+        self,
+        durations: Sequence[int],
+        first_tokens: Sequence[int],
+        shares: Shares,
+        measured: tuple[LatencyStats, LatencyStats] | None = None,
     ) -> tuple[list[WhatIf], list[str]]:
         """(the what-if rows: the default table's, ranked by saving, then the changes asked
-        for; the missed-parallelism suggestions)."""
+        for; the missed-parallelism suggestions). ``measured``: `summarize` of the
+        durations and of the times to first token, when the caller has them (their
+        percentiles are not taken twice)."""
         if not durations:
             return [], []
-        base = _Base(durations, first_tokens)
+        base = _Base(durations, first_tokens, measured, self._columns())
         rows: list[WhatIf] = []
         if self.default:
             # every stage met, by share; those off the critical path (share 0) last
@@ -455,11 +454,19 @@ class Predictions:
     def _row(
         self, base: _Base, text: str, stage: str | None = None, share: float | None = None
     ) -> WhatIf:
-        kept = self._kept.get(text) or _Kept()
-        p50, p95 = _p50_p95(base.durations, kept.turn_at, kept.turn)
+        dense = base.columns.get(text, [])
+        sparse = (self._kept.get(text), self._asked.get(text))  # the asked-for ones last
+        kept = [*dense, *(k for k in sparse if k is not None and (k.turn_at or k.first_token_at))]
+        p50, p95 = base.p50, base.p95
+        if kept:
+            turns = [(k.turn_at, k.turn) for k in kept]
+            p50, p95 = _p50_p95(base.durations, turns, len(dense))
         ft50 = ft95 = ft_saving50 = ft_saving95 = None
         if base.first_tokens:
-            ft50, ft95 = _p50_p95(base.first_tokens, kept.first_token_at, kept.first_token)
+            ft50, ft95 = base.ft50, base.ft95
+            if kept:
+                firsts = [(k.first_token_at, k.first_token) for k in kept]
+                ft50, ft95 = _p50_p95(base.first_tokens, firsts, len(dense))
             ft_saving50, ft_saving95 = base.ft50 - ft50, base.ft95 - ft95
         saving50, saving95 = base.p50 - p50, base.p95 - p95
         return WhatIf(
@@ -480,24 +487,50 @@ class Predictions:
         )
 
 
-@dataclass(slots=True)
 class _Shape:
-    """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
+    """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs, and the
+    predictions of its turns, in columns: per turn, one value per child number (0, the
+    turn itself, and children that are no stage: unused), changed or not (cheaper than
+    comparing; putting in a value that did not change changes nothing)."""
 
-    faster: list[tuple[int, _Kept]]
-    """(a stage's child number, where its ``STAGE=0.5`` predictions are kept), in the
-    order of the children (as `Plan.each_faster` goes)."""
-    pairs: list[_Pair]
-    """The pairs of children that could run at once."""
-    nodes: dict[str, int]
-    """Stage -> its child number (1 for the first child)."""
+    __slots__ = ("first", "first_at", "nodes", "pairs", "texts", "turn", "turn_at", "width")
+
+    def __init__(
+        self, width: int, texts: list[tuple[int, str]], pairs: list[_Pair], nodes: dict[str, int]
+    ) -> None:
+        self.width = width
+        """Values per turn: the children and the turn."""
+        self.texts = texts
+        """(a stage's child number, its ``STAGE=0.5`` change's text)."""
+        self.pairs = pairs
+        """The pairs of children that could run at once."""
+        self.nodes = nodes
+        """Stage -> its child number (1 for the first child)."""
+        self.turn_at: array[int] = array("q")
+        """The shape's turns (their numbers, ascending) ..."""
+        self.turn: array[int] = array("q")
+        """... and per turn, the turn's duration with each child made faster."""
+        self.first_at: array[int] = array("q")
+        """Those with a time to first token (their numbers among those) ..."""
+        self.first: array[int] = array("q")
+        """... and per such turn, the time to first token with each child made faster."""
+
+    def kept(self, node: int) -> _Kept:
+        """The predictions of child `node` made faster, over the shape's turns."""
+        kept = _Kept()
+        kept.turn_at = self.turn_at
+        kept.turn = self.turn[node :: self.width]
+        kept.first_token_at = self.first_at
+        kept.first_token = self.first[node :: self.width]
+        return kept
 
 
 class _Pair:
     """A pair of a shape's children that could run at once; once counted, its counts
-    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
+    (`Predictions._pairs`), its ``parallel:`` change, the change's children and where
+    its predictions are kept."""
 
-    __slots__ = ("change", "counts", "first", "key", "nodes")
+    __slots__ = ("change", "counts", "first", "kept", "key", "nodes")
 
     def __init__(self, first: tuple[str, int, str, int]) -> None:
         self.first = first
@@ -507,23 +540,69 @@ class _Pair:
         self.counts: list[int] = []
         self.change: Change | None = None
         self.nodes = (0, 0)
+        self.kept = _Kept()
+
+
+def _keep_in(
+    kept: _Kept,
+    predicted: tuple[int, int | None],
+    at: int,
+    first_token_at: int | None,
+    duration: int,
+    first: int | None,
+) -> None:
+    """Keep turn `at`'s predictions that differ from the measurement (`duration`, and the
+    time to first token `first`, number `first_token_at` among those)."""
+    turn_ns, first_ns = predicted
+    if turn_ns != duration:
+        kept.turn_at.append(at)
+        kept.turn.append(turn_ns)
+    if first_token_at is not None and first_ns is not None and first_ns != first:
+        kept.first_token_at.append(first_token_at)
+        kept.first_token.append(first_ns)
 
 
 class _Base:
-    """The measured turn and first-token durations, and their p50 / p95 in ms."""
+    """The measured turn and first-token durations, their p50 / p95 in ms, and the
+    predictions kept in columns (`Predictions._columns`)."""
 
-    def __init__(self, durations: Sequence[int], first_tokens: Sequence[int]) -> None:
-        self.durations = durations
-        self.first_tokens = first_tokens
-        self.p50, self.p95 = _p50_p95(durations, (), ())
-        self.ft50, self.ft95 = _p50_p95(first_tokens, (), ()) if first_tokens else (0.0, 0.0)
+    def __init__(
+        self,
+        durations: Sequence[int],
+        first_tokens: Sequence[int],
+        measured: tuple[LatencyStats, LatencyStats] | None,
+        columns: dict[str, list[_Kept]],
+    ) -> None:
+        self.durations = list(durations)  # copied once: each change's copy is then cheap
+        self.first_tokens = list(first_tokens)
+        self.columns = columns
+        if measured is None:
+            self.p50, self.p95 = _p50_p95(self.durations, [], 0)
+            self.ft50, self.ft95 = (
+                _p50_p95(self.first_tokens, [], 0) if first_tokens else (0.0, 0.0)
+            )
+        else:
+            turn, first_token = measured
+            self.p50, self.p95 = turn.p50_ms or 0.0, turn.p95_ms or 0.0
+            self.ft50, self.ft95 = first_token.p50_ms or 0.0, first_token.p95_ms or 0.0
 
 
 def _p50_p95(
-    measured: Sequence[int], at: Sequence[int], predicted: Sequence[int]
+    measured: list[int], kept: Sequence[tuple[Sequence[int], Sequence[int]]], dense: int
 ) -> tuple[float, float]:
-    values = list(measured)
-    for i, ns in zip(at, predicted, strict=True):
-        values[i] = ns
+    """p50 and p95 in ms of the `measured` values with the `kept` predictions (turn numbers,
+    values) put in, in order. The first `dense` hold their turns ascending, each once: one
+    that holds every turn is all the values."""
+    values = None
+    for i, (at, predicted) in enumerate(kept):
+        if values is None and i < dense and len(at) == len(measured):
+            values = list(predicted)
+            continue
+        if values is None:
+            values = measured.copy()
+        for j, ns in zip(at, predicted, strict=True):
+            values[j] = ns
+    if values is None:
+        values = measured.copy()
     values.sort()
     return percentile(values, 0.5) / _NS_PER_MS, percentile(values, 0.95) / _NS_PER_MS
