@@ -37,6 +37,7 @@ from rag_otel.analysis.traces import Node, Turn
 from rag_otel.analysis.whatif import (
     DEFAULT_FACTOR,
     Change,
+    Levels,
     Plan,
     faster,
     levels_of,
@@ -231,9 +232,11 @@ class Predictions:
         functions (`levels_of`, `level_shrink`, `together_in_levels`): with a factor of 0.5
         on integer nanoseconds every sum is exact, so they equal the re-lay's to the
         nanosecond. What depends only on the shape (the stages' texts, the pairs that
-        could run at once) is worked out once per shape, and the shape keeps every one
-        of its turns' predictions in columns (`_Shape`), changed or not. False: not that
-        shape (nothing was done)."""
+        could run at once) is worked out once per shape, and the shape keeps its turns'
+        predictions in columns (`_Shape`). Times are taken from the turn's start: every
+        answer is a difference of times, and those fit a machine word where times since
+        the epoch do not (Python's arithmetic on them is several times faster). False:
+        not that shape (nothing was done)."""
         root = turn.root
         kids = root.children
         if root.key is not None or len(kids) < 2:
@@ -243,8 +246,9 @@ class Predictions:
             if len(turn.first_chunks) > 1 or first_token_at is None:
                 return False
             streamed_node = turn.first_chunks[0]  # the turn itself: not found below
-        starts = [root.start]
-        ends = [root.end]
+        t0 = root.start
+        starts = [0]
+        ends = [root.end - t0]
         signature: list[object] = []
         streamed = -1
         for kid in kids:
@@ -253,8 +257,8 @@ class Predictions:
                 return False
             if kid is streamed_node:
                 streamed = len(starts)
-            starts.append(kid.start)
-            ends.append(kid.end)
+            starts.append(kid.start - t0)
+            ends.append(kid.end - t0)
             signature.append(kid.key)
             signature.append(span.stage_kind)
         if streamed_node is not None and streamed < 0:
@@ -271,66 +275,84 @@ class Predictions:
         by_kid, rows, _ = levels
         if not rows:
             return False
-        t0 = starts[0]
-        whole = ends[0] - t0
+        whole = ends[0]
         factor = DEFAULT_FACTOR
         # each child made faster on its own, as `level_shrink`, inline (this runs per
         # level per turn): only a level's longest child moves the turn (made faster, any
         # other child of the level still ends before the longest); the others leave it
-        turn_ns = [whole] * shape.width  # by child number
-        t = 0  # the first chunk (clamped into its child), when one streamed
+        turn_ns = [whole] * shape.width  # by child number, then by pair
+        turn_ns[0] = at
         if streamed < 0:
             for longest, top, second in rows:
                 now = by_kid[top][1] + (ends[top] - starts[top]) * factor
                 turn_ns[top] = round(whole - (longest - (second if second > now else now)))
-        else:  # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
-            assert streamed_node is not None and streamed_node.span.first_chunk_ns is not None
-            t = min(max(streamed_node.span.first_chunk_ns, starts[streamed]), ends[streamed])
-            since_turn = t - t0
-            first_ns = [since_turn] * shape.width
-            chunk_level = by_kid[streamed][0]
-            for level, (longest, top, second) in enumerate(rows):
-                now = by_kid[top][1] + (ends[top] - starts[top]) * factor
-                shrink = longest - (second if second > now else now)
-                turn_ns[top] = round(whole - shrink)
-                if level < chunk_level:  # before the streamed child's level
-                    first_ns[top] = round(since_turn - shrink)
-            # the streamed stage made faster: its time to the chunk scales
-            before = ends[streamed] - starts[streamed]
-            ratio = before * factor / before if before > 0 else 1.0
-            since_child = t - starts[streamed]
-            first_ns[streamed] = round(starts[streamed] - t0 + since_child * ratio)
-            shape.first_at.append(first_token_at)  # type: ignore[arg-type]
-            shape.first.extend(first_ns)
-        shape.turn_at.append(at)
-        shape.turn.extend(turn_ns)
-        for pair in shape.pairs:
+            self._add_pairs(shape, levels, starts, ends, turn_ns, None)
+            shape.turn.fromlist(turn_ns)
+            return True
+        # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
+        chunk_ns = streamed_node.span.first_chunk_ns if streamed_node is not None else None
+        assert chunk_ns is not None
+        assert first_token_at is not None
+        assert first is not None
+        t = min(max(chunk_ns - t0, starts[streamed]), ends[streamed])
+        first_ns = [t] * shape.width
+        first_ns[0] = first_token_at
+        chunk_level = by_kid[streamed][0]
+        for level, (longest, top, second) in enumerate(rows):
+            now = by_kid[top][1] + (ends[top] - starts[top]) * factor
+            shrink = longest - (second if second > now else now)
+            turn_ns[top] = round(whole - shrink)
+            if level < chunk_level:  # before the streamed child's level
+                first_ns[top] = round(t - shrink)
+        # the streamed stage made faster: its time to the chunk scales
+        before = ends[streamed] - starts[streamed]
+        ratio = before * factor / before if before > 0 else 1.0
+        first_ns[streamed] = round(starts[streamed] + (t - starts[streamed]) * ratio)
+        chunk = (streamed, t - starts[streamed], first)
+        self._add_pairs(shape, levels, starts, ends, turn_ns, first_ns, chunk)
+        shape.turn.fromlist(turn_ns)
+        shape.first.fromlist(first_ns)
+        return True
+
+    def _add_pairs(
+        self,
+        shape: _Shape,
+        levels: Levels,
+        starts: list[int],
+        ends: list[int],
+        turn_ns: list[int],
+        first_ns: list[int] | None,
+        chunk: tuple[int, int, int] = (-1, 0, 0),
+    ) -> None:
+        """`_add_leaves`' part for the pairs of children that could run at once: count
+        them (as `_count_pair`) and predict them started together, into the shape's
+        columns after the children (`turn_ns`, `first_ns`). `chunk`: (the streamed
+        child, its first chunk from its start, the measured time to first token)."""
+        width = len(starts)
+        for i, pair in enumerate(shape.pairs, start=width):
             a, x, b, y = pair.first
             if starts[y] < starts[x]:  # the one that started first, first
                 a, x, b, y = b, y, a, x
-            change = pair.change
-            if change is None:  # the first turn of the shape: as `_count_pair`, kept
+            if pair.change is None:  # the first turn of the shape: as `_count_pair`
                 change = pair.change = self._count_pair(a, b, ends[x] <= starts[y])
                 pair.counts = self._pairs[pair.key]
                 pair.nodes = (
                     shape.nodes[change.parallel[0][0]],
                     shape.nodes[change.parallel[0][1]],
                 )
-                pair.kept = self._kept_for(self._kept, change.text)
             else:  # as `_count_pair`, inline: this runs per pair per turn
                 pair.counts[0] += 1
                 pair.counts[1] += ends[x] <= starts[y]
+            streamed, since_child, first = chunk
             if starts[x] == starts[y]:  # started at once already: nothing changes
+                if first_ns is not None:
+                    first_ns[i] = first
                 continue
             one, two = pair.nodes
-            if streamed < 0:
-                new, _ = together_in_levels(levels, one, two, starts, ends)
-                _keep_in(pair.kept, (round(new), None), at, None, whole, None)
-                continue
             new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
-            first_at = round(start_at + (t - starts[streamed]))
-            _keep_in(pair.kept, (round(new), first_at), at, first_token_at, whole, first)
-        return True
+            turn_ns[i] = round(new)
+            if first_ns is not None:
+                first_ns[i] = round(start_at + since_child)
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
@@ -354,9 +376,9 @@ class Predictions:
         and those merged in from others; each holds its turns in ascending order, once."""
         out = {text: list(kept) for text, kept in self._dense.items()}
         for shape in self._shapes.values():
-            if shape is not None and shape.turn_at:
-                for node, text in shape.texts:
-                    out.setdefault(text, []).append(shape.kept(node))
+            if shape is not None and shape.turn:
+                for column, text in shape.columns():
+                    out.setdefault(text, []).append(shape.kept(column))
         return out
 
     @staticmethod
@@ -489,48 +511,57 @@ class Predictions:
 
 class _Shape:
     """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs, and the
-    predictions of its turns, in columns: per turn, one value per child number (0, the
-    turn itself, and children that are no stage: unused), changed or not (cheaper than
-    comparing; putting in a value that did not change changes nothing)."""
+    predictions of its turns in columns: per turn, its number, then per child (by child
+    number) the prediction with the child made faster, then per pair (`pairs`) with the
+    pair started together; changed or not (putting in a value that did not change
+    changes nothing, and one list per turn costs less than comparing and keeping each;
+    children that are no stage: unused). The same for the turns with a time to first
+    token."""
 
-    __slots__ = ("first", "first_at", "nodes", "pairs", "texts", "turn", "turn_at", "width")
+    __slots__ = ("first", "nodes", "pairs", "texts", "turn", "width")
 
     def __init__(
-        self, width: int, texts: list[tuple[int, str]], pairs: list[_Pair], nodes: dict[str, int]
+        self, children: int, texts: list[tuple[int, str]], pairs: list[_Pair], nodes: dict[str, int]
     ) -> None:
-        self.width = width
-        """Values per turn: the children and the turn."""
+        self.width = children + len(pairs)
+        """Values per turn: its number, its children's, its pairs'."""
         self.texts = texts
         """(a stage's child number, its ``STAGE=0.5`` change's text)."""
         self.pairs = pairs
         """The pairs of children that could run at once."""
         self.nodes = nodes
         """Stage -> its child number (1 for the first child)."""
-        self.turn_at: array[int] = array("q")
-        """The shape's turns (their numbers, ascending) ..."""
         self.turn: array[int] = array("q")
-        """... and per turn, the turn's duration with each child made faster."""
-        self.first_at: array[int] = array("q")
-        """Those with a time to first token (their numbers among those) ..."""
+        """Per turn (ascending): its number, then the predicted turn durations."""
         self.first: array[int] = array("q")
-        """... and per such turn, the time to first token with each child made faster."""
+        """Per turn with a time to first token: its number among those, then the
+        predicted times to first token."""
 
-    def kept(self, node: int) -> _Kept:
-        """The predictions of child `node` made faster, over the shape's turns."""
+    def columns(self) -> list[tuple[int, str]]:
+        """(column, change text) of each prediction kept."""
+        children = self.width - len(self.pairs)
+        pairs = [
+            (i, pair.change.text)
+            for i, pair in enumerate(self.pairs, start=children)
+            if pair.change is not None
+        ]
+        return [*self.texts, *pairs]
+
+    def kept(self, column: int) -> _Kept:
+        """The predictions of one column, over the shape's turns."""
         kept = _Kept()
-        kept.turn_at = self.turn_at
-        kept.turn = self.turn[node :: self.width]
-        kept.first_token_at = self.first_at
-        kept.first_token = self.first[node :: self.width]
+        kept.turn_at = self.turn[:: self.width]
+        kept.turn = self.turn[column :: self.width]
+        kept.first_token_at = self.first[:: self.width]
+        kept.first_token = self.first[column :: self.width]
         return kept
 
 
 class _Pair:
     """A pair of a shape's children that could run at once; once counted, its counts
-    (`Predictions._pairs`), its ``parallel:`` change, the change's children and where
-    its predictions are kept."""
+    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
 
-    __slots__ = ("change", "counts", "first", "kept", "key", "nodes")
+    __slots__ = ("change", "counts", "first", "key", "nodes")
 
     def __init__(self, first: tuple[str, int, str, int]) -> None:
         self.first = first
@@ -540,7 +571,6 @@ class _Pair:
         self.counts: list[int] = []
         self.change: Change | None = None
         self.nodes = (0, 0)
-        self.kept = _Kept()
 
 
 def _keep_in(

@@ -270,7 +270,7 @@ class Plan:
         """Stages with another stage inside them (making them faster makes that one faster
         too, so the verdict does not name them: `verdict.decide`)."""
         self._work: dict[str, list[int]] = {}
-        self._levels: dict[int, _Levels] = {}
+        self._levels: dict[int, Levels] = {}
 
     def spans_by_parent(self, kinds: tuple[str, ...]) -> dict[int, dict[str, tuple[int, int, str]]]:
         """Per parent, its children's stages of these kinds: (first start, last end, kind)."""
@@ -358,7 +358,7 @@ class Plan:
             node = parent
         return round(new)
 
-    def _levels_at(self, parent: int) -> _Levels | None:
+    def _levels_at(self, parent: int) -> Levels | None:
         levels = self._levels.get(parent)
         if levels is None:
             levels = self._levels[parent] = self._levels_of(parent)
@@ -381,7 +381,7 @@ class Plan:
             return None
         return self._up(parent, together_in_levels(levels, a[0], b[0], self._starts, self._ends)[0])
 
-    def _levels_of(self, parent: int) -> _Levels:
+    def _levels_of(self, parent: int) -> Levels:
         """`levels_of` the children of `parent`, in order of start (as `_lay` orders them);
         ({}, [], 0), no levels, when one of them is FOLLOWS_FROM."""
         nodes, starts = self._nodes, self._starts
@@ -543,7 +543,7 @@ def first_token_ns(turn: Turn) -> int | None:
     return None if found is None else found[1] - turn.root.start
 
 
-def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) -> _Levels:
+def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) -> Levels:
     """`Plan`'s levels of `parent`'s children `kids` (in order of start, none FOLLOWS_FROM):
     per child (its level's number, its gap), per level (its longest child's gap +
     duration, which child that is, the next longest), and the parent's tail; ({}, [], 0)
@@ -598,7 +598,7 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     return by_kid, rows, tail
 
 
-def level_shrink(levels: _Levels, node: int, new: float) -> float:
+def level_shrink(levels: Levels, node: int, new: float) -> float:
     """How much shorter the parent gets when its child `node` (in `levels`) takes `new` ns:
     only that child's level moves."""
     row, gap = levels[0][node]
@@ -609,7 +609,7 @@ def level_shrink(levels: _Levels, node: int, new: float) -> float:
 
 
 def together_in_levels(
-    levels: _Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
+    levels: Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
 ) -> tuple[float, float]:
     """(the parent's duration, the new start of its child `node` from the parent's start)
     once its children `x` and `y` (in `levels`) start together: the later one moves to
@@ -636,7 +636,7 @@ def together_in_levels(
 
 
 _NO_KIDS: list[int] = []
-_Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
+Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
 
 
 @dataclass(slots=True)
