@@ -294,7 +294,14 @@ class Predictions:
         assert chunk_ns is not None
         assert first_token_at is not None
         assert first is not None
-        t = min(max(chunk_ns - t0, starts[streamed]), ends[streamed])
+        t = chunk_ns - t0  # clamped into its child (conditions: min and max cost more)
+        t = (
+            starts[streamed]
+            if t < starts[streamed]
+            else ends[streamed]
+            if t > ends[streamed]
+            else t
+        )
         first_ns = [t] * shape.width
         first_ns[0] = first_token_at
         chunk_level = by_kid[streamed][0]
@@ -328,28 +335,26 @@ class Predictions:
         them (as `_count_pair`) and predict them started together, into the shape's
         columns after the children (`turn_ns`, `first_ns`). `chunk`: (the streamed
         child, its first chunk from its start, the measured time to first token)."""
-        width = len(starts)
-        for i, pair in enumerate(shape.pairs, start=width):
-            a, x, b, y = pair.first
+        streamed, since_child, first = chunk
+        for i, pair in enumerate(shape.pairs, start=len(starts)):
+            x, y = pair.nodes
             if starts[y] < starts[x]:  # the one that started first, first
-                a, x, b, y = b, y, a, x
-            if pair.change is None:  # the first turn of the shape: as `_count_pair`
-                change = pair.change = self._count_pair(a, b, ends[x] <= starts[y])
+                x, y = y, x
+            counts = pair.counts
+            if counts:  # as `_count_pair`, inline: this runs per pair per turn
+                counts[0] += 1
+                counts[1] += ends[x] <= starts[y]
+            else:  # the first turn of the shape: as `_count_pair`
+                a, one, b, _ = pair.first
+                if x != one:
+                    a, b = b, a
+                pair.change = self._count_pair(a, b, ends[x] <= starts[y])
                 pair.counts = self._pairs[pair.key]
-                pair.nodes = (
-                    shape.nodes[change.parallel[0][0]],
-                    shape.nodes[change.parallel[0][1]],
-                )
-            else:  # as `_count_pair`, inline: this runs per pair per turn
-                pair.counts[0] += 1
-                pair.counts[1] += ends[x] <= starts[y]
-            streamed, since_child, first = chunk
             if starts[x] == starts[y]:  # started at once already: nothing changes
                 if first_ns is not None:
                     first_ns[i] = first
                 continue
-            one, two = pair.nodes
-            new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
+            new, start_at = together_in_levels(levels, x, y, starts, ends, streamed)
             turn_ns[i] = round(new)
             if first_ns is not None:
                 first_ns[i] = round(start_at + since_child)
@@ -371,14 +376,16 @@ class Predictions:
         pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
         return _Shape(len(kids) + 1, texts, pairs, nodes)
 
-    def _columns(self) -> dict[str, list[_Kept]]:
-        """Per change text, the predictions kept in columns: the shapes' (`_Shape.kept`)
-        and those merged in from others; each holds its turns in ascending order, once."""
-        out = {text: list(kept) for text, kept in self._dense.items()}
+    def _columns(self, only: str | None = None) -> dict[str, list[_Kept]]:
+        """Per change text (or for the one text `only`), the predictions kept in columns:
+        the shapes' (`_Shape.kept`) and those merged in from others; each holds its turns
+        in ascending order, once."""
+        out = {text: list(kept) for text, kept in self._dense.items() if only in (None, text)}
         for shape in self._shapes.values():
             if shape is not None and shape.turn:
                 for column, text in shape.columns():
-                    out.setdefault(text, []).append(shape.kept(column))
+                    if only in (None, text):
+                        out.setdefault(text, []).append(shape.kept(column))
         return out
 
     @staticmethod
@@ -438,7 +445,7 @@ class Predictions:
         percentiles are not taken twice)."""
         if not durations:
             return [], []
-        base = _Base(durations, first_tokens, measured, self._columns())
+        base = _Base(durations, first_tokens, measured)
         rows: list[WhatIf] = []
         if self.default:
             # every stage met, by share; those off the critical path (share 0) last
@@ -466,7 +473,7 @@ class Predictions:
             if not both or sequential < SEQUENTIAL_SHARE * both:
                 continue
             pair = self._pair_order[key]
-            row = self._row(base, parallel(pair).text)
+            row = self._row(base, parallel(pair).text, first_token=False)
             if row.saving_p50_pct >= MIN_SAVING:
                 lines.append(
                     suggestion(pair, row.saving_p50_ms, row.saving_p50_pct, sequential / both)
@@ -474,9 +481,17 @@ class Predictions:
         return lines
 
     def _row(
-        self, base: _Base, text: str, stage: str | None = None, share: float | None = None
+        self,
+        base: _Base,
+        text: str,
+        stage: str | None = None,
+        share: float | None = None,
+        *,
+        first_token: bool = True,
     ) -> WhatIf:
-        dense = base.columns.get(text, [])
+        """The row of change `text`; without its time to first token when not
+        `first_token` (for a row only looked at)."""
+        dense = self._columns(text).get(text, [])
         sparse = (self._kept.get(text), self._asked.get(text))  # the asked-for ones last
         kept = [*dense, *(k for k in sparse if k is not None and (k.turn_at or k.first_token_at))]
         p50, p95 = base.p50, base.p95
@@ -484,7 +499,7 @@ class Predictions:
             turns = [(k.turn_at, k.turn) for k in kept]
             p50, p95 = _p50_p95(base.durations, turns, len(dense))
         ft50 = ft95 = ft_saving50 = ft_saving95 = None
-        if base.first_tokens:
+        if base.first_tokens and first_token:
             ft50, ft95 = base.ft50, base.ft95
             if kept:
                 firsts = [(k.first_token_at, k.first_token) for k in kept]
@@ -558,8 +573,8 @@ class _Shape:
 
 
 class _Pair:
-    """A pair of a shape's children that could run at once; once counted, its counts
-    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
+    """A pair of a shape's children that could run at once: its stages, their child
+    numbers and, once counted, its counts (`Predictions._pairs`) and ``parallel:`` change."""
 
     __slots__ = ("change", "counts", "first", "key", "nodes")
 
@@ -569,8 +584,9 @@ class _Pair:
         a, b = first[0], first[2]
         self.key = (a, b) if a < b else (b, a)
         self.counts: list[int] = []
+        """Shared with `Predictions._pairs` once counted."""
         self.change: Change | None = None
-        self.nodes = (0, 0)
+        self.nodes = (first[1], first[3])
 
 
 def _keep_in(
@@ -593,19 +609,16 @@ def _keep_in(
 
 
 class _Base:
-    """The measured turn and first-token durations, their p50 / p95 in ms, and the
-    predictions kept in columns (`Predictions._columns`)."""
+    """The measured turn and first-token durations, and their p50 / p95 in ms."""
 
     def __init__(
         self,
         durations: Sequence[int],
         first_tokens: Sequence[int],
         measured: tuple[LatencyStats, LatencyStats] | None,
-        columns: dict[str, list[_Kept]],
     ) -> None:
         self.durations = list(durations)  # copied once: each change's copy is then cheap
         self.first_tokens = list(first_tokens)
-        self.columns = columns
         if measured is None:
             self.p50, self.p95 = _p50_p95(self.durations, [], 0)
             self.ft50, self.ft95 = (

@@ -556,7 +556,7 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     base = starts[parent]  # where the current level's gaps count from
     ended = first_end = -1  # the current level's latest and earliest end
     level_start = -1
-    longest = second = -math.inf
+    longest = second = _NO_TIME
     top = -1
     level = 0  # the current level's number
     total: float = 0  # the levels' lengths so far
@@ -571,7 +571,7 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
                 level += 1
                 total += longest
                 base = ended
-                longest = second = -math.inf
+                longest = second = _NO_TIME
                 first_end = e
                 level_start = s
             elif first_end <= s:  # some ended, not all
@@ -615,13 +615,15 @@ def together_in_levels(
     once its children `x` and `y` (in `levels`) start together: the later one moves to
     the earlier one's level and gap; what came after it still waits for it."""
     by_kid, rows, tail = levels
-    first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
-    at, gap = by_kid[first]
-    left = by_kid[moved][0]
-    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, (-1, 0))
+    (x_level, x_gap), (y_level, y_gap) = by_kid[x], by_kid[y]
+    if x_level < y_level or (x_level == y_level and starts[x] <= starts[y]):  # x first
+        at, gap, left, moved = x_level, x_gap, y_level, y
+    else:
+        at, gap, left, moved = y_level, y_gap, x_level, x
+    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, _NOT_A_KID)
     node_start = math.nan
     run = 0.0
-    moved_end = -math.inf
+    moved_end = _NO_TIME
     for index, (longest, top, second) in enumerate(rows):
         if index == node_at:
             node_start = run + node_gap
@@ -636,6 +638,9 @@ def together_in_levels(
 
 
 _NO_KIDS: list[int] = []
+_NO_TIME = -math.inf
+"""Before any time (a constant: this runs per level per turn)."""
+_NOT_A_KID = (-1, 0)
 Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
 
 
