@@ -22,7 +22,9 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from itertools import repeat
+from operator import truediv
+from typing import Any, TypeAlias, overload
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.missed_parallel import (
@@ -53,6 +55,7 @@ MIN_ROWS = 3
 """... and at least this many stages (the largest shares)."""
 
 _NS_PER_MS = 1e6
+_TWO = repeat(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,10 +236,13 @@ class Predictions:
         on integer nanoseconds every sum is exact, so they equal the re-lay's to the
         nanosecond. What depends only on the shape (the stages' texts, the pairs that
         could run at once) is worked out once per shape, and the shape keeps its turns'
-        predictions in columns (`_Shape`). Times are taken from the turn's start: every
-        answer is a difference of times, and those fit a machine word where times since
-        the epoch do not (Python's arithmetic on them is several times faster). False:
-        not that shape (nothing was done)."""
+        predictions in columns (`_Shape`). Times are taken from the turn's start, in half
+        nanoseconds: every answer is a difference of times, which fits a machine word
+        where times since the epoch do not, and with the factor of 0.5
+        (`DEFAULT_FACTOR`) every value is then a whole number: integer arithmetic, exact
+        and several times cheaper in Python than rounding floats per turn (the
+        columns are rounded to nanoseconds when read, `_Shape.kept`). False: not that
+        shape (nothing was done)."""
         root = turn.root
         kids = root.children
         if root.key is not None or len(kids) < 2:
@@ -247,8 +253,8 @@ class Predictions:
                 return False
             streamed_node = turn.first_chunks[0]  # the turn itself: not found below
         t0 = root.start
-        starts = [0]
-        ends = [root.end - t0]
+        starts = [0]  # in half nanoseconds from the turn's start (below)
+        ends = [2 * (root.end - t0)]
         signature: list[object] = []
         streamed = -1
         for kid in kids:
@@ -257,8 +263,8 @@ class Predictions:
                 return False
             if kid is streamed_node:
                 streamed = len(starts)
-            starts.append(kid.start - t0)
-            ends.append(kid.end - t0)
+            starts.append(2 * (kid.start - t0))
+            ends.append(2 * (kid.end - t0))
             signature.append(kid.key)
             signature.append(span.stage_kind)
         if streamed_node is not None and streamed < 0:
@@ -276,16 +282,16 @@ class Predictions:
         if not rows:
             return False
         whole = ends[0]
-        factor = DEFAULT_FACTOR
-        # each child made faster on its own, as `level_shrink`, inline (this runs per
-        # level per turn): only a level's longest child moves the turn (made faster, any
-        # other child of the level still ends before the longest); the others leave it
-        turn_ns = [whole] * shape.width  # by child number, then by pair
+        # each child made twice as fast on its own, as `level_shrink`, inline (this runs
+        # per level per turn): only a level's longest child moves the turn (made faster,
+        # any other child of the level still ends before the longest); the others leave it
+        # by child number, then by pair; whole numbers (`Levels` types them float for -inf)
+        turn_ns: list[Any] = [whole] * shape.width
         turn_ns[0] = at
         if streamed < 0:
             for longest, top, second in rows:
-                now = by_kid[top][1] + (ends[top] - starts[top]) * factor
-                turn_ns[top] = round(whole - (longest - (second if second > now else now)))
+                now = by_kid[top][1] + ((ends[top] - starts[top]) >> 1)  # half its time
+                turn_ns[top] = whole - (longest - (second if second > now else now))
             self._add_pairs(shape, levels, starts, ends, turn_ns, None)
             shape.turn.fromlist(turn_ns)
             return True
@@ -294,7 +300,7 @@ class Predictions:
         assert chunk_ns is not None
         assert first_token_at is not None
         assert first is not None
-        t = chunk_ns - t0  # clamped into its child (conditions: min and max cost more)
+        t = 2 * (chunk_ns - t0)  # clamped into its child (conditions: min and max cost more)
         t = (
             starts[streamed]
             if t < starts[streamed]
@@ -302,20 +308,21 @@ class Predictions:
             if t > ends[streamed]
             else t
         )
-        first_ns = [t] * shape.width
+        first_ns: list[Any] = [t] * shape.width
         first_ns[0] = first_token_at
         chunk_level = by_kid[streamed][0]
         for level, (longest, top, second) in enumerate(rows):
-            now = by_kid[top][1] + (ends[top] - starts[top]) * factor
+            now = by_kid[top][1] + ((ends[top] - starts[top]) >> 1)
             shrink = longest - (second if second > now else now)
-            turn_ns[top] = round(whole - shrink)
+            turn_ns[top] = whole - shrink
             if level < chunk_level:  # before the streamed child's level
-                first_ns[top] = round(t - shrink)
-        # the streamed stage made faster: its time to the chunk scales
-        before = ends[streamed] - starts[streamed]
-        ratio = before * factor / before if before > 0 else 1.0
-        first_ns[streamed] = round(starts[streamed] + (t - starts[streamed]) * ratio)
-        chunk = (streamed, t - starts[streamed], first)
+                first_ns[top] = t - shrink
+        # the streamed stage made faster: its time to the chunk halves too
+        since_child = t - starts[streamed]
+        first_ns[streamed] = starts[streamed] + (
+            since_child >> 1 if ends[streamed] > starts[streamed] else since_child
+        )
+        chunk = (streamed, since_child, 2 * first)
         self._add_pairs(shape, levels, starts, ends, turn_ns, first_ns, chunk)
         shape.turn.fromlist(turn_ns)
         shape.first.fromlist(first_ns)
@@ -327,8 +334,8 @@ class Predictions:
         levels: Levels,
         starts: list[int],
         ends: list[int],
-        turn_ns: list[int],
-        first_ns: list[int] | None,
+        turn_ns: list[Any],
+        first_ns: list[Any] | None,
         chunk: tuple[int, int, int] = (-1, 0, 0),
     ) -> None:
         """`_add_leaves`' part for the pairs of children that could run at once: count
@@ -355,9 +362,9 @@ class Predictions:
                     first_ns[i] = first
                 continue
             new, start_at = together_in_levels(levels, x, y, starts, ends, streamed)
-            turn_ns[i] = round(new)
+            turn_ns[i] = new
             if first_ns is not None:
-                first_ns[i] = round(start_at + since_child)
+                first_ns[i] = start_at + since_child
 
     def _shape(self, kids: list[Node]) -> _Shape | None:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
@@ -387,6 +394,19 @@ class Predictions:
                     if only in (None, text):
                         out.setdefault(text, []).append(shape.kept(column))
         return out
+
+    def _unrounded(self, text: str) -> tuple[list[_Values], list[_Values]]:
+        """The shapes' columns of change `text`, (turn numbers, predictions), for the
+        turns and for the times to first token: in nanoseconds, not rounded yet."""
+        turns: list[_Values] = []
+        firsts: list[_Values] = []
+        for shape in self._shapes.values():
+            if shape is not None and shape.turn:
+                for column, shown in shape.columns():
+                    if shown == text:
+                        turns.append(shape.unrounded(shape.turn, column))
+                        firsts.append(shape.unrounded(shape.first, column))
+        return turns, firsts
 
     @staticmethod
     def _kept_for(kept: dict[str, _Kept], key: str) -> _Kept:
@@ -491,19 +511,22 @@ class Predictions:
     ) -> WhatIf:
         """The row of change `text`; without its time to first token when not
         `first_token` (for a row only looked at)."""
-        dense = self._columns(text).get(text, [])
-        sparse = (self._kept.get(text), self._asked.get(text))  # the asked-for ones last
-        kept = [*dense, *(k for k in sparse if k is not None and (k.turn_at or k.first_token_at))]
+        # the shapes' columns (unrounded), then those merged in, then the others
+        turns, firsts = self._unrounded(text)
+        dense = len(turns)
+        kept = [*self._dense.get(text, ()), self._kept.get(text), self._asked.get(text)]
+        for k in kept:  # the asked-for ones last
+            if k is not None and (k.turn_at or k.first_token_at):
+                turns.append((k.turn_at, k.turn))
+                firsts.append((k.first_token_at, k.first_token))
         p50, p95 = base.p50, base.p95
-        if kept:
-            turns = [(k.turn_at, k.turn) for k in kept]
-            p50, p95 = _p50_p95(base.durations, turns, len(dense))
+        if turns:
+            p50, p95 = _p50_p95(base.durations, turns, dense)
         ft50 = ft95 = ft_saving50 = ft_saving95 = None
         if base.first_tokens and first_token:
             ft50, ft95 = base.ft50, base.ft95
-            if kept:
-                firsts = [(k.first_token_at, k.first_token) for k in kept]
-                ft50, ft95 = _p50_p95(base.first_tokens, firsts, len(dense))
+            if firsts:
+                ft50, ft95 = _p50_p95(base.first_tokens, firsts, dense)
             ft_saving50, ft_saving95 = base.ft50 - ft50, base.ft95 - ft95
         saving50, saving95 = base.p50 - p50, base.p95 - p95
         return WhatIf(
@@ -526,8 +549,8 @@ class Predictions:
 
 class _Shape:
     """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs, and the
-    predictions of its turns in columns: per turn, its number, then per child (by child
-    number) the prediction with the child made faster, then per pair (`pairs`) with the
+    predictions of its turns in columns: per turn, its number, then (in half
+    nanoseconds) per child (by child number) the prediction with the child made faster, then per pair (`pairs`) with the
     pair started together; changed or not (putting in a value that did not change
     changes nothing, and one list per turn costs less than comparing and keeping each;
     children that are no stage: unused). The same for the turns with a time to first
@@ -562,13 +585,21 @@ class _Shape:
         ]
         return [*self.texts, *pairs]
 
+    def unrounded(self, values: array[int], column: int) -> _Values:
+        """(turn numbers, predictions in ns, not rounded) of one column of `values`
+        (`turn` or `first`)."""
+        return values[:: self.width], list(map(truediv, values[column :: self.width], _TWO))
+
     def kept(self, column: int) -> _Kept:
-        """The predictions of one column, over the shape's turns."""
+        """The predictions of one column, over the shape's turns, in nanoseconds
+        (rounded half to even, as `Plan` rounds them)."""
         kept = _Kept()
         kept.turn_at = self.turn[:: self.width]
-        kept.turn = self.turn[column :: self.width]
+        kept.turn = array("q", map(round, map(truediv, self.turn[column :: self.width], _TWO)))
         kept.first_token_at = self.first[:: self.width]
-        kept.first_token = self.first[column :: self.width]
+        kept.first_token = array(
+            "q", map(round, map(truediv, self.first[column :: self.width], _TWO))
+        )
         return kept
 
 
@@ -630,22 +661,47 @@ class _Base:
             self.ft50, self.ft95 = first_token.p50_ms or 0.0, first_token.p95_ms or 0.0
 
 
-def _p50_p95(
-    measured: list[int], kept: Sequence[tuple[Sequence[int], Sequence[int]]], dense: int
-) -> tuple[float, float]:
+def _p50_p95(measured: Sequence[int], kept: Sequence[_Values], dense: int) -> tuple[float, float]:
     """p50 and p95 in ms of the `measured` values with the `kept` predictions (turn numbers,
     values) put in, in order. The first `dense` hold their turns ascending, each once: one
-    that holds every turn is all the values."""
-    values = None
+    that holds every turn is all the values. Predictions not rounded yet (`_Shape`'s)
+    are rounded to the nanosecond as the percentiles read them: rounding keeps the
+    order, so the sorted values give the rounded values' order statistics (and a list
+    of floats sorts faster than one of integers past 2**30, a turn over a second)."""
+    values: list[float] = []
     for i, (at, predicted) in enumerate(kept):
-        if values is None and i < dense and len(at) == len(measured):
+        if not values and i < dense and len(at) == len(measured):
             values = list(predicted)
             continue
-        if values is None:
-            values = measured.copy()
+        if not values:
+            values = list(measured)
         for j, ns in zip(at, predicted, strict=True):
             values[j] = ns
-    if values is None:
-        values = measured.copy()
+    if not values:
+        values = list(measured)
     values.sort()
-    return percentile(values, 0.5) / _NS_PER_MS, percentile(values, 0.95) / _NS_PER_MS
+    rounded = _Rounded(values)
+    return percentile(rounded, 0.5) / _NS_PER_MS, percentile(rounded, 0.95) / _NS_PER_MS
+
+
+class _Rounded(Sequence[int]):
+    """Sorted values, each rounded to the nanosecond (half to even, as `Plan`) when read."""
+
+    def __init__(self, values: list[float]) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return [round(v) for v in self._values[i]]
+        return round(self._values[i])
+
+
+_Values: TypeAlias = tuple[Sequence[int], Sequence[float]]
+"""(turn numbers, predicted ns) to put in."""

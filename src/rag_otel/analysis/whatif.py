@@ -622,7 +622,7 @@ def together_in_levels(
         at, gap, left, moved = y_level, y_gap, x_level, x
     node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, _NOT_A_KID)
     node_start = math.nan
-    run = 0.0
+    run: float = 0  # integer times stay integers (`Predictions._add_leaves` keeps them)
     moved_end = _NO_TIME
     for index, (longest, top, second) in enumerate(rows):
         if index == node_at:
