@@ -311,8 +311,9 @@ class Predictions:
         first_ns: list[Any] = [t] * shape.width
         first_ns[0] = first_token_at
         chunk_level = by_kid[streamed][0]
-        for level, (longest, top, second) in enumerate(rows):
-            now = by_kid[top][1] + ((ends[top] - starts[top]) >> 1)
+        for longest, top, second in rows:
+            level, gap = by_kid[top]
+            now = gap + ((ends[top] - starts[top]) >> 1)
             shrink = longest - (second if second > now else now)
             turn_ns[top] = whole - shrink
             if level < chunk_level:  # before the streamed child's level

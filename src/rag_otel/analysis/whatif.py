@@ -551,46 +551,43 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     far has ended and it started after the current level did; it joins the current level
     when it started with it or when none of that level has ended (as `Plan._lay`: spans
     that start at one instant never wait for each other)."""
-    by_kid: dict[int, tuple[int, int]] = {}
+    if not kids:
+        return {}, [], 0
     rows: list[tuple[float, int, float]] = []
     base = starts[parent]  # where the current level's gaps count from
-    ended = first_end = -1  # the current level's latest and earliest end
-    level_start = -1
-    longest = second = _NO_TIME
-    top = -1
+    top = kids[0]  # the current level's longest child (the first child opens level 0)
+    level_start = starts[top]
+    ended = first_end = ends[top]  # the current level's latest and earliest end
+    longest: float = ended - base
+    second = _NO_TIME
+    by_kid = {top: (0, level_start - base)}
     level = 0  # the current level's number
     total: float = 0  # the levels' lengths so far
-    for kid in kids:
+    for kid in kids[1:]:
         s, e = starts[kid], ends[kid]
-        if top < 0:  # the first child
-            first_end = e
-            level_start = s
-        elif s != level_start:
-            if ended <= s:  # all ended: a new level
+        if s != level_start:
+            if ended <= s:  # all ended: a new level, and this child its longest so far
                 rows.append((longest, top, second))
                 level += 1
                 total += longest
                 base = ended
-                longest = second = _NO_TIME
-                first_end = e
+                ended = first_end = e
                 level_start = s
-            elif first_end <= s:  # some ended, not all
+                longest, second, top = e - base, _NO_TIME, kid
+                by_kid[kid] = (level, s - base)
+                continue
+            if first_end <= s:  # some ended, not all
                 return {}, [], 0
-            elif e < first_end:
-                first_end = e
-        elif e < first_end:
+        if e < first_end:
             first_end = e
         if e > ended:
             ended = e
-        gap = s - base
         v = e - base  # gap + duration
         if v > longest:
             longest, second, top = v, longest, kid
         elif v > second:
             second = v
-        by_kid[kid] = (level, gap)
-    if top < 0:
-        return {}, [], 0
+        by_kid[kid] = (level, s - base)
     rows.append((longest, top, second))
     tail = ends[parent] - ended
     if total + longest + tail != ends[parent] - starts[parent]:
