@@ -11,22 +11,19 @@ only at the end), and with each pair of sibling stages that could run at once st
 together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
 are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
 the same level functions; what depends only on the shape (which stage is which child,
-which pairs could run at once) is worked out once per shape (docs/performance.md). Only
-predictions that differ from what was measured are kept, as (turn index, ns) pairs, so
-turns a change does not touch cost nothing; percentiles are taken at the end on the
-measured durations with the predictions put in.
+which pairs could run at once) is worked out once per shape (docs/performance.md). The
+predictions are kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the
+end on the measured durations with the predictions put in.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import truediv
-from typing import Any, TypeAlias, overload
+from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
+from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -55,7 +52,6 @@ MIN_ROWS = 3
 """... and at least this many stages (the largest shares)."""
 
 _NS_PER_MS = 1e6
-_TWO = repeat(2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,24 +108,6 @@ class WhatIf:
         }
 
 
-class _Kept:
-    """Predictions that differ from the measurement: (turn index, ns), for turns and TTFT."""
-
-    __slots__ = ("first_token", "first_token_at", "turn", "turn_at")
-
-    def __init__(self) -> None:
-        self.turn_at: array[int] = array("q")
-        self.turn: array[int] = array("q")
-        self.first_token_at: array[int] = array("q")
-        self.first_token: array[int] = array("q")
-
-    def extend(self, other: _Kept, turns: int, first_tokens: int) -> None:
-        self.turn_at.extend(i + turns for i in other.turn_at)
-        self.turn.extend(other.turn)
-        self.first_token_at.extend(i + first_tokens for i in other.first_token_at)
-        self.first_token.extend(other.first_token)
-
-
 class Predictions:
     """Per-turn what-if predictions, accumulated like the other samples (and mergeable)."""
 
@@ -137,12 +115,12 @@ class Predictions:
         self.changes = list(changes)
         self._named = [(change, change.stages) for change in self.changes]  # stages once
         self.default = default
-        self._kept: dict[str, _Kept] = {}
+        self._kept: dict[str, Kept] = {}
         """The default predictions the shapes do not keep, by change text (only those
         that differ from the measurement)."""
-        self._asked: dict[str, _Kept] = {}
+        self._asked: dict[str, Kept] = {}
         """The asked-for changes' (only those that differ from the measurement)."""
-        self._dense: dict[str, list[_Kept]] = {}
+        self._dense: dict[str, list[Kept]] = {}
         """Other `Predictions`' columns (`_columns`), merged in."""
         self._faster: dict[str, Change] = {}
         self._faster_texts: dict[str, str] = {}
@@ -157,7 +135,7 @@ class Predictions:
         """Which pairs of a parent's (stage, kind) could run at once: a cache."""
         self._wrappers: set[str] = set()
         """Stages seen with another stage inside them (`Plan.wrappers`)."""
-        self._shapes: dict[tuple[object, ...], _Shape | None] = {}
+        self._shapes: dict[tuple[object, ...], Shape | None] = {}
         """Per shape of a turn of leaf stages (its children's stage and kind,
         in order), what `_add_leaves` needs; None: not a shape it answers."""
 
@@ -186,7 +164,7 @@ class Predictions:
             ):
                 self._siblings.add(change.text)
             kept = self._kept_for(self._asked, change.text)
-            _keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
+            keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _add_default(
         self, plan: Plan, at: int, first_token_at: int | None, duration: int, first: int | None
@@ -201,12 +179,12 @@ class Predictions:
                 text = self._new_stage(stage)
             if turn_ns != duration or first_token_at is not None:
                 kept = self._kept_for(self._kept, text)
-                _keep_in(kept, (turn_ns, first_ns), at, first_token_at, duration, first)
+                keep_in(kept, (turn_ns, first_ns), at, first_token_at, duration, first)
         for a, b, sequential, together in sibling_pairs(plan, self._candidates):
             change = self._count_pair(a, b, sequential)
             if not together:  # started at once already: nothing changes
                 kept = self._kept_for(self._kept, change.text)
-                _keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
+                keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _new_stage(self, stage: str) -> str:
         change = self._faster[stage] = faster(stage)
@@ -236,12 +214,12 @@ class Predictions:
         on integer nanoseconds every sum is exact, so they equal the re-lay's to the
         nanosecond. What depends only on the shape (the stages' texts, the pairs that
         could run at once) is worked out once per shape, and the shape keeps its turns'
-        predictions in columns (`_Shape`). Times are taken from the turn's start, in half
+        predictions in columns (`Shape`). Times are taken from the turn's start, in half
         nanoseconds: every answer is a difference of times, which fits a machine word
         where times since the epoch do not, and with the factor of 0.5
         (`DEFAULT_FACTOR`) every value is then a whole number: integer arithmetic, exact
         and several times cheaper in Python than rounding floats per turn (the
-        columns are rounded to nanoseconds when read, `_Shape.kept`). False: not that
+        columns are rounded to nanoseconds when read, `Shape.kept`). False: not that
         shape (nothing was done)."""
         root = turn.root
         kids = root.children
@@ -331,7 +309,7 @@ class Predictions:
 
     def _add_pairs(
         self,
-        shape: _Shape,
+        shape: Shape,
         levels: Levels,
         starts: list[int],
         ends: list[int],
@@ -367,7 +345,7 @@ class Predictions:
             if first_ns is not None:
                 first_ns[i] = start_at + since_child
 
-    def _shape(self, kids: list[Node]) -> _Shape | None:
+    def _shape(self, kids: list[Node]) -> Shape | None:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
         nodes: dict[str, int] = {}
         kinds: dict[str, str | None] = {}
@@ -381,12 +359,12 @@ class Predictions:
             (i, self._faster_texts.get(stage) or self._new_stage(stage))
             for stage, i in nodes.items()
         ]
-        pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
-        return _Shape(len(kids) + 1, texts, pairs, nodes)
+        pairs = [Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
+        return Shape(len(kids) + 1, texts, pairs, nodes)
 
-    def _columns(self, only: str | None = None) -> dict[str, list[_Kept]]:
+    def _columns(self, only: str | None = None) -> dict[str, list[Kept]]:
         """Per change text (or for the one text `only`), the predictions kept in columns:
-        the shapes' (`_Shape.kept`) and those merged in from others; each holds its turns
+        the shapes' (`Shape.kept`) and those merged in from others; each holds its turns
         in ascending order, once."""
         out = {text: list(kept) for text, kept in self._dense.items() if only in (None, text)}
         for shape in self._shapes.values():
@@ -396,11 +374,11 @@ class Predictions:
                         out.setdefault(text, []).append(shape.kept(column))
         return out
 
-    def _unrounded(self, text: str) -> tuple[list[_Values], list[_Values]]:
+    def _unrounded(self, text: str) -> tuple[list[Values], list[Values]]:
         """The shapes' columns of change `text`, (turn numbers, predictions), for the
         turns and for the times to first token: in nanoseconds, not rounded yet."""
-        turns: list[_Values] = []
-        firsts: list[_Values] = []
+        turns: list[Values] = []
+        firsts: list[Values] = []
         for shape in self._shapes.values():
             if shape is not None and shape.turn:
                 for column, shown in shape.columns():
@@ -410,10 +388,10 @@ class Predictions:
         return turns, firsts
 
     @staticmethod
-    def _kept_for(kept: dict[str, _Kept], key: str) -> _Kept:
+    def _kept_for(kept: dict[str, Kept], key: str) -> Kept:
         found = kept.get(key)
         if found is None:
-            found = kept[key] = _Kept()
+            found = kept[key] = Kept()
         return found
 
     def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
@@ -425,7 +403,7 @@ class Predictions:
         for text, columns in other._columns().items():
             dense = self._dense.setdefault(text, [])
             for theirs in columns:
-                kept = _Kept()
+                kept = Kept()
                 kept.extend(theirs, turns, first_tokens)
                 dense.append(kept)
         self._siblings |= other._siblings
@@ -548,98 +526,6 @@ class Predictions:
         )
 
 
-class _Shape:
-    """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs, and the
-    predictions of its turns in columns: per turn, its number, then (in half
-    nanoseconds) per child (by child number) the prediction with the child made faster, then per pair (`pairs`) with the
-    pair started together; changed or not (putting in a value that did not change
-    changes nothing, and one list per turn costs less than comparing and keeping each;
-    children that are no stage: unused). The same for the turns with a time to first
-    token."""
-
-    __slots__ = ("first", "nodes", "pairs", "texts", "turn", "width")
-
-    def __init__(
-        self, children: int, texts: list[tuple[int, str]], pairs: list[_Pair], nodes: dict[str, int]
-    ) -> None:
-        self.width = children + len(pairs)
-        """Values per turn: its number, its children's, its pairs'."""
-        self.texts = texts
-        """(a stage's child number, its ``STAGE=0.5`` change's text)."""
-        self.pairs = pairs
-        """The pairs of children that could run at once."""
-        self.nodes = nodes
-        """Stage -> its child number (1 for the first child)."""
-        self.turn: array[int] = array("q")
-        """Per turn (ascending): its number, then the predicted turn durations."""
-        self.first: array[int] = array("q")
-        """Per turn with a time to first token: its number among those, then the
-        predicted times to first token."""
-
-    def columns(self) -> list[tuple[int, str]]:
-        """(column, change text) of each prediction kept."""
-        children = self.width - len(self.pairs)
-        pairs = [
-            (i, pair.change.text)
-            for i, pair in enumerate(self.pairs, start=children)
-            if pair.change is not None
-        ]
-        return [*self.texts, *pairs]
-
-    def unrounded(self, values: array[int], column: int) -> _Values:
-        """(turn numbers, predictions in ns, not rounded) of one column of `values`
-        (`turn` or `first`)."""
-        return values[:: self.width], list(map(truediv, values[column :: self.width], _TWO))
-
-    def kept(self, column: int) -> _Kept:
-        """The predictions of one column, over the shape's turns, in nanoseconds
-        (rounded half to even, as `Plan` rounds them)."""
-        kept = _Kept()
-        kept.turn_at = self.turn[:: self.width]
-        kept.turn = array("q", map(round, map(truediv, self.turn[column :: self.width], _TWO)))
-        kept.first_token_at = self.first[:: self.width]
-        kept.first_token = array(
-            "q", map(round, map(truediv, self.first[column :: self.width], _TWO))
-        )
-        return kept
-
-
-class _Pair:
-    """A pair of a shape's children that could run at once: its stages, their child
-    numbers and, once counted, its counts (`Predictions._pairs`) and ``parallel:`` change."""
-
-    __slots__ = ("change", "counts", "first", "key", "nodes")
-
-    def __init__(self, first: tuple[str, int, str, int]) -> None:
-        self.first = first
-        """(stage, child number, stage, child number)."""
-        a, b = first[0], first[2]
-        self.key = (a, b) if a < b else (b, a)
-        self.counts: list[int] = []
-        """Shared with `Predictions._pairs` once counted."""
-        self.change: Change | None = None
-        self.nodes = (first[1], first[3])
-
-
-def _keep_in(
-    kept: _Kept,
-    predicted: tuple[int, int | None],
-    at: int,
-    first_token_at: int | None,
-    duration: int,
-    first: int | None,
-) -> None:
-    """Keep turn `at`'s predictions that differ from the measurement (`duration`, and the
-    time to first token `first`, number `first_token_at` among those)."""
-    turn_ns, first_ns = predicted
-    if turn_ns != duration:
-        kept.turn_at.append(at)
-        kept.turn.append(turn_ns)
-    if first_token_at is not None and first_ns is not None and first_ns != first:
-        kept.first_token_at.append(first_token_at)
-        kept.first_token.append(first_ns)
-
-
 class _Base:
     """The measured turn and first-token durations, and their p50 / p95 in ms."""
 
@@ -662,10 +548,10 @@ class _Base:
             self.ft50, self.ft95 = first_token.p50_ms or 0.0, first_token.p95_ms or 0.0
 
 
-def _p50_p95(measured: Sequence[int], kept: Sequence[_Values], dense: int) -> tuple[float, float]:
+def _p50_p95(measured: Sequence[int], kept: Sequence[Values], dense: int) -> tuple[float, float]:
     """p50 and p95 in ms of the `measured` values with the `kept` predictions (turn numbers,
     values) put in, in order. The first `dense` hold their turns ascending, each once: one
-    that holds every turn is all the values. Predictions not rounded yet (`_Shape`'s)
+    that holds every turn is all the values. Predictions not rounded yet (`Shape`'s)
     are rounded to the nanosecond as the percentiles read them: rounding keeps the
     order, so the sorted values give the rounded values' order statistics (and a list
     of floats sorts faster than one of integers past 2**30, a turn over a second)."""
@@ -702,7 +588,3 @@ class _Rounded(Sequence[int]):
         if isinstance(i, slice):
             return [round(v) for v in self._values[i]]
         return round(self._values[i])
-
-
-_Values: TypeAlias = tuple[Sequence[int], Sequence[float]]
-"""(turn numbers, predicted ns) to put in."""
