@@ -262,8 +262,8 @@ class Predictions:
         whole = ends[0]
         # each child made twice as fast on its own, as `level_shrink`, inline (this runs
         # per level per turn): only a level's longest child moves the turn (made faster,
-        # any other child of the level still ends before the longest); the others leave it
-        # by child number, then by pair; whole numbers (`Levels` types them float for -inf)
+        # any other child of the level still ends before the longest); the others leave
+        # it. By child number, then by pair: whole numbers (`Levels` types them float).
         turn_ns: list[Any] = [whole] * shape.width
         turn_ns[0] = at
         if streamed < 0:
@@ -320,7 +320,8 @@ class Predictions:
         """`_add_leaves`' part for the pairs of children that could run at once: count
         them (as `_count_pair`) and predict them started together, into the shape's
         columns after the children (`turn_ns`, `first_ns`). `chunk`: (the streamed
-        child, its first chunk from its start, the measured time to first token)."""
+        child, its first chunk from its start, the measured time to first token), in
+        half nanoseconds as the rest."""
         streamed, since_child, first = chunk
         for i, pair in enumerate(shape.pairs, start=len(starts)):
             x, y = pair.nodes
@@ -362,16 +363,15 @@ class Predictions:
         pairs = [Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
         return Shape(len(kids) + 1, texts, pairs, nodes)
 
-    def _columns(self, only: str | None = None) -> dict[str, list[Kept]]:
-        """Per change text (or for the one text `only`), the predictions kept in columns:
-        the shapes' (`Shape.kept`) and those merged in from others; each holds its turns
-        in ascending order, once."""
-        out = {text: list(kept) for text, kept in self._dense.items() if only in (None, text)}
+    def _columns(self) -> dict[str, list[Kept]]:
+        """Per change text, the predictions kept in columns, in nanoseconds: the shapes'
+        (`Shape.kept`) and those merged in from others; each holds its turns in
+        ascending order, once."""
+        out = {text: list(kept) for text, kept in self._dense.items()}
         for shape in self._shapes.values():
             if shape is not None and shape.turn:
                 for column, text in shape.columns():
-                    if only in (None, text):
-                        out.setdefault(text, []).append(shape.kept(column))
+                    out.setdefault(text, []).append(shape.kept(column))
         return out
 
     def _unrounded(self, text: str) -> tuple[list[Values], list[Values]]:
