@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag_otel.analysis.model import Diagnostics, InputError, Span
+from rag_otel.analysis.predictions import Predictions
 from rag_otel.analysis.report import analyze
 from rag_otel.analysis.traces import Turn, build_trace
 from rag_otel.analysis.whatif import first_token_ns, parse_change, predict_turn
@@ -550,7 +551,6 @@ def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
 @given(leaf_turns(6))
 def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) -> None:
     from rag_otel.analysis.critical_path import attribute, shares
-    from rag_otel.analysis.predictions import Predictions
 
     class ViaPlan(Predictions):
         def _add_leaves(
@@ -569,11 +569,30 @@ def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) 
             first = first_token_ns(turn)
             predictions.add(turn, i, None if first is None else (at, first))
             at += first is not None
-        kept = {  # every turn's prediction, not only the percentiles
-            text: (list(k.turn_at), list(k.turn), list(k.first_token_at), list(k.first_token))
-            for text, k in predictions._kept.items()
-            if k.turn_at or k.first_token_at
-        }
+        kept = predicted(predictions, durations, first_tokens)
         pairs = (predictions._pairs, predictions._pair_order)
         results.append((predictions.results(durations, first_tokens, shared), kept, pairs))
     assert results[0] == results[1]
+
+
+def predicted(
+    predictions: Predictions, durations: list[int], first_tokens: list[int]
+) -> dict[str, tuple[dict[int, int], dict[int, int]]]:
+    """Every turn's prediction, not only the percentiles: per change text, (turn number ->
+    predicted duration, number among the times to first token -> predicted time), those
+    that differ from the measurement, however they are kept."""
+    columns = predictions._columns()
+    out = {}
+    for text in {*columns, *predictions._kept, *predictions._asked}:
+        turns: dict[int, int] = {}
+        firsts: dict[int, int] = {}
+        kept = (*columns.get(text, ()), predictions._kept.get(text), predictions._asked.get(text))
+        for k in kept:
+            if k is not None:
+                turns.update(zip(k.turn_at, k.turn, strict=True))
+                firsts.update(zip(k.first_token_at, k.first_token, strict=True))
+        turns = {i: ns for i, ns in turns.items() if ns != durations[i]}
+        firsts = {i: ns for i, ns in firsts.items() if ns != first_tokens[i]}
+        if turns or firsts:
+            out[text] = (turns, firsts)
+    return out

@@ -356,6 +356,9 @@ def _ordered(node: Node, orders: Orders | None) -> list[Node]:
 
 _START = attrgetter("start")
 _END = attrgetter("end")
+_DURATION_NS = attrgetter("duration_ns")
+_REMAINDER_NS = attrgetter("remainder_ns")
+_CHARGES = attrgetter("charges")
 
 
 def _by_end(kids: list[Node]) -> list[Node]:
@@ -384,13 +387,25 @@ class Shares:
 
 
 def shares(attributions: Iterable[Attribution]) -> Shares:
+    """The shares over `attributions`. Summed by the set of stages charged: the turns of
+    one pipeline charge the same stages, so their charges add up column by column, in C,
+    instead of stage by stage (the stages in the order first charged, as one by one)."""
+    atts = list(attributions)
+    n = len(atts)
+    total = sum(map(_DURATION_NS, atts))
+    remainder = sum(map(_REMAINDER_NS, atts))
+    by_stages: dict[tuple[str, ...], list[dict[str, int]]] = {}
+    for charges in map(_CHARGES, atts):
+        stages = tuple(charges)
+        alike = by_stages.get(stages)
+        if alike is None:
+            by_stages[stages] = [charges]
+        else:
+            alike.append(charges)
     totals: dict[str, int] = {}
-    total = remainder = n = 0
-    for a in attributions:
-        n += 1
-        total += a.duration_ns
-        remainder += a.remainder_ns
-        for stage, ns in a.charges.items():
+    for stages, alike in by_stages.items():  # in order of first appearance
+        columns = zip(*map(dict.values, alike), strict=True)  # per stage, its charges
+        for stage, ns in zip(stages, map(sum, columns), strict=True):
             totals[stage] = totals.get(stage, 0) + ns
     if total <= 0:
         return Shares(n, 0, dict.fromkeys(totals, 0.0), 0.0)

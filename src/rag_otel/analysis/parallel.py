@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import io
 import itertools
-import multiprocessing
 import os
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +208,10 @@ def analyze_files(
     tasks: list[Task] = [
         (p, a, b, i > 0, i < len(ranges) - 1, settings) for i, (p, a, b) in enumerate(ranges)
     ]
+    # imported here: a sequential analysis (every small input) need not load them (~10 ms)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

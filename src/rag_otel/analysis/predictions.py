@@ -11,20 +11,19 @@ only at the end), and with each pair of sibling stages that could run at once st
 together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
 are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
 the same level functions; what depends only on the shape (which stage is which child,
-which pairs could run at once) is worked out once per shape (docs/performance.md). Only
-predictions that differ from what was measured are kept, as (turn index, ns) pairs, so
-turns a change does not touch cost nothing; percentiles are taken at the end on the
-measured durations with the predictions put in.
+which pairs could run at once) is worked out once per shape (docs/performance.md). The
+predictions are kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the
+end on the measured durations with the predictions put in.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
+from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -32,11 +31,12 @@ from rag_otel.analysis.missed_parallel import (
     sibling_pairs,
     suggestion,
 )
-from rag_otel.analysis.stats import percentile
+from rag_otel.analysis.stats import LatencyStats, percentile
 from rag_otel.analysis.traces import Node, Turn
 from rag_otel.analysis.whatif import (
     DEFAULT_FACTOR,
     Change,
+    Levels,
     Plan,
     faster,
     levels_of,
@@ -108,24 +108,6 @@ class WhatIf:
         }
 
 
-class _Kept:
-    """Predictions that differ from the measurement: (turn index, ns), for turns and TTFT."""
-
-    __slots__ = ("first_token", "first_token_at", "turn", "turn_at")
-
-    def __init__(self) -> None:
-        self.turn_at: array[int] = array("q")
-        self.turn: array[int] = array("q")
-        self.first_token_at: array[int] = array("q")
-        self.first_token: array[int] = array("q")
-
-    def extend(self, other: _Kept, turns: int, first_tokens: int) -> None:
-        self.turn_at.extend(i + turns for i in other.turn_at)
-        self.turn.extend(other.turn)
-        self.first_token_at.extend(i + first_tokens for i in other.first_token_at)
-        self.first_token.extend(other.first_token)
-
-
 class Predictions:
     """Per-turn what-if predictions, accumulated like the other samples (and mergeable)."""
 
@@ -133,7 +115,13 @@ class Predictions:
         self.changes = list(changes)
         self._named = [(change, change.stages) for change in self.changes]  # stages once
         self.default = default
-        self._kept: dict[str, _Kept] = {}
+        self._kept: dict[str, Kept] = {}
+        """The default predictions the shapes do not keep, by change text (only those
+        that differ from the measurement)."""
+        self._asked: dict[str, Kept] = {}
+        """The asked-for changes' (only those that differ from the measurement)."""
+        self._dense: dict[str, list[Kept]] = {}
+        """Other `Predictions`' columns (`_columns`), merged in."""
         self._faster: dict[str, Change] = {}
         self._faster_texts: dict[str, str] = {}
         self._siblings: set[str] = set()
@@ -147,7 +135,7 @@ class Predictions:
         """Which pairs of a parent's (stage, kind) could run at once: a cache."""
         self._wrappers: set[str] = set()
         """Stages seen with another stage inside them (`Plan.wrappers`)."""
-        self._shapes: dict[tuple[object, ...], _Shape | None] = {}
+        self._shapes: dict[tuple[object, ...], Shape | None] = {}
         """Per shape of a turn of leaf stages (its children's stage and kind,
         in order), what `_add_leaves` needs; None: not a shape it answers."""
 
@@ -175,7 +163,8 @@ class Predictions:
                 and all(plan.siblings(g) for g in change.parallel)
             ):
                 self._siblings.add(change.text)
-            self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+            kept = self._kept_for(self._asked, change.text)
+            keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _add_default(
         self, plan: Plan, at: int, first_token_at: int | None, duration: int, first: int | None
@@ -189,11 +178,13 @@ class Predictions:
             if text is None:
                 text = self._new_stage(stage)
             if turn_ns != duration or first_token_at is not None:
-                self._keep(text, (turn_ns, first_ns), at, first_token_at, duration, first)
+                kept = self._kept_for(self._kept, text)
+                keep_in(kept, (turn_ns, first_ns), at, first_token_at, duration, first)
         for a, b, sequential, together in sibling_pairs(plan, self._candidates):
             change = self._count_pair(a, b, sequential)
             if not together:  # started at once already: nothing changes
-                self._keep(change.text, plan.predict(change), at, first_token_at, duration, first)
+                kept = self._kept_for(self._kept, change.text)
+                keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _new_stage(self, stage: str) -> str:
         change = self._faster[stage] = faster(stage)
@@ -218,35 +209,43 @@ class Predictions:
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
         whose two or more children are leaves in levels, each stage once, at most one of
-        them streamed (and not the turn itself). The same answers from the same level functions (`levels_of`,
-        `level_shrink`, `together_in_levels`): with a factor of 0.5 on integer
-        nanoseconds every sum is exact, so they equal the re-lay's to the nanosecond.
-        What depends only on the shape (the stages' texts, the pairs that could run at
-        once) is worked out once per shape. False: not that shape (nothing was done)."""
+        them streamed (and not the turn itself). The same answers from the same level
+        functions (`levels_of`, `level_shrink`, `together_in_levels`): with a factor of 0.5
+        on integer nanoseconds every sum is exact, so they equal the re-lay's to the
+        nanosecond. What depends only on the shape (the stages' texts, the pairs that
+        could run at once) is worked out once per shape, and the shape keeps its turns'
+        predictions in columns (`Shape`). Times are taken from the turn's start, in half
+        nanoseconds: every answer is a difference of times, which fits a machine word
+        where times since the epoch do not, and with the factor of 0.5
+        (`DEFAULT_FACTOR`) every value is then a whole number: integer arithmetic, exact
+        and several times cheaper in Python than rounding floats per turn (the
+        columns are rounded to nanoseconds when read, `Shape.kept`). False: not that
+        shape (nothing was done)."""
         root = turn.root
         kids = root.children
         if root.key is not None or len(kids) < 2:
             return False
-        starts = [root.start]
-        ends = [root.end]
+        streamed_node = None  # the streamed child (`first_chunks`: every node that has one)
+        if turn.first_chunks:
+            if len(turn.first_chunks) > 1 or first_token_at is None:
+                return False
+            streamed_node = turn.first_chunks[0]  # the turn itself: not found below
+        t0 = root.start
+        starts = [0]  # in half nanoseconds from the turn's start (below)
+        ends = [2 * (root.end - t0)]
         signature: list[object] = []
-        chunk: tuple[int, int] | None = None  # (the streamed child, its first chunk)
+        streamed = -1
         for kid in kids:
             span = kid.span
             if kid.children or span.follows_from:
                 return False
-            start, end = kid.start, kid.end
-            starts.append(start)
-            ends.append(end)
-            signature += (kid.key, span.stage_kind)
-            t = span.first_chunk_ns
-            if t is not None:  # a node has a first chunk when its span has
-                if chunk is not None:
-                    return False
-                chunk = (len(ends) - 1, min(max(t, start), end))
-        if turn.first_chunks and (
-            first_token_at is None or chunk is None or len(turn.first_chunks) > 1
-        ):
+            if kid is streamed_node:
+                streamed = len(starts)
+            starts.append(2 * (kid.start - t0))
+            ends.append(2 * (kid.end - t0))
+            signature.append(kid.key)
+            signature.append(span.stage_kind)
+        if streamed_node is not None and streamed < 0:
             return False  # the turn itself streamed
         shape_key = tuple(signature)
         shape = self._shapes.get(shape_key)
@@ -257,74 +256,97 @@ class Predictions:
             if shape is None:
                 return False
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
-        if not levels[0]:
-            return False
         by_kid, rows, _ = levels
-        t0 = starts[0]
-        whole = ends[0] - t0
-        streamed = chunk_level = since_turn = child_at = since_child = -1
-        if chunk is not None:  # (its level, its chunk from the turn's start, its start from
-            # the turn's start, its chunk from its start)
-            streamed, t = chunk
-            chunk_level = by_kid[streamed][0]
-            since_turn, child_at, since_child = t - t0, starts[streamed] - t0, t - starts[streamed]
-        factor = DEFAULT_FACTOR
-        for node, kept in shape.faster:
-            before = ends[node] - starts[node]
-            # as `level_shrink`, inline (this runs per stage per turn): only the child's
-            # level moves, and only when it was that level's longest (made faster, any
-            # other child still ends before the longest)
-            level, gap = by_kid[node]
-            longest, top, second = rows[level]
-            shrink = 0.0
-            if top == node:
-                now = gap + before * factor
-                shrink = longest - (second if second > now else now)
-                turn_ns = round(whole - shrink)
-                if turn_ns != whole:  # as `_keep`, inline
-                    kept.turn_at.append(at)
-                    kept.turn.append(turn_ns)
-            if chunk is None:
-                continue
-            # as `Plan._chunk_offset`: a chunk moves with its child's start
-            if streamed == node:  # the changed stage streamed: its time to it scales
-                ratio = before * factor / before if before > 0 else 1.0
-                ns = round(child_at + since_child * ratio)
-            elif chunk_level > level:  # after the changed stage's level
-                ns = round(since_turn - shrink)
-            else:
-                ns = since_turn
-            if ns != first:  # `chunk`: the turn has a time to first token
-                kept.first_token_at.append(first_token_at)  # type: ignore[arg-type]
-                kept.first_token.append(ns)
-        for pair in shape.pairs:
-            a, x, b, y = pair.first
-            if starts[y] < starts[x]:  # the one that started first, first
-                a, x, b, y = b, y, a, x
-            change = pair.change
-            if change is None:  # the first turn of the shape: as `_count_pair`, kept
-                change = pair.change = self._count_pair(a, b, ends[x] <= starts[y])
-                pair.counts = self._pairs[pair.key]
-                pair.nodes = (
-                    shape.nodes[change.parallel[0][0]],
-                    shape.nodes[change.parallel[0][1]],
-                )
-            else:  # as `_count_pair`, inline: this runs per pair per turn
-                pair.counts[0] += 1
-                pair.counts[1] += ends[x] <= starts[y]
-            if starts[x] == starts[y]:  # started at once already: nothing changes
-                continue
-            one, two = pair.nodes
-            if chunk is None:
-                new, _ = together_in_levels(levels, one, two, starts, ends)
-                self._keep(change.text, (round(new), None), at, None, whole, None)
-                continue
-            new, start_at = together_in_levels(levels, one, two, starts, ends, streamed)
-            first_ns = round(start_at + since_child)
-            self._keep(change.text, (round(new), first_ns), at, first_token_at, whole, first)
+        if not rows:
+            return False
+        whole = ends[0]
+        # each child made twice as fast on its own, as `level_shrink`, inline (this runs
+        # per level per turn): only a level's longest child moves the turn (made faster,
+        # any other child of the level still ends before the longest); the others leave
+        # it. By child number, then by pair: whole numbers (`Levels` types them float).
+        turn_ns: list[Any] = [whole] * shape.width
+        turn_ns[0] = at
+        if streamed < 0:
+            for longest, top, second in rows:
+                now = by_kid[top][1] + ((ends[top] - starts[top]) >> 1)  # half its time
+                turn_ns[top] = whole - (longest - (second if second > now else now))
+            self._add_pairs(shape, levels, starts, ends, turn_ns, None)
+            shape.turn.fromlist(turn_ns)
+            return True
+        # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
+        chunk_ns = streamed_node.span.first_chunk_ns if streamed_node is not None else None
+        assert chunk_ns is not None
+        assert first_token_at is not None
+        assert first is not None
+        t = 2 * (chunk_ns - t0)  # clamped into its child (conditions: min and max cost more)
+        t = (
+            starts[streamed]
+            if t < starts[streamed]
+            else ends[streamed]
+            if t > ends[streamed]
+            else t
+        )
+        first_ns: list[Any] = [t] * shape.width
+        first_ns[0] = first_token_at
+        chunk_level = by_kid[streamed][0]
+        for longest, top, second in rows:
+            level, gap = by_kid[top]
+            now = gap + ((ends[top] - starts[top]) >> 1)
+            shrink = longest - (second if second > now else now)
+            turn_ns[top] = whole - shrink
+            if level < chunk_level:  # before the streamed child's level
+                first_ns[top] = t - shrink
+        # the streamed stage made faster: its time to the chunk halves too
+        since_child = t - starts[streamed]
+        first_ns[streamed] = starts[streamed] + (
+            since_child >> 1 if ends[streamed] > starts[streamed] else since_child
+        )
+        chunk = (streamed, since_child, 2 * first)
+        self._add_pairs(shape, levels, starts, ends, turn_ns, first_ns, chunk)
+        shape.turn.fromlist(turn_ns)
+        shape.first.fromlist(first_ns)
         return True
 
-    def _shape(self, kids: list[Node]) -> _Shape | None:
+    def _add_pairs(
+        self,
+        shape: Shape,
+        levels: Levels,
+        starts: list[int],
+        ends: list[int],
+        turn_ns: list[Any],
+        first_ns: list[Any] | None,
+        chunk: tuple[int, int, int] = (-1, 0, 0),
+    ) -> None:
+        """`_add_leaves`' part for the pairs of children that could run at once: count
+        them (as `_count_pair`) and predict them started together, into the shape's
+        columns after the children (`turn_ns`, `first_ns`). `chunk`: (the streamed
+        child, its first chunk from its start, the measured time to first token), in
+        half nanoseconds as the rest."""
+        streamed, since_child, first = chunk
+        for i, pair in enumerate(shape.pairs, start=len(starts)):
+            x, y = pair.nodes
+            if starts[y] < starts[x]:  # the one that started first, first
+                x, y = y, x
+            counts = pair.counts
+            if counts:  # as `_count_pair`, inline: this runs per pair per turn
+                counts[0] += 1
+                counts[1] += ends[x] <= starts[y]
+            else:  # the first turn of the shape: as `_count_pair`
+                a, one, b, _ = pair.first
+                if x != one:
+                    a, b = b, a
+                pair.change = self._count_pair(a, b, ends[x] <= starts[y])
+                pair.counts = self._pairs[pair.key]
+            if starts[x] == starts[y]:  # started at once already: nothing changes
+                if first_ns is not None:
+                    first_ns[i] = first
+                continue
+            new, start_at = together_in_levels(levels, x, y, starts, ends, streamed)
+            turn_ns[i] = new
+            if first_ns is not None:
+                first_ns[i] = start_at + since_child
+
+    def _shape(self, kids: list[Node]) -> Shape | None:
         """What `_add_leaves` needs for turns whose children are like `kids`."""
         nodes: dict[str, int] = {}
         kinds: dict[str, str | None] = {}
@@ -334,57 +356,56 @@ class Predictions:
                     return None
                 nodes[kid.key] = i
                 kinds[kid.key] = kid.span.stage_kind
-        faster_ = []
-        for stage, i in nodes.items():
-            text = self._faster_texts.get(stage) or self._new_stage(stage)
-            kept = self._kept.get(text)
-            if kept is None:  # kept here once, for every turn of the shape
-                kept = self._kept[text] = _Kept()
-            faster_.append((i, kept))
-        pairs = [_Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
-        return _Shape(faster_, pairs, nodes)
+        texts = [
+            (i, self._faster_texts.get(stage) or self._new_stage(stage))
+            for stage, i in nodes.items()
+        ]
+        pairs = [Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
+        return Shape(len(kids) + 1, texts, pairs, nodes)
 
-    def _keep(
-        self,
-        key: str,
-        predicted: tuple[int, int | None],
-        at: int,
-        first_token_at: int | None,
-        duration: int,
-        first: int | None,
-    ) -> None:
-        turn_ns, first_ns = predicted
-        if first_token_at is None:  # the common case, quickly
-            if turn_ns != duration:
-                kept = self._kept.get(key)
-                if kept is None:
-                    kept = self._kept[key] = _Kept()
-                kept.turn_at.append(at)
-                kept.turn.append(turn_ns)
-            return
-        changed_turn = turn_ns != duration
-        changed_first = first_ns is not None and first_ns != first
-        if not changed_turn and not changed_first:
-            return
-        kept = self._kept.get(key)
-        if kept is None:
-            kept = self._kept[key] = _Kept()
-        if changed_turn:
-            kept.turn_at.append(at)
-            kept.turn.append(turn_ns)
-        if changed_first:
-            assert first_ns is not None
-            kept.first_token_at.append(first_token_at)
-            kept.first_token.append(first_ns)
+    def _columns(self) -> dict[str, list[Kept]]:
+        """Per change text, the predictions kept in columns, in nanoseconds: the shapes'
+        (`Shape.kept`) and those merged in from others; each holds its turns in
+        ascending order, once."""
+        out = {text: list(kept) for text, kept in self._dense.items()}
+        for shape in self._shapes.values():
+            if shape is not None and shape.turn:
+                for column, text in shape.columns():
+                    out.setdefault(text, []).append(shape.kept(column))
+        return out
+
+    def _unrounded(self, text: str) -> tuple[list[Values], list[Values]]:
+        """The shapes' columns of change `text`, (turn numbers, predictions), for the
+        turns and for the times to first token: in nanoseconds, not rounded yet."""
+        turns: list[Values] = []
+        firsts: list[Values] = []
+        for shape in self._shapes.values():
+            if shape is not None and shape.turn:
+                for column, shown in shape.columns():
+                    if shown == text:
+                        turns.append(shape.unrounded(shape.turn, column))
+                        firsts.append(shape.unrounded(shape.first, column))
+        return turns, firsts
+
+    @staticmethod
+    def _kept_for(kept: dict[str, Kept], key: str) -> Kept:
+        found = kept.get(key)
+        if found is None:
+            found = kept[key] = Kept()
+        return found
 
     def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
         """Add another's predictions, its turns numbered after this one's `turns` turns
         (and `first_tokens` times to first token)."""
-        for text, theirs in other._kept.items():
-            kept = self._kept.get(text)
-            if kept is None:
-                kept = self._kept[text] = _Kept()
-            kept.extend(theirs, turns, first_tokens)
+        for mine, theirs_by_text in ((self._kept, other._kept), (self._asked, other._asked)):
+            for text, theirs in theirs_by_text.items():
+                self._kept_for(mine, text).extend(theirs, turns, first_tokens)
+        for text, columns in other._columns().items():
+            dense = self._dense.setdefault(text, [])
+            for theirs in columns:
+                kept = Kept()
+                kept.extend(theirs, turns, first_tokens)
+                dense.append(kept)
         self._siblings |= other._siblings
         self._wrappers |= other._wrappers
         for stage, change in other._faster.items():
@@ -411,13 +432,19 @@ class Predictions:
                 raise not_siblings_error(change, change.parallel[0])
 
     def results(
-        self, durations: Sequence[int], first_tokens: Sequence[int], shares: Shares
+        self,
+        durations: Sequence[int],
+        first_tokens: Sequence[int],
+        shares: Shares,
+        measured: tuple[LatencyStats, LatencyStats] | None = None,
     ) -> tuple[list[WhatIf], list[str]]:
         """(the what-if rows: the default table's, ranked by saving, then the changes asked
-        for; the missed-parallelism suggestions)."""
+        for; the missed-parallelism suggestions). ``measured``: `summarize` of the
+        durations and of the times to first token, when the caller has them (their
+        percentiles are not taken twice)."""
         if not durations:
             return [], []
-        base = _Base(durations, first_tokens)
+        base = _Base(durations, first_tokens, measured)
         rows: list[WhatIf] = []
         if self.default:
             # every stage met, by share; those off the critical path (share 0) last
@@ -445,7 +472,7 @@ class Predictions:
             if not both or sequential < SEQUENTIAL_SHARE * both:
                 continue
             pair = self._pair_order[key]
-            row = self._row(base, parallel(pair).text)
+            row = self._row(base, parallel(pair).text, first_token=False)
             if row.saving_p50_pct >= MIN_SAVING:
                 lines.append(
                     suggestion(pair, row.saving_p50_ms, row.saving_p50_pct, sequential / both)
@@ -453,13 +480,32 @@ class Predictions:
         return lines
 
     def _row(
-        self, base: _Base, text: str, stage: str | None = None, share: float | None = None
+        self,
+        base: _Base,
+        text: str,
+        stage: str | None = None,
+        share: float | None = None,
+        *,
+        first_token: bool = True,
     ) -> WhatIf:
-        kept = self._kept.get(text) or _Kept()
-        p50, p95 = _p50_p95(base.durations, kept.turn_at, kept.turn)
+        """The row of change `text`; without its time to first token when not
+        `first_token` (for a row only looked at)."""
+        # the shapes' columns (unrounded), then those merged in, then the others
+        turns, firsts = self._unrounded(text)
+        dense = len(turns)
+        kept = [*self._dense.get(text, ()), self._kept.get(text), self._asked.get(text)]
+        for k in kept:  # the asked-for ones last
+            if k is not None and (k.turn_at or k.first_token_at):
+                turns.append((k.turn_at, k.turn))
+                firsts.append((k.first_token_at, k.first_token))
+        p50, p95 = base.p50, base.p95
+        if turns:
+            p50, p95 = _p50_p95(base.durations, turns, dense)
         ft50 = ft95 = ft_saving50 = ft_saving95 = None
-        if base.first_tokens:
-            ft50, ft95 = _p50_p95(base.first_tokens, kept.first_token_at, kept.first_token)
+        if base.first_tokens and first_token:
+            ft50, ft95 = base.ft50, base.ft95
+            if firsts:
+                ft50, ft95 = _p50_p95(base.first_tokens, firsts, dense)
             ft_saving50, ft_saving95 = base.ft50 - ft50, base.ft95 - ft95
         saving50, saving95 = base.p50 - p50, base.p95 - p95
         return WhatIf(
@@ -480,50 +526,65 @@ class Predictions:
         )
 
 
-@dataclass(slots=True)
-class _Shape:
-    """Per shape of a turn of leaf stages: what `Predictions._add_leaves` needs."""
-
-    faster: list[tuple[int, _Kept]]
-    """(a stage's child number, where its ``STAGE=0.5`` predictions are kept), in the
-    order of the children (as `Plan.each_faster` goes)."""
-    pairs: list[_Pair]
-    """The pairs of children that could run at once."""
-    nodes: dict[str, int]
-    """Stage -> its child number (1 for the first child)."""
-
-
-class _Pair:
-    """A pair of a shape's children that could run at once; once counted, its counts
-    (`Predictions._pairs`), its ``parallel:`` change and the change's children."""
-
-    __slots__ = ("change", "counts", "first", "key", "nodes")
-
-    def __init__(self, first: tuple[str, int, str, int]) -> None:
-        self.first = first
-        """(stage, child number, stage, child number)."""
-        a, b = first[0], first[2]
-        self.key = (a, b) if a < b else (b, a)
-        self.counts: list[int] = []
-        self.change: Change | None = None
-        self.nodes = (0, 0)
-
-
 class _Base:
     """The measured turn and first-token durations, and their p50 / p95 in ms."""
 
-    def __init__(self, durations: Sequence[int], first_tokens: Sequence[int]) -> None:
-        self.durations = durations
-        self.first_tokens = first_tokens
-        self.p50, self.p95 = _p50_p95(durations, (), ())
-        self.ft50, self.ft95 = _p50_p95(first_tokens, (), ()) if first_tokens else (0.0, 0.0)
+    def __init__(
+        self,
+        durations: Sequence[int],
+        first_tokens: Sequence[int],
+        measured: tuple[LatencyStats, LatencyStats] | None,
+    ) -> None:
+        self.durations = list(durations)  # copied once: each change's copy is then cheap
+        self.first_tokens = list(first_tokens)
+        if measured is None:
+            self.p50, self.p95 = _p50_p95(self.durations, [], 0)
+            self.ft50, self.ft95 = (
+                _p50_p95(self.first_tokens, [], 0) if first_tokens else (0.0, 0.0)
+            )
+        else:
+            turn, first_token = measured
+            self.p50, self.p95 = turn.p50_ms or 0.0, turn.p95_ms or 0.0
+            self.ft50, self.ft95 = first_token.p50_ms or 0.0, first_token.p95_ms or 0.0
 
 
-def _p50_p95(
-    measured: Sequence[int], at: Sequence[int], predicted: Sequence[int]
-) -> tuple[float, float]:
-    values = list(measured)
-    for i, ns in zip(at, predicted, strict=True):
-        values[i] = ns
+def _p50_p95(measured: Sequence[int], kept: Sequence[Values], dense: int) -> tuple[float, float]:
+    """p50 and p95 in ms of the `measured` values with the `kept` predictions (turn numbers,
+    values) put in, in order. The first `dense` hold their turns ascending, each once: one
+    that holds every turn is all the values. Predictions not rounded yet (`Shape`'s)
+    are rounded to the nanosecond as the percentiles read them: rounding keeps the
+    order, so the sorted values give the rounded values' order statistics (and a list
+    of floats sorts faster than one of integers past 2**30, a turn over a second)."""
+    values: list[float] = []
+    for i, (at, predicted) in enumerate(kept):
+        if not values and i < dense and len(at) == len(measured):
+            values = list(predicted)
+            continue
+        if not values:
+            values = list(measured)
+        for j, ns in zip(at, predicted, strict=True):
+            values[j] = ns
+    if not values:
+        values = list(measured)
     values.sort()
-    return percentile(values, 0.5) / _NS_PER_MS, percentile(values, 0.95) / _NS_PER_MS
+    rounded = _Rounded(values)
+    return percentile(rounded, 0.5) / _NS_PER_MS, percentile(rounded, 0.95) / _NS_PER_MS
+
+
+class _Rounded(Sequence[int]):
+    """Sorted values, each rounded to the nanosecond (half to even, as `Plan`) when read."""
+
+    def __init__(self, values: list[float]) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return [round(v) for v in self._values[i]]
+        return round(self._values[i])

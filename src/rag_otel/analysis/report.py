@@ -461,7 +461,7 @@ class Analyzer:
             band_half_width=BAND_HALF_WIDTH,
         )
         what_if, suggestions = self._predictions.results(
-            durations, first_tokens, attribution.overall
+            durations, first_tokens, attribution.overall, (turn_stats, first_token)
         )
         verdict = decide(
             attribution.overall,

@@ -270,7 +270,7 @@ class Plan:
         """Stages with another stage inside them (making them faster makes that one faster
         too, so the verdict does not name them: `verdict.decide`)."""
         self._work: dict[str, list[int]] = {}
-        self._levels: dict[int, _Levels] = {}
+        self._levels: dict[int, Levels] = {}
 
     def spans_by_parent(self, kinds: tuple[str, ...]) -> dict[int, dict[str, tuple[int, int, str]]]:
         """Per parent, its children's stages of these kinds: (first start, last end, kind)."""
@@ -358,7 +358,7 @@ class Plan:
             node = parent
         return round(new)
 
-    def _levels_at(self, parent: int) -> _Levels | None:
+    def _levels_at(self, parent: int) -> Levels | None:
         levels = self._levels.get(parent)
         if levels is None:
             levels = self._levels[parent] = self._levels_of(parent)
@@ -381,7 +381,7 @@ class Plan:
             return None
         return self._up(parent, together_in_levels(levels, a[0], b[0], self._starts, self._ends)[0])
 
-    def _levels_of(self, parent: int) -> _Levels:
+    def _levels_of(self, parent: int) -> Levels:
         """`levels_of` the children of `parent`, in order of start (as `_lay` orders them);
         ({}, [], 0), no levels, when one of them is FOLLOWS_FROM."""
         nodes, starts = self._nodes, self._starts
@@ -543,7 +543,7 @@ def first_token_ns(turn: Turn) -> int | None:
     return None if found is None else found[1] - turn.root.start
 
 
-def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) -> _Levels:
+def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) -> Levels:
     """`Plan`'s levels of `parent`'s children `kids` (in order of start, none FOLLOWS_FROM):
     per child (its level's number, its gap), per level (its longest child's gap +
     duration, which child that is, the next longest), and the parent's tail; ({}, [], 0)
@@ -551,46 +551,43 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     far has ended and it started after the current level did; it joins the current level
     when it started with it or when none of that level has ended (as `Plan._lay`: spans
     that start at one instant never wait for each other)."""
-    by_kid: dict[int, tuple[int, int]] = {}
+    if not kids:
+        return {}, [], 0
     rows: list[tuple[float, int, float]] = []
     base = starts[parent]  # where the current level's gaps count from
-    ended = first_end = -1  # the current level's latest and earliest end
-    level_start = -1
-    longest = second = -math.inf
-    top = -1
+    top = kids[0]  # the current level's longest child (the first child opens level 0)
+    level_start = starts[top]
+    ended = first_end = ends[top]  # the current level's latest and earliest end
+    longest: float = ended - base
+    second = _NO_TIME
+    by_kid = {top: (0, level_start - base)}
     level = 0  # the current level's number
     total: float = 0  # the levels' lengths so far
-    for kid in kids:
+    for kid in kids[1:]:
         s, e = starts[kid], ends[kid]
-        if top < 0:  # the first child
-            first_end = e
-            level_start = s
-        elif s != level_start:
-            if ended <= s:  # all ended: a new level
+        if s != level_start:
+            if ended <= s:  # all ended: a new level, and this child its longest so far
                 rows.append((longest, top, second))
                 level += 1
                 total += longest
                 base = ended
-                longest = second = -math.inf
-                first_end = e
+                ended = first_end = e
                 level_start = s
-            elif first_end <= s:  # some ended, not all
+                longest, second, top = e - base, _NO_TIME, kid
+                by_kid[kid] = (level, s - base)
+                continue
+            if first_end <= s:  # some ended, not all
                 return {}, [], 0
-            elif e < first_end:
-                first_end = e
-        elif e < first_end:
+        if e < first_end:
             first_end = e
         if e > ended:
             ended = e
-        gap = s - base
         v = e - base  # gap + duration
         if v > longest:
             longest, second, top = v, longest, kid
         elif v > second:
             second = v
-        by_kid[kid] = (level, gap)
-    if top < 0:
-        return {}, [], 0
+        by_kid[kid] = (level, s - base)
     rows.append((longest, top, second))
     tail = ends[parent] - ended
     if total + longest + tail != ends[parent] - starts[parent]:
@@ -598,7 +595,7 @@ def levels_of(kids: list[int], starts: list[int], ends: list[int], parent: int) 
     return by_kid, rows, tail
 
 
-def level_shrink(levels: _Levels, node: int, new: float) -> float:
+def level_shrink(levels: Levels, node: int, new: float) -> float:
     """How much shorter the parent gets when its child `node` (in `levels`) takes `new` ns:
     only that child's level moves."""
     row, gap = levels[0][node]
@@ -609,19 +606,21 @@ def level_shrink(levels: _Levels, node: int, new: float) -> float:
 
 
 def together_in_levels(
-    levels: _Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
+    levels: Levels, x: int, y: int, starts: list[int], ends: list[int], node: int = -1
 ) -> tuple[float, float]:
     """(the parent's duration, the new start of its child `node` from the parent's start)
     once its children `x` and `y` (in `levels`) start together: the later one moves to
     the earlier one's level and gap; what came after it still waits for it."""
     by_kid, rows, tail = levels
-    first, moved = (x, y) if (by_kid[x][0], starts[x]) <= (by_kid[y][0], starts[y]) else (y, x)
-    at, gap = by_kid[first]
-    left = by_kid[moved][0]
-    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, (-1, 0))
+    (x_level, x_gap), (y_level, y_gap) = by_kid[x], by_kid[y]
+    if x_level < y_level or (x_level == y_level and starts[x] <= starts[y]):  # x first
+        at, gap, left, moved = x_level, x_gap, y_level, y
+    else:
+        at, gap, left, moved = y_level, y_gap, x_level, x
+    node_at, node_gap = (at, gap) if node == moved else by_kid.get(node, _NOT_A_KID)
     node_start = math.nan
-    run = 0.0
-    moved_end = -math.inf
+    run: float = 0  # integer times stay integers (`Predictions._add_leaves` keeps them)
+    moved_end = _NO_TIME
     for index, (longest, top, second) in enumerate(rows):
         if index == node_at:
             node_start = run + node_gap
@@ -636,7 +635,10 @@ def together_in_levels(
 
 
 _NO_KIDS: list[int] = []
-_Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
+_NO_TIME = -math.inf
+"""Before any time (a constant: this runs per level per turn)."""
+_NOT_A_KID = (-1, 0)
+Levels: TypeAlias = tuple[dict[int, tuple[int, int]], list[tuple[float, int, float]], int]
 
 
 @dataclass(slots=True)
