@@ -9,112 +9,110 @@ canonical OTLP JSON: camelCase keys, 64-bit times as strings, lower-case hex ids
 attribute wrappers. msgspec decodes such a line straight into the records below,
 skipping every key the analysis does not read (it builds no dict for a span, an
 attribute or a value), in less time than ``orjson.loads`` takes to build the whole
-document. The conversion to `Span` then reads only what the analysis needs, as
-`readers.otlp._decode_spans` does.
+document. A span's attributes are kept as their JSON bytes: a pipeline's stages write
+the same ones turn after turn, so what they make of a span is recognised once and looked
+up afterwards (`_convert`); only the values recognition reads are ever decoded, by the
+tolerant reader's own functions (`otlp.recognise_known`, `otlp.any_value`), so that
+they mean here what they mean there.
 
-Only canonical lines are read here: anything that would be warned about, skipped or
-read in another way (snake_case keys, odd ids, missing or zero times, an attribute value
-written otherwise than as one typed wrapper, a JSON type other than the canonical one,
-invalid JSON) makes `decode_line` return None before it has changed anything, and the
-caller reads the line with the tolerant reader (`readers.otlp`), so the result is the
-same as that reader's, warnings included. This reader counts no warning of its own.
+Only canonical envelopes are read here: anything that would be warned about, skipped or
+read in another way (snake_case keys, odd ids, missing or zero times, a JSON type other
+than the canonical one for an envelope field, an attribute recognition reads without a
+value, invalid JSON) makes `decode_line` return None, and the caller reads the line with
+the tolerant reader (`readers.otlp`), so the result is the same as that reader's,
+warnings included. This reader counts no warning of its own.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from itertools import chain
+from operator import attrgetter
+from typing import Annotated, Any
 
 import msgspec
 import orjson
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import (
-    OTHER,
-    RECOGNITION_NAMES,
-    STAGE_KIND_OF,
-    stage_kind,
-)
-from rag_otel.analysis.model import MAX_TIME_NS, Span
-from rag_otel.analysis.readers.common import SERVICE_NAME, ReadState, finish_span, rag_stage
+from rag_otel.analysis.conventions import RECOGNITION_NAMES, classify_events, classify_span
+from rag_otel.analysis.model import MAX_TIME_NS, TURN_NONE, Span
+from rag_otel.analysis.readers.common import ReadState, finish_events
 from rag_otel.analysis.readers.otlp import (
-    RAG_OTHERS,
     STATUS_CODE_ERROR,
     WANTED,
     any_value,
     events,
+    recognise_known,
+    resource_service,
+    turn_text,
 )
 
 # --- the records msgspec decodes into (only the keys read; others are skipped) ---------------
 
 
-class _Value(Struct):
-    """An ``AnyValue`` wrapper: every wrapper key `otlp.any_value` knows, in both spellings,
-    so that one written in another spelling is seen (and read by the tolerant reader)."""
+class _KeyValue(Struct, gc=False):
+    """An attribute: its key, and its value's JSON text (decoded only if recognition reads it)."""
 
-    stringValue: str | UnsetType = UNSET
-    string_value: str | UnsetType = UNSET
-    intValue: str | int | UnsetType = UNSET
-    int_value: str | int | UnsetType = UNSET
-    doubleValue: float | int | UnsetType = UNSET
-    double_value: float | int | UnsetType = UNSET
-    boolValue: bool | UnsetType = UNSET
-    bool_value: bool | UnsetType = UNSET
-    arrayValue: Raw | UnsetType = UNSET
-    array_value: Raw | UnsetType = UNSET
-    kvlistValue: Raw | UnsetType = UNSET
-    kvlist_value: Raw | UnsetType = UNSET
-    bytesValue: str | UnsetType = UNSET
-    bytes_value: str | UnsetType = UNSET
-
-
-class _KeyValue(Struct):
     key: str
-    value: _Value | UnsetType | None = UNSET
+    value: Raw | UnsetType = UNSET
 
 
-class _Status(Struct):
+class _Status(Struct, gc=False):
     code: Any = None
 
 
-class _Span(Struct):
-    traceId: str
-    spanId: str
+_TraceId = Annotated[str, Meta(min_length=32, max_length=32)]
+_SpanId = Annotated[str, Meta(min_length=16, max_length=16)]
+_Time = Annotated[int, Meta(gt=0, le=MAX_TIME_NS)] | float
+"""A time: an int from digits (a JSON number or string); a float is declined (`_convert`)."""
+_Kind = Annotated[int, Meta(ge=0, le=5)] | float | str
+"""A span kind: an int; a float or a string is declined (`_convert`)."""
+
+
+class _Span(Struct, gc=False):
+    """A span's envelope as the line decoder reads it (``strict=False``, see `_DECODE`): ids
+    of the right width (their case is checked by `_check_ids`), times and kind in range."""
+
+    traceId: _TraceId
+    spanId: _SpanId
     name: str
-    startTimeUnixNano: str | int
-    endTimeUnixNano: str | int
-    parentSpanId: str | None = None
-    kind: int = 0
+    startTimeUnixNano: _Time
+    endTimeUnixNano: _Time
+    parentSpanId: _SpanId | None = None
+    kind: _Kind = 0
     attributes: Raw = Raw(b"")
-    """Decoded only when not met before (`_convert`)."""
+    """Decoded only when not met before (`_first_met`)."""
     events: Raw = Raw(b"")
     status: _Status | None = None
 
 
-class _Scope(Struct):
+class _Scope(Struct, gc=False):
     spans: list[_Span] | None = None
 
 
-class _Resource(Struct):
-    attributes: list[_KeyValue] | None = None
-
-
-class _ResourceSpans(Struct):
+class _ResourceSpans(Struct, gc=False):
     scopeSpans: list[_Scope]
-    resource: _Resource | None = None
+    resource: Raw = Raw(b"")
+    """Read by `otlp.resource_service`, once per line."""
 
 
-class _Line(Struct):
+class _Line(Struct, gc=False):
     resourceSpans: list[_ResourceSpans]
 
 
-_DECODE = msgspec.json.Decoder(_Line).decode
+_DECODE = msgspec.json.Decoder(_Line, strict=False).decode
+"""Not strict: 64-bit times are JSON strings, made ints in C here (``int()`` per time would
+cost 1,600 instructions). What else this mode lets through, and the tolerant reader reads
+otherwise, is typed to stand out and is declined: a time or kind written as a float, or
+(``"1e3"``, ``"1.0"``) as a string of one, comes as a float; a kind as a string stays one."""
 _ATTRIBUTES = msgspec.json.Decoder(list[_KeyValue] | None).decode
 _MEMO_SIZE = 4096
-"""Attribute lists recognised once and kept (`_convert`): the distinct stages of a few pipelines."""
-_FIELDS = _Value.__struct_fields__
-_RAW_FIELDS = frozenset(("arrayValue", "array_value", "kvlistValue", "kvlist_value"))
+"""What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
+pipelines, twice over."""
+_TRACE_ID = attrgetter("traceId")
+_SPAN_ID = attrgetter("spanId")
+_PARENT_ID = attrgetter("parentSpanId")
 
 
 class _NotCanonical(Exception):
@@ -132,50 +130,26 @@ _DECLINE = (
     OverflowError,
     orjson.JSONDecodeError,
 )
+"""What a line the tolerant reader would read otherwise raises here (its own errors among
+them: what it counts as a malformed span, raised by its functions called here)."""
 
 _CHUNK_KEYS = first_token.ATTRIBUTES
-_RAG_STAGE = semconv.RAG_STAGE
-_RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
-_RAG_OPERATION = semconv.RAG_OPERATION
 _RAG_TURN_ID = semconv.RAG_TURN_ID
 _TURN_NAME = semconv.TURN_SPAN_NAME
 
 
-def _plain(value: _Value) -> Any:
-    """`otlp.any_value` of the wrapper `value` was decoded from: exactly one wrapper key
-    set (with none or several, which one `any_value` reads depends on the key order, which
-    is gone: the line is declined)."""
-    found = [
-        (name, x)
-        for name, x in zip(_FIELDS, msgspec.structs.astuple(value), strict=True)
-        if x is not UNSET
-    ]
-    if len(found) != 1:
-        raise _NotCanonical
-    name, x = found[0]
-    if name in _RAW_FIELDS:
-        x = orjson.loads(memoryview(x))
-    return any_value({name: x})
-
-
-def _text(value: _Value) -> str | None:
-    """`otlp.attribute_text`: ``stringValue`` when set, else the value as text."""
-    text = value.stringValue
-    if text is not UNSET:
-        return text
-    plain = _plain(value)
-    return None if plain is None else str(plain)
-
-
 def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
     """The spans of one canonical OTLP JSON line (``{"resourceSpans": [...]}``), or None
-    when the line is not canonical (nothing counted, nothing changed but interned strings)."""
+    when the line is not canonical (nothing counted, nothing changed but interned strings
+    and what `ReadState.recognised` keeps)."""
     try:
         out: list[Span] = []
         for rs in _DECODE(line).resourceSpans:
-            service = _service(rs.resource)
-            if service is not None:
-                service = state.strings.setdefault(service, service)
+            service = None
+            if rs.resource:
+                service = resource_service({"resource": orjson.loads(memoryview(rs.resource))})
+                if service is not None:
+                    service = state.strings.setdefault(service, service)
             for scope in rs.scopeSpans:
                 if scope.spans:
                     _convert(scope.spans, service, state, out)
@@ -184,161 +158,290 @@ def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
         return None
 
 
-def _service(resource: _Resource | None) -> str | None:
-    """As `otlp._service`: the last ``service.name`` attribute when it is the last one, else
-    the first; its ``stringValue``."""
-    if resource is None or not resource.attributes:
-        return None
-    attributes = resource.attributes
-    kv = attributes[-1]
-    if kv.key != SERVICE_NAME:
-        for kv in attributes:
-            if kv.key == SERVICE_NAME:
-                break
-    if kv.key != SERVICE_NAME:
-        return None
-    value = kv.value
-    if value.__class__ is not _Value:
-        raise _NotCanonical
-    service = value.stringValue
-    if service is UNSET:
-        raise _NotCanonical
-    return service
+Recognised = tuple[
+    str, str | None, str | None, bool, str | None, str | None, int, dict[str, Any] | None, bool
+]
+"""What a span's name, kind and attributes make of it, in `Span`'s terms: (interned name,
+stage, stage kind, is turn, turn id, stage source, turn candidate, first-chunk attributes or
+None, open). Open: the attributes recognised nothing, so its events' names may; its other
+fields are then what `conventions.classify_events` makes of the name alone."""
 
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
     """Append the canonical spans of one scope to `out` (raise `_NotCanonical` at the first
     that is not): `otlp._decode_spans` for canonical spans.
 
-    A span without events whose name, kind and attribute bytes were met before, and
-    recognised then with no first-chunk attribute and no turn id (a pipeline's stages
-    write the same attributes turn after turn), takes what was recognised then from
-    `ReadState.recognised`: its attributes are not decoded again.
+    A span whose name, kind and attribute bytes were met before takes what was recognised
+    then (`Recognised`, from `ReadState.recognised`): its attributes are not decoded again.
+    Only a span with events or first-chunk attributes costs more (`_read_events`).
     """
-    intern = state.strings.setdefault
-    memo = state.recognised
+    _check_ids(spans)
+    known_get = state.recognised.get
     append = out.append
-    last_tid = ""
     for s in spans:
-        tid = s.traceId
-        if tid != last_tid:
-            if len(tid) != 32 or tid.lower() != tid:
-                raise _NotCanonical
-            last_tid = tid
-        sid = s.spanId
-        if len(sid) != 16 or sid.lower() != sid:
-            raise _NotCanonical
-        pid = s.parentSpanId
-        if pid is not None and (len(pid) != 16 or pid.lower() != pid):
-            raise _NotCanonical  # "" is warned about, odd ids are normalised: not here
-        name = s.name
-        name = intern(name, name)
-        start = int(s.startTimeUnixNano)
-        end = int(s.endTimeUnixNano)
-        if not (0 < start <= MAX_TIME_NS and 0 < end <= MAX_TIME_NS):
-            raise _NotCanonical
+        start = s.startTimeUnixNano
+        end = s.endTimeUnixNano
         kind = s.kind
-        if not 0 <= kind <= 5:
-            raise _NotCanonical
+        if start.__class__ is not int or end.__class__ is not int or kind.__class__ is not int:
+            raise _NotCanonical  # a float or string (see `_DECODE`): the tolerant reader's
+        key = (s.name, kind, bytes(s.attributes))
+        known: Recognised | None = known_get(key)
+        if known is None:
+            known = _first_met(key, state)
+        name, stage, stage_kind, is_turn, turn_id, source, candidate, chunk, open_ = known
         status = s.status
-        error = status is not None and (
-            status.code == STATUS_CODE_ERROR or status.code == "STATUS_CODE_ERROR"
+        span = Span(
+            s.traceId,
+            s.spanId,
+            s.parentSpanId,
+            name,
+            start,
+            end,
+            stage,
+            stage_kind,
+            is_turn,
+            turn_id,
+            status is not None
+            and (status.code == STATUS_CODE_ERROR or status.code == "STATUS_CODE_ERROR"),
+            service,
+            kind,
+            False,
+            None,
+            source,
+            candidate,
         )
         raw_events = s.events
-        key = None
-        if not raw_events:
-            key = (name, kind, bytes(s.attributes))
-            known = memo.get(key)
-            if known is not None:
-                stage, stage_kind_, source, candidate, is_turn = known
-                append(
-                    Span(
-                        tid,
-                        sid,
-                        pid,
-                        name,
-                        start,
-                        end,
-                        stage,
-                        stage_kind_,
-                        is_turn,
-                        None,
-                        error,
-                        service,
-                        kind,
-                        False,
-                        None,
-                        source,
-                        candidate,
-                    )
-                )
-                continue
-        span = Span(tid, sid, pid, name, start, end, None, None, False, None, error, service, kind)
-        recognised, chunk = _recognise(span, s.attributes, state)
-        if (span.stage is None and not span.is_turn) or raw_events or chunk:
-            parsed = orjson.loads(memoryview(raw_events)) if raw_events else None
-            finish_span(span, state, recognised, chunk, events(parsed))
-        if key is not None and chunk is None and span.turn_id is None and len(memo) < _MEMO_SIZE:
-            memo[key] = (
-                span.stage,
-                span.stage_kind,
-                span.stage_source,
-                span.turn_candidate,
-                span.is_turn,
-            )
+        if raw_events or chunk is not None:
+            _read_events(span, state, raw_events, chunk, open_)
         append(span)
 
 
-def _recognise(
-    span: Span, raw: Raw, state: ReadState
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """`otlp._recognise_known` on the decoded attributes `raw`: rag-otel's own stages and
-    turns recognised here; (the attributes other conventions are recognised from by
-    `finish_span`, None for none; the first-chunk attributes, None for none)."""
-    stage_v: _Value | None = None
-    kind_v: _Value | None = None
-    found: dict[str, _Value] | None = None
-    chunk: dict[str, Any] | None = None
-    attributes = _ATTRIBUTES(raw) if raw else None
-    if attributes:
+def _check_ids(spans: list[_Span]) -> None:
+    """Raise `_NotCanonical` unless every id of `spans` is lower-case ASCII, as
+    `otlp._decode_spans` keeps an id of the right width (the decoder checked widths) without a
+    word; one string test for the whole scope, in place of a ``lower()`` per id."""
+    ids = "".join(
+        chain(map(_TRACE_ID, spans), map(_SPAN_ID, spans), filter(None, map(_PARENT_ID, spans)))
+    )
+    if not ids.isascii() or ids.lower() != ids:  # islower(): 15x the cost, not ASCII-fast
+        raise _NotCanonical
+
+
+def _first_met(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
+    """What a span of this name, kind and attribute bytes is (`Recognised`): read with a
+    shape of its attributes met before (`_Shape`), else recognised from them (`_recognise`)."""
+    shapes: list[_Shape] | None = state.recognised.get(key[:2])
+    if shapes is not None:
+        raw = key[2]
+        for shape in shapes:
+            found = shape.read(raw)
+            if found is not None:
+                return found
+    return _recognise(key, state)
+
+
+def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
+    """What a span of this name, kind and attribute bytes is, as `otlp._decode_spans` and
+    `finish_span`'s step 1 recognise it (with their functions, on the attributes decoded by
+    orjson as there); for an open span (see `Recognised`), what `conventions.classify_events`
+    makes of its name alone.
+
+    Kept in `ReadState.recognised` by these bytes unless it holds a turn id or first-chunk
+    attributes (which differ span after span), and as a `_Shape` of the attributes when
+    some of their values may differ in the next span of this name and kind.
+    """
+    name, kind, raw = key
+    name = state.strings.setdefault(name, name)
+    attributes = orjson.loads(raw) if raw else None
+    span = Span("", "", None, name, None, None, kind=kind)
+    recognised, chunk = recognise_known(span, attributes, state)
+    if recognised is not None:  # `finish_span`'s step 1
+        classify_span(span, recognised)
+    elif span.stage is None and name in RECOGNITION_NAMES:
+        classify_span(span, {})
+    open_ = span.stage is None and not span.is_turn and not span.turn_candidate
+    if open_:  # what the name alone makes of it, for spans without events
+        classify_events(span, ())
+    stage = span.stage
+    if stage is not None:
+        stage = state.strings.setdefault(stage, stage)
+    found: Recognised = (
+        name,
+        stage,
+        span.stage_kind,
+        span.is_turn,
+        span.turn_id,
+        span.stage_source,
+        span.turn_candidate,
+        chunk,
+        open_,
+    )
+    memo = state.recognised
+    if len(memo) < _MEMO_SIZE:
+        if chunk is None and span.turn_id is None:
+            memo[key] = found
+        shapes = memo.get(key[:2], ())
+        if len(shapes) < _SHAPES and attributes.__class__ is list:
+            shape = _Shape.of(attributes, raw, found)
+            if shape is not None:
+                memo[key[:2]] = [*shapes, shape]
+    return found
+
+
+_SHAPES = 4
+"""Shapes kept per span name and kind (`_Shape`)."""
+_NUMBER = b"0123456789+-.eE"
+_STRING_HOLE = frozenset(("stringValue", "intValue"))
+_NUMBER_HOLE = frozenset(("intValue", "doubleValue"))
+
+
+class _Shape:
+    """The attribute bytes of the spans of one name and kind that differ only in scalar
+    values recognition does not read: the JSON text with a hole in place of each such value
+    (a turn's id, a token count, a first-chunk delay), and what the span is apart from them.
+
+    `read` matches a span's attribute bytes with the text around the holes (a comparison of
+    bytes, no decoding) and decodes only the holes it needs (turn id, first-chunk
+    attributes), with the tolerant reader's functions: the turns and streamed stages of a
+    pipeline, whose attribute bytes differ span after span, are read without decoding their
+    attributes. Built by `of` from attributes met before, and checked against their bytes.
+    """
+
+    __slots__ = ("chunk", "found", "head", "holes", "turn")
+
+    def __init__(self, head: bytes, holes: list[tuple[bool, bytes]]) -> None:
+        self.head = head
+        """The text before the first hole."""
+        self.holes = holes
+        """(the hole holds a string's text (else a number), the text after it), in order."""
+        self.found: Recognised
+        """What a span of this shape is, but for the turn id and first-chunk attributes."""
+        self.chunk: list[tuple[str, int, Any]] = []
+        """The first-chunk attributes: (key, hole index or -1, wrapper key or the value)."""
+        self.turn: tuple[int, Any] | None = None
+        """The last turn id: (hole index or -1, wrapper key or the id)."""
+
+    @staticmethod
+    def of(attributes: list[Any], raw: bytes, found: Recognised) -> _Shape | None:
+        """The shape of `attributes` (decoded from `raw`) recognised as `found`, with a hole
+        for each scalar value recognition does not read (a ``rag.turn`` span's id and the
+        first-chunk attributes among them: they are read per span); None without any hole
+        or when `raw` is not written as orjson writes `attributes` (spacing, escapes)."""
+        turn_named = found[0] == _TURN_NAME
+        between: list[bytes] = []  # the text before the first hole, between two, after the last
+        quoted: list[bool] = []
+        text = [b"["]
+        for i, kv in enumerate(attributes):
+            if i:
+                text.append(b",")
+            wrapper = _hole(kv, turn_named)
+            if wrapper is None:
+                text.append(orjson.dumps(kv))
+                continue
+            string = kv["value"][wrapper].__class__ is str
+            key, opened = orjson.dumps(kv["key"]), orjson.dumps(wrapper)
+            text.append(b'{"key":' + key + b',"value":{' + opened + (b':"' if string else b":"))
+            between.append(b"".join(text))
+            quoted.append(string)
+            text = [b'"}}' if string else b"}}"]
+        if not quoted:
+            return None
+        text.append(b"]")
+        between.append(b"".join(text))
+        shape = _Shape(between[0], list(zip(quoted, between[1:], strict=True)))
+        if shape.match(raw) is None:
+            return None
+        shape.found = (*found[:4], None, *found[5:7], None, found[8])
+        hole = 0
         for kv in attributes:
-            key = kv.key
-            if key in WANTED:
-                value = kv.value
-                if value.__class__ is not _Value:
-                    raise _NotCanonical
-                if key == _RAG_STAGE:
-                    stage_v = value
-                elif key == _RAG_STAGE_KIND:
-                    kind_v = value
-                elif key in _CHUNK_KEYS:
-                    if chunk is None:
-                        chunk = {}
-                    chunk[key] = _plain(value)
-                elif stage_v is None or key in RAG_OTHERS:
-                    if found is None:
-                        found = {}
-                    found[key] = value
-    name = span.name
-    if name == _TURN_NAME:
-        span.is_turn = True
-        turn_v = None if found is None else found.get(_RAG_TURN_ID)
-        if turn_v is not None:
-            span.turn_id = _text(turn_v)
-    elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
-        stage = _text(stage_v)
-        stage_kind_: str | None = OTHER
-        if kind_v is not None:
-            text = kind_v.stringValue
-            stage_kind_ = STAGE_KIND_OF.get(text) if text is not UNSET else None
-            if stage_kind_ is None:
-                stage_kind_ = stage_kind(_plain(kind_v))
-        rag_stage(span, state, stage, stage_kind_)
-    elif found is not None or kind_v is not None or name in RECOGNITION_NAMES:
-        values = {} if found is None else found
-        if kind_v is not None:
-            values[_RAG_STAGE_KIND] = kind_v
-        if stage_v is not None:
-            values[_RAG_STAGE] = stage_v
-        return {key: _plain(v) for key, v in values.items()}, chunk
-    return None, chunk
+            wrapper = _hole(kv, turn_named)
+            key = kv["key"]
+            if key in _CHUNK_KEYS:
+                entry = (hole, wrapper) if wrapper is not None else (-1, any_value(kv["value"]))
+                shape.chunk.append((key, *entry))
+            elif turn_named and key == _RAG_TURN_ID:
+                shape.turn = (hole, wrapper) if wrapper is not None else (-1, kv["value"])
+            if wrapper is not None:
+                hole += 1
+        if shape.read(raw) != found:  # read as it was recognised, or not kept
+            return None
+        return shape
+
+    def match(self, raw: bytes) -> list[bytes] | None:
+        """The JSON text of each hole's value in `raw` (a string with its quotes), or None
+        when `raw` is not of this shape."""
+        if not raw.startswith(self.head):
+            return None
+        at = len(self.head)
+        values: list[bytes] = []
+        for quoted, after in self.holes:
+            if quoted:  # a string's text: to the next quote, without escapes
+                end = raw.find(b'"', at)
+                if end < 0 or raw.find(b"\\", at, end) >= 0:
+                    return None
+                values.append(raw[at - 1 : end + 1])
+            else:  # a number: digits, signs, point, exponent
+                end = raw.find(b"}", at)
+                value = raw[at:end]
+                if end <= at or value.translate(None, _NUMBER):
+                    return None
+                values.append(value)
+            if not raw.startswith(after, end):
+                return None
+            at = end + len(after)
+        return values if at == len(raw) else None
+
+    def read(self, raw: bytes) -> Recognised | None:
+        """What a span with these attribute bytes is, or None when they are not of this shape."""
+        values = self.match(raw)
+        if values is None:
+            return None
+        found = self.found
+        chunk: dict[str, Any] | None = None
+        if self.chunk:
+            chunk = {}
+            for key, hole, wrapper in self.chunk:
+                chunk[key] = (
+                    any_value({wrapper: orjson.loads(values[hole])}) if hole >= 0 else wrapper
+                )
+        turn = self.turn
+        if turn is None:
+            if chunk is None:
+                return found
+            return (*found[:7], chunk, found[8])
+        hole, wrapper = turn
+        value = {wrapper: orjson.loads(values[hole])} if hole >= 0 else wrapper
+        turn_id = None if value is None else turn_text(value)
+        return (*found[:4], turn_id, *found[5:7], chunk, found[8])
+
+
+def _hole(kv: Any, turn_named: bool) -> str | None:
+    """The wrapper key of attribute `kv`'s value when `_Shape` makes a hole of it: a scalar
+    (a string, or a number) in a one-key wrapper, of an attribute whose value recognition
+    does not read (a turn id, read per span, aside); None otherwise."""
+    if kv.__class__ is not dict or list(kv) != ["key", "value"]:
+        return None
+    key, value = kv["key"], kv["value"]
+    if key.__class__ is not str or value.__class__ is not dict or len(value) != 1:
+        return None
+    if key in WANTED and key not in _CHUNK_KEYS and not (turn_named and key == _RAG_TURN_ID):
+        return None
+    [(wrapper, x)] = value.items()
+    if x.__class__ is str and wrapper in _STRING_HOLE:
+        return wrapper  # type: ignore[no-any-return]
+    if x.__class__ in (int, float) and wrapper in _NUMBER_HOLE:
+        return wrapper  # type: ignore[no-any-return]
+    return None
+
+
+def _read_events(
+    span: Span, state: ReadState, raw: Raw, chunk: dict[str, Any] | None, open_: bool
+) -> None:
+    """`finish_events` for a span with events or first-chunk attributes: its first chunk,
+    and, when its attributes recognised nothing (`open_`), what its events' names make of it
+    (in place of what `_recognise` made of its name alone)."""
+    listed = events(orjson.loads(memoryview(raw))) if raw else []
+    if open_ and listed:
+        span.stage = span.stage_kind = span.stage_source = None
+        span.turn_candidate = TURN_NONE
+    finish_events(span, state, chunk, listed)
