@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
+from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import ReadState
-from rag_otel.analysis.readers.otlp_fast import decode_line
+from rag_otel.analysis.readers.otlp_fast import _own_first_chunk, decode_line
 from rag_otel.analysis.readers.stream import read_stream
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -234,3 +235,48 @@ def test_other_json_values_are_declined() -> None:
     state = ReadState("t", Diagnostics())
     for data in (b"", b"{", b'{"data": []}', b"[1]", b'{"resourceSpans": null}'):
         assert decode_line(data, state) is None
+
+
+FIRST_CHUNK_CASES = [
+    (None, [("rag.first_chunk", "1700000000000000250")]),
+    (
+        {"gen_ai.response.time_to_first_chunk": 0.5},
+        [("rag.first_chunk", 1_700_000_000_000_000_250)],
+    ),
+    ({"gen_ai.response.finish_reasons": ["tool_calls"]}, [("rag.first_chunk", "17")]),
+    ({"gen_ai.output.messages": "[]"}, [("rag.first_chunk", "17")]),
+    (None, [("rag.first_chunk", " 17 ")]),
+    (None, [("rag.first_chunk", "1e3")]),
+    (None, [("rag.first_chunk", "0")]),
+    (None, [("rag.first_chunk", str(2**63))]),
+    (None, [("rag.first_chunk", 1.5)]),
+    (None, [("rag.first_chunk", True)]),
+    (None, [("rag.first_chunk", None)]),
+    (None, [("rag.first_chunk", "5"), ("rag.first_chunk", "3")]),
+    (None, [("First Token Stream Event", "5")]),
+]
+
+
+@pytest.mark.parametrize(("chunk", "listed"), FIRST_CHUNK_CASES)
+def test_the_inline_first_chunk_is_first_token_s(chunk: Any, listed: Any) -> None:
+    """`otlp_fast._own_first_chunk` copies one case of `first_token.first_chunk_ns`: where it
+    answers, it answers alike."""
+    at = _own_first_chunk(chunk, listed)
+    assert at is None or at == first_chunk_ns(1_700_000_000_000_000_000, chunk, listed)
+
+
+def test_turns_and_streamed_stages_are_read_by_their_shape() -> None:
+    """Spans whose attributes differ only in values recognition does not read (turn ids, token
+    counts, first-chunk delays) are read as the tolerant reader reads them, line after line."""
+    state = ReadState("t", Diagnostics())
+    for n in range(4):
+        spans = _spans()
+        spans[0]["attributes"] = [_s("rag.turn.id", f"t-{n}"), _s("session.id", f"s{n % 2}")]
+        spans[1]["attributes"][2] = _attr(
+            "gen_ai.response.time_to_first_chunk", {"doubleValue": 0.25 * n}
+        )
+        spans[1]["attributes"][3] = _attr("gen_ai.usage.output_tokens", {"intValue": str(n)})
+        spans[1].pop("events")
+        doc = _line(spans)
+        assert decode_line(orjson.dumps(doc), state) == _tolerant(doc)[0]
+    assert any(len(key) == 2 for key in state.recognised)  # a shape was kept

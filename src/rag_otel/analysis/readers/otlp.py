@@ -379,7 +379,7 @@ def turn_text(value: Any) -> str | None:
     """A ``rag.turn.id`` value (an AnyValue wrapper, not None) as the turn id: its
     ``stringValue``, else the value as text (`attribute_text`)."""
     text = value.get("stringValue")
-    return attribute_text(value) if text is None else text  # type: ignore[no-any-return]
+    return attribute_text(value) if text is None else text
 
 
 def _recognise_all(

@@ -142,6 +142,8 @@ _DECLINE = (
 """What a line the tolerant reader would read otherwise raises here (its own errors among
 them: what it counts as a malformed span, raised by its functions called here)."""
 
+_ERROR_CODES = frozenset((STATUS_CODE_ERROR, "STATUS_CODE_ERROR"))
+"""`otlp._decode_spans`'s error codes (a code that cannot be hashed, never one, is declined)."""
 _CHUNK_KEYS = first_token.ATTRIBUTES
 _OUTPUT_ATTRIBUTES = first_token.OUTPUT_ATTRIBUTES
 _FIRST_CHUNK_EVENT = semconv.EVENT_FIRST_CHUNK
@@ -184,7 +186,11 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
 
     A span whose name, kind and attribute bytes were met before takes what was recognised
     then (`Recognised`, from `ReadState.recognised`): its attributes are not decoded again.
-    Only a span with events or first-chunk attributes costs more (`_read_events`).
+    They are looked up by name, kind and length, and compared byte for byte (hashing them
+    would cost 3,000 instructions a span); attributes of the same length met later than
+    others, and those whose values differ span after span (a turn's id, a token count),
+    are read by their shape (`_first_met`). Only a span with events or first-chunk
+    attributes costs more (`_read_events`).
     """
     _check_ids(spans)
     known_get = state.recognised.get
@@ -195,10 +201,12 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
         kind = s.kind
         if start.__class__ is not int or end.__class__ is not int or kind.__class__ is not int:
             raise _NotCanonical  # a float or string (see `_DECODE`): the tolerant reader's
-        key = (s.name, kind, bytes(s.attributes))
-        known: Recognised | None = known_get(key)
-        if known is None:
-            known = _first_met(key, state)
+        raw = s.attributes
+        seen: tuple[Raw, Recognised] | None = known_get((s.name, kind, len(raw)))
+        if seen is not None and seen[0] == raw:
+            known = seen[1]
+        else:
+            known = _first_met((s.name, kind, bytes(raw)), state)
         name, stage, stage_kind, is_turn, turn_id, source, candidate, chunk, open_ = known
         status = s.status
         span = Span(
@@ -212,8 +220,7 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
             stage_kind,
             is_turn,
             turn_id,
-            status is not None
-            and (status.code == STATUS_CODE_ERROR or status.code == "STATUS_CODE_ERROR"),
+            status is not None and status.code in _ERROR_CODES,
             service,
             kind,
             False,
@@ -257,9 +264,10 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
     orjson as there); for an open span (see `Recognised`), what `conventions.classify_events`
     makes of its name alone.
 
-    Kept in `ReadState.recognised` by these bytes unless it holds a turn id or first-chunk
-    attributes (which differ span after span), and as a `_Shape` of the attributes when
-    some of their values may differ in the next span of this name and kind.
+    Kept in `ReadState.recognised` with these bytes (by name, kind and their length, the
+    first met of that length) unless it holds a turn id or first-chunk attributes (which
+    differ span after span), and as a `_Shape` of the attributes when some of their values
+    may differ in the next span of this name and kind.
     """
     name, kind, raw = key
     name = state.strings.setdefault(name, name)
@@ -289,8 +297,9 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
     )
     memo = state.recognised
     if len(memo) < _MEMO_SIZE:
-        if chunk is None and span.turn_id is None:
-            memo[key] = found
+        seen = (name, kind, len(raw))
+        if chunk is None and span.turn_id is None and seen not in memo:
+            memo[seen] = (Raw(raw), found)
         shapes = memo.get(key[:2], ())
         if len(shapes) < _SHAPES and attributes.__class__ is list:
             shape = _Shape.of(attributes, raw, found)
