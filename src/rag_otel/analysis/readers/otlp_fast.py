@@ -58,25 +58,26 @@ class _KeyValue(Struct, gc=False):
     value: Raw | UnsetType = UNSET
 
 
-class _Status(Struct, gc=False):
-    code: Any = None
-
-
-class _Event(Struct, gc=False):
-    """A span event, its fields as `otlp.events` reads them (any JSON); one naming its time
-    ``time_unix_nano`` (an `UnsetType` never decodes) is declined."""
-
-    name: Any = None
-    timeUnixNano: Any = None
-    time_unix_nano: UnsetType = UNSET
-
-
 _TraceId = Annotated[str, Meta(min_length=32, max_length=32)]
 _SpanId = Annotated[str, Meta(min_length=16, max_length=16)]
 _Time = Annotated[int, Meta(gt=0, le=MAX_TIME_NS)] | float
 """A time: an int from digits (a JSON number or string); a float is declined (`_convert`)."""
 _Kind = Annotated[int, Meta(ge=0, le=5)] | float | str
 """A span kind: an int; a float or a string is declined (`_convert`)."""
+
+
+class _Status(Struct, gc=False):
+    code: Any = None
+
+
+class _Event(Struct, gc=False):
+    """A span event, as `otlp.events` reads it: its name (any JSON), its time as a span's
+    (`_Time`, a float declined by `_read_events`); one naming its time ``time_unix_nano``
+    (an `UnsetType` never decodes) is declined."""
+
+    name: Any = None
+    timeUnixNano: _Time | None = None
+    time_unix_nano: UnsetType = UNSET
 
 
 class _Span(Struct, gc=False):
@@ -171,13 +172,15 @@ def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
         return None
 
 
+Recognition = tuple[str, str | None, str | None, bool, str | None, int, bool]
+"""What a span's name, kind and attributes make of it, in `Span`'s terms, but for its turn id
+and first-chunk attributes: (interned name, stage, stage kind, is turn, stage source, turn
+candidate, open). Open: the attributes recognised nothing, so its events' names may; its
+other fields are then what `conventions.classify_events` makes of the name alone."""
 Recognised = tuple[
-    str, str | None, str | None, bool, str | None, str | None, int, dict[str, Any] | None, bool
+    str, str | None, str | None, bool, str | None, int, bool, str | None, dict[str, Any] | None
 ]
-"""What a span's name, kind and attributes make of it, in `Span`'s terms: (interned name,
-stage, stage kind, is turn, turn id, stage source, turn candidate, first-chunk attributes or
-None, open). Open: the attributes recognised nothing, so its events' names may; its other
-fields are then what `conventions.classify_events` makes of the name alone."""
+"""A `Recognition`, then the turn id and the first-chunk attributes (None for none)."""
 
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
@@ -207,7 +210,7 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
             known = seen[1]
         else:
             known = _first_met((s.name, kind, bytes(raw)), state)
-        name, stage, stage_kind, is_turn, turn_id, source, candidate, chunk, open_ = known
+        name, stage, stage_kind, is_turn, source, candidate, open_, turn_id, chunk = known
         status = s.status
         span = Span(
             s.traceId,
@@ -289,11 +292,11 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
         stage,
         span.stage_kind,
         span.is_turn,
-        span.turn_id,
         span.stage_source,
         span.turn_candidate,
-        chunk,
         open_,
+        span.turn_id,
+        chunk,
     )
     memo = state.recognised
     if len(memo) < _MEMO_SIZE:
@@ -333,7 +336,7 @@ class _Shape:
 
     __slots__ = ("chunk", "found", "head", "pattern", "turn")
 
-    def __init__(self, head: bytes, pattern: bytes, found: Recognised) -> None:
+    def __init__(self, head: bytes, pattern: bytes, found: Recognition) -> None:
         self.head = head
         """The text before the first hole: compared as bytes (a regular expression compares
         each byte in turn, at 18 instructions a byte)."""
@@ -385,8 +388,7 @@ class _Shape:
         if not holes or len(set(per_span)) != len(per_span):  # none, or a key read twice
             return None
         pattern.append(re.escape(b"]"))
-        found_apart = (*found[:4], None, *found[5:7], None, found[8])
-        shape = _Shape(head, b"".join(pattern), found_apart)
+        shape = _Shape(head, b"".join(pattern), found[:7])
         group = {key: i for i, (key, _) in enumerate(read, 1)}  # the last of each key
         wrappers = dict(read)
         for kv in attributes:
@@ -408,19 +410,22 @@ class _Shape:
         match = self.pattern.fullmatch(raw, len(head))
         if match is None:
             return None
-        found = self.found
         chunk: dict[str, Any] | None = None
         if self.chunk:
             chunk = {}
             for key, group, wrapper in self.chunk:
                 chunk[key] = any_value({wrapper: orjson.loads(match[group])}) if group else wrapper
+        turn_id = None
         turn = self.turn
-        if turn is None:
-            return found if chunk is None else (*found[:7], chunk, found[8])
-        group, wrapper = turn
-        value = {wrapper: orjson.loads(match[group])} if group else wrapper
-        turn_id = None if value is None else turn_text(value)
-        return (*found[:4], turn_id, *found[5:7], chunk, found[8])
+        if turn is not None:
+            group, wrapper = turn
+            if not group:
+                turn_id = None if wrapper is None else turn_text(wrapper)
+            elif wrapper == "stringValue":  # `otlp.turn_text` of a string: the string
+                turn_id = orjson.loads(match[group])
+            else:
+                turn_id = turn_text({wrapper: orjson.loads(match[group])})
+        return self.found + (turn_id, chunk)  # noqa: RUF005 (one tuple, no list between)
 
 
 def _hole(kv: Any, turn_named: bool) -> str | None:
@@ -465,6 +470,8 @@ def _read_events(
     elif listed:
         span.stage = span.stage_kind = span.stage_source = None
         span.turn_candidate = TURN_NONE
+    if any(time.__class__ is float for _, time in listed):
+        raise _NotCanonical  # perhaps a string of one (see `_DECODE`), which it would not read
     finish_events(span, state, chunk, listed)
 
 
@@ -479,10 +486,6 @@ def _own_first_chunk(chunk: dict[str, Any] | None, listed: list[first_token.Even
     if chunk is not None and not _OUTPUT_ATTRIBUTES.isdisjoint(chunk):
         return None
     time = listed[0][1]
-    if time.__class__ is not str and time.__class__ is not int:
+    if time.__class__ is not int:  # as `_Event` decodes it: then in range
         return None
-    try:
-        at = int(time)
-    except ValueError:
-        return None
-    return at if 0 < at <= MAX_TIME_NS else None
+    return time if 0 < time <= MAX_TIME_NS else None
