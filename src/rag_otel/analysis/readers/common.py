@@ -83,7 +83,8 @@ class ReadState:
         self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
         """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
         self.recognised: dict[Any, Any] = {}
-        """What a reader recognised from attributes it meets again and again (`readers.otlp_fast`)."""
+        """What a reader recognised from attributes it meets again and again, and their
+        shapes (`readers.otlp_fast`)."""
 
     def for_source(self, source: str) -> ReadState:
         """The same shared tables, reporting under another source name."""

@@ -85,7 +85,7 @@ def _same(x: Any) -> Any:
     return x
 
 
-_WRAPPERS: dict[str, Callable[[Any], Any]] = {
+WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "stringValue": str,
     "string_value": str,
     "intValue": int,
@@ -101,6 +101,7 @@ _WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "bytesValue": _same,  # base64 text, kept as it is
     "bytes_value": _same,
 }
+"""What `any_value` makes of each wrapper key's value."""
 
 
 def any_value(value: Any) -> Any:
@@ -113,7 +114,7 @@ def any_value(value: Any) -> Any:
     if value.__class__ is not dict:
         raise TypeError(f"attribute value is {type_name(value)}, not an object")
     for key, x in value.items():
-        convert = _WRAPPERS.get(key)
+        convert = WRAPPERS.get(key)
         if convert is not None:
             return convert(x)
     return None  # an empty AnyValue: the attribute is set, to nothing

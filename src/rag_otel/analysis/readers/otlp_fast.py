@@ -42,6 +42,7 @@ from rag_otel.analysis.readers.common import EVENT_NAMES, ReadState, finish_even
 from rag_otel.analysis.readers.otlp import (
     STATUS_CODE_ERROR,
     WANTED,
+    WRAPPERS,
     any_value,
     recognise_known,
     resource_service,
@@ -120,7 +121,6 @@ _ATTRIBUTES = msgspec.json.Decoder(list[_KeyValue] | None).decode
 _MEMO_SIZE = 4096
 """What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
 pipelines, twice over."""
-_TRACE_ID = attrgetter("traceId")
 _SPAN_ID = attrgetter("spanId")
 _PARENT_ID = attrgetter("parentSpanId")
 
@@ -198,7 +198,13 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
     _check_ids(spans)
     known_get = state.recognised.get
     append = out.append
+    last_trace = ""
     for s in spans:
+        trace_id = s.traceId
+        if trace_id != last_trace:  # a scope holds a few traces, their spans together
+            if not trace_id.isascii() or trace_id.lower() != trace_id:
+                raise _NotCanonical  # as `_check_ids`
+            last_trace = trace_id
         start = s.startTimeUnixNano
         end = s.endTimeUnixNano
         kind = s.kind
@@ -209,11 +215,11 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
         if seen is not None and seen[0] == raw:
             known = seen[1]
         else:
-            known = _first_met((s.name, kind, bytes(raw)), state)
+            known = _first_met(s.name, kind, bytes(raw), state)
         name, stage, stage_kind, is_turn, source, candidate, open_, turn_id, chunk = known
         status = s.status
         span = Span(
-            s.traceId,
+            trace_id,
             s.spanId,
             s.parentSpanId,
             name,
@@ -238,27 +244,25 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
 
 
 def _check_ids(spans: list[_Span]) -> None:
-    """Raise `_NotCanonical` unless every id of `spans` is lower-case ASCII, as
-    `otlp._decode_spans` keeps an id of the right width (the decoder checked widths) without a
-    word; one string test for the whole scope, in place of a ``lower()`` per id."""
-    ids = "".join(
-        chain(map(_TRACE_ID, spans), map(_SPAN_ID, spans), filter(None, map(_PARENT_ID, spans)))
-    )
+    """Raise `_NotCanonical` unless every span and parent id of `spans` is lower-case ASCII,
+    as `otlp._decode_spans` keeps an id of the right width (the decoder checked widths)
+    without a word; one string test for the whole scope, in place of a ``lower()`` per id
+    (trace ids, repeated span after span, are tested by `_convert` when they change)."""
+    ids = "".join(chain(map(_SPAN_ID, spans), filter(None, map(_PARENT_ID, spans))))
     if not ids.isascii() or ids.lower() != ids:  # islower(): 15x the cost, not ASCII-fast
         raise _NotCanonical
 
 
-def _first_met(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
+def _first_met(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised:
     """What a span of this name, kind and attribute bytes is (`Recognised`): read with a
     shape of its attributes met before (`_Shape`), else recognised from them (`_recognise`)."""
-    shapes: list[_Shape] | None = state.recognised.get(key[:2])
+    shapes: list[_Shape | None] | None = state.recognised.get((name, kind))
     if shapes is not None:
-        raw = key[2]
         for shape in shapes:
-            found = shape.read(raw)
+            found = None if shape is None else shape.read(raw)
             if found is not None:
                 return found
-    return _recognise(key, state)
+    return _recognise((name, kind, raw), state)
 
 
 def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
@@ -305,14 +309,13 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
             memo[seen] = (Raw(raw), found)
         shapes = memo.get(key[:2], ())
         if len(shapes) < _SHAPES and attributes.__class__ is list:
-            shape = _Shape.of(attributes, raw, found)
-            if shape is not None:
-                memo[key[:2]] = [*shapes, shape]
+            # None for attributes of no shape: tried no more than `_SHAPES` times
+            memo[key[:2]] = [*shapes, _Shape.of(attributes, raw, found)]
     return found
 
 
 _SHAPES = 4
-"""Shapes kept per span name and kind (`_Shape`)."""
+"""Shapes made per span name and kind (`_Shape`), at most."""
 _STRING_HOLE = frozenset(("stringValue", "intValue"))
 _NUMBER_HOLE = frozenset(("intValue", "doubleValue"))
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
@@ -345,7 +348,8 @@ class _Shape:
         self.found = found
         """What a span of this shape is, but for the turn id and first-chunk attributes."""
         self.chunk: list[tuple[str, int, Any]] = []
-        """The first-chunk attributes: (key, group of its hole or 0, wrapper key or the value)."""
+        """The first-chunk attributes: (key, group of its hole or 0, what `otlp.any_value`
+        does to the wrapper's value, or the value)."""
         self.turn: tuple[int, Any] | None = None
         """The last turn id: (group of its hole or 0, wrapper key or the wrapper)."""
 
@@ -358,6 +362,7 @@ class _Shape:
         turn_named = found[0] == _TURN_NAME
         head = b"["
         pattern: list[bytes] = []
+        tail = b""  # the text since the last hole
         read: list[tuple[str, str]] = []  # (key, wrapper) of the holes read per span, in order
         holes = 0
         for i, kv in enumerate(attributes):
@@ -366,7 +371,7 @@ class _Shape:
             if wrapper is None:
                 text += orjson.dumps(kv)
                 if holes:
-                    pattern.append(re.escape(text))
+                    tail += text
                 else:
                     head += text
                 continue
@@ -375,10 +380,11 @@ class _Shape:
             value = _STRING if kv["value"][wrapper].__class__ is str else _NUMBER
             kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
             if holes:
-                pattern.append(re.escape(text + opened))
+                pattern.append(re.escape(tail + text + opened))
             else:
                 head += text + opened
-            pattern += [b"(%s)" % value if kept else b"(?:%s)" % value, b"}}"]
+            pattern.append(b"(%s)" % value if kept else b"(?:%s)" % value)
+            tail = b"}}"  # the wrapper's and the attribute's ends
             holes += 1
             if kept:
                 read.append((key, wrapper))
@@ -387,14 +393,17 @@ class _Shape:
         ]
         if not holes or len(set(per_span)) != len(per_span):  # none, or a key read twice
             return None
-        pattern.append(re.escape(b"]"))
+        pattern.append(re.escape(tail + b"]"))
         shape = _Shape(head, b"".join(pattern), found[:7])
         group = {key: i for i, (key, _) in enumerate(read, 1)}  # the last of each key
         wrappers = dict(read)
         for kv in attributes:
             key = kv["key"]
             if key in _CHUNK_KEYS:
-                entry = (group[key], wrappers[key]) if key in group else (0, any_value(kv["value"]))
+                if key in group:  # `otlp.any_value` of a one-key wrapper: its conversion
+                    entry = (group[key], WRAPPERS[wrappers[key]])
+                else:
+                    entry = (0, any_value(kv["value"]))
                 shape.chunk.append((key, *entry))
             elif turn_named and key == _RAG_TURN_ID:
                 shape.turn = (group[key], wrappers[key]) if key in group else (0, kv["value"])
@@ -413,8 +422,8 @@ class _Shape:
         chunk: dict[str, Any] | None = None
         if self.chunk:
             chunk = {}
-            for key, group, wrapper in self.chunk:
-                chunk[key] = any_value({wrapper: orjson.loads(match[group])}) if group else wrapper
+            for key, group, convert in self.chunk:
+                chunk[key] = convert(orjson.loads(match[group])) if group else convert
         turn_id = None
         turn = self.turn
         if turn is not None:
@@ -463,9 +472,13 @@ def _read_events(
         if e.name.__class__ is str and e.name in EVENT_NAMES
     ]  # `otlp.events`
     if not open_:
-        at = _own_first_chunk(chunk, listed)
-        if at is not None:
-            span.first_chunk_ns = at
+        if (  # `_own_first_chunk`, inline (a call less for each streamed stage)
+            len(listed) == 1
+            and listed[0][0] == _FIRST_CHUNK_EVENT
+            and listed[0][1].__class__ is int
+            and (chunk is None or _OUTPUT_ATTRIBUTES.isdisjoint(chunk))
+        ):
+            span.first_chunk_ns = listed[0][1]
             return
     elif listed:
         span.stage = span.stage_kind = span.stage_source = None
