@@ -309,8 +309,10 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
             memo[seen] = (Raw(raw), found)
         shapes = memo.get(key[:2], ())
         if len(shapes) < _SHAPES and attributes.__class__ is list:
-            # None for attributes of no shape: tried no more than `_SHAPES` times
-            memo[key[:2]] = [*shapes, _Shape.of(attributes, raw, found)]
+            before = memo.get((name, kind, None))  # the last attributes recognised here
+            memo[name, kind, None] = attributes
+            if before is not None:  # None for attributes of no shape: tried `_SHAPES` times
+                memo[key[:2]] = [*shapes, _Shape.of(attributes, raw, found, before)]
     return found
 
 
@@ -354,12 +356,16 @@ class _Shape:
         """The last turn id: (group of its hole or 0, wrapper key or the wrapper)."""
 
     @staticmethod
-    def of(attributes: list[Any], raw: bytes, found: Recognised) -> _Shape | None:
+    def of(
+        attributes: list[Any], raw: bytes, found: Recognised, before: list[Any]
+    ) -> _Shape | None:
         """The shape of `attributes` (decoded from `raw`) recognised as `found`, with a hole
-        for each scalar value recognition does not read (a ``rag.turn`` span's id and the
-        first-chunk attributes among them: they are read per span); None without any hole,
-        or when `raw` is not written as orjson writes `attributes` (spacing, escapes)."""
+        for each scalar value recognition does not read and that differs from the span
+        recognised `before` (the first-chunk attributes and a ``rag.turn`` span's id, read
+        per span, always); None without any hole, or when `raw` is not written as orjson
+        writes `attributes` (spacing, escapes)."""
         turn_named = found[0] == _TURN_NAME
+        alike = len(before) == len(attributes)
         head = b"["
         pattern: list[bytes] = []
         tail = b""  # the text since the last hole
@@ -368,6 +374,10 @@ class _Shape:
         for i, kv in enumerate(attributes):
             text = b"," if i else b""
             wrapper = _hole(kv, turn_named)
+            key = kv["key"]
+            kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
+            if wrapper is not None and not kept and alike and before[i] == kv:
+                wrapper = None  # the same value twice: part of the text
             if wrapper is None:
                 text += orjson.dumps(kv)
                 if holes:
@@ -375,10 +385,8 @@ class _Shape:
                 else:
                     head += text
                 continue
-            key = kv["key"]
             opened = b'{"key":' + orjson.dumps(key) + b',"value":{' + orjson.dumps(wrapper) + b":"
             value = _STRING if kv["value"][wrapper].__class__ is str else _NUMBER
-            kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
             if holes:
                 pattern.append(re.escape(tail + text + opened))
             else:
