@@ -312,12 +312,14 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
             before = memo.get((name, kind, None))  # the last attributes recognised here
             memo[name, kind, None] = attributes
             if before is not None:  # None for attributes of no shape: tried `_SHAPES` times
-                memo[key[:2]] = [*shapes, _Shape.of(attributes, raw, found, before)]
+                holes = {hole for shape in shapes if shape is not None for hole in shape.holes}
+                shape = _Shape.of(attributes, raw, found, before, holes)
+                memo[key[:2]] = [*shapes, shape]
     return found
 
 
-_SHAPES = 4
-"""Shapes made per span name and kind (`_Shape`), at most."""
+_SHAPES = 8
+"""Shapes made per span name and kind (`_Shape`), at most: each has more holes than the last."""
 _STRING_HOLE = frozenset(("stringValue", "intValue"))
 _NUMBER_HOLE = frozenset(("intValue", "doubleValue"))
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
@@ -339,9 +341,11 @@ class _Shape:
     decoding their attributes. Built by `of` from attributes recognised before.
     """
 
-    __slots__ = ("chunk", "found", "head", "pattern", "turn")
+    __slots__ = ("chunk", "found", "head", "holes", "pattern", "turn")
 
-    def __init__(self, head: bytes, pattern: bytes, found: Recognition) -> None:
+    def __init__(
+        self, head: bytes, pattern: bytes, found: Recognition, holes: frozenset[tuple[int, str]]
+    ) -> None:
         self.head = head
         """The text before the first hole: compared as bytes (a regular expression compares
         each byte in turn, at 18 instructions a byte)."""
@@ -349,6 +353,8 @@ class _Shape:
         """The rest, from the first hole on."""
         self.found = found
         """What a span of this shape is, but for the turn id and first-chunk attributes."""
+        self.holes = holes
+        """(index, key) of the attributes whose value is a hole."""
         self.chunk: list[tuple[str, int, Any]] = []
         """The first-chunk attributes: (key, group of its hole or 0, what `otlp.any_value`
         does to the wrapper's value, or the value)."""
@@ -357,52 +363,58 @@ class _Shape:
 
     @staticmethod
     def of(
-        attributes: list[Any], raw: bytes, found: Recognised, before: list[Any]
+        attributes: list[Any],
+        raw: bytes,
+        found: Recognised,
+        before: list[Any],
+        holes: set[tuple[int, str]],
     ) -> _Shape | None:
         """The shape of `attributes` (decoded from `raw`) recognised as `found`, with a hole
         for each scalar value recognition does not read and that differs from the span
-        recognised `before` (the first-chunk attributes and a ``rag.turn`` span's id, read
-        per span, always); None without any hole, or when `raw` is not written as orjson
-        writes `attributes` (spacing, escapes)."""
+        recognised `before` or was a hole of an earlier shape (`holes`: so that shapes grow
+        more general); the first-chunk attributes and a ``rag.turn`` span's id, read per
+        span, always. None without any hole, or when `raw` is not written as orjson writes
+        `attributes` (spacing, escapes)."""
         turn_named = found[0] == _TURN_NAME
         alike = len(before) == len(attributes)
         head = b"["
         pattern: list[bytes] = []
         tail = b""  # the text since the last hole
         read: list[tuple[str, str]] = []  # (key, wrapper) of the holes read per span, in order
-        holes = 0
+        made: set[tuple[int, str]] = set()
         for i, kv in enumerate(attributes):
             text = b"," if i else b""
             wrapper = _hole(kv, turn_named)
             key = kv["key"]
             kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
-            if wrapper is not None and not kept and alike and before[i] == kv:
-                wrapper = None  # the same value twice: part of the text
+            unchanged = alike and before[i] == kv and (i, key) not in holes
+            if unchanged and not kept:  # the same value twice: part of the text
+                wrapper = None
             if wrapper is None:
                 text += orjson.dumps(kv)
-                if holes:
+                if made:
                     tail += text
                 else:
                     head += text
                 continue
             opened = b'{"key":' + orjson.dumps(key) + b',"value":{' + orjson.dumps(wrapper) + b":"
             value = _STRING if kv["value"][wrapper].__class__ is str else _NUMBER
-            if holes:
+            if made:
                 pattern.append(re.escape(tail + text + opened))
             else:
                 head += text + opened
             pattern.append(b"(%s)" % value if kept else b"(?:%s)" % value)
             tail = b"}}"  # the wrapper's and the attribute's ends
-            holes += 1
+            made.add((i, key))
             if kept:
                 read.append((key, wrapper))
         per_span = [
             kv["key"] for kv in attributes if kv["key"] in _CHUNK_KEYS or kv["key"] == _RAG_TURN_ID
         ]
-        if not holes or len(set(per_span)) != len(per_span):  # none, or a key read twice
+        if not made or len(set(per_span)) != len(per_span):  # none, or a key read twice
             return None
         pattern.append(re.escape(tail + b"]"))
-        shape = _Shape(head, b"".join(pattern), found[:7])
+        shape = _Shape(head, b"".join(pattern), found[:7], frozenset(made))
         group = {key: i for i, (key, _) in enumerate(read, 1)}  # the last of each key
         wrappers = dict(read)
         for kv in attributes:
