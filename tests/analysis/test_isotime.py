@@ -90,7 +90,7 @@ analysis = sys.argv[1]
 for name in ("rag_otel", "rag_otel.analysis"):  # bare packages: no __init__ side effects
     sys.modules[name] = types.ModuleType(name)
     sys.modules[name].__path__ = []
-for name in ("model", "isotime"):
+for name in ("inputs", "isotime"):
     spec = importlib.util.spec_from_file_location(
         f"rag_otel.analysis.{name}", f"{analysis}/{name}.py"
     )

@@ -10,10 +10,11 @@ from typing import Any
 import orjson
 import pytest
 
+from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import ReadState
-from rag_otel.analysis.readers.otlp_fast import decode_line
+from rag_otel.analysis.readers.otlp_fast import _own_first_chunk, decode_line
 from rag_otel.analysis.readers.stream import read_stream
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -140,26 +141,28 @@ DECLINED = {
         3, {("trace_id" if k == "traceId" else k): v for k, v in spans[3].items()}
     ),
     "status not an object": _set(0, "status", "ERROR"),
-    "rag.stage as null": _attrs(1, _attr("rag.stage", {"stringValue": None})),
     "rag.stage without value": _attrs(1, {"key": "rag.stage"}),
-    "rag.stage value null": _attrs(1, _attr("rag.stage", None)),  # type: ignore[arg-type]
-    "two wrappers": _attrs(
+    "turn id without value": _attrs(0, {"key": "rag.turn.id"}),
+    "first chunk delay without value": _attrs(1, {"key": "gen_ai.response.time_to_first_chunk"}),
+    "turn id not an object": _attrs(0, _attr("rag.turn.id", "t-1")),  # type: ignore[arg-type]
+    "first chunk delay not an object": _attrs(
         1,
-        _s("rag.stage", "g"),
-        _attr("gen_ai.response.time_to_first_chunk", {"stringValue": "1", "doubleValue": 1.0}),
+        _attr("gen_ai.response.time_to_first_chunk", 0.5),  # type: ignore[arg-type]
     ),
-    "empty wrapper": _attrs(2, _attr("openinference.span.kind", {})),
-    "attribute key not a string": _attrs(2, {"key": 5, "value": {"stringValue": "x"}}),
     "attributes not a list": _set(2, "attributes", {"key": "x"}),
-    "service.name as an int": lambda spans: None,  # edited on the line below
+    "time as a float string": _set(1, "startTimeUnixNano", "1.7e18"),
+    "time as a decimal string": _set(1, "endTimeUnixNano", f"{1_700_000_000_000_000_800}.0"),
+    "kind as a float": _set(1, "kind", 1.0),
+    "kind as a digit string": _set(1, "kind", "1"),
+    "upper-case span id": _set(1, "spanId", "00F067AA0BA902B8"),
+    "upper-case parent id": _set(1, "parentSpanId", "00F067AA0BA902B7"),
+    "non-ASCII span id": _set(3, "spanId", "00f067aa0ba902\u00e9a"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(DECLINED))
 def test_a_line_read_otherwise_is_declined_and_read_as_before(case: str) -> None:
     doc = _variant(DECLINED[case])
-    if case == "service.name as an int":
-        doc["resourceSpans"][0]["resource"]["attributes"][-1]["value"] = {"intValue": "7"}
     assert decode_line(orjson.dumps(doc), ReadState("t", Diagnostics())) is None
     # through the stream, after a canonical first line: the tolerant reader's spans and warnings
     data = orjson.dumps(_line(_spans())) + b"\n" + orjson.dumps(doc) + b"\n"
@@ -191,15 +194,37 @@ ALIKE = {
     "events null": _set(1, "events", None),
     "parent null": _set(1, "parentSpanId", None),
     "status code as a name": _set(1, "status", {"code": "STATUS_CODE_ERROR"}),
+    # attribute values are read by the tolerant reader's own functions, whatever they hold
+    "rag.stage as null": _attrs(1, _attr("rag.stage", {"stringValue": None})),
+    "rag.stage value null": _attrs(1, _attr("rag.stage", None)),  # type: ignore[arg-type]
+    "two wrappers": _attrs(
+        1,
+        _s("rag.stage", "g"),
+        _attr("gen_ai.response.time_to_first_chunk", {"stringValue": "1", "doubleValue": 1.0}),
+    ),
+    "empty wrapper": _attrs(2, _attr("openinference.span.kind", {})),
+    "turn id twice": _attrs(0, _s("rag.turn.id", "a"), _s("rag.turn.id", "b")),
+    "turn id null": _attrs(0, _attr("rag.turn.id", None)),  # type: ignore[arg-type]
+    "turn id after a stage": _attrs(0, _s("rag.stage", "g"), _s("rag.turn.id", "t-2")),
+    "turn id on a stage": _attrs(1, _s("rag.turn.id", "t-2"), _s("openinference.span.kind", "LLM")),
+    "attribute key not a string": _attrs(2, {"key": 5, "value": {"stringValue": "x"}}),
+    "unread attribute without value": _attrs(1, _s("rag.stage", "g"), {"key": "other"}),
+    "unread attribute odd": _attrs(1, _s("rag.stage", "g"), _attr("x", [1])),  # type: ignore[arg-type]
+    "service.name as an int": lambda spans: None,  # edited below
     "no resource": lambda spans: None,  # edited below
+    "resource null": lambda spans: None,  # edited below
 }
 
 
 @pytest.mark.parametrize("case", sorted(ALIKE))
 def test_other_canonical_lines_read_alike(case: str) -> None:
     doc = _variant(ALIKE[case])
+    if case == "service.name as an int":
+        doc["resourceSpans"][0]["resource"]["attributes"][-1]["value"] = {"intValue": "7"}
     if case == "no resource":
         del doc["resourceSpans"][0]["resource"]
+    if case == "resource null":
+        doc["resourceSpans"][0]["resource"] = None
     fast = decode_line(orjson.dumps(doc), ReadState("t", Diagnostics()))
     slow, diagnostics = _tolerant(doc)
     assert fast == slow
@@ -210,3 +235,52 @@ def test_other_json_values_are_declined() -> None:
     state = ReadState("t", Diagnostics())
     for data in (b"", b"{", b'{"data": []}', b"[1]", b'{"resourceSpans": null}'):
         assert decode_line(data, state) is None
+
+
+FIRST_CHUNK_CASES = [
+    (None, [("rag.first_chunk", "1700000000000000250")]),
+    (
+        {"gen_ai.response.time_to_first_chunk": 0.5},
+        [("rag.first_chunk", 1_700_000_000_000_000_250)],
+    ),
+    ({"gen_ai.response.finish_reasons": ["tool_calls"]}, [("rag.first_chunk", "17")]),
+    ({"gen_ai.output.messages": "[]"}, [("rag.first_chunk", "17")]),
+    (None, [("rag.first_chunk", " 17 ")]),
+    (None, [("rag.first_chunk", "1e3")]),
+    (None, [("rag.first_chunk", "0")]),
+    (None, [("rag.first_chunk", str(2**63))]),
+    (None, [("rag.first_chunk", 1.5)]),
+    (None, [("rag.first_chunk", True)]),
+    (None, [("rag.first_chunk", None)]),
+    (None, [("rag.first_chunk", "5"), ("rag.first_chunk", "3")]),
+    (None, [("First Token Stream Event", "5")]),
+]
+
+
+@pytest.mark.parametrize(("chunk", "listed"), FIRST_CHUNK_CASES)
+def test_the_inline_first_chunk_is_first_token_s(chunk: Any, listed: Any) -> None:
+    """`otlp_fast._own_first_chunk` copies one case of `first_token.first_chunk_ns`: where it
+    answers, it answers alike."""
+    at = _own_first_chunk(chunk, listed)
+    assert at is None or at == first_chunk_ns(1_700_000_000_000_000_000, chunk, listed)
+
+
+def test_turns_and_streamed_stages_are_read_by_their_shape() -> None:
+    """Spans whose attributes differ only in values recognition does not read (turn ids, token
+    counts, first-chunk delays) are read as the tolerant reader reads them, line after line."""
+    state = ReadState("t", Diagnostics())
+    for n in range(12):
+        spans = _spans()
+        session = _s("session.id", f"s{n // 3}")
+        spans[0]["attributes"] = [_s("rag.turn.id", f"t-{n}"), session]
+        spans[1]["attributes"][2] = _attr(
+            "gen_ai.response.time_to_first_chunk", {"doubleValue": 0.25 * n}
+        )
+        spans[1]["attributes"][3] = _attr("gen_ai.usage.output_tokens", {"intValue": str(n)})
+        spans[1]["attributes"].append(_attr("gen_ai.usage.input_tokens", {"intValue": n % 5}))
+        spans[1].pop("events")
+        doc = _line(spans)
+        assert decode_line(orjson.dumps(doc), state) == _tolerant(doc)[0]
+    shapes = [v for k, v in state.recognised.items() if len(k) == 2 and any(v)]
+    assert shapes  # read by their shapes, made more general as values differ
+    assert all(len(v) <= 4 for v in shapes)

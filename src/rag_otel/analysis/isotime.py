@@ -21,7 +21,7 @@ import calendar
 import re
 from datetime import datetime, timedelta, timezone
 
-from rag_otel.analysis.model import MAX_TIME_NS, InputError
+from rag_otel.analysis.inputs import MAX_TIME_NS, InputError
 
 _ISO = re.compile(
     r"(?P<minute>(?P<Y>\d{4})-(?P<M>\d{2})-(?P<D>\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}))"

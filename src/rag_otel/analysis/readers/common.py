@@ -83,7 +83,8 @@ class ReadState:
         self.langfuse_roots: dict[str, Span] = {} if langfuse_roots is None else langfuse_roots
         """The trace roots made for Langfuse observations, by trace id (see `readers.langfuse`)."""
         self.recognised: dict[Any, Any] = {}
-        """What a reader recognised from attributes it meets again and again (`readers.otlp_fast`)."""
+        """What a reader recognised from attributes it meets again and again, and their
+        shapes (`readers.otlp_fast`)."""
 
     def for_source(self, source: str) -> ReadState:
         """The same shared tables, reporting under another source name."""
@@ -131,13 +132,7 @@ def finish_span(
        (`conventions.classify_span`; None: the reader recognised it already, or found
        nothing to recognise). A span named in `RECOGNITION_NAMES` (a `SPAN_NAME` row) and
        not yet recognised is classified even without attributes;
-    2. a span still neither stage nor turn is recognised from its events' names and its
-       name (`conventions.classify_events`: LlamaIndex), unless `events` is None (a
-       format without span events: Langfuse);
-    3. keep one copy of its stage name;
-    4. read its first streamed chunk (`first_token.first_chunk_ns`, with its rules: the
-       MLflow chunk events, pydantic-ai's attribute, no first chunk for a tool call) from
-       `chunk_attributes` and `events`; a span with neither costs nothing there.
+    2. to 4.: `finish_events`.
 
     `events` are the format's span events as ``(name, time_ns)`` pairs, only those named
     in `EVENT_NAMES` (`readers.otlp.events`, `readers.jaeger.log_events`, `readers.phoenix`).
@@ -149,6 +144,26 @@ def finish_span(
         classify_span(span, recognised)
     elif span.stage is None and span.name in RECOGNITION_NAMES:
         classify_span(span, {})
+    return finish_events(span, state, chunk_attributes, events)
+
+
+def finish_events(
+    span: Span,
+    state: ReadState,
+    chunk_attributes: Mapping[str, Any] | None,
+    events: list[first_token.Event] | None,
+) -> Span:
+    """The steps of `finish_span` after the attributes are recognised (step 1), apart so
+    that `readers.otlp_fast` can take step 1 from what it recognised before:
+
+    2. a span still neither stage nor turn is recognised from its events' names and its
+       name (`conventions.classify_events`: LlamaIndex), unless `events` is None (a
+       format without span events: Langfuse);
+    3. keep one copy of its stage name;
+    4. read its first streamed chunk (`first_token.first_chunk_ns`, with its rules: the
+       MLflow chunk events, pydantic-ai's attribute, no first chunk for a tool call) from
+       `chunk_attributes` and `events`; a span with neither costs nothing there.
+    """
     if events is not None and span.stage is None and not span.is_turn and not span.turn_candidate:
         classify_events(span, [name for name, _ in events])
     stage = span.stage

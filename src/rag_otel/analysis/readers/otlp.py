@@ -18,7 +18,7 @@ every OTLP document and of the JSON lines `readers.otlp_fast` declines (its msgs
 reads canonical lines, the benchmark's): a span's envelope is decoded inline, canonical camelCase
 spans take the fast path (snake_case ones are renamed first, `camel_case_span`), and only
 the attributes stage and turn recognition reads (`conventions.RECOGNITION_KEYS`) are
-decoded unless the caller asked to keep all attributes (`_recognise_known`,
+decoded unless the caller asked to keep all attributes (`recognise_known`,
 `_recognise_all`); a span carrying none of them is not classified at all.
 Readers keep the data as it is: duplicates, negative durations and orphans are judged by
 the analysis (`rag_otel.analysis.traces`).
@@ -85,7 +85,7 @@ def _same(x: Any) -> Any:
     return x
 
 
-_WRAPPERS: dict[str, Callable[[Any], Any]] = {
+WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "stringValue": str,
     "string_value": str,
     "intValue": int,
@@ -101,6 +101,7 @@ _WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "bytesValue": _same,  # base64 text, kept as it is
     "bytes_value": _same,
 }
+"""What `any_value` makes of each wrapper key's value."""
 
 
 def any_value(value: Any) -> Any:
@@ -113,7 +114,7 @@ def any_value(value: Any) -> Any:
     if value.__class__ is not dict:
         raise TypeError(f"attribute value is {type_name(value)}, not an object")
     for key, x in value.items():
-        convert = _WRAPPERS.get(key)
+        convert = WRAPPERS.get(key)
         if convert is not None:
             return convert(x)
     return None  # an empty AnyValue: the attribute is set, to nothing
@@ -162,7 +163,7 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
             )
             continue
         try:
-            service = _service(rs)
+            service = resource_service(rs)
             scopes = rs.get("scopeSpans")
             if scopes is None:
                 scopes = _scope_spans(rs)
@@ -186,7 +187,7 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
     return out
 
 
-def _service(rs: dict[str, Any]) -> str | None:
+def resource_service(rs: dict[str, Any]) -> str | None:
     """The ``service.name`` of one ``resourceSpans`` item's resource (None without one)."""
     resource = rs.get("resource")
     if not resource:
@@ -218,7 +219,7 @@ def _decode_spans(
     so it stays flat: a span's envelope (ids, name, times, kind, status) is decoded here,
     not by helper calls (each Python call would add a few hundred instructions to the
     ~61,000 a span takes), canonical ids are checked inline and only odd ones go to `hex_id`. One call
-    per span reads its attributes: `_recognise_known` (only what recognition reads) or
+    per span reads its attributes: `recognise_known` (only what recognition reads) or
     `_recognise_all`; `finish_span` then closes only the spans that need it (not recognised
     inline, or with events or first-chunk attributes): a rag-otel stage or turn without
     either costs no further call.
@@ -226,7 +227,7 @@ def _decode_spans(
     diagnostics = state.diagnostics
     warn = diagnostics.warn
     intern = state.strings.setdefault
-    recognise = _recognise_all if state.keep_attributes else _recognise_known
+    recognise = _recognise_all if state.keep_attributes else recognise_known
     append = out.append
     for s in spans:
         try:
@@ -316,7 +317,7 @@ def events(raw: Any) -> list[first_token.Event]:
     ]
 
 
-def _recognise_known(
+def recognise_known(
     span: Span, attributes: Any, state: ReadState
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Recognise `span` from the attributes recognition reads, decoding only those;
@@ -352,8 +353,7 @@ def _recognise_known(
         span.is_turn = True
         turn_v = None if found is None else found.get(_RAG_TURN_ID)
         if turn_v is not None:
-            turn_id = turn_v.get("stringValue")
-            span.turn_id = attribute_text(turn_v) if turn_id is None else turn_id
+            span.turn_id = turn_text(turn_v)
     elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
         stage = stage_v.get("stringValue")
         if stage is None:
@@ -374,6 +374,13 @@ def _recognise_known(
             values[_RAG_STAGE] = stage_v
         recognised = {key: any_value(v) for key, v in values.items()}
     return recognised, chunk_attributes
+
+
+def turn_text(value: Any) -> str | None:
+    """A ``rag.turn.id`` value (an AnyValue wrapper, not None) as the turn id: its
+    ``stringValue``, else the value as text (`attribute_text`)."""
+    text = value.get("stringValue")
+    return attribute_text(value) if text is None else text
 
 
 def _recognise_all(

@@ -9,112 +9,120 @@ canonical OTLP JSON: camelCase keys, 64-bit times as strings, lower-case hex ids
 attribute wrappers. msgspec decodes such a line straight into the records below,
 skipping every key the analysis does not read (it builds no dict for a span, an
 attribute or a value), in less time than ``orjson.loads`` takes to build the whole
-document. The conversion to `Span` then reads only what the analysis needs, as
-`readers.otlp._decode_spans` does.
+document. A span's attributes are kept as their JSON bytes: a pipeline's stages write
+the same ones turn after turn, so what they make of a span is recognised once and looked
+up afterwards (`_convert`); only the values recognition reads are ever decoded, by the
+tolerant reader's own functions (`otlp.recognise_known`, `otlp.any_value`), so that
+they mean here what they mean there.
 
-Only canonical lines are read here: anything that would be warned about, skipped or
-read in another way (snake_case keys, odd ids, missing or zero times, an attribute value
-written otherwise than as one typed wrapper, a JSON type other than the canonical one,
-invalid JSON) makes `decode_line` return None before it has changed anything, and the
-caller reads the line with the tolerant reader (`readers.otlp`), so the result is the
-same as that reader's, warnings included. This reader counts no warning of its own.
+Only canonical envelopes are read here: anything that would be warned about, skipped or
+read in another way (snake_case keys, odd ids, missing or zero times, a JSON type other
+than the canonical one for an envelope field, an attribute recognition reads without a
+value, invalid JSON) makes `decode_line` return None, and the caller reads the line with
+the tolerant reader (`readers.otlp`), so the result is the same as that reader's,
+warnings included. This reader counts no warning of its own.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from itertools import chain
+from operator import attrgetter
+from typing import Annotated, Any
 
 import msgspec
 import orjson
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import (
-    OTHER,
-    RECOGNITION_NAMES,
-    STAGE_KIND_OF,
-    stage_kind,
-)
-from rag_otel.analysis.model import MAX_TIME_NS, Span
-from rag_otel.analysis.readers.common import SERVICE_NAME, ReadState, finish_span, rag_stage
+from rag_otel.analysis.conventions import RECOGNITION_NAMES, classify_events, classify_span
+from rag_otel.analysis.model import MAX_TIME_NS, TURN_NONE, Span
+from rag_otel.analysis.readers.common import EVENT_NAMES, ReadState, finish_events
 from rag_otel.analysis.readers.otlp import (
-    RAG_OTHERS,
     STATUS_CODE_ERROR,
     WANTED,
+    WRAPPERS,
     any_value,
-    events,
+    recognise_known,
+    resource_service,
+    turn_text,
 )
 
 # --- the records msgspec decodes into (only the keys read; others are skipped) ---------------
 
 
-class _Value(Struct):
-    """An ``AnyValue`` wrapper: every wrapper key `otlp.any_value` knows, in both spellings,
-    so that one written in another spelling is seen (and read by the tolerant reader)."""
+class _KeyValue(Struct, gc=False):
+    """An attribute: its key, and its value's JSON text (decoded only if recognition reads it)."""
 
-    stringValue: str | UnsetType = UNSET
-    string_value: str | UnsetType = UNSET
-    intValue: str | int | UnsetType = UNSET
-    int_value: str | int | UnsetType = UNSET
-    doubleValue: float | int | UnsetType = UNSET
-    double_value: float | int | UnsetType = UNSET
-    boolValue: bool | UnsetType = UNSET
-    bool_value: bool | UnsetType = UNSET
-    arrayValue: Raw | UnsetType = UNSET
-    array_value: Raw | UnsetType = UNSET
-    kvlistValue: Raw | UnsetType = UNSET
-    kvlist_value: Raw | UnsetType = UNSET
-    bytesValue: str | UnsetType = UNSET
-    bytes_value: str | UnsetType = UNSET
-
-
-class _KeyValue(Struct):
     key: str
-    value: _Value | UnsetType | None = UNSET
+    value: Raw | UnsetType = UNSET
 
 
-class _Status(Struct):
+_TraceId = Annotated[str, Meta(min_length=32, max_length=32)]
+_SpanId = Annotated[str, Meta(min_length=16, max_length=16)]
+_Time = Annotated[int, Meta(gt=0, le=MAX_TIME_NS)] | float
+"""A time: an int from digits (a JSON number or string); a float is declined (`_convert`)."""
+_Kind = Annotated[int, Meta(ge=0, le=5)] | float | str
+"""A span kind: an int; a float or a string is declined (`_convert`)."""
+
+
+class _Status(Struct, gc=False):
     code: Any = None
 
 
-class _Span(Struct):
-    traceId: str
-    spanId: str
+class _Event(Struct, gc=False):
+    """A span event, as `otlp.events` reads it: its name (any JSON), its time as a span's
+    (`_Time`, a float declined by `_read_events`); one naming its time ``time_unix_nano``
+    (an `UnsetType` never decodes) is declined."""
+
+    name: Any = None
+    timeUnixNano: _Time | None = None
+    time_unix_nano: UnsetType = UNSET
+
+
+class _Span(Struct, gc=False):
+    """A span's envelope as the line decoder reads it (``strict=False``, see `_DECODE`): ids
+    of the right width (their case is checked by `_check_ids`), times and kind in range."""
+
+    traceId: _TraceId
+    spanId: _SpanId
     name: str
-    startTimeUnixNano: str | int
-    endTimeUnixNano: str | int
-    parentSpanId: str | None = None
-    kind: int = 0
+    startTimeUnixNano: _Time
+    endTimeUnixNano: _Time
+    parentSpanId: _SpanId | None = None
+    kind: _Kind = 0
     attributes: Raw = Raw(b"")
-    """Decoded only when not met before (`_convert`)."""
-    events: Raw = Raw(b"")
+    """Decoded only when not met before (`_first_met`)."""
+    events: list[_Event] | None = None
     status: _Status | None = None
 
 
-class _Scope(Struct):
+class _Scope(Struct, gc=False):
     spans: list[_Span] | None = None
 
 
-class _Resource(Struct):
-    attributes: list[_KeyValue] | None = None
-
-
-class _ResourceSpans(Struct):
+class _ResourceSpans(Struct, gc=False):
     scopeSpans: list[_Scope]
-    resource: _Resource | None = None
+    resource: Raw = Raw(b"")
+    """Read by `otlp.resource_service`, once per line."""
 
 
-class _Line(Struct):
+class _Line(Struct, gc=False):
     resourceSpans: list[_ResourceSpans]
 
 
-_DECODE = msgspec.json.Decoder(_Line).decode
+_DECODE = msgspec.json.Decoder(_Line, strict=False).decode
+"""Not strict: 64-bit times are JSON strings, made ints in C here (``int()`` per time would
+cost 1,600 instructions). What else this mode lets through, and the tolerant reader reads
+otherwise, is typed to stand out and is declined: a time or kind written as a float, or
+(``"1e3"``, ``"1.0"``) as a string of one, comes as a float; a kind as a string stays one."""
 _ATTRIBUTES = msgspec.json.Decoder(list[_KeyValue] | None).decode
 _MEMO_SIZE = 4096
-"""Attribute lists recognised once and kept (`_convert`): the distinct stages of a few pipelines."""
-_FIELDS = _Value.__struct_fields__
-_RAW_FIELDS = frozenset(("arrayValue", "array_value", "kvlistValue", "kvlist_value"))
+"""What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
+pipelines, twice over."""
+_SPAN_ID = attrgetter("spanId")
+_PARENT_ID = attrgetter("parentSpanId")
 
 
 class _NotCanonical(Exception):
@@ -132,50 +140,30 @@ _DECLINE = (
     OverflowError,
     orjson.JSONDecodeError,
 )
+"""What a line the tolerant reader would read otherwise raises here (its own errors among
+them: what it counts as a malformed span, raised by its functions called here)."""
 
+_ERROR_CODES = frozenset((STATUS_CODE_ERROR, "STATUS_CODE_ERROR"))
+"""`otlp._decode_spans`'s error codes (a code that cannot be hashed, never one, is declined)."""
 _CHUNK_KEYS = first_token.ATTRIBUTES
-_RAG_STAGE = semconv.RAG_STAGE
-_RAG_STAGE_KIND = semconv.RAG_STAGE_KIND
-_RAG_OPERATION = semconv.RAG_OPERATION
+_OUTPUT_ATTRIBUTES = first_token.OUTPUT_ATTRIBUTES
+_FIRST_CHUNK_EVENT = semconv.EVENT_FIRST_CHUNK
 _RAG_TURN_ID = semconv.RAG_TURN_ID
 _TURN_NAME = semconv.TURN_SPAN_NAME
 
 
-def _plain(value: _Value) -> Any:
-    """`otlp.any_value` of the wrapper `value` was decoded from: exactly one wrapper key
-    set (with none or several, which one `any_value` reads depends on the key order, which
-    is gone: the line is declined)."""
-    found = [
-        (name, x)
-        for name, x in zip(_FIELDS, msgspec.structs.astuple(value), strict=True)
-        if x is not UNSET
-    ]
-    if len(found) != 1:
-        raise _NotCanonical
-    name, x = found[0]
-    if name in _RAW_FIELDS:
-        x = orjson.loads(memoryview(x))
-    return any_value({name: x})
-
-
-def _text(value: _Value) -> str | None:
-    """`otlp.attribute_text`: ``stringValue`` when set, else the value as text."""
-    text = value.stringValue
-    if text is not UNSET:
-        return text
-    plain = _plain(value)
-    return None if plain is None else str(plain)
-
-
 def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
     """The spans of one canonical OTLP JSON line (``{"resourceSpans": [...]}``), or None
-    when the line is not canonical (nothing counted, nothing changed but interned strings)."""
+    when the line is not canonical (nothing counted, nothing changed but interned strings
+    and what `ReadState.recognised` keeps)."""
     try:
         out: list[Span] = []
         for rs in _DECODE(line).resourceSpans:
-            service = _service(rs.resource)
-            if service is not None:
-                service = state.strings.setdefault(service, service)
+            service = None
+            if rs.resource:
+                service = resource_service({"resource": orjson.loads(memoryview(rs.resource))})
+                if service is not None:
+                    service = state.strings.setdefault(service, service)
             for scope in rs.scopeSpans:
                 if scope.spans:
                     _convert(scope.spans, service, state, out)
@@ -184,161 +172,349 @@ def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
         return None
 
 
-def _service(resource: _Resource | None) -> str | None:
-    """As `otlp._service`: the last ``service.name`` attribute when it is the last one, else
-    the first; its ``stringValue``."""
-    if resource is None or not resource.attributes:
-        return None
-    attributes = resource.attributes
-    kv = attributes[-1]
-    if kv.key != SERVICE_NAME:
-        for kv in attributes:
-            if kv.key == SERVICE_NAME:
-                break
-    if kv.key != SERVICE_NAME:
-        return None
-    value = kv.value
-    if value.__class__ is not _Value:
-        raise _NotCanonical
-    service = value.stringValue
-    if service is UNSET:
-        raise _NotCanonical
-    return service
+Recognition = tuple[str, str | None, str | None, bool, str | None, int, bool]
+"""What a span's name, kind and attributes make of it, in `Span`'s terms, but for its turn id
+and first-chunk attributes: (interned name, stage, stage kind, is turn, stage source, turn
+candidate, open). Open: the attributes recognised nothing, so its events' names may; its
+other fields are then what `conventions.classify_events` makes of the name alone."""
+Recognised = tuple[
+    str, str | None, str | None, bool, str | None, int, bool, str | None, dict[str, Any] | None
+]
+"""A `Recognition`, then the turn id and the first-chunk attributes (None for none)."""
 
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
     """Append the canonical spans of one scope to `out` (raise `_NotCanonical` at the first
     that is not): `otlp._decode_spans` for canonical spans.
 
-    A span without events whose name, kind and attribute bytes were met before, and
-    recognised then with no first-chunk attribute and no turn id (a pipeline's stages
-    write the same attributes turn after turn), takes what was recognised then from
-    `ReadState.recognised`: its attributes are not decoded again.
+    A span whose name, kind and attribute bytes were met before takes what was recognised
+    then (`Recognised`, from `ReadState.recognised`): its attributes are not decoded again.
+    They are looked up by name, kind and length, and compared byte for byte (hashing them
+    would cost 3,000 instructions a span); attributes of the same length met later than
+    others, and those whose values differ span after span (a turn's id, a token count),
+    are read by their shape (`_first_met`). Only a span with events or first-chunk
+    attributes costs more (`_read_events`).
     """
-    intern = state.strings.setdefault
-    memo = state.recognised
+    _check_ids(spans)
+    known_get = state.recognised.get
     append = out.append
-    last_tid = ""
+    last_trace = ""
     for s in spans:
-        tid = s.traceId
-        if tid != last_tid:
-            if len(tid) != 32 or tid.lower() != tid:
-                raise _NotCanonical
-            last_tid = tid
-        sid = s.spanId
-        if len(sid) != 16 or sid.lower() != sid:
-            raise _NotCanonical
-        pid = s.parentSpanId
-        if pid is not None and (len(pid) != 16 or pid.lower() != pid):
-            raise _NotCanonical  # "" is warned about, odd ids are normalised: not here
-        name = s.name
-        name = intern(name, name)
-        start = int(s.startTimeUnixNano)
-        end = int(s.endTimeUnixNano)
-        if not (0 < start <= MAX_TIME_NS and 0 < end <= MAX_TIME_NS):
-            raise _NotCanonical
+        trace_id = s.traceId
+        if trace_id != last_trace:  # a scope holds a few traces, their spans together
+            if not trace_id.isascii() or trace_id.lower() != trace_id:
+                raise _NotCanonical  # as `_check_ids`
+            last_trace = trace_id
+        start = s.startTimeUnixNano
+        end = s.endTimeUnixNano
         kind = s.kind
-        if not 0 <= kind <= 5:
-            raise _NotCanonical
+        if start.__class__ is not int or end.__class__ is not int or kind.__class__ is not int:
+            raise _NotCanonical  # a float or string (see `_DECODE`): the tolerant reader's
+        raw = s.attributes
+        seen: tuple[Raw, Recognised] | None = known_get((s.name, kind, len(raw)))
+        if seen is not None and seen[0] == raw:
+            known = seen[1]
+        else:
+            known = _first_met(s.name, kind, bytes(raw), state)
+        name, stage, stage_kind, is_turn, source, candidate, open_, turn_id, chunk = known
         status = s.status
-        error = status is not None and (
-            status.code == STATUS_CODE_ERROR or status.code == "STATUS_CODE_ERROR"
+        span = Span(
+            trace_id,
+            s.spanId,
+            s.parentSpanId,
+            name,
+            start,
+            end,
+            stage,
+            stage_kind,
+            is_turn,
+            turn_id,
+            status is not None and status.code in _ERROR_CODES,
+            service,
+            kind,
+            False,
+            None,
+            source,
+            candidate,
         )
-        raw_events = s.events
-        key = None
-        if not raw_events:
-            key = (name, kind, bytes(s.attributes))
-            known = memo.get(key)
-            if known is not None:
-                stage, stage_kind_, source, candidate, is_turn = known
-                append(
-                    Span(
-                        tid,
-                        sid,
-                        pid,
-                        name,
-                        start,
-                        end,
-                        stage,
-                        stage_kind_,
-                        is_turn,
-                        None,
-                        error,
-                        service,
-                        kind,
-                        False,
-                        None,
-                        source,
-                        candidate,
-                    )
-                )
-                continue
-        span = Span(tid, sid, pid, name, start, end, None, None, False, None, error, service, kind)
-        recognised, chunk = _recognise(span, s.attributes, state)
-        if (span.stage is None and not span.is_turn) or raw_events or chunk:
-            parsed = orjson.loads(memoryview(raw_events)) if raw_events else None
-            finish_span(span, state, recognised, chunk, events(parsed))
-        if key is not None and chunk is None and span.turn_id is None and len(memo) < _MEMO_SIZE:
-            memo[key] = (
-                span.stage,
-                span.stage_kind,
-                span.stage_source,
-                span.turn_candidate,
-                span.is_turn,
-            )
+        span_events = s.events
+        if span_events or chunk is not None:
+            _read_events(span, state, span_events, chunk, open_)
         append(span)
 
 
-def _recognise(
-    span: Span, raw: Raw, state: ReadState
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """`otlp._recognise_known` on the decoded attributes `raw`: rag-otel's own stages and
-    turns recognised here; (the attributes other conventions are recognised from by
-    `finish_span`, None for none; the first-chunk attributes, None for none)."""
-    stage_v: _Value | None = None
-    kind_v: _Value | None = None
-    found: dict[str, _Value] | None = None
-    chunk: dict[str, Any] | None = None
-    attributes = _ATTRIBUTES(raw) if raw else None
-    if attributes:
+def _check_ids(spans: list[_Span]) -> None:
+    """Raise `_NotCanonical` unless every span and parent id of `spans` is lower-case ASCII,
+    as `otlp._decode_spans` keeps an id of the right width (the decoder checked widths)
+    without a word; one string test for the whole scope, in place of a ``lower()`` per id
+    (trace ids, repeated span after span, are tested by `_convert` when they change)."""
+    ids = "".join(chain(map(_SPAN_ID, spans), filter(None, map(_PARENT_ID, spans))))
+    if not ids.isascii() or ids.lower() != ids:  # islower(): 15x the cost, not ASCII-fast
+        raise _NotCanonical
+
+
+def _first_met(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised:
+    """What a span of this name, kind and attribute bytes is (`Recognised`): read with a
+    shape of its attributes met before (`_Shape`), else recognised from them (`_recognise`)."""
+    shapes: list[_Shape | None] | None = state.recognised.get((name, kind))
+    if shapes is not None:
+        for shape in shapes:
+            found = None if shape is None else shape.read(raw)
+            if found is not None:
+                return found
+    return _recognise((name, kind, raw), state)
+
+
+def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
+    """What a span of this name, kind and attribute bytes is, as `otlp._decode_spans` and
+    `finish_span`'s step 1 recognise it (with their functions, on the attributes decoded by
+    orjson as there); for an open span (see `Recognised`), what `conventions.classify_events`
+    makes of its name alone.
+
+    Kept in `ReadState.recognised` with these bytes (by name, kind and their length, the
+    first met of that length) unless it holds a turn id or first-chunk attributes (which
+    differ span after span), and as a `_Shape` of the attributes when some of their values
+    may differ in the next span of this name and kind.
+    """
+    name, kind, raw = key
+    name = state.strings.setdefault(name, name)
+    attributes = orjson.loads(raw) if raw else None
+    span = Span("", "", None, name, None, None, kind=kind)
+    recognised, chunk = recognise_known(span, attributes, state)
+    if recognised is not None:  # `finish_span`'s step 1
+        classify_span(span, recognised)
+    elif span.stage is None and name in RECOGNITION_NAMES:
+        classify_span(span, {})
+    open_ = span.stage is None and not span.is_turn and not span.turn_candidate
+    if open_:  # what the name alone makes of it, for spans without events
+        classify_events(span, ())
+    stage = span.stage
+    if stage is not None:
+        stage = state.strings.setdefault(stage, stage)
+    found: Recognised = (
+        name,
+        stage,
+        span.stage_kind,
+        span.is_turn,
+        span.stage_source,
+        span.turn_candidate,
+        open_,
+        span.turn_id,
+        chunk,
+    )
+    memo = state.recognised
+    if len(memo) < _MEMO_SIZE:
+        seen = (name, kind, len(raw))
+        if chunk is None and span.turn_id is None and seen not in memo:
+            memo[seen] = (Raw(raw), found)
+        shapes = memo.get(key[:2], ())
+        if len(shapes) < _SHAPES and attributes.__class__ is list:
+            before = memo.get((name, kind, None))  # the last attributes recognised here
+            memo[name, kind, None] = attributes
+            if before is not None:  # None for attributes of no shape: tried `_SHAPES` times
+                holes = {hole for shape in shapes if shape is not None for hole in shape.holes}
+                shape = _Shape.of(attributes, raw, found, before, holes)
+                memo[key[:2]] = [*shapes, shape]
+    return found
+
+
+_SHAPES = 8
+"""Shapes made per span name and kind (`_Shape`), at most: each has more holes than the last."""
+_STRING_HOLE = frozenset(("stringValue", "intValue"))
+_NUMBER_HOLE = frozenset(("intValue", "doubleValue"))
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+"""A JSON string (with its quotes)."""
+_NUMBER = rb"[-0-9][-+.0-9eE]*"
+"""A JSON number."""
+
+
+class _Shape:
+    """The attribute bytes of the spans of one name and kind that differ only in scalar
+    values recognition does not read: a pattern of their JSON text, with a hole in place of
+    each such value (a turn's id, a token count, a first-chunk delay), and what the span is
+    apart from them.
+
+    `read` matches a span's attribute bytes with the pattern (no decoding: the text around
+    the holes is compared byte for byte) and decodes only the holes it needs (turn id,
+    first-chunk attributes), with the tolerant reader's functions: the turns and streamed
+    stages of a pipeline, whose attribute bytes differ span after span, are read without
+    decoding their attributes. Built by `of` from attributes recognised before.
+    """
+
+    __slots__ = ("chunk", "found", "head", "holes", "pattern", "turn")
+
+    def __init__(
+        self, head: bytes, pattern: bytes, found: Recognition, holes: frozenset[tuple[int, str]]
+    ) -> None:
+        self.head = head
+        """The text before the first hole: compared as bytes (a regular expression compares
+        each byte in turn, at 18 instructions a byte)."""
+        self.pattern = re.compile(pattern)
+        """The rest, from the first hole on."""
+        self.found = found
+        """What a span of this shape is, but for the turn id and first-chunk attributes."""
+        self.holes = holes
+        """(index, key) of the attributes whose value is a hole."""
+        self.chunk: list[tuple[str, int, Any]] = []
+        """The first-chunk attributes: (key, group of its hole or 0, what `otlp.any_value`
+        does to the wrapper's value, or the value)."""
+        self.turn: tuple[int, Any] | None = None
+        """The last turn id: (group of its hole or 0, wrapper key or the wrapper)."""
+
+    @staticmethod
+    def of(
+        attributes: list[Any],
+        raw: bytes,
+        found: Recognised,
+        before: list[Any],
+        holes: set[tuple[int, str]],
+    ) -> _Shape | None:
+        """The shape of `attributes` (decoded from `raw`) recognised as `found`, with a hole
+        for each scalar value recognition does not read and that differs from the span
+        recognised `before` or was a hole of an earlier shape (`holes`: so that shapes grow
+        more general); the first-chunk attributes and a ``rag.turn`` span's id, read per
+        span, always. None without any hole, or when `raw` is not written as orjson writes
+        `attributes` (spacing, escapes)."""
+        turn_named = found[0] == _TURN_NAME
+        alike = len(before) == len(attributes)
+        head = b"["
+        pattern: list[bytes] = []
+        tail = b""  # the text since the last hole
+        read: list[tuple[str, str]] = []  # (key, wrapper) of the holes read per span, in order
+        made: set[tuple[int, str]] = set()
+        for i, kv in enumerate(attributes):
+            text = b"," if i else b""
+            wrapper = _hole(kv, turn_named)
+            key = kv["key"]
+            kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
+            unchanged = alike and before[i] == kv and (i, key) not in holes
+            if unchanged and not kept:  # the same value twice: part of the text
+                wrapper = None
+            if wrapper is None:
+                text += orjson.dumps(kv)
+                if made:
+                    tail += text
+                else:
+                    head += text
+                continue
+            opened = b'{"key":' + orjson.dumps(key) + b',"value":{' + orjson.dumps(wrapper) + b":"
+            value = _STRING if kv["value"][wrapper].__class__ is str else _NUMBER
+            if made:
+                pattern.append(re.escape(tail + text + opened))
+            else:
+                head += text + opened
+            pattern.append(b"(%s)" % value if kept else b"(?:%s)" % value)
+            tail = b"}}"  # the wrapper's and the attribute's ends
+            made.add((i, key))
+            if kept:
+                read.append((key, wrapper))
+        per_span = [
+            kv["key"] for kv in attributes if kv["key"] in _CHUNK_KEYS or kv["key"] == _RAG_TURN_ID
+        ]
+        if not made or len(set(per_span)) != len(per_span):  # none, or a key read twice
+            return None
+        pattern.append(re.escape(tail + b"]"))
+        shape = _Shape(head, b"".join(pattern), found[:7], frozenset(made))
+        group = {key: i for i, (key, _) in enumerate(read, 1)}  # the last of each key
+        wrappers = dict(read)
         for kv in attributes:
-            key = kv.key
-            if key in WANTED:
-                value = kv.value
-                if value.__class__ is not _Value:
-                    raise _NotCanonical
-                if key == _RAG_STAGE:
-                    stage_v = value
-                elif key == _RAG_STAGE_KIND:
-                    kind_v = value
-                elif key in _CHUNK_KEYS:
-                    if chunk is None:
-                        chunk = {}
-                    chunk[key] = _plain(value)
-                elif stage_v is None or key in RAG_OTHERS:
-                    if found is None:
-                        found = {}
-                    found[key] = value
-    name = span.name
-    if name == _TURN_NAME:
-        span.is_turn = True
-        turn_v = None if found is None else found.get(_RAG_TURN_ID)
-        if turn_v is not None:
-            span.turn_id = _text(turn_v)
-    elif stage_v is not None and (found is None or _RAG_OPERATION not in found):
-        stage = _text(stage_v)
-        stage_kind_: str | None = OTHER
-        if kind_v is not None:
-            text = kind_v.stringValue
-            stage_kind_ = STAGE_KIND_OF.get(text) if text is not UNSET else None
-            if stage_kind_ is None:
-                stage_kind_ = stage_kind(_plain(kind_v))
-        rag_stage(span, state, stage, stage_kind_)
-    elif found is not None or kind_v is not None or name in RECOGNITION_NAMES:
-        values = {} if found is None else found
-        if kind_v is not None:
-            values[_RAG_STAGE_KIND] = kind_v
-        if stage_v is not None:
-            values[_RAG_STAGE] = stage_v
-        return {key: _plain(v) for key, v in values.items()}, chunk
-    return None, chunk
+            key = kv["key"]
+            if key in _CHUNK_KEYS:
+                if key in group:  # `otlp.any_value` of a one-key wrapper: its conversion
+                    entry = (group[key], WRAPPERS[wrappers[key]])
+                else:
+                    entry = (0, any_value(kv["value"]))
+                shape.chunk.append((key, *entry))
+            elif turn_named and key == _RAG_TURN_ID:
+                shape.turn = (group[key], wrappers[key]) if key in group else (0, kv["value"])
+        if shape.read(raw) != found:  # read as it was recognised, or not kept
+            return None
+        return shape
+
+    def read(self, raw: bytes) -> Recognised | None:
+        """What a span with these attribute bytes is, or None when they are not of this shape."""
+        head = self.head
+        if raw[: len(head)] != head:
+            return None
+        match = self.pattern.fullmatch(raw, len(head))
+        if match is None:
+            return None
+        chunk: dict[str, Any] | None = None
+        if self.chunk:
+            chunk = {}
+            for key, group, convert in self.chunk:
+                chunk[key] = convert(orjson.loads(match[group])) if group else convert
+        turn_id = None
+        turn = self.turn
+        if turn is not None:
+            group, wrapper = turn
+            if not group:
+                turn_id = None if wrapper is None else turn_text(wrapper)
+            elif wrapper == "stringValue":  # `otlp.turn_text` of a string: the string
+                turn_id = orjson.loads(match[group])
+            else:
+                turn_id = turn_text({wrapper: orjson.loads(match[group])})
+        return self.found + (turn_id, chunk)  # noqa: RUF005 (one tuple, no list between)
+
+
+def _hole(kv: Any, turn_named: bool) -> str | None:
+    """The wrapper key of attribute `kv`'s value when `_Shape` makes a hole of it: a scalar
+    (a string, or a number) in a one-key wrapper, of an attribute whose value recognition
+    does not read (a turn id, read per span, aside); None otherwise."""
+    if kv.__class__ is not dict or list(kv) != ["key", "value"]:
+        return None
+    key, value = kv["key"], kv["value"]
+    if key.__class__ is not str or value.__class__ is not dict or len(value) != 1:
+        return None
+    if key in WANTED and key not in _CHUNK_KEYS and not (turn_named and key == _RAG_TURN_ID):
+        return None
+    [(wrapper, x)] = value.items()
+    if x.__class__ is str and wrapper in _STRING_HOLE:
+        return wrapper  # type: ignore[no-any-return]
+    if x.__class__ in (int, float) and wrapper in _NUMBER_HOLE:
+        return wrapper  # type: ignore[no-any-return]
+    return None
+
+
+def _read_events(
+    span: Span,
+    state: ReadState,
+    span_events: list[_Event] | None,
+    chunk: dict[str, Any] | None,
+    open_: bool,
+) -> None:
+    """`finish_events` for a span with events or first-chunk attributes: its first chunk,
+    and, when its attributes recognised nothing (`open_`), what its events' names make of it
+    (in place of what `_recognise` made of its name alone)."""
+    listed = [
+        (e.name, e.timeUnixNano)
+        for e in span_events or ()
+        if e.name.__class__ is str and e.name in EVENT_NAMES
+    ]  # `otlp.events`
+    if not open_:
+        at = _own_first_chunk(chunk, listed)
+        if at is not None:
+            span.first_chunk_ns = at
+            return
+    elif listed:
+        span.stage = span.stage_kind = span.stage_source = None
+        span.turn_candidate = TURN_NONE
+    if any(time.__class__ is float for _, time in listed):
+        raise _NotCanonical  # perhaps a string of one (see `_DECODE`), which it would not read
+    finish_events(span, state, chunk, listed)
+
+
+def _own_first_chunk(chunk: dict[str, Any] | None, listed: list[first_token.Event]) -> int | None:
+    """`first_token.first_chunk_ns` for rag-otel's streamed stages: one ``rag.first_chunk``
+    event (its first source) with a valid time, on a span whose first-chunk attributes hold
+    nothing `first_token.shows_answer` reads (it is then True); None otherwise, for
+    `first_chunk_ns` to tell. A copy of that case (13,000 instructions a span there, a
+    tenth here), compared with it in ``tests/analysis/test_otlp_fast.py``."""
+    if len(listed) != 1 or listed[0][0] != _FIRST_CHUNK_EVENT:
+        return None
+    if chunk is not None and not _OUTPUT_ATTRIBUTES.isdisjoint(chunk):
+        return None
+    time = listed[0][1]
+    if time.__class__ is not int:  # as `_Event` decodes it: then in range
+        return None
+    return time if 0 < time <= MAX_TIME_NS else None
