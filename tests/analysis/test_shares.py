@@ -1,12 +1,13 @@
-"""`critical_path.shares` sums the charges by the set of stages charged: the same shares,
-stages in the same order, as summing them turn by turn."""
+"""`critical_path.shares` and `ShareSum` (every turn's, summed as turns are attributed and
+merged across chunks): the same shares, stages in the same order, as summing the charges turn
+by turn."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag_otel.analysis.critical_path import Attribution, Shares, shares
+from rag_otel.analysis.critical_path import Attribution, Shares, ShareSum, shares
 
 STAGES = ("embed", "vector", "bm25", "rerank", "generate")
 
@@ -47,3 +48,17 @@ def test_shares_match_the_sum_turn_by_turn(atts: list[Attribution]) -> None:
 
 def test_no_attributions() -> None:
     assert shares([]) == Shares(0, 0, {}, 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(attributions, max_size=40), st.integers(0, 40))
+def test_running_sums_merged_across_chunks(atts: list[Attribution], cut: int) -> None:
+    first, second = ShareSum(), ShareSum()
+    for a in atts[:cut]:
+        first.add(a)
+    for a in atts[cut:]:
+        second.add(a)
+    first.merge(second)
+    got, expected = first.shares(), one_by_one(atts)
+    assert got == expected
+    assert list(got.stages) == list(expected.stages)

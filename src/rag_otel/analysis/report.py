@@ -29,6 +29,7 @@ from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     Attribution,
     Shares,
+    ShareSum,
     attribute_turn,
     rank_order,
     shares,
@@ -243,9 +244,11 @@ class Analyzer:
         self._turn_count = self._turn_errors = 0
         self._turn_sources: Counter[str] = Counter()
         self._attributions: list[Attribution] = []
+        self._turn_shares = ShareSum()
         self._first_tokens: array[int] = array("q")
         self._first_token_errors = 0
         self._first_token_attributions: list[Attribution] = []
+        self._first_token_shares = ShareSum()
         self._exemplars = ExemplarPool()
         self._kinds_known: set[str] = set()
         """Stages whose kind and source are set (from `Trace.first_spans`)."""
@@ -332,6 +335,7 @@ class Analyzer:
                 self._count_turn(turn)
             plain, first_token = attribute_turn(turn)
             attributions.append(plain)
+            self._turn_shares.add(plain)
             self._exemplars.offer(turn)
             if self._first_ns is None or start < self._first_ns:
                 self._first_ns = start
@@ -342,6 +346,7 @@ class Analyzer:
                 first = len(self._first_tokens), first_token.duration_ns
                 self._first_tokens.append(first_token.duration_ns)
                 self._first_token_attributions.append(first_token)
+                self._first_token_shares.add(first_token)
                 if turn.span.error:
                     self._first_token_errors += 1
             predictions.add(turn, at, first)
@@ -396,9 +401,11 @@ class Analyzer:
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
         self._attributions.extend(other._attributions)
+        self._turn_shares.merge(other._turn_shares)
         self._first_tokens.extend(other._first_tokens)
         self._first_token_errors += other._first_token_errors
         self._first_token_attributions.extend(other._first_token_attributions)
+        self._first_token_shares.merge(other._first_token_shares)
         self._exemplars.merge(other._exemplars)
         if other._first_ns is not None and other._last_ns is not None:
             self._span_time(other._first_ns, other._last_ns)
@@ -439,7 +446,7 @@ class Analyzer:
         atts = self._attributions
         ranked = rank_order(durations)
         attribution = Attributions(
-            shares(atts),
+            self._turn_shares.shares(),
             shares(atts[i] for i in turns_near(durations, 0.50, order=ranked)),
             shares(atts[i] for i in turns_near(durations, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
@@ -455,7 +462,7 @@ class Analyzer:
         fatts = self._first_token_attributions
         ranked = rank_order(first_tokens)
         first_token_attribution = Attributions(
-            shares(fatts),
+            self._first_token_shares.shares(),
             shares(fatts[i] for i in turns_near(first_tokens, 0.50, order=ranked)),
             shares(fatts[i] for i in turns_near(first_tokens, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
