@@ -67,6 +67,14 @@ _GRPC_CLIENT: Final = frozenset(
      "dialer_middleware", "middlewares", "read_buffer_size", "tls", "user_agent",
      "wait_for_ready", "write_buffer_size"}
 )  # fmt: skip
+# exporter/clickhouseexporter config.schema.yaml (its properties; exporterhelper's timeout
+# and configretry's retry_on_failure, squashed in, are `_HELPER`) and config_auth.go (auth)
+_CLICKHOUSE: Final = frozenset(
+    {"async_insert", "auth", "cluster_name", "compress", "connection_params", "create_schema",
+     "database", "endpoint", "json", "logs_table_name", "metrics_table_name", "metrics_tables",
+     "password", "profiles_table_name", "table_engine", "tls", "traces_table_name", "ttl",
+     "username"}
+)  # fmt: skip
 _EXPORTER_BLOCKS: Final = {"sending_queue": QUEUE, "retry_on_failure": RETRY}
 
 SETTINGS: Final[dict[tuple[str, str], Block]] = {
@@ -84,33 +92,8 @@ SETTINGS: Final[dict[tuple[str, str], Block]] = {
         durations=frozenset({"timeout"}),
         blocks=_EXPORTER_BLOCKS,
     ),
-    # exporter/clickhouseexporter config.schema.yaml (its properties, plus exporterhelper's
-    # timeout and configretry's retry_on_failure that it squashes in) and config_auth.go (auth)
     ("exporters", "clickhouse"): Block(
-        keys=frozenset(
-            {
-                "async_insert",
-                "auth",
-                "cluster_name",
-                "compress",
-                "connection_params",
-                "create_schema",
-                "database",
-                "endpoint",
-                "json",
-                "logs_table_name",
-                "metrics_table_name",
-                "metrics_tables",
-                "password",
-                "profiles_table_name",
-                "table_engine",
-                "traces_table_name",
-                "ttl",
-                "username",
-            }
-        )
-        | _HELPER
-        | {"tls"},
+        keys=_CLICKHOUSE | _HELPER,
         durations=frozenset({"timeout"}),
         blocks=_EXPORTER_BLOCKS,
     ),
