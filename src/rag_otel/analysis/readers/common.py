@@ -21,7 +21,6 @@ from typing import Any, Final
 from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import (
     RECOGNITION_NAMES,
-    SOURCE_RAG_OTEL,
     STAGE_EVENTS,
     classify_events,
     classify_span,
@@ -39,6 +38,9 @@ from rag_otel.analysis.model import (
 )
 
 SERVICE_NAME: Final = "service.name"
+CAUGHT: Final = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
+"""What a malformed span or resource raises while a reader decodes it: counted, the span
+skipped (and what makes the fast OTLP reader decline a line)."""
 """The resource attribute naming the service (OTLP, Langfuse metadata)."""
 
 Location = str | int | None
@@ -140,11 +142,16 @@ def finish_span(
     `readers.otlp`, `readers.otlp_fast`); the rest of their spans, and every other
     format's, end here.
     """
+    classify_attributes(span, recognised)
+    return finish_events(span, state, chunk_attributes, events)
+
+
+def classify_attributes(span: Span, recognised: Mapping[str, Any] | None) -> None:
+    """`finish_span`'s step 1."""
     if recognised is not None:
         classify_span(span, recognised)
     elif span.stage is None and span.name in RECOGNITION_NAMES:
         classify_span(span, {})
-    return finish_events(span, state, chunk_attributes, events)
 
 
 def finish_events(
@@ -172,16 +179,6 @@ def finish_events(
     if events or (chunk_attributes and not first_token.ATTRIBUTES.isdisjoint(chunk_attributes)):
         span.first_chunk_ns = first_token.first_chunk_ns(span.start_ns, chunk_attributes, events)
     return span
-
-
-def rag_stage(span: Span, state: ReadState, stage: str | None, kind: str | None) -> None:
-    """rag-otel's own ``rag.stage`` (with its ``rag.stage.kind`` as `conventions.stage_kind`
-    reads it), as the OTLP readers' hot loops decode it: `conventions.classify_span`'s
-    ``rag.stage`` row. ``stage`` None (set to nothing): not a stage."""
-    if stage is not None:
-        span.stage = state.strings.setdefault(stage, stage)
-        span.stage_kind = kind
-        span.stage_source = SOURCE_RAG_OTEL
 
 
 # --- JSON values in messages ----------------------------------------------------------------

@@ -63,6 +63,7 @@ from rag_otel import semconv
 from rag_otel.analysis.isotime import time_or_none
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers.common import (
+    CAUGHT,
     SERVICE_NAME,
     Location,
     ReadState,
@@ -84,7 +85,6 @@ TRACE_NAME = "langfuse.trace.name"
 APP_ROOT = "langfuse.internal.is_app_root"
 TRACE_ROOT_NAME = "langfuse.trace"
 """Name of a made trace root when the export does not name the trace."""
-_CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 _HEX = re.compile(r"[0-9a-fA-F]+")
 
 
@@ -130,7 +130,7 @@ def _observation_or_none(
 ) -> tuple[Span, str | None] | None:
     try:
         return _observation(item, state, where)
-    except _CAUGHT as exc:
+    except CAUGHT as exc:
         state.diagnostics.warn("malformed-span", f"{where}: data[{index}]: {exc!r}")
         return None
 

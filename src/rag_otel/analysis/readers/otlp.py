@@ -35,11 +35,13 @@ from rag_otel.analysis.conventions import (
     OTHER,
     RECOGNITION_KEYS,
     RECOGNITION_NAMES,
+    SOURCE_RAG_OTEL,
     STAGE_KIND_OF,
     stage_kind,
 )
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
+    CAUGHT,
     EVENT_NAMES,
     OTLP_SPAN_KINDS,
     SERVICE_NAME,
@@ -49,14 +51,11 @@ from rag_otel.analysis.readers.common import (
     hex_id,
     location_text,
     odd_id,
-    rag_stage,
     type_name,
 )
 
 STATUS_CODE_ERROR = 2
 
-_CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
-"""What a malformed span or resource raises while decoded: counted, the span skipped."""
 
 WANTED: Final = RECOGNITION_KEYS | first_token.ATTRIBUTES
 """The attributes decoded when not all are kept: what recognition and first-token read."""
@@ -171,7 +170,7 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
                 continue
             if scopes.__class__ is not list:
                 raise TypeError(f"scopeSpans is {type_name(scopes)}, not an array")
-        except _CAUGHT as exc:
+        except CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: resource: {exc!r}")
             continue
         if service is not None:
@@ -298,7 +297,7 @@ def _decode_spans(
             raw_events = s.get("events")
             if (span.stage is None and not span.is_turn) or raw_events or chunk_attributes:
                 finish_span(span, state, recognised, chunk_attributes, events(raw_events))
-        except _CAUGHT as exc:
+        except CAUGHT as exc:
             warn("malformed-span", f"{state.where(location)}: {_describe(s)}: {exc!r}")
             continue
         append(span)
@@ -365,7 +364,10 @@ def recognise_known(
             stage_kind_ = STAGE_KIND_OF.get(raw) if raw is not None else None
             if stage_kind_ is None:
                 stage_kind_ = stage_kind(any_value(kind_v))
-        rag_stage(span, state, stage, stage_kind_)
+        if stage is not None:  # rag.stage set to nothing: not a stage
+            span.stage = state.strings.setdefault(stage, stage)
+            span.stage_kind = stage_kind_
+            span.stage_source = SOURCE_RAG_OTEL
     elif found is not None or kind_v is not None or span.name in RECOGNITION_NAMES:
         values = {} if found is None else found
         if kind_v is not None:

@@ -36,9 +36,14 @@ from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 
 from rag_otel import semconv
 from rag_otel.analysis import first_token
-from rag_otel.analysis.conventions import RECOGNITION_NAMES, classify_events, classify_span
 from rag_otel.analysis.model import MAX_TIME_NS, TURN_NONE, Span
-from rag_otel.analysis.readers.common import EVENT_NAMES, ReadState, finish_events
+from rag_otel.analysis.readers.common import (
+    CAUGHT,
+    EVENT_NAMES,
+    ReadState,
+    classify_attributes,
+    finish_events,
+)
 from rag_otel.analysis.readers.otlp import (
     STATUS_CODE_ERROR,
     WANTED,
@@ -50,13 +55,6 @@ from rag_otel.analysis.readers.otlp import (
 )
 
 # --- the records msgspec decodes into (only the keys read; others are skipped) ---------------
-
-
-class _KeyValue(Struct, gc=False):
-    """An attribute: its key, and its value's JSON text (decoded only if recognition reads it)."""
-
-    key: str
-    value: Raw | UnsetType = UNSET
 
 
 _TraceId = Annotated[str, Meta(min_length=32, max_length=32)]
@@ -83,7 +81,8 @@ class _Event(Struct, gc=False):
 
 class _Span(Struct, gc=False):
     """A span's envelope as the line decoder reads it (``strict=False``, see `_DECODE`): ids
-    of the right width (their case is checked by `_check_ids`), times and kind in range."""
+    of the right width (their case is checked by `_convert`: trace ids, and `_check_ids`:
+    span and parent ids), times and kind in range."""
 
     traceId: _TraceId
     spanId: _SpanId
@@ -117,7 +116,6 @@ _DECODE = msgspec.json.Decoder(_Line, strict=False).decode
 cost 1,600 instructions). What else this mode lets through, and the tolerant reader reads
 otherwise, is typed to stand out and is declined: a time or kind written as a float, or
 (``"1e3"``, ``"1.0"``) as a string of one, comes as a float; a kind as a string stays one."""
-_ATTRIBUTES = msgspec.json.Decoder(list[_KeyValue] | None).decode
 _MEMO_SIZE = 4096
 """What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
 pipelines, twice over."""
@@ -129,19 +127,10 @@ class _NotCanonical(Exception):
     """The line is left to the tolerant reader."""
 
 
-_DECLINE = (
-    _NotCanonical,
-    msgspec.DecodeError,
-    msgspec.ValidationError,
-    TypeError,
-    ValueError,
-    KeyError,
-    AttributeError,
-    OverflowError,
-    orjson.JSONDecodeError,
-)
-"""What a line the tolerant reader would read otherwise raises here (its own errors among
-them: what it counts as a malformed span, raised by its functions called here)."""
+_DECLINE = (_NotCanonical, *CAUGHT)
+"""What a line the tolerant reader would read otherwise raises here: the tolerant reader's
+own errors (what it counts as a malformed span, raised by its functions called here), and
+msgspec's and orjson's decoding errors, which are ValueErrors."""
 
 _ERROR_CODES = frozenset((STATUS_CODE_ERROR, "STATUS_CODE_ERROR"))
 """`otlp._decode_spans`'s error codes (a code that cannot be hashed, never one, is declined)."""
@@ -281,16 +270,10 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
     attributes = orjson.loads(raw) if raw else None
     span = Span("", "", None, name, None, None, kind=kind)
     recognised, chunk = recognise_known(span, attributes, state)
-    if recognised is not None:  # `finish_span`'s step 1
-        classify_span(span, recognised)
-    elif span.stage is None and name in RECOGNITION_NAMES:
-        classify_span(span, {})
+    classify_attributes(span, recognised)
     open_ = span.stage is None and not span.is_turn and not span.turn_candidate
-    if open_:  # what the name alone makes of it, for spans without events
-        classify_events(span, ())
+    finish_events(span, state, None, [])  # what the name alone makes of an open span
     stage = span.stage
-    if stage is not None:
-        stage = state.strings.setdefault(stage, stage)
     found: Recognised = (
         name,
         stage,
@@ -311,10 +294,10 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
         if len(shapes) < _SHAPES and attributes.__class__ is list:
             before = memo.get((name, kind, None))  # the last attributes recognised here
             memo[name, kind, None] = attributes
-            if before is not None:  # None for attributes of no shape: tried `_SHAPES` times
+            if before is not None:
                 holes = {hole for shape in shapes if shape is not None for hole in shape.holes}
                 shape = _Shape.of(attributes, raw, found, before, holes)
-                memo[key[:2]] = [*shapes, shape]
+                memo[key[:2]] = [*shapes, shape]  # None: of no shape (tried `_SHAPES` times)
     return found
 
 
@@ -415,7 +398,9 @@ class _Shape:
             return None
         pattern.append(re.escape(tail + b"]"))
         shape = _Shape(head, b"".join(pattern), found[:7], frozenset(made))
-        group = {key: i for i, (key, _) in enumerate(read, 1)}  # the last of each key
+        group = {
+            key: i for i, (key, _) in enumerate(read, 1)
+        }  # one per key (repeated ones refused above)
         wrappers = dict(read)
         for kv in attributes:
             key = kv["key"]

@@ -44,6 +44,7 @@ from rag_otel.analysis.isotime import iso_ns, time_or_none
 from rag_otel.analysis.model import Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import (
+    CAUGHT,
     EVENT_NAMES,
     Location,
     ReadState,
@@ -56,7 +57,6 @@ from rag_otel.analysis.readers.flatten import flatten
 
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 UNKNOWN_KIND = "UNKNOWN"
-_CAUGHT = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 
 
 def is_span(obj: Any) -> bool:
@@ -100,7 +100,7 @@ def decode_spans(items: list[Any], state: ReadState, location: Location) -> list
 def _span_or_none(item: Any, index: int, state: ReadState, where: str) -> Span | None:
     try:
         return _span(item, state, where)
-    except _CAUGHT as exc:
+    except CAUGHT as exc:
         state.diagnostics.warn("malformed-span", f"{where}: data[{index}]: {exc!r}")
         return None
 
