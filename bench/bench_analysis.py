@@ -44,8 +44,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 BATCH = 512  # the OpenTelemetry SDK's BatchSpanProcessor max_export_batch_size
 QUICK_ARGS = ["--spans", "200000"]  # for `bench/run.py --quick`
@@ -226,9 +230,9 @@ class _PeakRss:
     With ``tree=True`` sampled every 20 ms with psutil (the sum of RSS over the process
     tree: an upper bound, as forked workers share pages with their parent); always at
     least this process's own high-water mark (``VmHWM``), which is all a single-process
-    worker needs: no sampling thread then, so its CPU time is the work's alone. Not ``ru_maxrss``: on Linux a child
-    inherits its parent's figure across fork and exec, so a worker started by a large
-    process would report the parent's memory.
+    worker needs: no sampling thread then, so its CPU time is the work's alone. Not
+    ``ru_maxrss``: on Linux a child inherits its parent's figure across fork and exec, so a
+    worker started by a large process would report the parent's memory.
     """
 
     def __init__(self, tree: bool = False) -> None:
@@ -354,13 +358,7 @@ def worker_what_if(path: str, rounds: int = 3) -> dict[str, Any]:
         analyze(read_spans(path, diagnostics=Diagnostics()), default_what_if=what_if)
         return time.process_time() - t
 
-    pairs = []
-    for r in range(rounds):
-        if r % 2:
-            with_, without = cpu(True), cpu(False)
-        else:
-            without, with_ = cpu(False), cpu(True)
-        pairs.append((without, with_))
+    pairs = alternating(rounds, lambda: cpu(False), lambda: cpu(True))
     return {"rounds": pairs, "added": statistics.median(b / a for a, b in pairs) - 1}
 
 
@@ -394,21 +392,28 @@ def _run_worker(name: str, path: Path) -> dict[str, Any]:
     return result
 
 
+def alternating(rounds: int, a: Callable[[], T], b: Callable[[], U]) -> list[tuple[T, U]]:
+    """``rounds`` pairs of (a(), b()) run back to back, which goes first alternating."""
+    pairs = []
+    for r in range(rounds):
+        if r % 2:
+            second = b()
+            pairs.append((a(), second))
+        else:
+            first = a()
+            pairs.append((first, b()))
+    return pairs
+
+
 def floor_pairs(
     path: Path, rounds: int = FLOOR_ROUNDS
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(floor, one-process analysis) run back to back ``rounds`` times, which goes first
     alternating, sorted by their CPU ratio: the median pair is the figure (the machine's
     speed drifts by 20% between minutes on a shared host; a pair sees the same drift)."""
-    pairs = []
-    for r in range(rounds):
-        if r % 2:
-            single = _run_worker("rag-otel-1", path)
-            floor = _run_worker("floor", path)
-        else:
-            floor = _run_worker("floor", path)
-            single = _run_worker("rag-otel-1", path)
-        pairs.append((floor, single))
+    pairs = alternating(
+        rounds, lambda: _run_worker("floor", path), lambda: _run_worker("rag-otel-1", path)
+    )
     return sorted(pairs, key=lambda p: p[1]["cpu_s"] / p[0]["cpu_s"])
 
 

@@ -58,11 +58,7 @@ Orders = dict[int, list[Node]]
 
 def attribute(turn: Turn, orders: Orders | None = None) -> Attribution:
     root = turn.root
-    if turn.flat:
-        charges: dict[str, int] = {}
-        remainder = _walk_flat(_ordered(root, orders), root.start, root.end, None, charges)
-    else:
-        charges, remainder = _walk(root, root.end, {}, orders=orders)
+    charges, remainder = _walk(root, root.end, {}, orders=orders)
     return Attribution(root.end - root.start, charges, remainder)
 
 
@@ -164,11 +160,6 @@ def attribute_first_token(turn: Turn, orders: Orders | None = None) -> Attributi
         return None
     chain, at = found
     root = turn.root
-    if turn.flat:
-        charges: dict[str, int] = {}
-        pinned = chain[1] if len(chain) > 1 else None
-        remainder = _walk_flat(_ordered(root, orders), root.start, at, pinned, charges)
-        return Attribution(at - root.start, charges, remainder)
     via = {id(parent): child for parent, child in pairwise(chain)}
     charges, remainder = _walk(root, at, via, orders=orders)
     return Attribution(at - root.start, charges, remainder)

@@ -2,7 +2,7 @@
 
     kept = Kept()                                     # one change's, by turn number
     keep_in(kept, (turn_ns, first_ns), at, first_token_at, duration, first)
-    shape = Shape(children, texts, pairs, nodes)      # one shape of turn's, in columns
+    shape = Shape(children, texts, pairs)             # one shape of turn's, in columns
 
 Two forms. `Kept`: only the predictions that differ from what was measured, as (turn
 number, ns) pairs, so turns a change does not touch cost nothing (the asked-for changes,
@@ -50,19 +50,15 @@ class Shape:
     faster, then per pair (`pairs`) with the pair started together (children that are
     no stage: unused). The same for the turns with a time to first token."""
 
-    __slots__ = ("first", "nodes", "pairs", "texts", "turn", "width")
+    __slots__ = ("first", "pairs", "texts", "turn", "width")
 
-    def __init__(
-        self, children: int, texts: list[tuple[int, str]], pairs: list[Pair], nodes: dict[str, int]
-    ) -> None:
+    def __init__(self, children: int, texts: list[tuple[int, str]], pairs: list[Pair]) -> None:
         self.width = children + len(pairs)
         """Values per turn: its number, its children's, its pairs'."""
         self.texts = texts
         """(a stage's child number, its ``STAGE=0.5`` change's text)."""
         self.pairs = pairs
         """The pairs of children that could run at once."""
-        self.nodes = nodes
-        """Stage -> its child number (1 for the first child)."""
         self.turn: array[int] = array("q")
         """Per turn (ascending): its number, then the predicted turn durations."""
         self.first: array[int] = array("q")
@@ -88,12 +84,10 @@ class Shape:
         """The predictions of one column, over the shape's turns, in nanoseconds
         (rounded half to even, as `Plan` rounds them)."""
         kept = Kept()
-        kept.turn_at = self.turn[:: self.width]
-        kept.turn = array("q", map(round, map(truediv, self.turn[column :: self.width], _TWO)))
-        kept.first_token_at = self.first[:: self.width]
-        kept.first_token = array(
-            "q", map(round, map(truediv, self.first[column :: self.width], _TWO))
-        )
+        at, ns = self.unrounded(self.turn, column)
+        kept.turn_at, kept.turn = array("q", at), array("q", map(round, ns))
+        at, ns = self.unrounded(self.first, column)
+        kept.first_token_at, kept.first_token = array("q", at), array("q", map(round, ns))
         return kept
 
 

@@ -1,8 +1,8 @@
 """What-if results over many turns: each turn's predicted duration and time to first token.
 
     predictions = Predictions([parse_change("rerank=0.5")])    # the changes asked for
-    predictions.add(turn, turn_index, first_token_index)      # per turn, from its tree
-    what_if, suggestions = predictions.results(durations, first_tokens, shares, known)
+    predictions.add(turn, turn_index, (first_token_index, ttft))  # per turn, from its tree
+    what_if, suggestions = predictions.results(durations, first_tokens, shares)
 
 Per turn, from the tree the `Analyzer` already built (`rag_otel.analysis.whatif.Plan`),
 it predicts the turn's duration and time to first token under each change asked for, under
@@ -122,15 +122,15 @@ class Predictions:
         """The asked-for changes' (only those that differ from the measurement)."""
         self._dense: dict[str, list[Kept]] = {}
         """Other `Predictions`' columns (`_columns`), merged in."""
-        self._faster: dict[str, Change] = {}
         self._faster_texts: dict[str, str] = {}
+        """Stage met -> its ``STAGE=0.5`` change's text."""
         self._siblings: set[str] = set()
         """Texts of the asked-for changes whose parallel groups were siblings in some turn."""
         self._pairs: dict[tuple[str, str], list[int]] = {}
         """Sibling pair (sorted) -> [turns with both, turns they ran one after the other]."""
-        self._pair_order: dict[tuple[str, str], tuple[str, str]] = {}
-        """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
         self._pair_change: dict[tuple[str, str], Change] = {}
+        """Sibling pair (sorted) -> its ``parallel:`` change, the pair in the order first
+        seen (by start)."""
         self._candidates: dict[frozenset[tuple[str, str]], list[tuple[str, str]]] = {}
         """Which pairs of a parent's (stage, kind) could run at once: a cache."""
         self._wrappers: set[str] = set()
@@ -187,9 +187,13 @@ class Predictions:
                 keep_in(kept, plan.predict(change), at, first_token_at, duration, first)
 
     def _new_stage(self, stage: str) -> str:
-        change = self._faster[stage] = faster(stage)
-        text = self._faster_texts[stage] = change.text
+        text = self._faster_texts[stage] = faster(stage).text
         return text
+
+    @property
+    def _pair_order(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
+        return {key: change.parallel[0] for key, change in self._pair_change.items()}
 
     def _count_pair(self, a: str, b: str, sequential: bool) -> Change:
         """Count a turn where sibling stages `a` and `b` (`a` started first) met; their
@@ -198,7 +202,6 @@ class Predictions:
         counts = self._pairs.get(key)
         if counts is None:
             counts = self._pairs[key] = [0, 0]
-            self._pair_order[key] = (a, b)
             self._pair_change[key] = parallel((a, b))
         counts[0] += 1
         counts[1] += sequential
@@ -210,9 +213,9 @@ class Predictions:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
         whose two or more children are leaves in levels, each stage once, at most one of
         them streamed (and not the turn itself). The same answers from the same level
-        functions (`levels_of`, `level_shrink`, `together_in_levels`): with a factor of 0.5
-        on integer nanoseconds every sum is exact, so they equal the re-lay's to the
-        nanosecond. What depends only on the shape (the stages' texts, the pairs that
+        functions (`levels_of`, `together_in_levels`; `level_shrink` copied inline): with
+        a factor of 0.5 on integer nanoseconds every sum is exact, so they equal the
+        re-lay's to the nanosecond. What depends only on the shape (the stages' texts, the pairs that
         could run at once) is worked out once per shape, and the shape keeps its turns'
         predictions in columns (`Shape`). Times are taken from the turn's start, in half
         nanoseconds: every answer is a difference of times, which fits a machine word
@@ -274,7 +277,8 @@ class Predictions:
             shape.turn.fromlist(turn_ns)
             return True
         # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
-        chunk_ns = streamed_node.span.first_chunk_ns if streamed_node is not None else None
+        assert streamed_node is not None  # (streamed >= 0)
+        chunk_ns = streamed_node.span.first_chunk_ns
         assert chunk_ns is not None
         assert first_token_at is not None
         assert first is not None
@@ -361,7 +365,7 @@ class Predictions:
             for stage, i in nodes.items()
         ]
         pairs = [Pair((a, nodes[a], b, nodes[b])) for a, b in candidate_pairs(kinds)]
-        return Shape(len(kids) + 1, texts, pairs, nodes)
+        return Shape(len(kids) + 1, texts, pairs)
 
     def _columns(self) -> dict[str, list[Kept]]:
         """Per change text, the predictions kept in columns, in nanoseconds: the shapes'
@@ -408,14 +412,12 @@ class Predictions:
                 dense.append(kept)
         self._siblings |= other._siblings
         self._wrappers |= other._wrappers
-        for stage, change in other._faster.items():
-            self._faster.setdefault(stage, change)
-            self._faster_texts.setdefault(stage, change.text)
+        for stage, text in other._faster_texts.items():
+            self._faster_texts.setdefault(stage, text)
         for key, (both, sequential) in other._pairs.items():
             counts = self._pairs.get(key)
             if counts is None:
                 self._pairs[key] = [both, sequential]
-                self._pair_order[key] = other._pair_order[key]
                 self._pair_change[key] = other._pair_change[key]
             else:
                 counts[0] += both
@@ -450,7 +452,7 @@ class Predictions:
             # every stage met, by share; those off the critical path (share 0) last
             ranked = shares.ranked()
             ranked += sorted(
-                ((name, 0.0) for name in self._faster if name not in shares.stages),
+                ((name, 0.0) for name in self._faster_texts if name not in shares.stages),
                 key=lambda row: str(row[0]),  # names: whatever a trace wrote
             )
             chosen = [
@@ -471,8 +473,9 @@ class Predictions:
         for key, (both, sequential) in sorted(self._pairs.items(), key=lambda kv: str(kv[0])):
             if not both or sequential < SEQUENTIAL_SHARE * both:
                 continue
-            pair = self._pair_order[key]
-            row = self._row(base, parallel(pair).text, first_token=False)
+            change = self._pair_change[key]
+            pair = change.parallel[0]
+            row = self._row(base, change.text, first_token=False)
             if row.saving_p50_pct >= MIN_SAVING:
                 lines.append(
                     suggestion(pair, row.saving_p50_ms, row.saving_p50_pct, sequential / both)

@@ -337,10 +337,7 @@ class Analyzer:
             attributions.append(plain)
             self._turn_shares.add(plain)
             self._exemplars.offer(turn)
-            if self._first_ns is None or start < self._first_ns:
-                self._first_ns = start
-            if self._last_ns is None or end > self._last_ns:
-                self._last_ns = end
+            self._span_time(start, end)
             first = None
             if first_token is not None:  # its index among the times to first token, the time
                 first = len(self._first_tokens), first_token.duration_ns

@@ -322,7 +322,7 @@ _SPAN_ID = attrgetter("span_id")
 
 
 def _flat_trace(spans: list[Span], all_spans: bool) -> Trace | None:
-    """The trace `_walk` would build, for the commonest shape only; None for any other.
+    """The trace `_build_walked` would build, for the commonest shape only; None for any other.
 
     The shape: one ``rag.turn`` root, every other span its timed child inside its
     interval, no turn or FOLLOWS_FROM among them, no repeated span id (one turn of leaf

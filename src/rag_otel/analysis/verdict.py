@@ -53,8 +53,8 @@ def decide(
 ) -> Verdict:
     """The verdict on the turn-time shares; with ``first_token`` (the shares of the time to
     first token), a second line names the stage to optimise for the first token. With
-    ``savings`` (the default what-if rows, ranked by saving), the stage whose speed-up saves
-    the most, and what it saves."""
+    ``savings`` (the what-if rows; the default ones, one stage each, are ranked by saving),
+    the stage whose speed-up saves the most, and what it saves."""
     ranked = [kv for kv in overall.ranked() if kv[1] > 0]
     best = _best_saving(savings)
     ft = _top(first_token) if first_token is not None and first_token.turns else None
