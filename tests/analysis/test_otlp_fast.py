@@ -7,6 +7,7 @@ import copy
 import io
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
@@ -14,7 +15,7 @@ from rag_otel.analysis.first_token import first_chunk_ns
 from rag_otel.analysis.model import Diagnostics, Span
 from rag_otel.analysis.readers import otlp
 from rag_otel.analysis.readers.common import ReadState
-from rag_otel.analysis.readers.otlp_fast import _own_first_chunk, decode_line
+from rag_otel.analysis.readers.otlp_fast import _Event, _own_first_chunk, decode_line
 from rag_otel.analysis.readers.stream import read_stream
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -260,9 +261,17 @@ FIRST_CHUNK_CASES = [
 @pytest.mark.parametrize(("chunk", "listed"), FIRST_CHUNK_CASES)
 def test_the_inline_first_chunk_is_first_token_s(chunk: Any, listed: Any) -> None:
     """`otlp_fast._own_first_chunk` copies one case of `first_token.first_chunk_ns`: where it
-    answers, it answers alike."""
-    at = _own_first_chunk(chunk, listed)
+    answers, from the events as the fast reader decodes them, it answers as `first_chunk_ns`
+    does from the events as written."""
+    data = orjson.dumps([{"name": name, "timeUnixNano": time} for name, time in listed])
+    try:
+        events = msgspec.json.decode(data, type=list[_Event], strict=False)
+    except msgspec.ValidationError:
+        return  # such a line is declined
+    at = _own_first_chunk(chunk, events)
     assert at is None or at == first_chunk_ns(1_700_000_000_000_000_000, chunk, listed)
+    if (chunk, listed) == FIRST_CHUNK_CASES[0]:
+        assert at == 1_700_000_000_000_000_250
 
 
 def test_turns_and_streamed_stages_are_read_by_their_shape() -> None:

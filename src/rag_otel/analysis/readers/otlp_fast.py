@@ -26,8 +26,6 @@ warnings included. This reader counts no warning of its own.
 from __future__ import annotations
 
 import re
-from itertools import chain
-from operator import attrgetter
 from typing import Annotated, Any
 
 import msgspec
@@ -65,10 +63,6 @@ _Kind = Annotated[int, Meta(ge=0, le=5)] | float | str
 """A span kind: an int; a float or a string is declined (`_convert`)."""
 
 
-class _Status(Struct, gc=False):
-    code: Any = None
-
-
 class _Event(Struct, gc=False):
     """A span event, as `otlp.events` reads it: its name (any JSON), its time as a span's
     (`_Time`, a float declined by `_read_events`); one naming its time ``time_unix_nano``
@@ -94,7 +88,8 @@ class _Span(Struct, gc=False):
     attributes: Raw = Raw(b"")
     """Decoded only when not met before (`_first_met`)."""
     events: list[_Event] | None = None
-    status: _Status | None = None
+    status: Raw = Raw(b"")
+    """Decoded only when not ``{}`` (`_error`)."""
 
 
 class _Scope(Struct, gc=False):
@@ -119,8 +114,6 @@ otherwise, is typed to stand out and is declined: a time or kind written as a fl
 _MEMO_SIZE = 4096
 """What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
 pipelines, twice over."""
-_SPAN_ID = attrgetter("spanId")
-_PARENT_ID = attrgetter("parentSpanId")
 
 
 class _NotCanonical(Exception):
@@ -134,6 +127,8 @@ msgspec's and orjson's decoding errors, which are ValueErrors."""
 
 _ERROR_CODES = frozenset((STATUS_CODE_ERROR, "STATUS_CODE_ERROR"))
 """`otlp._decode_spans`'s error codes (a code that cannot be hashed, never one, is declined)."""
+_NO_STATUS = Raw(b"{}")
+"""A span's status as the SDKs write it for an unset one: no error, nothing to decode."""
 _CHUNK_KEYS = first_token.ATTRIBUTES
 _OUTPUT_ATTRIBUTES = first_token.OUTPUT_ATTRIBUTES
 _FIRST_CHUNK_EVENT = semconv.EVENT_FIRST_CHUNK
@@ -170,6 +165,9 @@ Recognised = tuple[
     str, str | None, str | None, bool, str | None, int, bool, str | None, dict[str, Any] | None
 ]
 """A `Recognition`, then the turn id and the first-chunk attributes (None for none)."""
+Seen = tuple[Raw, Recognised] | tuple[None, "_Shape"]
+"""What `ReadState.recognised` keeps by span name, kind and attribute length: the attribute
+bytes first met and what they are, or the shape that read such a span (`_first_met`)."""
 
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
@@ -184,33 +182,44 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
     are read by their shape (`_first_met`). Only a span with events or first-chunk
     attributes costs more (`_read_events`).
     """
-    _check_ids(spans)
     known_get = state.recognised.get
     append = out.append
-    last_trace = ""
+    ids: list[str] = []  # the span and parent ids, checked together (`_check_ids`)
+    last_trace = last_parent = ""
     for s in spans:
         trace_id = s.traceId
         if trace_id != last_trace:  # a scope holds a few traces, their spans together
-            if not trace_id.isascii() or trace_id.lower() != trace_id:
-                raise _NotCanonical  # as `_check_ids`
+            ids.append(trace_id)
             last_trace = trace_id
+        parent = s.parentSpanId
+        if parent == last_parent:  # siblings: one copy of their parent's id (as the trace's)
+            parent = last_parent
+        elif parent is not None:
+            ids.append(parent)
+            last_parent = parent
+        span_id = s.spanId
+        ids.append(span_id)
         start = s.startTimeUnixNano
         end = s.endTimeUnixNano
         kind = s.kind
         if start.__class__ is not int or end.__class__ is not int or kind.__class__ is not int:
             raise _NotCanonical  # a float or string (see `_DECODE`): the tolerant reader's
         raw = s.attributes
-        seen: tuple[Raw, Recognised] | None = known_get((s.name, kind, len(raw)))
+        seen: Seen | None = known_get((s.name, kind, len(raw)))
         if seen is not None and seen[0] == raw:
-            known = seen[1]
+            known: Recognised | None = seen[1]
+        elif seen is not None and seen[0] is None:  # a turn, a streamed stage: by their shape
+            known = seen[1].read(bytes(raw))
         else:
+            known = None
+        if known is None:
             known = _first_met(s.name, kind, bytes(raw), state)
         name, stage, stage_kind, is_turn, source, candidate, open_, turn_id, chunk = known
         status = s.status
         span = Span(
-            trace_id,
-            s.spanId,
-            s.parentSpanId,
+            last_trace,
+            span_id,
+            parent,
             name,
             start,
             end,
@@ -218,7 +227,7 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
             stage_kind,
             is_turn,
             turn_id,
-            status is not None and status.code in _ERROR_CODES,
+            status != _NO_STATUS and _error(status),
             service,
             kind,
             False,
@@ -230,16 +239,31 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
         if span_events or chunk is not None:
             _read_events(span, state, span_events, chunk, open_)
         append(span)
+    _check_ids(ids)
 
 
-def _check_ids(spans: list[_Span]) -> None:
-    """Raise `_NotCanonical` unless every span and parent id of `spans` is lower-case ASCII,
-    as `otlp._decode_spans` keeps an id of the right width (the decoder checked widths)
-    without a word; one string test for the whole scope, in place of a ``lower()`` per id
-    (trace ids, repeated span after span, are tested by `_convert` when they change)."""
-    ids = "".join(chain(map(_SPAN_ID, spans), filter(None, map(_PARENT_ID, spans))))
-    if not ids.isascii() or ids.lower() != ids:  # islower(): 15x the cost, not ASCII-fast
+def _check_ids(ids: list[str]) -> None:
+    """Raise `_NotCanonical` unless every id of `ids` is lower-case ASCII, as
+    `otlp._decode_spans` keeps an id of the right width (the decoder checked widths)
+    without a word; one string test for a whole scope, in place of a ``lower()`` per id
+    (a trace id or parent id repeated span after span is listed once)."""
+    joined = "".join(ids)
+    if not joined.isascii() or joined.lower() != joined:  # islower(): 15x, not ASCII-fast
         raise _NotCanonical
+
+
+def _error(status: Raw) -> bool:
+    """`otlp._decode_spans`'s error test, for a status written other than ``{}``: its code is
+    an error code (a status missing or null has none); one neither an object nor null is
+    declined, as one whose code cannot be hashed (never an error code)."""
+    if not status:
+        return False
+    value = orjson.loads(memoryview(status))
+    if value is None:
+        return False
+    if value.__class__ is not dict:
+        raise _NotCanonical
+    return value.get("code") in _ERROR_CODES
 
 
 def _first_met(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised:
@@ -250,6 +274,9 @@ def _first_met(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised
         for shape in shapes:
             found = None if shape is None else shape.read(raw)
             if found is not None:
+                memo = state.recognised
+                if len(memo) < _MEMO_SIZE:  # found in one look-up next time (`_convert`)
+                    memo.setdefault((name, kind, len(raw)), (None, shape))
                 return found
     return _recognise((name, kind, raw), state)
 
@@ -419,7 +446,7 @@ class _Shape:
     def read(self, raw: bytes) -> Recognised | None:
         """What a span with these attribute bytes is, or None when they are not of this shape."""
         head = self.head
-        if raw[: len(head)] != head:
+        if not raw.startswith(head):
             return None
         match = self.pattern.fullmatch(raw, len(head))
         if match is None:
@@ -471,17 +498,17 @@ def _read_events(
     """`finish_events` for a span with events or first-chunk attributes: its first chunk,
     and, when its attributes recognised nothing (`open_`), what its events' names make of it
     (in place of what `_recognise` made of its name alone)."""
+    if not open_:
+        at = _own_first_chunk(chunk, span_events)
+        if at is not None:
+            span.first_chunk_ns = at
+            return
     listed = [
         (e.name, e.timeUnixNano)
         for e in span_events or ()
         if e.name.__class__ is str and e.name in EVENT_NAMES
     ]  # `otlp.events`
-    if not open_:
-        at = _own_first_chunk(chunk, listed)
-        if at is not None:
-            span.first_chunk_ns = at
-            return
-    elif listed:
+    if open_ and listed:
         span.stage = span.stage_kind = span.stage_source = None
         span.turn_candidate = TURN_NONE
     if any(time.__class__ is float for _, time in listed):
@@ -489,17 +516,18 @@ def _read_events(
     finish_events(span, state, chunk, listed)
 
 
-def _own_first_chunk(chunk: dict[str, Any] | None, listed: list[first_token.Event]) -> int | None:
-    """`first_token.first_chunk_ns` for rag-otel's streamed stages: one ``rag.first_chunk``
-    event (its first source) with a valid time, on a span whose first-chunk attributes hold
-    nothing `first_token.shows_answer` reads (it is then True); None otherwise, for
-    `first_chunk_ns` to tell. A copy of that case (13,000 instructions a span there, a
-    tenth here), compared with it in ``tests/analysis/test_otlp_fast.py``."""
-    if len(listed) != 1 or listed[0][0] != _FIRST_CHUNK_EVENT:
+def _own_first_chunk(chunk: dict[str, Any] | None, span_events: list[_Event] | None) -> int | None:
+    """`first_token.first_chunk_ns` for rag-otel's streamed stages: one event, ``rag.first_chunk``
+    with a valid time (an int, as `_Event` decodes it: then in range), on a span whose
+    first-chunk attributes hold nothing `first_token.shows_answer` reads (it is then True);
+    None otherwise, for `first_chunk_ns` to tell. A copy of that case (13,000 instructions a
+    span there, a tenth here), compared with it in ``tests/analysis/test_otlp_fast.py``."""
+    if span_events is None or len(span_events) != 1:
+        return None
+    event = span_events[0]
+    time = event.timeUnixNano
+    if event.name != _FIRST_CHUNK_EVENT or time.__class__ is not int:
         return None
     if chunk is not None and not _OUTPUT_ATTRIBUTES.isdisjoint(chunk):
         return None
-    time = listed[0][1]
-    if time.__class__ is not int:  # as `_Event` decodes it: then in range
-        return None
-    return time if 0 < time <= MAX_TIME_NS else None
+    return time
