@@ -142,6 +142,8 @@ DECLINED = {
         3, {("trace_id" if k == "traceId" else k): v for k, v in spans[3].items()}
     ),
     "status not an object": _set(0, "status", "ERROR"),
+    "status an array": _set(0, "status", []),
+    "status code an array": _set(1, "status", {"code": [2]}),
     "rag.stage without value": _attrs(1, {"key": "rag.stage"}),
     "turn id without value": _attrs(0, {"key": "rag.turn.id"}),
     "first chunk delay without value": _attrs(1, {"key": "gen_ai.response.time_to_first_chunk"}),
@@ -195,6 +197,9 @@ ALIKE = {
     "events null": _set(1, "events", None),
     "parent null": _set(1, "parentSpanId", None),
     "status code as a name": _set(1, "status", {"code": "STATUS_CODE_ERROR"}),
+    "status null": _set(1, "status", None),
+    "status without a code": _set(1, "status", {"message": "slow"}),
+    "status code null": _set(1, "status", {"code": None}),
     # attribute values are read by the tolerant reader's own functions, whatever they hold
     "rag.stage as null": _attrs(1, _attr("rag.stage", {"stringValue": None})),
     "rag.stage value null": _attrs(1, _attr("rag.stage", None)),  # type: ignore[arg-type]
@@ -230,6 +235,15 @@ def test_other_canonical_lines_read_alike(case: str) -> None:
     slow, diagnostics = _tolerant(doc)
     assert fast == slow
     assert not diagnostics
+
+
+def test_the_spans_of_a_trace_share_its_id_and_siblings_their_parent_s() -> None:
+    """A span held until its trace ends keeps no copy of the ids it shares (memory)."""
+    spans = decode_line(orjson.dumps(_line(_spans())), ReadState("t", Diagnostics()))
+    assert spans is not None
+    assert len({id(s.trace_id) for s in spans}) == 1
+    assert spans[1].parent_id is spans[2].parent_id == "00f067aa0ba902b7"
+    assert spans[3].parent_id == "00f067aa0ba902b9"
 
 
 def test_other_json_values_are_declined() -> None:

@@ -75,8 +75,7 @@ class _Event(Struct, gc=False):
 
 class _Span(Struct, gc=False):
     """A span's envelope as the line decoder reads it (``strict=False``, see `_DECODE`): ids
-    of the right width (their case is checked by `_convert`: trace ids, and `_check_ids`:
-    span and parent ids), times and kind in range."""
+    of the right width (their case is checked by `_check_ids`), times and kind in range."""
 
     traceId: _TraceId
     spanId: _SpanId
@@ -176,15 +175,20 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
 
     A span whose name, kind and attribute bytes were met before takes what was recognised
     then (`Recognised`, from `ReadState.recognised`): its attributes are not decoded again.
-    They are looked up by name, kind and length, and compared byte for byte (hashing them
-    would cost 3,000 instructions a span); attributes of the same length met later than
-    others, and those whose values differ span after span (a turn's id, a token count),
-    are read by their shape (`_first_met`). Only a span with events or first-chunk
-    attributes costs more (`_read_events`).
+    They are looked up by name, kind and length (`Seen`), and compared byte for byte
+    (hashing them would cost 3,000 instructions a span); those whose values differ span
+    after span (a turn's id, a token count) are read by the shape found under the same
+    key, and attributes of the same length met later than others by the shapes of their
+    name and kind (`_first_met`). Only a span with events or first-chunk attributes costs
+    more (`_read_events`).
+
+    The spans are held until their traces end (`traces.group_traces`), so what each keeps
+    costs: the spans of a trace share one trace id string, siblings one parent id string
+    (their own copies, made by the decoder, are dropped with the line's records).
     """
     known_get = state.recognised.get
     append = out.append
-    ids: list[str] = []  # the span and parent ids, checked together (`_check_ids`)
+    ids: list[str] = []  # the trace, parent and span ids, checked together (`_check_ids`)
     last_trace = last_parent = ""
     for s in spans:
         trace_id = s.traceId
