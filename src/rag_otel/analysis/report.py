@@ -27,7 +27,7 @@ from typing import Any
 
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
-    Attribution,
+    AttributionLog,
     Shares,
     ShareSum,
     attribute_turn,
@@ -243,12 +243,10 @@ class Analyzer:
         self._turn_durations: array[int] = array("q")
         self._turn_count = self._turn_errors = 0
         self._turn_sources: Counter[str] = Counter()
-        self._attributions: list[Attribution] = []
-        self._turn_shares = ShareSum()
+        self._attributions = AttributionLog()
         self._first_tokens: array[int] = array("q")
         self._first_token_errors = 0
-        self._first_token_attributions: list[Attribution] = []
-        self._first_token_shares = ShareSum()
+        self._first_token_attributions = AttributionLog()
         self._exemplars = ExemplarPool()
         self._kinds_known: set[str] = set()
         """Stages whose kind and source are set (from `Trace.first_spans`)."""
@@ -334,16 +332,16 @@ class Analyzer:
             if not once:
                 self._count_turn(turn)
             plain, first_token = attribute_turn(turn)
-            attributions.append(plain)
-            self._turn_shares.add(plain)
+            attributions.add(plain.duration_ns, plain.charges, plain.remainder_ns)
             self._exemplars.offer(turn)
             self._span_time(start, end)
             first = None
             if first_token is not None:  # its index among the times to first token, the time
                 first = len(self._first_tokens), first_token.duration_ns
                 self._first_tokens.append(first_token.duration_ns)
-                self._first_token_attributions.append(first_token)
-                self._first_token_shares.add(first_token)
+                self._first_token_attributions.add(
+                    first_token.duration_ns, first_token.charges, first_token.remainder_ns
+                )
                 if turn.span.error:
                     self._first_token_errors += 1
             predictions.add(turn, at, first)
@@ -369,6 +367,16 @@ class Analyzer:
                 acc.kind = info.kind
                 acc.source = info.source
             self._kinds_known.add(name)
+
+    @property
+    def _turn_shares(self) -> ShareSum:
+        """The critical-path sums over every turn (from the log's columns)."""
+        return self._attributions.share_sum()
+
+    @property
+    def _first_token_shares(self) -> ShareSum:
+        """The same over every time to first token."""
+        return self._first_token_attributions.share_sum()
 
     def _span_time(self, start: int, end: int) -> None:
         if self._first_ns is None or start < self._first_ns:
@@ -398,11 +406,9 @@ class Analyzer:
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
         self._attributions.extend(other._attributions)
-        self._turn_shares.merge(other._turn_shares)
         self._first_tokens.extend(other._first_tokens)
         self._first_token_errors += other._first_token_errors
         self._first_token_attributions.extend(other._first_token_attributions)
-        self._first_token_shares.merge(other._first_token_shares)
         self._exemplars.merge(other._exemplars)
         if other._first_ns is not None and other._last_ns is not None:
             self._span_time(other._first_ns, other._last_ns)
