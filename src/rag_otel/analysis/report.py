@@ -41,6 +41,7 @@ from rag_otel.analysis.predictions import Predictions, WhatIf
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
 from rag_otel.analysis.traces import (
     DEFAULT_IDLE_WINDOW,
+    StageSample,
     Trace,
     Turn,
     build_trace,
@@ -290,31 +291,14 @@ class Analyzer:
     def add(self, trace: Trace) -> None:
         """Count one built trace in: its stage samples, then each turn (its duration, both
         critical paths, exemplar, what-if predictions). Once per trace: kept lean."""
-        stages = self._stages
-        samples, turns = trace.samples, trace.turns
-        # Mostly one turn whose samples are its stages, each once: then each sample also
-        # counts its stage's turn, in this loop rather than one more per turn.
-        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
-        for name, duration, error, _turn, offset in samples:
-            try:
-                acc = stages[name]
-            except KeyError:
-                acc = stages[name] = _StageAcc()
-            if duration is None:
-                acc.untimed += 1  # (and so no offset)
-            else:
-                acc.durations.append(duration)
-                if offset is None:
-                    acc.no_offset += 1
-                else:
-                    acc.offset_sum += offset
-            if error:
-                acc.errors += 1
-            if once:
-                acc.turns += 1
-        first_spans = trace.first_spans
-        if not first_spans.keys() <= self._kinds_known:
-            self._learn_kinds(first_spans)
+        turns = trace.turns
+        if trace.flat:
+            once = self._add_flat(trace)
+        else:
+            once = self._add_samples(trace.samples, turns)
+            first_spans = trace.first_spans
+            if not first_spans.keys() <= self._kinds_known:
+                self._learn_kinds(first_spans)
         self._turn_count += len(turns) + len(trace.incomplete_turns)
         predictions, durations, attributions = (
             self._predictions,
@@ -348,6 +332,63 @@ class Analyzer:
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _add_samples(self, samples: list[StageSample], turns: list[Turn]) -> bool:
+        """Count the stage samples of a trace in; True when they also counted each stage's
+        turn (one turn whose samples are its stages, each once: mostly)."""
+        stages = self._stages
+        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
+        for name, duration, error, _turn, offset in samples:
+            try:
+                acc = stages[name]
+            except KeyError:
+                acc = stages[name] = _StageAcc()
+            if duration is None:
+                acc.untimed += 1  # (and so no offset)
+            else:
+                acc.durations.append(duration)
+                if offset is None:
+                    acc.no_offset += 1
+                else:
+                    acc.offset_sum += offset
+            if error:
+                acc.errors += 1
+            if once:
+                acc.turns += 1
+        return once
+
+    def _add_flat(self, trace: Trace) -> bool:
+        """`_add_samples` of a `Trace.flat` trace: its samples are the children of its one
+        turn charged to a stage, each timed and in the turn (`Trace.stage_samples`), read
+        from them. Counts each stage's turn too (True)."""
+        stages = self._stages
+        turn = trace.turns[0]
+        root = turn.root
+        t0 = root.start
+        keyed = 0
+        for kid in root.children:
+            name = kid.key
+            if name is None:
+                continue
+            keyed += 1
+            try:
+                acc = stages[name]
+            except KeyError:
+                acc = stages[name] = _StageAcc()
+            start = kid.start
+            acc.durations.append(kid.end - start)
+            acc.offset_sum += start - t0
+            if kid.span.error:
+                acc.errors += 1
+            acc.turns += 1
+        if keyed != len(turn.stages):  # a stage more than once: its turn counted once
+            for kid in root.children:
+                if kid.key is not None:
+                    stages[kid.key].turns -= 1
+            self._count_turn(turn)
+        if not turn.stages <= self._kinds_known:
+            self._learn_kinds(trace.stage_first_spans())
+        return True
 
     def _count_turn(self, turn: Turn) -> None:
         """One more turn for each stage in `turn`."""
