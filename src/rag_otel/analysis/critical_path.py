@@ -425,10 +425,12 @@ class AttributionLog:
     The report needs all of them only summed (`share_sum`), and one by one only for the
     turns near p50 and p95 (``log[i]``, rebuilt). So a turn costs no objects of its own:
     per *shape* of charges (the stages charged, in the order first charged) one
-    ``array('q')`` holds a row per turn of that shape (duration, remainder, then each
+    ``array('Q')`` holds a row per turn of that shape (duration, remainder, then each
     stage's charge), and per turn two small numbers say which shape and which row. A
     turn's two `Attribution`s with their dicts of charges were about 1 kB each, kept for
-    143,000 turns; a row is 8 bytes a value.
+    143,000 turns; a row is 8 bytes a value. Unsigned (every value is a length of time):
+    CPython parses each value put into a signed ``array('q')`` with ``PyArg_Parse``, three
+    times the cost; a negative value would make that shape's array signed.
 
     The sums of the shapes' columns, in the order the shapes were first met, add the stages
     in the order `ShareSum` would turn by turn: a stage is first charged in the turn where
@@ -456,14 +458,24 @@ class AttributionLog:
         values = self._values[number][1]
         self._shape_of.append(number)
         self._rows.append(len(values))
-        values.append(duration_ns)
-        values.append(remainder_ns)
-        values.extend(charges.values())
+        row = [duration_ns, remainder_ns, *charges.values()]
+        try:
+            values.fromlist(row)  # (all or nothing)
+        except OverflowError:
+            self._signed(number).fromlist(row)
 
     def _new_shape(self, stages: tuple[str, ...]) -> int:
         number = self._shapes[stages] = len(self._values)
-        self._values.append((stages, array("q")))
+        self._values.append((stages, array("Q")))
         return number
+
+    def _signed(self, number: int) -> array[int]:
+        """Shape `number`'s rows in a signed array from now on."""
+        stages, values = self._values[number]
+        if values.typecode != "q":
+            values = array("q", values)
+            self._values[number] = stages, values
+        return values
 
     def __len__(self) -> int:
         return len(self._shape_of)
@@ -499,6 +511,9 @@ class AttributionLog:
             numbers.append(number)
             mine = self._values[number][1]
             offsets.append(len(mine))
+            if mine.typecode != values.typecode:
+                mine = self._signed(number)
+                values = array("q", values)
             mine.extend(values)
         self._shape_of.extend(numbers[n] for n in other._shape_of)
         self._rows.extend(

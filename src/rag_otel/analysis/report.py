@@ -204,7 +204,7 @@ class _StageAcc:
     )
 
     def __init__(self) -> None:
-        self.durations: array[int] = array("q")
+        self.durations: array[int] = array("Q")  # unsigned: see `AttributionLog`
         self.errors = self.turns = self.offset_sum = 0
         self.untimed = 0
         """Samples without a duration."""
@@ -241,11 +241,11 @@ class Analyzer:
         self.all_spans = all_spans
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         self._stages: dict[str, _StageAcc] = {}
-        self._turn_durations: array[int] = array("q")
+        self._turn_durations: array[int] = array("Q")
         self._turn_count = self._turn_errors = 0
         self._turn_sources: Counter[str] = Counter()
         self._attributions = AttributionLog()
-        self._first_tokens: array[int] = array("q")
+        self._first_tokens: array[int] = array("Q")
         self._first_token_errors = 0
         self._first_token_attributions = AttributionLog()
         self._exemplars = ExemplarPool()
