@@ -188,24 +188,26 @@ def _stats_dict(s: LatencyStats) -> dict[str, Any]:
 
 
 class _StageAcc:
-    """One stage's samples so far. `count` and `offset_n` are derived from the durations
-    kept (an offset needs a duration), so that a sample costs `Analyzer.add` the fewest
-    updates: a duration appended, an offset added."""
+    """One stage's samples so far. `count`, `turns` and `offset_n` are derived from the
+    durations kept (an offset needs a duration), so that a sample costs `Analyzer.add` the
+    fewest updates: a duration appended, an offset added."""
 
     __slots__ = (
         "durations",
         "errors",
         "kind",
         "no_offset",
+        "no_turn",
         "offset_sum",
         "source",
-        "turns",
         "untimed",
     )
 
     def __init__(self) -> None:
         self.durations: array[int] = array("Q")  # unsigned: see `AttributionLog`
-        self.errors = self.turns = self.offset_sum = 0
+        self.errors = self.offset_sum = 0
+        self.no_turn = 0
+        """Samples that are not their turn's first of the stage, or in no turn (`turns`)."""
         self.untimed = 0
         """Samples without a duration."""
         self.no_offset = 0
@@ -218,6 +220,11 @@ class _StageAcc:
     def count(self) -> int:
         """Samples of the stage, timed or not."""
         return len(self.durations) + self.untimed
+
+    @property
+    def turns(self) -> int:
+        """Turns the stage is in: its samples but those that are not a turn's first."""
+        return self.count - self.no_turn
 
     @property
     def offset_n(self) -> int:
@@ -353,42 +360,36 @@ class Analyzer:
                     acc.offset_sum += offset
             if error:
                 acc.errors += 1
-            if once:
-                acc.turns += 1
+            if not once:
+                acc.no_turn += 1  # (each stage's turns counted back by `_count_turn`)
         return once
 
     def _add_flat(self, trace: Trace) -> bool:
-        """`_add_samples` of a `Trace.flat` trace: its samples are the children of its one
-        turn charged to a stage, each timed and in the turn (`Trace.stage_samples`), read
-        from them. Counts each stage's turn too (True)."""
-        stages = self._stages
+        """`_add_samples` of a `Trace.flat` trace (its samples are the children of its one
+        turn charged to a stage, each timed and in the turn: `Trace.stage_samples`), read
+        from the children when each is of another stage (mostly)."""
         turn = trace.turns[0]
         root = turn.root
-        t0 = root.start
-        keyed = 0
-        for kid in root.children:
-            name = kid.key
-            if name is None:
-                continue
-            keyed += 1
-            try:
-                acc = stages[name]
-            except KeyError:
-                acc = stages[name] = _StageAcc()
-            start = kid.start
-            acc.durations.append(kid.end - start)
-            acc.offset_sum += start - t0
-            if kid.span.error:
-                acc.errors += 1
-            acc.turns += 1
-        if keyed != len(turn.stages):  # a stage more than once: its turn counted once
-            for kid in root.children:
-                if kid.key is not None:
-                    stages[kid.key].turns -= 1
-            self._count_turn(turn)
+        kids = root.children
+        if len(turn.stages) == len(kids):  # each child of a stage, none twice: each once
+            stages = self._stages
+            t0 = root.start
+            for kid in kids:
+                try:
+                    acc = stages[kid.key]  # type: ignore[index]
+                except KeyError:
+                    acc = stages[kid.key] = _StageAcc()  # type: ignore[index]
+                start = kid.start
+                acc.durations.append(kid.end - start)
+                acc.offset_sum += start - t0
+                if kid.span.error:
+                    acc.errors += 1
+            once = True
+        else:
+            once = self._add_samples(trace.stage_samples(), trace.turns)
         if not turn.stages <= self._kinds_known:
             self._learn_kinds(trace.stage_first_spans())
-        return True
+        return once
 
     def _count_turn(self, turn: Turn) -> None:
         """One more turn for each stage in `turn`."""
@@ -397,7 +398,7 @@ class Analyzer:
             acc = stages.get(name)
             if acc is None:  # (build_trace samples every stage of a turn: not met)
                 acc = stages[name] = _StageAcc()
-            acc.turns += 1
+            acc.no_turn -= 1
 
     def _learn_kinds(self, first_spans: dict[str, Span]) -> None:
         """Each stage's kind and source, from the first trace that has it."""
@@ -434,8 +435,8 @@ class Analyzer:
             acc.durations.extend(theirs.durations)
             acc.untimed += theirs.untimed
             acc.errors += theirs.errors
-            acc.turns += theirs.turns
             acc.no_offset += theirs.no_offset
+            acc.no_turn += theirs.no_turn
             acc.offset_sum += theirs.offset_sum
             if acc.kind is None:
                 acc.kind, acc.source = theirs.kind, theirs.source
