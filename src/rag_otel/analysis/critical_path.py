@@ -379,9 +379,9 @@ class ShareSum:
     """Running sums behind `Shares`: turns, turn time, untraced remainder and each stage's
     charged time (stages in the order first charged).
 
-    The analyzer adds each turn's attribution as it is made, while it is still in the
-    CPU's cache: summing a million attributions afterwards, scattered over the heap,
-    took longer than attributing them."""
+    The analyzer's come from its `AttributionLog`'s columns (`AttributionLog.share_sum`):
+    summing a million `Attribution`s kept scattered over the heap took longer than
+    attributing them."""
 
     __slots__ = ("charged", "remainder_ns", "total_ns", "turns")
 
