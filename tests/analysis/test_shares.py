@@ -13,7 +13,6 @@ from rag_otel.analysis.critical_path import (
     Attribution,
     AttributionLog,
     Shares,
-    ShareSum,
     shares,
 )
 
@@ -56,20 +55,6 @@ def test_shares_match_the_sum_turn_by_turn(atts: list[Attribution]) -> None:
 
 def test_no_attributions() -> None:
     assert shares([]) == Shares(0, 0, {}, 0.0)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(attributions, max_size=40), st.integers(0, 40))
-def test_running_sums_merged_across_chunks(atts: list[Attribution], cut: int) -> None:
-    first, second = ShareSum(), ShareSum()
-    for a in atts[:cut]:
-        first.add(a)
-    for a in atts[cut:]:
-        second.add(a)
-    first.merge(second)
-    got, expected = first.shares(), one_by_one(atts)
-    assert got == expected
-    assert list(got.stages) == list(expected.stages)
 
 
 def logged(attributions: list[Attribution]) -> AttributionLog:

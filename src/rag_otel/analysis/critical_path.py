@@ -398,15 +398,6 @@ class ShareSum:
         for stage, ns in attribution.charges.items():
             charged[stage] = get(stage, 0) + ns
 
-    def merge(self, other: ShareSum) -> None:
-        """Add the sums of turns that came after this one's (another chunk's)."""
-        self.turns += other.turns
-        self.total_ns += other.total_ns
-        self.remainder_ns += other.remainder_ns
-        charged = self.charged
-        for stage, ns in other.charged.items():
-            charged[stage] = charged.get(stage, 0) + ns
-
     def shares(self) -> Shares:
         total = self.total_ns
         if total <= 0:

@@ -367,7 +367,8 @@ class Analyzer:
     def _add_flat(self, trace: Trace) -> bool:
         """`_add_samples` of a `Trace.flat` trace (its samples are the children of its one
         turn charged to a stage, each timed and in the turn: `Trace.stage_samples`), read
-        from the children when each is of another stage (mostly)."""
+        from the children when each is of another stage (mostly). tests/analysis/test_traces.py
+        compares the reports of flat traces and of the same traces walked."""
         turn = trace.turns[0]
         root = turn.root
         kids = root.children
