@@ -474,7 +474,7 @@ def turns_and_stages(spans: list[Span]) -> tuple[list[tuple[str, str]], set[str]
     d = Diagnostics()
     trace = build_trace(spans, diagnostics=d)
     turns = [(t.span.span_id, t.source) for t in trace.turns]
-    return turns, {name for name, *_ in trace.samples}
+    return turns, {name for name, *_ in trace.stage_samples()}
 
 
 def test_openinference_root_chain_is_the_turn_and_nested_chains_are_stages() -> None:

@@ -1,13 +1,20 @@
-"""`critical_path.shares` and `ShareSum` (every turn's, summed as turns are attributed and
+"""`critical_path.shares`, `ShareSum` and `AttributionLog` (every turn's, kept in columns and
 merged across chunks): the same shares, stages in the same order, as summing the charges turn
 by turn."""
 
 from __future__ import annotations
 
+import pickle
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag_otel.analysis.critical_path import Attribution, Shares, ShareSum, shares
+from rag_otel.analysis.critical_path import (
+    Attribution,
+    AttributionLog,
+    Shares,
+    shares,
+)
 
 STAGES = ("embed", "vector", "bm25", "rerank", "generate")
 
@@ -34,7 +41,7 @@ attributions = st.builds(
     Attribution,
     st.one_of(st.just(0), st.integers(0, 10**13)),
     charges,
-    st.integers(0, 10**12),
+    st.integers(-1, 10**12),  # (never negative; the log keeps one in a signed array)
 )
 
 
@@ -50,15 +57,25 @@ def test_no_attributions() -> None:
     assert shares([]) == Shares(0, 0, {}, 0.0)
 
 
+def logged(attributions: list[Attribution]) -> AttributionLog:
+    log = AttributionLog()
+    for a in attributions:
+        log.add(a.duration_ns, a.charges, a.remainder_ns)
+    return log
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(attributions, max_size=40), st.integers(0, 40))
-def test_running_sums_merged_across_chunks(atts: list[Attribution], cut: int) -> None:
-    first, second = ShareSum(), ShareSum()
-    for a in atts[:cut]:
-        first.add(a)
-    for a in atts[cut:]:
-        second.add(a)
-    first.merge(second)
-    got, expected = first.shares(), one_by_one(atts)
-    assert got == expected
-    assert list(got.stages) == list(expected.stages)
+def test_the_log_keeps_each_turn_and_sums_them_in_the_same_order(
+    atts: list[Attribution], cut: int
+) -> None:
+    first, second = logged(atts[:cut]), logged(atts[cut:])
+    first.extend(pickle.loads(pickle.dumps(second)))  # as a worker process sends it back
+    for log in (logged(atts), first):
+        assert len(log) == len(atts)
+        rebuilt = [log[i] for i in range(len(log))]
+        assert rebuilt == atts
+        assert [list(a.charges.items()) for a in rebuilt] == [list(a.charges.items()) for a in atts]
+        got, expected = log.share_sum().shares(), one_by_one(atts)
+        assert got == expected
+        assert list(got.stages) == list(expected.stages)

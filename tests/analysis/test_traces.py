@@ -15,7 +15,7 @@ from rag_otel.analysis.critical_path import (
     attribute_turn,
 )
 from rag_otel.analysis.model import Diagnostics, Span
-from rag_otel.analysis.report import analyze
+from rag_otel.analysis.report import Analyzer, analyze
 from rag_otel.analysis.traces import Trace, Turn, _build_walked, build_trace, group_traces
 
 Mk = Callable[..., Span]
@@ -37,7 +37,9 @@ def test_orphans_duplicates_and_missing_timestamps_are_counted(mk: Mk) -> None:
     assert d.counts["stage-outside-turn"] == 1
     assert d.counts["untimed-stage"] == 1
     assert len(trace.turns) == 1
-    by_stage = {stage: (duration, turn) for stage, duration, _err, turn, _off in trace.samples}
+    by_stage = {
+        stage: (duration, turn) for stage, duration, _err, turn, _off in trace.stage_samples()
+    }
     assert by_stage["rerank"] == (10_000_000, None)  # sampled, outside any turn
     assert by_stage["generate"] == (None, 0)  # in turn 0, not timed
 
@@ -233,7 +235,12 @@ def mostly_flat_turns(draw: st.DrawFn) -> list[Span]:
 def _plain(trace: Trace) -> tuple[object, ...]:
     """A trace's content in order (its sets and dicts as lists), `Turn.flat` left out."""
     turns = [(t.span, t.root, list(t.stages), t.source, t.first_chunks) for t in trace.turns]
-    return turns, trace.samples, trace.incomplete_turns, list(trace.first_spans.items())
+    return (
+        turns,
+        trace.stage_samples(),
+        trace.incomplete_turns,
+        list(trace.stage_first_spans().items()),
+    )
 
 
 def _in_order(plain: Attribution, first: Attribution | None) -> tuple[object, ...]:
@@ -246,6 +253,14 @@ def _attributions(turn: Turn) -> tuple[object, ...]:
     return _in_order(attribute(turn, orders), attribute_first_token(turn, orders))
 
 
+def _analysed(trace: Trace) -> tuple[object, ...]:
+    """What the `Analyzer` makes of a trace (it reads a flat trace's samples from its tree)."""
+    analyzer = Analyzer(default_what_if=False)
+    analyzer.add(trace)
+    report = analyzer.report()
+    return report.to_dict(), {name: list(values) for name, values in report.samples.items()}
+
+
 @settings(max_examples=400, deadline=None)
 @given(mostly_flat_turns(), st.booleans())
 def test_flat_route_builds_and_attributes_what_the_walk_does(
@@ -256,6 +271,7 @@ def test_flat_route_builds_and_attributes_what_the_walk_does(
     walked = _build_walked(spans, all_spans, walk_diagnostics, False)
     assert _plain(fast) == _plain(walked)
     assert fast_diagnostics == walk_diagnostics
+    assert _analysed(fast) == _analysed(walked)
     for fast_turn, walked_turn in zip(fast.turns, walked.turns, strict=True):
         assert not walked_turn.flat
         walked_attributions = _attributions(walked_turn)

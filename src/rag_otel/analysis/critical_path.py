@@ -30,6 +30,7 @@ instead of its end: the "share of time to first token".
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -378,9 +379,9 @@ class ShareSum:
     """Running sums behind `Shares`: turns, turn time, untraced remainder and each stage's
     charged time (stages in the order first charged).
 
-    The analyzer adds each turn's attribution as it is made, while it is still in the
-    CPU's cache: summing a million attributions afterwards, scattered over the heap,
-    took longer than attributing them."""
+    The analyzer's come from its `AttributionLog`'s columns (`AttributionLog.share_sum`):
+    summing a million `Attribution`s kept scattered over the heap took longer than
+    attributing them."""
 
     __slots__ = ("charged", "remainder_ns", "total_ns", "turns")
 
@@ -397,15 +398,6 @@ class ShareSum:
         for stage, ns in attribution.charges.items():
             charged[stage] = get(stage, 0) + ns
 
-    def merge(self, other: ShareSum) -> None:
-        """Add the sums of turns that came after this one's (another chunk's)."""
-        self.turns += other.turns
-        self.total_ns += other.total_ns
-        self.remainder_ns += other.remainder_ns
-        charged = self.charged
-        for stage, ns in other.charged.items():
-            charged[stage] = charged.get(stage, 0) + ns
-
     def shares(self) -> Shares:
         total = self.total_ns
         if total <= 0:
@@ -415,6 +407,109 @@ class ShareSum:
             total,
             {k: v / total for k, v in self.charged.items()},
             self.remainder_ns / total,
+        )
+
+
+class AttributionLog:
+    """Every turn's attribution, kept to the end of the analysis in columns.
+
+    The report needs all of them only summed (`share_sum`), and one by one only for the
+    turns near p50 and p95 (``log[i]``, rebuilt). So a turn costs no objects of its own:
+    per *shape* of charges (the stages charged, in the order first charged) one
+    ``array('Q')`` holds a row per turn of that shape (duration, remainder, then each
+    stage's charge), and per turn two small numbers say which shape and which row. A
+    turn's two `Attribution`s with their dicts of charges were about 1 kB each, kept for
+    143,000 turns; a row is 8 bytes a value. Unsigned (every value is a length of time):
+    CPython parses each value put into a signed ``array('q')`` with ``PyArg_Parse``, three
+    times the cost; a negative value would make that shape's array signed.
+
+    The sums of the shapes' columns, in the order the shapes were first met, add the stages
+    in the order `ShareSum` would turn by turn: a stage is first charged in the turn where
+    the first shape holding it is first met (tests/analysis/test_shares.py compares both).
+    """
+
+    __slots__ = ("_rows", "_shape_of", "_shapes", "_values")
+
+    def __init__(self) -> None:
+        self._shapes: dict[tuple[str, ...], int] = {}
+        """Shape (the stages charged, in order) -> its number."""
+        self._values: list[tuple[tuple[str, ...], array[int]]] = []
+        """Per shape number, its stages and its rows (``2 + len(stages)`` values each)."""
+        self._shape_of: array[int] = array("I")
+        """Per turn, its shape's number."""
+        self._rows: array[int] = array("Q")
+        """Per turn, where its row starts in its shape's values."""
+
+    def add(self, duration_ns: int, charges: dict[str, int], remainder_ns: int) -> None:
+        """Log one turn's attribution (the fields of `Attribution`, in its order)."""
+        stages = tuple(charges)
+        number = self._shapes.get(stages)
+        if number is None:
+            number = self._new_shape(stages)
+        values = self._values[number][1]
+        self._shape_of.append(number)
+        self._rows.append(len(values))
+        row = [duration_ns, remainder_ns, *charges.values()]
+        try:
+            values.fromlist(row)  # (all or nothing)
+        except OverflowError:
+            self._signed(number).fromlist(row)
+
+    def _new_shape(self, stages: tuple[str, ...]) -> int:
+        number = self._shapes[stages] = len(self._values)
+        self._values.append((stages, array("Q")))
+        return number
+
+    def _signed(self, number: int) -> array[int]:
+        """Shape `number`'s rows in a signed array from now on."""
+        stages, values = self._values[number]
+        if values.typecode != "q":
+            values = array("q", values)
+            self._values[number] = stages, values
+        return values
+
+    def __len__(self) -> int:
+        return len(self._shape_of)
+
+    def __getitem__(self, i: int) -> Attribution:
+        """Turn `i`'s attribution, rebuilt from its row."""
+        stages, values = self._values[self._shape_of[i]]
+        row = self._rows[i]
+        charged = values[row + 2 : row + 2 + len(stages)].tolist()  # one per stage
+        # (not zip's strict=True: it doubles the time of a rebuild, 7,000 a band at 1M spans)
+        return Attribution(values[row], dict(zip(stages, charged, strict=False)), values[row + 1])
+
+    def share_sum(self) -> ShareSum:
+        """The running sums over every turn logged (each shape's columns summed)."""
+        running = ShareSum()
+        running.turns = len(self._shape_of)
+        charged = running.charged
+        for stages, values in self._values:
+            width = 2 + len(stages)
+            running.total_ns += sum(values[0::width])
+            running.remainder_ns += sum(values[1::width])
+            for j, stage in enumerate(stages, start=2):
+                charged[stage] = charged.get(stage, 0) + sum(values[j::width])
+        return running
+
+    def extend(self, other: AttributionLog) -> None:
+        """Log another log's turns after this one's (another chunk's)."""
+        numbers = array("I")  # theirs -> ours
+        offsets = []  # where their rows of each shape start in ours
+        for stages, values in other._values:
+            number = self._shapes.get(stages)
+            if number is None:
+                number = self._new_shape(stages)
+            numbers.append(number)
+            mine = self._values[number][1]
+            offsets.append(len(mine))
+            if mine.typecode != values.typecode:
+                mine = self._signed(number)
+                values = array("q", values)
+            mine.extend(values)
+        self._shape_of.extend(numbers[n] for n in other._shape_of)
+        self._rows.extend(
+            offsets[n] + row for n, row in zip(other._shape_of, other._rows, strict=True)
         )
 
 

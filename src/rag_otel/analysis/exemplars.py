@@ -102,30 +102,36 @@ class Exemplar:
 class ExemplarPool:
     """The fastest and slowest turn met per duration bucket (see the module docstring)."""
 
-    __slots__ = ("_fastest", "_slowest")
+    __slots__ = ("_durations", "_fastest", "_slowest")
 
     def __init__(self) -> None:
         self._fastest: dict[int, Turn] = {}
         self._slowest: dict[int, Turn] = {}
+        self._durations: dict[int, tuple[int, int]] = {}
+        """Per bucket, the durations of its fastest and slowest turn: most turns offered
+        are neither, told by this one look-up."""
 
     def offer(self, turn: Turn) -> None:
         # once per turn: durations from the roots (`Turn.duration_ns` without its call)
         root = turn.root
         duration = root.end - root.start
         b = bucket(duration)
-        low = self._fastest.get(b)
-        if low is None:
+        kept = self._durations.get(b)
+        if kept is None:
             self._fastest[b] = self._slowest[b] = turn
+            self._durations[b] = duration, duration
+            return
+        fastest, slowest = kept
+        if fastest < duration < slowest:
             return
         # by `_key`; its first item, the duration, mostly decides alone
-        than = low.root.end - low.root.start
-        if duration < than or (duration == than and _key(turn) < _key(low)):
+        if duration < fastest or (duration == fastest and _key(turn) < _key(self._fastest[b])):
             self._fastest[b] = turn
+            self._durations[b] = duration, slowest
             return
-        high = self._slowest[b]
-        than = high.root.end - high.root.start
-        if duration > than or (duration == than and _key(turn) > _key(high)):
+        if duration > slowest or (duration == slowest and _key(turn) > _key(self._slowest[b])):
             self._slowest[b] = turn
+            self._durations[b] = fastest, duration
 
     def merge(self, other: ExemplarPool) -> None:
         for turn in other:
@@ -159,6 +165,9 @@ class ExemplarPool:
         turns = [_unflatten(t) for t in state["turns"]]
         self._fastest = {b: turns[i] for b, i in state["fastest"].items()}
         self._slowest = {b: turns[i] for b, i in state["slowest"].items()}
+        self._durations = {
+            b: (low.duration_ns, self._slowest[b].duration_ns) for b, low in self._fastest.items()
+        }
 
     def pick(
         self, *, p50_ns: float | None, p95_ns: float | None, p99_ns: float | None

@@ -27,7 +27,7 @@ from typing import Any
 
 from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
-    Attribution,
+    AttributionLog,
     Shares,
     ShareSum,
     attribute_turn,
@@ -41,6 +41,7 @@ from rag_otel.analysis.predictions import Predictions, WhatIf
 from rag_otel.analysis.stats import PERCENTILE_METHOD, LatencyStats, summarize
 from rag_otel.analysis.traces import (
     DEFAULT_IDLE_WINDOW,
+    StageSample,
     Trace,
     Turn,
     build_trace,
@@ -187,24 +188,26 @@ def _stats_dict(s: LatencyStats) -> dict[str, Any]:
 
 
 class _StageAcc:
-    """One stage's samples so far. `count` and `offset_n` are derived from the durations
-    kept (an offset needs a duration), so that a sample costs `Analyzer.add` the fewest
-    updates: a duration appended, an offset added."""
+    """One stage's samples so far. `count`, `turns` and `offset_n` are derived from the
+    durations kept (an offset needs a duration), so that a sample costs `Analyzer.add` the
+    fewest updates: a duration appended, an offset added."""
 
     __slots__ = (
         "durations",
         "errors",
         "kind",
         "no_offset",
+        "no_turn",
         "offset_sum",
         "source",
-        "turns",
         "untimed",
     )
 
     def __init__(self) -> None:
-        self.durations: array[int] = array("q")
-        self.errors = self.turns = self.offset_sum = 0
+        self.durations: array[int] = array("Q")  # unsigned: see `AttributionLog`
+        self.errors = self.offset_sum = 0
+        self.no_turn = 0
+        """Samples that are not their turn's first of the stage, or in no turn (`turns`)."""
         self.untimed = 0
         """Samples without a duration."""
         self.no_offset = 0
@@ -217,6 +220,11 @@ class _StageAcc:
     def count(self) -> int:
         """Samples of the stage, timed or not."""
         return len(self.durations) + self.untimed
+
+    @property
+    def turns(self) -> int:
+        """Turns the stage is in: its samples but those that are not a turn's first."""
+        return self.count - self.no_turn
 
     @property
     def offset_n(self) -> int:
@@ -240,15 +248,13 @@ class Analyzer:
         self.all_spans = all_spans
         self.diagnostics = diagnostics if diagnostics is not None else Diagnostics()
         self._stages: dict[str, _StageAcc] = {}
-        self._turn_durations: array[int] = array("q")
+        self._turn_durations: array[int] = array("Q")
         self._turn_count = self._turn_errors = 0
         self._turn_sources: Counter[str] = Counter()
-        self._attributions: list[Attribution] = []
-        self._turn_shares = ShareSum()
-        self._first_tokens: array[int] = array("q")
+        self._attributions = AttributionLog()
+        self._first_tokens: array[int] = array("Q")
         self._first_token_errors = 0
-        self._first_token_attributions: list[Attribution] = []
-        self._first_token_shares = ShareSum()
+        self._first_token_attributions = AttributionLog()
         self._exemplars = ExemplarPool()
         self._kinds_known: set[str] = set()
         """Stages whose kind and source are set (from `Trace.first_spans`)."""
@@ -292,31 +298,14 @@ class Analyzer:
     def add(self, trace: Trace) -> None:
         """Count one built trace in: its stage samples, then each turn (its duration, both
         critical paths, exemplar, what-if predictions). Once per trace: kept lean."""
-        stages = self._stages
-        samples, turns = trace.samples, trace.turns
-        # Mostly one turn whose samples are its stages, each once: then each sample also
-        # counts its stage's turn, in this loop rather than one more per turn.
-        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
-        for name, duration, error, _turn, offset in samples:
-            try:
-                acc = stages[name]
-            except KeyError:
-                acc = stages[name] = _StageAcc()
-            if duration is None:
-                acc.untimed += 1  # (and so no offset)
-            else:
-                acc.durations.append(duration)
-                if offset is None:
-                    acc.no_offset += 1
-                else:
-                    acc.offset_sum += offset
-            if error:
-                acc.errors += 1
-            if once:
-                acc.turns += 1
-        first_spans = trace.first_spans
-        if not first_spans.keys() <= self._kinds_known:
-            self._learn_kinds(first_spans)
+        turns = trace.turns
+        if trace.flat:
+            once = self._add_flat(trace)
+        else:
+            once = self._add_samples(trace.samples, turns)
+            first_spans = trace.first_spans
+            if not first_spans.keys() <= self._kinds_known:
+                self._learn_kinds(first_spans)
         self._turn_count += len(turns) + len(trace.incomplete_turns)
         predictions, durations, attributions = (
             self._predictions,
@@ -334,22 +323,74 @@ class Analyzer:
             if not once:
                 self._count_turn(turn)
             plain, first_token = attribute_turn(turn)
-            attributions.append(plain)
-            self._turn_shares.add(plain)
+            attributions.add(plain.duration_ns, plain.charges, plain.remainder_ns)
             self._exemplars.offer(turn)
             self._span_time(start, end)
             first = None
             if first_token is not None:  # its index among the times to first token, the time
                 first = len(self._first_tokens), first_token.duration_ns
                 self._first_tokens.append(first_token.duration_ns)
-                self._first_token_attributions.append(first_token)
-                self._first_token_shares.add(first_token)
+                self._first_token_attributions.add(
+                    first_token.duration_ns, first_token.charges, first_token.remainder_ns
+                )
                 if turn.span.error:
                     self._first_token_errors += 1
             predictions.add(turn, at, first)
         for span in trace.incomplete_turns:
             if span.error:
                 self._turn_errors += 1
+
+    def _add_samples(self, samples: list[StageSample], turns: list[Turn]) -> bool:
+        """Count the stage samples of a trace in; True when they also counted each stage's
+        turn (one turn whose samples are its stages, each once: mostly)."""
+        stages = self._stages
+        once = len(turns) == 1 and len(turns[0].stages) == len(samples)
+        for name, duration, error, _turn, offset in samples:
+            try:
+                acc = stages[name]
+            except KeyError:
+                acc = stages[name] = _StageAcc()
+            if duration is None:
+                acc.untimed += 1  # (and so no offset)
+            else:
+                acc.durations.append(duration)
+                if offset is None:
+                    acc.no_offset += 1
+                else:
+                    acc.offset_sum += offset
+            if error:
+                acc.errors += 1
+            if not once:
+                acc.no_turn += 1  # (each stage's turns counted back by `_count_turn`)
+        return once
+
+    def _add_flat(self, trace: Trace) -> bool:
+        """`_add_samples` of a `Trace.flat` trace (its samples are the children of its one
+        turn charged to a stage, each timed and in the turn: `Trace.stage_samples`), read
+        from the children when each is of another stage (mostly). tests/analysis/test_traces.py
+        compares the reports of flat traces and of the same traces walked."""
+        turn = trace.turns[0]
+        root = turn.root
+        kids = root.children
+        if len(turn.stages) == len(kids):  # each child of a stage, none twice: each once
+            stages = self._stages
+            t0 = root.start
+            for kid in kids:
+                try:
+                    acc = stages[kid.key]  # type: ignore[index]
+                except KeyError:
+                    acc = stages[kid.key] = _StageAcc()  # type: ignore[index]
+                start = kid.start
+                acc.durations.append(kid.end - start)
+                acc.offset_sum += start - t0
+                if kid.span.error:
+                    acc.errors += 1
+            once = True
+        else:
+            once = self._add_samples(trace.stage_samples(), trace.turns)
+        if not turn.stages <= self._kinds_known:
+            self._learn_kinds(trace.stage_first_spans())
+        return once
 
     def _count_turn(self, turn: Turn) -> None:
         """One more turn for each stage in `turn`."""
@@ -358,7 +399,7 @@ class Analyzer:
             acc = stages.get(name)
             if acc is None:  # (build_trace samples every stage of a turn: not met)
                 acc = stages[name] = _StageAcc()
-            acc.turns += 1
+            acc.no_turn -= 1
 
     def _learn_kinds(self, first_spans: dict[str, Span]) -> None:
         """Each stage's kind and source, from the first trace that has it."""
@@ -369,6 +410,16 @@ class Analyzer:
                 acc.kind = info.kind
                 acc.source = info.source
             self._kinds_known.add(name)
+
+    @property
+    def _turn_shares(self) -> ShareSum:
+        """The critical-path sums over every turn (from the log's columns)."""
+        return self._attributions.share_sum()
+
+    @property
+    def _first_token_shares(self) -> ShareSum:
+        """The same over every time to first token."""
+        return self._first_token_attributions.share_sum()
 
     def _span_time(self, start: int, end: int) -> None:
         if self._first_ns is None or start < self._first_ns:
@@ -385,8 +436,8 @@ class Analyzer:
             acc.durations.extend(theirs.durations)
             acc.untimed += theirs.untimed
             acc.errors += theirs.errors
-            acc.turns += theirs.turns
             acc.no_offset += theirs.no_offset
+            acc.no_turn += theirs.no_turn
             acc.offset_sum += theirs.offset_sum
             if acc.kind is None:
                 acc.kind, acc.source = theirs.kind, theirs.source
@@ -398,11 +449,9 @@ class Analyzer:
         self._turn_count += other._turn_count
         self._turn_errors += other._turn_errors
         self._attributions.extend(other._attributions)
-        self._turn_shares.merge(other._turn_shares)
         self._first_tokens.extend(other._first_tokens)
         self._first_token_errors += other._first_token_errors
         self._first_token_attributions.extend(other._first_token_attributions)
-        self._first_token_shares.merge(other._first_token_shares)
         self._exemplars.merge(other._exemplars)
         if other._first_ns is not None and other._last_ns is not None:
             self._span_time(other._first_ns, other._last_ns)

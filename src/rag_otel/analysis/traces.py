@@ -211,14 +211,45 @@ class StageInfo:
 
 
 class Trace(msgspec.Struct, gc=False):
-    """One trace's turns and stage samples (a msgspec ``Struct``, as `Turn` is)."""
+    """One trace's turns and stage samples (a msgspec ``Struct``, as `Turn` is).
+
+    Read `stage_samples` and `stage_first_spans`, not `samples` and `first_spans`: a
+    `flat` trace leaves those empty (its samples are its turn's children)."""
 
     turns: list[Turn]
     samples: list[StageSample]
+    """Empty when `flat`."""
     incomplete_turns: list[Span] = msgspec.field(default_factory=list)
     """Turn spans without timestamps (their stages are sampled, the turn is not)."""
     first_spans: dict[str, Span] = msgspec.field(default_factory=dict)
-    """Per stage name sampled, the first span of it met: `stage_info` tells what it is."""
+    """Per stage name sampled, the first span of it met: `stage_info` tells what it is.
+    Empty when `flat`."""
+    flat: bool = False
+    """Built by `build_trace`'s fast route: one `Turn.flat` turn, and one sample per
+    child of it charged to a stage (in the children's order, each timed, in the turn,
+    offset from its start). `Analyzer.add` reads them from the children, without a
+    tuple per sample built here and taken apart there."""
+
+    def stage_samples(self) -> list[StageSample]:
+        """One sample per stage span (`StageSample`), in the order the trace was walked."""
+        if not self.flat:
+            return self.samples
+        root = self.turns[0].root
+        return [
+            (k.key, k.end - k.start, k.span.error, 0, k.start - root.start)
+            for k in root.children
+            if k.key is not None
+        ]
+
+    def stage_first_spans(self) -> dict[str, Span]:
+        """Per stage sampled, the first span of it met (`first_spans`)."""
+        if not self.flat:
+            return self.first_spans
+        first: dict[str, Span] = {}
+        for kid in self.turns[0].root.children:
+            if kid.key is not None and kid.key not in first:
+                first[kid.key] = kid.span
+        return first
 
 
 def stage_info(span: Span) -> StageInfo:
@@ -319,10 +350,12 @@ _BY_CANDIDATE = 1
 _BY_ROOT = 2
 
 _SPAN_ID = attrgetter("span_id")
+_KEY = attrgetter("key")
 
 
 def _flat_trace(spans: list[Span], all_spans: bool) -> Trace | None:
     """The trace `_build_walked` would build, for the commonest shape only; None for any other.
+    Its samples and first spans are left to its tree (`Trace.flat`).
 
     The shape: one ``rag.turn`` root, every other span its timed child inside its
     interval, no turn or FOLLOWS_FROM among them, no repeated span id (one turn of leaf
@@ -348,9 +381,6 @@ def _flat_trace(spans: list[Span], all_spans: bool) -> Trace | None:
     ):
         return None
     nodes: list[Node] = []
-    samples: list[StageSample] = []
-    first: dict[str, Span] = {}
-    stages: set[str] = set()
     chunks: list[Node] = []
     for span in reversed(spans):
         if span is root:
@@ -372,18 +402,16 @@ def _flat_trace(spans: list[Span], all_spans: bool) -> Trace | None:
             own = span.name
         node = Node(span, start, end, own, [])
         nodes.append(node)
-        if own is not None:
-            stages.add(own)
-            if own not in first:
-                first[own] = span
-            samples.append((own, end - start, span.error, 0, start - rs))
         if span.first_chunk_ns is not None:
             chunks.append(node)
+    stages: set[str] = set(map(_KEY, nodes))
+    if None in stages:  # (built again: a set that once held None may iterate otherwise)
+        stages = {kid.key for kid in nodes if kid.key is not None}
     node = Node(root, rs, re, None, nodes)
     if root.first_chunk_ns is not None:
         chunks.insert(0, node)
     turn = Turn(root, node, stages, SOURCE_RAG_OTEL, chunks or None, True)
-    return Trace([turn], samples, [], first)
+    return Trace([turn], [], [], {}, True)
 
 
 def _walk(
