@@ -24,6 +24,7 @@ from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
+from rag_otel.analysis.layout import Layout
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -52,6 +53,8 @@ MIN_ROWS = 3
 """... and at least this many stages (the largest shares)."""
 
 _NS_PER_MS = 1e6
+_LEARN_TRIES = 8
+"""Turns a shape may learn its layout from (`Layout.learn`) before it stops trying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,8 +237,8 @@ class Predictions:
                 return False
             streamed_node = turn.first_chunks[0]  # the turn itself: not found below
         t0 = root.start
-        starts = [0]  # in half nanoseconds from the turn's start (below)
-        ends = [2 * (root.end - t0)]
+        # the turn's row (`Layout`), in half nanoseconds from the turn's start (below)
+        row = [at, 2 * (root.end - t0)]
         signature: list[object] = []
         streamed = -1
         for kid in kids:
@@ -243,9 +246,9 @@ class Predictions:
             if kid.children or span.follows_from:
                 return False
             if kid is streamed_node:
-                streamed = len(starts)
-            starts.append(2 * (kid.start - t0))
-            ends.append(2 * (kid.end - t0))
+                streamed = len(row) >> 1  # its child number
+            row.append(2 * (kid.start - t0))
+            row.append(2 * (kid.end - t0))
             signature.append(kid.key)
             signature.append(span.stage_kind)
         if streamed_node is not None and streamed < 0:
@@ -258,10 +261,44 @@ class Predictions:
             shape = self._shapes[shape_key] = self._shape(kids)
             if shape is None:
                 return False
+        layout = shape.layout
+        if layout is not None and layout.holds(row):  # worked out a column at a time
+            if streamed >= 0:
+                assert streamed_node is not None
+                assert first is not None
+                assert first_token_at is not None
+                chunk_ns = streamed_node.span.first_chunk_ns
+                assert chunk_ns is not None
+                row += (first_token_at, 2 * (chunk_ns - t0), 2 * first)
+            shape.defer(row, streamed)
+            return True
+        return self._add_levels(shape, row, t0, first_token_at, first, (streamed, streamed_node))
+
+    def _add_levels(
+        self,
+        shape: Shape,
+        row: list[int],
+        t0: int,
+        first_token_at: int | None,
+        first: int | None,
+        streamed_child: tuple[int, Node | None],
+    ) -> bool:
+        """`_add_leaves` for a turn worked out by itself, from its levels (`levels_of`);
+        the first such turn of a shape teaches it its layout. `t0`: the turn's start;
+        `streamed_child`: (the streamed child's number or -1, its node). False: not in
+        levels (nothing was done)."""
+        streamed, streamed_node = streamed_child
+        at = row[0]
+        starts = row[::2]  # by child number; the turn's own: 0 (from its start)
+        starts[0] = 0
+        ends = row[1::2]
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         by_kid, rows, _ = levels
         if not rows:
             return False
+        if shape.layout is None and shape.tries < _LEARN_TRIES:
+            shape.layout = Layout.learn(levels, row)
+            shape.tries += shape.layout is None
         whole = ends[0]
         # each child made twice as fast on its own, as `level_shrink`, inline (this runs
         # per level per turn): only a level's longest child moves the turn (made faster,
@@ -371,9 +408,10 @@ class Predictions:
         """Per change text, the predictions kept in columns, in nanoseconds: the shapes'
         (`Shape.kept`) and those merged in from others; each holds its turns in
         ascending order, once."""
+        self._count()
         out = {text: list(kept) for text, kept in self._dense.items()}
         for shape in self._shapes.values():
-            if shape is not None and shape.turn:
+            if shape:
                 for column, text in shape.columns():
                     out.setdefault(text, []).append(shape.kept(column))
         return out
@@ -384,12 +422,20 @@ class Predictions:
         turns: list[Values] = []
         firsts: list[Values] = []
         for shape in self._shapes.values():
-            if shape is not None and shape.turn:
+            if shape:
                 for column, shown in shape.columns():
                     if shown == text:
-                        turns.append(shape.unrounded(shape.turn, column))
-                        firsts.append(shape.unrounded(shape.first, column))
+                        turn, first = shape.unrounded(column)
+                        turns.append(turn)
+                        firsts.append(first)
         return turns, firsts
+
+    def _count(self) -> None:
+        """The shapes' pairs of the turns they keep as times counted (`Shape.count`):
+        before anything reads the counts."""
+        for shape in self._shapes.values():
+            if shape is not None:
+                shape.count()
 
     @staticmethod
     def _kept_for(kept: dict[str, Kept], key: str) -> Kept:
@@ -401,6 +447,7 @@ class Predictions:
     def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
         """Add another's predictions, its turns numbered after this one's `turns` turns
         (and `first_tokens` times to first token)."""
+        other._count()
         for mine, theirs_by_text in ((self._kept, other._kept), (self._asked, other._asked)):
             for text, theirs in theirs_by_text.items():
                 self._kept_for(mine, text).extend(theirs, turns, first_tokens)
@@ -446,6 +493,7 @@ class Predictions:
         percentiles are not taken twice)."""
         if not durations:
             return [], []
+        self._count()
         base = _Base(durations, first_tokens, measured)
         rows: list[WhatIf] = []
         if self.default:
