@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Sequence
 from itertools import pairwise, repeat
 from operator import truediv
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from rag_otel.analysis.layout import Layout, Table
 from rag_otel.analysis.whatif import Change
@@ -75,8 +75,9 @@ class Shape:
         """The levels learned from a turn (`Layout.learn`), once learned."""
         self.tries = 0
         """Turns a layout was learned from that did not pass its own checks."""
-        self.rows: dict[int, array[int]] = {}
-        """Streamed child (-1: none) -> rows of times of the turns that hold `layout`."""
+        self.rows: dict[int, array[float]] = {}
+        """Streamed child (-1: none) -> rows of times (ns from the turn's start, in
+        floats: exact, `Layout.holds`) of the turns that hold `layout`."""
         self._tables: dict[int, tuple[Table, int]] = {}
         """Streamed child -> the rows in columns (`Table`), and how many were counted."""
 
@@ -84,11 +85,12 @@ class Shape:
         """Whether it holds any turn."""
         return bool(self.turn) or bool(self.rows)
 
-    def defer(self, row: list[int], streamed: int) -> None:
-        """Keep the times of a turn that holds `layout` (its predictions: `Table`)."""
+    def defer(self, row: list[Any], streamed: int) -> None:
+        """Keep the times of a turn that holds `layout` (its predictions: `Table`);
+        integers, kept as floats."""
         rows = self.rows.get(streamed)
         if rows is None:
-            rows = self.rows[streamed] = array("q")
+            rows = self.rows[streamed] = array("d")
         rows.fromlist(row)
 
     def count(self) -> None:
@@ -127,8 +129,9 @@ class Shape:
         """(turn numbers, predictions in ns, not rounded) of one column, for the turns and
         for the times to first token, each in ascending order of turn."""
         width = self.width
-        turns: list[Block] = [(self.turn[::width], self.turn[column::width])]
-        firsts: list[Block] = [(self.first[::width], self.first[column::width])]
+        half_ns = self.turn[column::width], self.first[column::width]
+        turns: list[Values] = [(self.turn[::width], list(map(truediv, half_ns[0], _TWO)))]
+        firsts: list[Values] = [(self.first[::width], list(map(truediv, half_ns[1], _TWO)))]
         for streamed in self.rows:
             table = self._table(streamed)[0]
             turn, first = table.predict(column, self.pairs)
@@ -149,22 +152,22 @@ class Shape:
         return kept
 
 
-def _joined(blocks: list[Block]) -> Values:
-    """(turn numbers, ns) of several blocks of (turn numbers, half ns) as one, in
-    ascending order of turn (each block's are)."""
+def _joined(blocks: list[Values]) -> Values:
+    """Several blocks of (turn numbers, ns) as one, in ascending order of turn (each
+    block's are)."""
     blocks = [block for block in blocks if len(block[0])]
     if len(blocks) == 1:
-        return blocks[0][0], list(map(truediv, blocks[0][1], _TWO))
+        return blocks[0]
     at: array[int] = array("q")
-    values: array[int] = array("q")
+    values: list[float] = []
     for numbers, column in blocks:
         at.extend(numbers)
-        values.extend(column)
+        values += column
     if any(a[0][-1] > b[0][0] for a, b in pairwise(blocks)):  # interleaved
         order = sorted(range(len(at)), key=at.__getitem__)
         at = array("q", map(at.__getitem__, order))
-        values = array("q", map(values.__getitem__, order))
-    return at, list(map(truediv, values, _TWO))
+        values = list(map(values.__getitem__, order))
+    return at, values
 
 
 class Pair:
@@ -205,5 +208,3 @@ def keep_in(
 
 Values: TypeAlias = tuple[Sequence[int], Sequence[float]]
 """(turn numbers, predicted ns) to put in."""
-Block: TypeAlias = tuple[Sequence[int], Sequence[int]]
-"""(turn numbers, predictions in half nanoseconds)."""

@@ -1,28 +1,32 @@
 """A shape's levels, learned once: checked per turn, its predictions worked out per column.
 
-    layout = Layout.learn(levels, row)           # from one turn of the shape, in levels
-    layout.holds(row)                            # per turn: the same levels? (C-speed compares)
-    layout.predictions(rows, kids, streamed, texts, pairs)    # at the end, column by column
+    layout = Layout.learn(levels, row)     # from one turn of the shape, in levels
+    layout.holds(row)                      # per turn: the same levels? (C-speed compares)
+    table = layout.table(rows, kids, streamed)           # at the end, the kept rows...
+    turn_ns, first_ns = table.predict(column, pairs)     # ... one prediction's column
 
 The common turn (`Predictions._add_leaves`: leaf children in levels, each stage once) has
 the same levels turn after turn::
 
-    turn   |=====================================|      level 0: embed
-    embed  |===|                                        level 1: vector, bm25 (together)
-    vector     |=========|                              level 2: rerank
-    bm25       |=====|                                  level 3: generate
-    rerank               |=====|
-    generate                   |===============|
+    turn     |=====================================|    level 0: embed
+    embed    |===|                                      level 1: vector, bm25 (together)
+    vector       |=========|                            level 2: rerank
+    bm25         |=====|                                level 3: generate
+    rerank                 |=====|
+    generate                     |=================|
 
-A row is one turn's times, from its start, in half nanoseconds (`Predictions._add_leaves`):
-``[turn number, turn end, start 1, end 1, start 2, end 2, ...]`` by child number (plus,
-for a streamed turn, its number among the times to first token, its first chunk and its
-time to first token). `levels_of` finds the levels per turn by a pass over the children in
+A row is one turn's times in ns from its start (`Predictions._add_leaves`): ``[turn
+number, turn end, start 1, end 1, start 2, end 2, ...]`` by child number (plus, for a
+streamed turn, its number among the times to first token, its first chunk and its time
+to first token). `levels_of` finds the levels per turn by a pass over the children in
 order of start; here a fixed list of comparisons between the row's times says whether a
-turn has the levels learned from another (each level's children start after the level
-before ended and after any of its children started; within a level each child starts
-with the level's first, or before any of the level ended; no child ends before it
-starts). Those are sufficient, not necessary: a turn that fails them takes `levels_of`.
+turn has the levels learned from another: the first level starts with the turn or
+after; a child of a level but the last takes some time and ends by the next level's
+start (that level's first child's); within a level each child starts with the level's
+first, or after it and before any other of the level ended; the last level's children
+end by the turn's end. Those are sufficient, not necessary: a turn that fails them is
+worked out by itself (`levels_of`), as is every turn of a shape whose first turns do
+not pass their own checks.
 
 On turns with those levels, `levels_of`, `level_shrink` and `together_in_levels` come to
 sums and maxima of times, the same for every turn, so they are worked out a column (one
@@ -33,7 +37,9 @@ time over the shape's turns) at a time, in C loops (`map` over `operator` functi
   ``end - m's level end + max(the level's other ends, a + m's duration)`` (or the level's
   start, when ``m`` is alone in it); what came after it still waits for it.
 
-Exact: integers, as `levels_of` and `together_in_levels` give them on the same turn (the
+Exact: the rows are kept as floats, where every time, sum of two and half of one is exact
+(a turn of up to `EXACT_NS`, its children in it, `holds`), so the predictions are those of
+`levels_of` and `together_in_levels` on the same turn in half nanoseconds, halved (the
 property tests compare this route with those and with the full re-lay).
 """
 
@@ -42,15 +48,18 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import repeat
-from operator import add, and_, eq, gt, itemgetter, le, lt, rshift, sub
+from operator import add, and_, gt, itemgetter, le, lt, mul, sub
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rag_otel.analysis.kept import Pair
     from rag_otel.analysis.whatif import Levels
 
-_ONE = repeat(1)
-Column = Sequence[int]
+_HALF = repeat(0.5)
+EXACT_NS = 2**50
+"""Times (ns) up to this are worked out in floats, exactly (integers and halves well
+within a double's 53 bits: a sum of two stays exact)."""
+Column = Sequence[float]
 
 
 class Layout:
@@ -68,7 +77,7 @@ class Layout:
         """Where the first level's first child starts in a row (from the turn's start)."""
         self._checks = []
         """(compare, the left times, the right times): every pair must compare true."""
-        for compare, pairs in ((le, checks["le"]), (lt, checks["lt"]), (eq, checks["eq"])):
+        for compare, pairs in ((le, checks["le"]), (lt, checks["lt"])):
             if len(pairs) == 1:  # itemgetter of one index returns no tuple
                 pairs = pairs * 2
             if pairs:
@@ -85,34 +94,35 @@ class Layout:
             grouped[by_kid[kid][0]].append(kid)
         # each level's first child: the first in order of start (ties: by child number)
         firsts = [min(kids, key=lambda k: (row[_start(k)], k)) for kids in grouped]
-        checks: dict[str, list[tuple[int, int]]] = {"le": [], "lt": [], "eq": []}
+        checks: dict[str, list[tuple[int, int]]] = {"le": [], "lt": []}
         for j, kids in enumerate(grouped):
             first = firsts[j]
             for k in kids:
-                checks["le"].append((_start(k), _end(k)))  # no child ends before it starts
+                if j + 1 < len(grouped):  # it takes some time, ends by the next level's start
+                    checks["lt"].append((_start(k), _end(k)))
+                    checks["le"].append((_end(k), _start(firsts[j + 1])))
+                else:  # the last level ends by the turn's end (every time in [0, EXACT_NS])
+                    checks["le"] += [(_start(k), _end(k)), (_end(k), 1)]
                 if k == first:
-                    pass
-                elif row[_start(k)] == row[_start(first)]:
-                    checks["eq"].append((_start(k), _start(first)))  # starts with the level
+                    continue
+                if row[_start(k)] == row[_start(first)]:  # starts with the level
+                    checks["le"] += [(_start(k), _start(first)), (_start(first), _start(k))]
                 else:  # after the level's first, before any of the level ended
                     checks["lt"].append((_start(first), _start(k)))
-                    checks["lt"] += [(_start(k), _end(i)) for i in kids]
-                if j + 1 < len(grouped):  # the next level starts after it, and after it ended
-                    checks["le"].append((_end(k), _start(firsts[j + 1])))
-                    checks["lt"].append((_start(k), _start(firsts[j + 1])))
+                    checks["lt"] += [(_start(k), _end(i)) for i in kids if i != k]
         layout = cls(grouped, checks, _start(firsts[0]))
         return layout if layout.holds(row) else None
 
     def holds(self, row: list[int]) -> bool:
         """Whether turn `row` has these levels (`levels_of` would find them)."""
-        if row[self._start] < 0:  # the first level starts with the turn or after
-            return False
+        if row[self._start] < 0 or row[1] > EXACT_NS:  # the first level starts with the
+            return False  # turn or after, and the turn fits `EXACT_NS`
         for compare, left, right in self._checks:
             if not all(map(compare, left(row), right(row))):
                 return False
         return True
 
-    def table(self, rows: array[int], kids: int, streamed: int) -> Table:
+    def table(self, rows: array[float], kids: int, streamed: int) -> Table:
         """The columns of rows `rows` (of turns that hold this layout; `streamed`: their
         streamed child or -1), ready for `predict`."""
         return Table(self, rows, kids, streamed)
@@ -122,7 +132,7 @@ class Table:
     """A layout's rows of times in columns, and what several predictions share (each
     level's latest end), each worked out once, when first asked for."""
 
-    def __init__(self, layout: Layout, rows: array[int], kids: int, streamed: int) -> None:
+    def __init__(self, layout: Layout, rows: array[float], kids: int, streamed: int) -> None:
         self.layout = layout
         self.kids = kids
         self.streamed = streamed
@@ -131,11 +141,11 @@ class Table:
         """Per place in a row, its column: turn numbers, turn ends, then per child its
         starts and ends (`_start`, `_end`), then (streamed) numbers among the times to
         first token, first chunks, times to first token."""
-        self.numbers = self.col[0]
-        self.first_numbers: Column = self.col[-3] if streamed >= 0 else ()
+        self.numbers = array("q", map(int, self.col[0]))
+        self.first_numbers = array("q", map(int, self.col[-3]) if streamed >= 0 else ())
         self._ended: dict[int, Column] = {}
-        self._lead: dict[int, list[int]] = {}
-        self._chunk: list[int] | None = None
+        self._lead: dict[int, list[float]] = {}
+        self._chunk: list[float] | None = None
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -148,14 +158,14 @@ class Table:
             found = self._ended[level] = _max(ends)
         return found
 
-    def lead(self, level: int) -> list[int]:
+    def lead(self, level: int) -> list[float]:
         """The turn's time after the level ended."""
         found = self._lead.get(level)
         if found is None:
             found = self._lead[level] = list(map(sub, self.col[1], self.ended(level)))
         return found
 
-    def chunk(self) -> list[int]:
+    def chunk(self) -> list[float]:
         """The first chunk, clamped into its child (`Plan._chunk_offset`; its child ends
         after it starts: `Layout.holds`)."""
         if self._chunk is None:
@@ -181,18 +191,18 @@ class Table:
             return self._beside(x, y)
         k, col, streamed = column, self.col, self.streamed
         j = self.layout.level_of[k]
-        new_end = map(rshift, map(add, col[_start(k)], col[_end(k)]), _ONE)
+        new_end = map(mul, map(add, col[_start(k)], col[_end(k)]), _HALF)
         rest = self.others(k)
         latest = list(map(max, new_end, rest) if rest is not None else new_end)
-        turn = array("q", map(add, self.lead(j), latest))
+        turn = list(map(add, self.lead(j), latest))
         if streamed < 0:
             return turn, ()
         chunk = self.chunk()
         if k == streamed:  # its time to the chunk halves too
-            return turn, array("q", map(rshift, map(add, col[_start(k)], chunk), _ONE))
+            return turn, list(map(mul, map(add, col[_start(k)], chunk), _HALF))
         if j < self.layout.level_of[streamed]:  # a level before the chunk's: it moves
-            return turn, array("q", map(add, map(sub, chunk, self.ended(j)), latest))
-        return turn, array("q", chunk)
+            return turn, list(map(add, map(sub, chunk, self.ended(j)), latest))
+        return turn, chunk
 
     def counts(self, pairs: list[Pair], start: int) -> list[tuple[int, int]]:
         """Per pair, over the turns from number `start` of these on, (turns, turns they
@@ -220,15 +230,15 @@ class Table:
         rest = self.others(y)
         before = rest if rest is not None else self.ended(ly - 1)  # (ly > 0: x's is before)
         after = list(map(max, before, moved_end))
-        turn = array("q", map(add, self.lead(ly), after))
+        turn = list(map(add, self.lead(ly), after))
         if streamed < 0:
             return turn, ()
         chunk = self.chunk()
         if streamed == y:
-            return turn, array("q", map(add, map(sub, chunk, col[_start(y)]), col[_start(x)]))
+            return turn, list(map(add, map(sub, chunk, col[_start(y)]), col[_start(x)]))
         if level_of[streamed] > ly:
-            return turn, array("q", map(add, chunk, map(sub, after, self.ended(ly))))
-        return turn, array("q", chunk)
+            return turn, list(map(add, chunk, map(sub, after, self.ended(ly))))
+        return turn, chunk
 
     def _beside(self, x: int, y: int) -> tuple[Column, Column]:
         """`_apart` for a pair in one level: the later to start moves to the other's start
@@ -240,13 +250,13 @@ class Table:
         assert rest_y is not None
         sx, ex, sy, ey = col[_start(x)], col[_end(x)], col[_start(y)], col[_end(y)]
         lead, end = self.lead(level), self.ended(level)
-        chunk: Iterable[int] = repeat(0)
-        measured: Iterable[int] = repeat(0)
+        chunk: Iterable[float] = repeat(0.0)
+        measured: Iterable[float] = repeat(0.0)
         if streamed >= 0:
             chunk, measured = self.chunk(), col[-1]
         later_level = self.layout.level_of[streamed] > level if streamed >= 0 else False
-        turn = array("q")
-        first = array("q")
+        turn: list[float] = []
+        first: list[float] = []
         rows = zip(sx, ex, sy, ey, rest_x, rest_y, col[1], lead, end, strict=True)
         streams = zip(rows, chunk, measured, strict=False)  # (not streamed: zeros, unread)
         for (s_x, e_x, s_y, e_y, r_x, r_y, whole, lead_, end_), t, kept in streams:

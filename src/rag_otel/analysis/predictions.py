@@ -24,7 +24,7 @@ from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
-from rag_otel.analysis.layout import Layout
+from rag_otel.analysis.layout import EXACT_NS, Layout
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -237,8 +237,8 @@ class Predictions:
                 return False
             streamed_node = turn.first_chunks[0]  # the turn itself: not found below
         t0 = root.start
-        # the turn's row (`Layout`), in half nanoseconds from the turn's start (below)
-        row = [at, 2 * (root.end - t0)]
+        # the turn's row (`Layout`): times in ns from the turn's start (below)
+        row = [at, root.end - t0]
         signature: list[object] = []
         streamed = -1
         for kid in kids:
@@ -247,8 +247,8 @@ class Predictions:
                 return False
             if kid is streamed_node:
                 streamed = len(row) >> 1  # its child number
-            row.append(2 * (kid.start - t0))
-            row.append(2 * (kid.end - t0))
+            row.append(kid.start - t0)
+            row.append(kid.end - t0)
             signature.append(kid.key)
             signature.append(span.stage_kind)
         if streamed_node is not None and streamed < 0:
@@ -263,15 +263,18 @@ class Predictions:
                 return False
         layout = shape.layout
         if layout is not None and layout.holds(row):  # worked out a column at a time
-            if streamed >= 0:
-                assert streamed_node is not None
-                assert first is not None
-                assert first_token_at is not None
-                chunk_ns = streamed_node.span.first_chunk_ns
-                assert chunk_ns is not None
-                row += (first_token_at, 2 * (chunk_ns - t0), 2 * first)
-            shape.defer(row, streamed)
-            return True
+            if streamed < 0:
+                shape.defer(row, streamed)
+                return True
+            assert streamed_node is not None
+            assert first is not None
+            assert first_token_at is not None
+            chunk_ns = streamed_node.span.first_chunk_ns
+            assert chunk_ns is not None
+            if first <= EXACT_NS:
+                row += (first_token_at, chunk_ns - t0, first)
+                shape.defer(row, streamed)
+                return True
         return self._add_levels(shape, row, t0, first_token_at, first, (streamed, streamed_node))
 
     def _add_levels(
@@ -289,9 +292,9 @@ class Predictions:
         levels (nothing was done)."""
         streamed, streamed_node = streamed_child
         at = row[0]
-        starts = row[::2]  # by child number; the turn's own: 0 (from its start)
-        starts[0] = 0
-        ends = row[1::2]
+        # by child number, in half nanoseconds; the turn's own start: 0
+        starts = [0, *(2 * ns for ns in row[2::2])]
+        ends = [2 * ns for ns in row[1::2]]
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         by_kid, rows, _ = levels
         if not rows:
