@@ -613,6 +613,25 @@ def test_turns_of_one_shape_answer_as_the_plan_does(spans: list[Span]) -> None:
     compare_with_the_plan(spans)
 
 
+@settings(max_examples=200, deadline=None)
+@given(same_shape_turns(3), st.data())
+def test_the_compiled_checks_are_the_checks(spans: list[Span], data: st.DataObject) -> None:
+    """`Layout.holds` (compiled) answers as `Layout.holds_slowly` (the checks as data), on
+    rows near the turns' own."""
+    predictions = Predictions()
+    turns = build_trace(spans, diagnostics=Diagnostics()).turns
+    for i, turn in enumerate(turns):
+        predictions.add(turn, i)
+    for shape in predictions._shapes.values():
+        if shape is None or shape.layout is None:
+            continue
+        width = 2 + 2 * (shape.width - len(shape.pairs) - 1)
+        for _ in range(10):
+            row = data.draw(st.lists(st.integers(-1, 12), min_size=width, max_size=width))
+            row = [0, *sorted(row[1:])] if data.draw(st.booleans()) else row
+            assert shape.layout.holds(row) == shape.layout.holds_slowly(row)
+
+
 @settings(max_examples=300, deadline=None)
 @given(leaf_turns(6))
 def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) -> None:

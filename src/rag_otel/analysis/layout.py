@@ -46,9 +46,9 @@ property tests compare this route with those and with the full re-lay).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
-from operator import add, and_, gt, itemgetter, le, lt, mul, sub
+from operator import add, and_, gt, le, mul, sub
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ Column = Sequence[float]
 class Layout:
     """The levels of a shape's children, and the comparisons that say a turn has them."""
 
-    __slots__ = ("_checks", "_start", "level_of", "levels")
+    __slots__ = ("_le", "_lt", "_start", "holds", "level_of", "levels")
 
     def __init__(
         self, levels: list[list[int]], checks: dict[str, list[tuple[int, int]]], start: int
@@ -75,14 +75,17 @@ class Layout:
         self.level_of = {k: j for j, kids in enumerate(levels) for k in kids}
         self._start = start
         """Where the first level's first child starts in a row (from the turn's start)."""
-        self._checks = []
-        """(compare, the left times, the right times): every pair must compare true."""
-        for compare, pairs in ((le, checks["le"]), (lt, checks["lt"])):
-            if len(pairs) == 1:  # itemgetter of one index returns no tuple
-                pairs = pairs * 2
-            if pairs:
-                left = itemgetter(*(i for i, _ in pairs))
-                self._checks.append((compare, left, itemgetter(*(j for _, j in pairs))))
+        self._le, self._lt = checks["le"], checks["lt"]
+        """Places in a row (i, j): the time at i must be <= (<) the one at j."""
+        conditions = [f"r[{start}] >= 0", f"r[1] <= {EXACT_NS}"]
+        conditions += [f"r[{i}] <= r[{j}]" for i, j in self._le]
+        conditions += [f"r[{i}] < r[{j}]" for i, j in self._lt]
+        # the comparisons as one expression (of integers only), compiled: several times
+        # cheaper per turn than reading them as data (`holds_slowly`; a test compares both)
+        source = "lambda r: " + " and ".join(conditions)
+        self.holds: Callable[[list[int]], bool] = eval(source, {"__builtins__": {}})
+        """Whether turn `row` has these levels (`levels_of` would find them): the first
+        level starts with the turn or after, the turn fits `EXACT_NS`, and the checks."""
 
     @classmethod
     def learn(cls, levels: Levels, row: list[int]) -> Layout | None:
@@ -113,14 +116,13 @@ class Layout:
         layout = cls(grouped, checks, _start(firsts[0]))
         return layout if layout.holds(row) else None
 
-    def holds(self, row: list[int]) -> bool:
-        """Whether turn `row` has these levels (`levels_of` would find them)."""
-        if row[self._start] < 0 or row[1] > EXACT_NS:  # the first level starts with the
-            return False  # turn or after, and the turn fits `EXACT_NS`
-        for compare, left, right in self._checks:
-            if not all(map(compare, left(row), right(row))):
-                return False
-        return True
+    def holds_slowly(self, row: list[int]) -> bool:
+        """`holds`, reading the comparisons as data."""
+        if row[self._start] < 0 or row[1] > EXACT_NS:
+            return False
+        return all(row[i] <= row[j] for i, j in self._le) and all(
+            row[i] < row[j] for i, j in self._lt
+        )
 
     def table(self, rows: array[float], kids: int, streamed: int) -> Table:
         """The columns of rows `rows` (of turns that hold this layout; `streamed`: their

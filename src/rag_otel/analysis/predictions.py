@@ -241,16 +241,17 @@ class Predictions:
         row = [at, root.end - t0]
         signature: list[object] = []
         streamed = -1
+        if not turn.flat:  # (flat: leaves, none FOLLOWS_FROM, `Turn.flat`)
+            for kid in kids:
+                if kid.children or kid.span.follows_from:
+                    return False
         for kid in kids:
-            span = kid.span
-            if kid.children or span.follows_from:
-                return False
             if kid is streamed_node:
                 streamed = len(row) >> 1  # its child number
             row.append(kid.start - t0)
             row.append(kid.end - t0)
             signature.append(kid.key)
-            signature.append(span.stage_kind)
+            signature.append(kid.span.stage_kind)
         if streamed_node is not None and streamed < 0:
             return False  # the turn itself streamed
         shape_key = tuple(signature)
