@@ -125,19 +125,20 @@ class Shape:
         ]
         return [*self.texts, *pairs]
 
-    def unrounded(self, column: int) -> tuple[Values, Values]:
+    def unrounded(self, column: int, first_token: bool = True) -> tuple[Values, Values]:
         """(turn numbers, predictions in ns, not rounded) of one column, for the turns and
-        for the times to first token, each in ascending order of turn."""
+        for the times to first token (none when not `first_token`), each in ascending
+        order of turn."""
         width = self.width
         half_ns = self.turn[column::width], self.first[column::width]
         turns: list[Values] = [(self.turn[::width], list(map(truediv, half_ns[0], _TWO)))]
         firsts: list[Values] = [(self.first[::width], list(map(truediv, half_ns[1], _TWO)))]
         for streamed in self.rows:
             table = self._table(streamed)[0]
-            turn, first = table.predict(column, self.pairs)
+            turn, first = table.predict(column, self.pairs, first_token)
             turns.append((table.numbers, turn))
             firsts.append((table.first_numbers, first))
-        return _joined(turns), _joined(firsts)
+        return _joined(turns), _joined(firsts) if first_token else ((), ())
 
     def kept(self, column: int) -> Kept:
         """The predictions of one column, over the shape's turns, in nanoseconds

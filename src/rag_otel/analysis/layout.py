@@ -182,16 +182,20 @@ class Table:
         rest = [self.col[_end(i)] for i in layout.levels[layout.level_of[k]] if i != k]
         return _max(rest) if rest else None
 
-    def predict(self, column: int, pairs: list[Pair]) -> tuple[Column, Column]:
+    def predict(
+        self, column: int, pairs: list[Pair], first_token: bool = True
+    ) -> tuple[Column, Column]:
         """One column's predictions (`Shape`'s numbering: child number ``k``, that child
         twice as fast, as `level_shrink`; after the children, the pairs started
-        together, as `together_in_levels`): (per turn, per time to first token)."""
+        together, as `together_in_levels`): (per turn, per time to first token, none
+        when not `first_token`)."""
+        streamed = self.streamed if first_token else -1
         if column > self.kids:
             x, y = pairs[column - self.kids - 1].nodes
             if self.layout.level_of[x] != self.layout.level_of[y]:
-                return self._apart(x, y)
-            return self._beside(x, y)
-        k, col, streamed = column, self.col, self.streamed
+                return self._apart(x, y, streamed)
+            return self._beside(x, y, streamed)
+        k, col = column, self.col
         j = self.layout.level_of[k]
         new_end = map(mul, map(add, col[_start(k)], col[_end(k)]), _HALF)
         rest = self.others(k)
@@ -210,10 +214,13 @@ class Table:
         """Per pair, over the turns from number `start` of these on, (turns, turns they
         ran one after the other: the one that started first ended before the other
         started), as `Predictions._count_pair`."""
-        col = self.col
+        col, level_of = self.col, self.layout.level_of
         out = []
         for pair in pairs:
             x, y = pair.nodes
+            if level_of[x] != level_of[y]:  # always: the earlier level's child takes some
+                out.append((len(self) - start,) * 2)  # time and ends by the next's start
+                continue
             sx, ex = col[_start(x)][start:], col[_end(x)][start:]
             sy, ey = col[_start(y)][start:], col[_end(y)][start:]
             x_first = sum(map(and_, map(le, sx, sy), map(le, ex, sy)))
@@ -221,10 +228,10 @@ class Table:
             out.append((len(sx), x_first + y_first))
         return out
 
-    def _apart(self, x: int, y: int) -> tuple[Column, Column]:
+    def _apart(self, x: int, y: int, streamed: int) -> tuple[Column, Column]:
         """A pair in two levels started together: the later level's child moves to the
         earlier one's start; what came after it still waits for it."""
-        col, level_of, streamed = self.col, self.layout.level_of, self.streamed
+        col, level_of = self.col, self.layout.level_of
         if level_of[x] > level_of[y]:
             x, y = y, x
         ly = level_of[y]
@@ -242,10 +249,10 @@ class Table:
             return turn, list(map(add, chunk, map(sub, after, self.ended(ly))))
         return turn, chunk
 
-    def _beside(self, x: int, y: int) -> tuple[Column, Column]:
+    def _beside(self, x: int, y: int, streamed: int) -> tuple[Column, Column]:
         """`_apart` for a pair in one level: the later to start moves to the other's start
         (per turn: either may be the later); started at once already, nothing changes."""
-        col, streamed = self.col, self.streamed
+        col = self.col
         level = self.layout.level_of[x]
         rest_x, rest_y = self.others(x), self.others(y)
         assert rest_x is not None  # (y is in the level)

@@ -420,16 +420,17 @@ class Predictions:
                     out.setdefault(text, []).append(shape.kept(column))
         return out
 
-    def _unrounded(self, text: str) -> tuple[list[Values], list[Values]]:
+    def _unrounded(self, text: str, first_token: bool = True) -> tuple[list[Values], list[Values]]:
         """The shapes' columns of change `text`, (turn numbers, predictions), for the
-        turns and for the times to first token: in nanoseconds, not rounded yet."""
+        turns and for the times to first token (when `first_token`): in nanoseconds, not
+        rounded yet."""
         turns: list[Values] = []
         firsts: list[Values] = []
         for shape in self._shapes.values():
             if shape:
                 for column, shown in shape.columns():
                     if shown == text:
-                        turn, first = shape.unrounded(column)
+                        turn, first = shape.unrounded(column, first_token)
                         turns.append(turn)
                         firsts.append(first)
         return turns, firsts
@@ -546,7 +547,7 @@ class Predictions:
         """The row of change `text`; without its time to first token when not
         `first_token` (for a row only looked at)."""
         # the shapes' columns (unrounded), then those merged in, then the others
-        turns, firsts = self._unrounded(text)
+        turns, firsts = self._unrounded(text, first_token and bool(base.first_tokens))
         dense = len(turns)
         kept = [*self._dense.get(text, ()), self._kept.get(text), self._asked.get(text)]
         for k in kept:  # the asked-for ones last
