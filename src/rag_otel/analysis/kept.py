@@ -108,7 +108,7 @@ class Shape:
         """The rows of `streamed` in columns, made again when rows came since."""
         rows = self.rows[streamed]
         found = self._tables.get(streamed)
-        if found is None or len(found[0].col[0]) * len(found[0].col) != len(rows):
+        if found is None or len(found[0]) * len(found[0].col) != len(rows):
             assert self.layout is not None  # (rows are kept once it is learned)
             kids = self.width - len(self.pairs) - 1
             table = self.layout.table(rows, kids, streamed)

@@ -139,7 +139,7 @@ class Table:
         self.kids = kids
         self.streamed = streamed
         width = 2 + 2 * kids + (3 if streamed >= 0 else 0)
-        self.col = [rows[i::width] for i in range(width)]
+        self.col = _Columns(rows, width)
         """Per place in a row, its column: turn numbers, turn ends, then per child its
         starts and ends (`_start`, `_end`), then (streamed) numbers among the times to
         first token, first chunks, times to first token."""
@@ -148,6 +148,7 @@ class Table:
         self._ended: dict[int, Column] = {}
         self._lead: dict[int, list[float]] = {}
         self._chunk: list[float] | None = None
+        self._chunk_lead: list[float] | None = None
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -176,6 +177,13 @@ class Table:
             self._chunk = list(map(min, chunk, col[_end(streamed)]))
         return self._chunk
 
+    def chunk_lead(self) -> list[float]:
+        """The first chunk less the turn's end (a child's time to first token, from its
+        prediction of the turn, when it moves the chunk as much)."""
+        if self._chunk_lead is None:
+            self._chunk_lead = list(map(sub, self.chunk(), self.col[1]))
+        return self._chunk_lead
+
     def others(self, k: int) -> Column | None:
         """The latest end of `k`'s level without `k` (None: alone in it)."""
         layout = self.layout
@@ -199,16 +207,15 @@ class Table:
         j = self.layout.level_of[k]
         new_end = map(mul, map(add, col[_start(k)], col[_end(k)]), _HALF)
         rest = self.others(k)
-        latest = list(map(max, new_end, rest) if rest is not None else new_end)
+        latest = map(max, new_end, rest) if rest is not None else new_end
         turn = list(map(add, self.lead(j), latest))
         if streamed < 0:
             return turn, ()
-        chunk = self.chunk()
         if k == streamed:  # its time to the chunk halves too
-            return turn, list(map(mul, map(add, col[_start(k)], chunk), _HALF))
-        if j < self.layout.level_of[streamed]:  # a level before the chunk's: it moves
-            return turn, list(map(add, map(sub, chunk, self.ended(j)), latest))
-        return turn, chunk
+            return turn, list(map(mul, map(add, col[_start(k)], self.chunk()), _HALF))
+        if j < self.layout.level_of[streamed]:  # a level before the chunk's: the chunk
+            return turn, list(map(add, turn, self.chunk_lead()))  # moves as the turn's end
+        return turn, self.chunk()
 
     def counts(self, pairs: list[Pair], start: int) -> list[tuple[int, int]]:
         """Per pair, over the turns from number `start` of these on, (turns, turns they
@@ -291,6 +298,24 @@ def _start(k: int) -> int:
 
 def _end(k: int) -> int:
     return 2 * k + 1
+
+
+class _Columns:
+    """A table's columns, by place in a row, each sliced out of the rows when first read."""
+
+    def __init__(self, rows: array[float], width: int) -> None:
+        self._rows = rows
+        self._width = width
+        self._made: dict[int, array[float]] = {}
+
+    def __len__(self) -> int:
+        return self._width
+
+    def __getitem__(self, i: int) -> array[float]:
+        found = self._made.get(i)
+        if found is None:
+            found = self._made[i] = self._rows[i % self._width :: self._width]
+        return found
 
 
 def _max(columns: list[Any]) -> Column:
