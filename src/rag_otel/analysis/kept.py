@@ -7,8 +7,10 @@
 Two forms. `Kept`: only the predictions that differ from what was measured, as (turn
 number, ns) pairs, so turns a change does not touch cost nothing (the asked-for changes,
 and the default ones of turns re-laid by a `Plan`). `Shape`: the common turn (leaf stages
-in levels), one row per turn of every prediction, changed or not, in half nanoseconds
-(`Predictions._add_leaves`): one list per turn costs less than comparing and keeping
+in levels), every prediction of every turn, changed or not (`Predictions._add_leaves`):
+per turn one row of its times when it has the shape's levels (`rag_otel.analysis.layout`
+works their predictions out a column at a time when read), else one row of its
+predictions in half nanoseconds; one list per turn costs less than comparing and keeping
 each value, and putting in a value that did not change changes nothing.
 """
 

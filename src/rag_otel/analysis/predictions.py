@@ -11,9 +11,11 @@ only at the end), and with each pair of sibling stages that could run at once st
 together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
 are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
 the same level functions; what depends only on the shape (which stage is which child,
-which pairs could run at once) is worked out once per shape (docs/performance.md). The
-predictions are kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the
-end on the measured durations with the predictions put in.
+which pairs could run at once, its levels) is worked out once per shape, and a turn that
+has the shape's levels is kept as its times, its predictions worked out a column at a
+time when read (`rag_otel.analysis.layout`; docs/performance.md). The predictions are
+kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the end on the
+measured durations with the predictions put in.
 """
 
 from __future__ import annotations
@@ -215,17 +217,11 @@ class Predictions:
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
         whose two or more children are leaves in levels, each stage once, at most one of
-        them streamed (and not the turn itself). The same answers from the same level
-        functions (`levels_of`, `together_in_levels`; `level_shrink` copied inline): with
-        a factor of 0.5 on integer nanoseconds every sum is exact, so they equal the
-        re-lay's to the nanosecond. What depends only on the shape (the stages' texts, the pairs that
-        could run at once) is worked out once per shape, and the shape keeps its turns'
-        predictions in columns (`Shape`). Times are taken from the turn's start, in half
-        nanoseconds: every answer is a difference of times, which fits a machine word
-        where times since the epoch do not, and with the factor of 0.5
-        (`DEFAULT_FACTOR`) every value is then a whole number: integer arithmetic, exact
-        and several times cheaper in Python than rounding floats per turn (the
-        columns are rounded to nanoseconds when read, `Shape.kept`). False: not that
+        them streamed (and not the turn itself). What depends only on the shape (the
+        stages' texts, the pairs that could run at once, its levels: `Shape`) is worked
+        out once per shape. A turn with the levels learned (`Layout.holds`) is kept as its
+        row of times (`Shape.defer`), its predictions worked out a column at a time when
+        read (`Table`); another is worked out by itself (`_add_levels`). False: not that
         shape (nothing was done)."""
         root = turn.root
         kids = root.children
@@ -288,9 +284,13 @@ class Predictions:
         streamed_child: tuple[int, Node | None],
     ) -> bool:
         """`_add_leaves` for a turn worked out by itself, from its levels (`levels_of`);
-        the first such turn of a shape teaches it its layout. `t0`: the turn's start;
-        `streamed_child`: (the streamed child's number or -1, its node). False: not in
-        levels (nothing was done)."""
+        the first such turn of a shape teaches it its layout. The same answers from the
+        same level functions (`levels_of`, `together_in_levels`; `level_shrink` copied
+        inline) as the re-lay's, to the nanosecond: times from the turn's start in half
+        nanoseconds, so that with the factor of 0.5 (`DEFAULT_FACTOR`) every value is a
+        whole number (integer arithmetic, exact; the columns are halved when read,
+        `Shape.unrounded`). `t0`: the turn's start; `streamed_child`: (the streamed
+        child's number or -1, its node). False: not in levels (nothing was done)."""
         streamed, streamed_node = streamed_child
         at = row[0]
         # by child number, in half nanoseconds; the turn's own start: 0
