@@ -17,8 +17,8 @@ the same levels turn after turn::
 
 A row is one turn's times in ns from its start (`Predictions._add_leaves`): ``[turn
 number, turn end, start 1, end 1, start 2, end 2, ...]`` by child number (plus, for a
-streamed turn, its number among the times to first token, its first chunk and its time
-to first token). `levels_of` finds the levels per turn by a pass over the children in
+streamed turn, its number among the times to first token, its first chunk clamped into
+its child, and its time to first token). `levels_of` finds the levels per turn by a pass over the children in
 order of start; here a fixed list of comparisons between the row's times says whether a
 turn has the levels learned from another: the first level starts with the turn or
 after; a child of a level but the last takes some time and ends by the next level's
@@ -147,7 +147,6 @@ class Table:
         self.first_numbers = array("q", map(int, self.col[-3]) if streamed >= 0 else ())
         self._ended: dict[int, Column] = {}
         self._lead: dict[int, list[float]] = {}
-        self._chunk: list[float] | None = None
         self._chunk_lead: list[float] | None = None
 
     def __len__(self) -> int:
@@ -168,14 +167,9 @@ class Table:
             found = self._lead[level] = list(map(sub, self.col[1], self.ended(level)))
         return found
 
-    def chunk(self) -> list[float]:
-        """The first chunk, clamped into its child (`Plan._chunk_offset`; its child ends
-        after it starts: `Layout.holds`)."""
-        if self._chunk is None:
-            col, streamed = self.col, self.streamed
-            chunk = map(max, col[-2], col[_start(streamed)])
-            self._chunk = list(map(min, chunk, col[_end(streamed)]))
-        return self._chunk
+    def chunk(self) -> Column:
+        """The first chunk (clamped into its child: `Predictions._add_leaves`)."""
+        return self.col[-2]
 
     def chunk_lead(self) -> list[float]:
         """The first chunk less the turn's end (a child's time to first token, from its

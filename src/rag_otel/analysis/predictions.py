@@ -268,8 +268,9 @@ class Predictions:
             assert first_token_at is not None
             chunk_ns = streamed_node.span.first_chunk_ns
             assert chunk_ns is not None
-            if first <= EXACT_NS:
-                row += (first_token_at, chunk_ns - t0, first)
+            if first <= EXACT_NS:  # the chunk clamped into its child (`Plan._chunk_offset`)
+                t, start, end = chunk_ns - t0, row[2 * streamed], row[2 * streamed + 1]
+                row += (first_token_at, start if t < start else end if t > end else t, first)
                 shape.defer(row, streamed)
                 return True
         return self._add_levels(shape, row, t0, first_token_at, first, (streamed, streamed_node))
