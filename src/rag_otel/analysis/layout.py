@@ -65,14 +65,20 @@ Column = Sequence[float]
 class Layout:
     """The levels of a shape's children, and the comparisons that say a turn has them."""
 
-    __slots__ = ("_le", "_lt", "_start", "holds", "level_of", "levels")
+    __slots__ = ("_le", "_lt", "_start", "holds", "level_of", "levels", "together")
 
     def __init__(
-        self, levels: list[list[int]], checks: dict[str, list[tuple[int, int]]], start: int
+        self,
+        levels: list[list[int]],
+        checks: dict[str, list[tuple[int, int]]],
+        start: int,
+        together: set[int],
     ) -> None:
         self.levels = levels
         """Per level, its children (child numbers)."""
         self.level_of = {k: j for j, kids in enumerate(levels) for k in kids}
+        self.together = together
+        """The children that start with their level's first (it included), every turn."""
         self._start = start
         """Where the first level's first child starts in a row (from the turn's start)."""
         self._le, self._lt = checks["le"], checks["lt"]
@@ -98,6 +104,7 @@ class Layout:
         # each level's first child: the first in order of start (ties: by child number)
         firsts = [min(kids, key=lambda k: (row[_start(k)], k)) for kids in grouped]
         checks: dict[str, list[tuple[int, int]]] = {"le": [], "lt": []}
+        together = set(firsts)
         for j, kids in enumerate(grouped):
             first = firsts[j]
             for k in kids:
@@ -110,10 +117,11 @@ class Layout:
                     continue
                 if row[_start(k)] == row[_start(first)]:  # starts with the level
                     checks["le"] += [(_start(k), _start(first)), (_start(first), _start(k))]
+                    together.add(k)
                 else:  # after the level's first, before any of the level ended
                     checks["lt"].append((_start(first), _start(k)))
                     checks["lt"] += [(_start(k), _end(i)) for i in kids if i != k]
-        layout = cls(grouped, checks, _start(firsts[0]))
+        layout = cls(grouped, checks, _start(firsts[0]), together)
         return layout if layout.holds(row) else None
 
     def holds_slowly(self, row: list[int]) -> bool:
@@ -223,6 +231,9 @@ class Table:
                 out.append((len(self) - start,) * 2)  # time and ends by the next's start
                 continue
             sx, ex = col[_start(x)][start:], col[_end(x)][start:]
+            if x in self.layout.together and y in self.layout.together:  # started at once:
+                out.append((len(sx), sum(map(le, ex, sx))))  # one after the other if x
+                continue  # took no time
             sy, ey = col[_start(y)][start:], col[_end(y)][start:]
             x_first = sum(map(and_, map(le, sx, sy), map(le, ex, sy)))
             y_first = sum(map(and_, map(gt, sx, sy), map(le, ey, sx)))
@@ -254,6 +265,8 @@ class Table:
         """`_apart` for a pair in one level: the later to start moves to the other's start
         (per turn: either may be the later); started at once already, nothing changes."""
         col = self.col
+        if x in self.layout.together and y in self.layout.together:  # started at once
+            return col[1], (col[-1] if streamed >= 0 else ())  # already: nothing changes
         level = self.layout.level_of[x]
         rest_x, rest_y = self.others(x), self.others(y)
         assert rest_x is not None  # (y is in the level)
