@@ -547,9 +547,100 @@ def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
     return spans
 
 
+@st.composite
+def same_shape_turns(draw: st.DrawFn, n: int) -> list[Span]:
+    """A trace of `n` turns with the same children (stage, kind, order), at random times
+    on a coarse grid: the shape's levels are learned from one turn (`Layout`) and most
+    of the others hold them, some not (ties, zero-length children, a child ending as
+    the next starts, levels that break), maybe one child streamed."""
+    stages = draw(st.lists(st.sampled_from(LEAVES[:4]), min_size=2, max_size=4, unique=True))
+    streamed = draw(st.integers(-1, len(stages) - 1))
+    spans = []
+    for t in range(n):
+        turn = f"t{t}"
+        kids = []
+        at = 0
+        for k, (stage, kind) in enumerate(stages):
+            a = at + draw(st.integers(-2, 2)) if k else draw(st.integers(0, 2))
+            a = max(a, 0)
+            b = a + draw(st.integers(0, 4))
+            at = b if draw(st.integers(0, 3)) else at  # mostly after the one before
+            kid = Span(
+                "t",
+                f"{turn}.{k}",
+                turn,
+                "x",
+                (1000 * t + a) * MS,
+                (1000 * t + b) * MS,
+                stage=stage,
+                stage_kind=kind,
+            )
+            if k == streamed and draw(st.integers(0, 4)):
+                kid.first_chunk_ns = (1000 * t + a + draw(st.integers(-1, 5))) * MS
+            kids.append(kid)
+        end = max(k.end_ns or 0 for k in kids) + draw(st.integers(0, 2)) * MS
+        spans.append(Span("t", turn, None, "rag.turn", 1000 * t * MS, end, is_turn=True))
+        spans += kids
+    return spans
+
+
+def test_turns_of_one_shape_are_worked_out_by_column(mk: Mk) -> None:
+    """The second turn on of a shape is kept as times and worked out a column at a time
+    (`Layout`), to the same answers as the plan's."""
+    spans = []
+    for t in range(3):
+        o = 1000 * t
+        kids = [
+            mk(f"e{t}", f"turn{t}", o, o + 10 + t, stage="embed"),
+            mk(f"v{t}", f"turn{t}", o + 10 + t, o + 50, stage="vector"),
+            mk(f"b{t}", f"turn{t}", o + 10 + t, o + 35, stage="bm25"),
+            mk(f"g{t}", f"turn{t}", o + 50, o + 100, stage="generate", first_chunk_ms=o + 70),
+        ]
+        for kid, kind in zip(kids, ("embedding", "retrieval", "retrieval", None), strict=True):
+            kid.stage_kind = kind
+        spans += [mk(f"turn{t}", None, o, o + 100, turn=True), *kids]
+    predictions = Predictions()
+    compare_with_the_plan(spans, predictions)
+    [shape] = [s for s in predictions._shapes.values() if s is not None]
+    assert shape.layout is not None
+    assert [len(kids) for kids in shape.layout.levels] == [1, 2, 1]
+    assert sum(len(rows) for rows in shape.rows.values()) == 2 * (2 + 2 * 4 + 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(same_shape_turns(8))
+def test_turns_of_one_shape_answer_as_the_plan_does(spans: list[Span]) -> None:
+    compare_with_the_plan(spans)
+
+
+@settings(max_examples=200, deadline=None)
+@given(same_shape_turns(3), st.data())
+def test_the_compiled_checks_are_the_checks(spans: list[Span], data: st.DataObject) -> None:
+    """`Layout.holds` (compiled) answers as `Layout.holds_slowly` (the checks as data), on
+    rows near the turns' own."""
+    predictions = Predictions()
+    turns = build_trace(spans, diagnostics=Diagnostics()).turns
+    for i, turn in enumerate(turns):
+        predictions.add(turn, i)
+    for shape in predictions._shapes.values():
+        if shape is None or shape.layout is None:
+            continue
+        width = 2 + 2 * (shape.width - len(shape.pairs) - 1)
+        for _ in range(10):
+            row = data.draw(st.lists(st.integers(-1, 12), min_size=width, max_size=width))
+            row = [0, *sorted(row[1:])] if data.draw(st.booleans()) else row
+            assert shape.layout.holds(row) == shape.layout.holds_slowly(row)
+
+
 @settings(max_examples=300, deadline=None)
 @given(leaf_turns(6))
 def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) -> None:
+    compare_with_the_plan(spans)
+
+
+def compare_with_the_plan(spans: list[Span], leaves: Predictions | None = None) -> None:
+    """The leaf route (`_add_leaves`, per turn or by column) and the plan's give every
+    turn the same predictions, pairs and report rows."""
     from rag_otel.analysis.critical_path import attribute, shares
 
     class ViaPlan(Predictions):
@@ -563,7 +654,7 @@ def test_the_default_without_a_plan_answers_as_the_plan_does(spans: list[Span]) 
     first_tokens = [ns for turn in turns if (ns := first_token_ns(turn)) is not None]
     shared = shares(attribute(turn) for turn in turns)
     results = []
-    for predictions in (Predictions(), ViaPlan()):
+    for predictions in (leaves or Predictions(), ViaPlan()):
         at = 0
         for i, turn in enumerate(turns):
             first = first_token_ns(turn)

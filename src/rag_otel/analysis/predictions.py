@@ -11,9 +11,11 @@ only at the end), and with each pair of sibling stages that could run at once st
 together (`rag_otel.analysis.missed_parallel`). The common shape (a turn whose children
 are leaf stages in levels, each stage once) gets the default ones without a `Plan`, from
 the same level functions; what depends only on the shape (which stage is which child,
-which pairs could run at once) is worked out once per shape (docs/performance.md). The
-predictions are kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the
-end on the measured durations with the predictions put in.
+which pairs could run at once, its levels) is worked out once per shape, and a turn that
+has the shape's levels is kept as its times, its predictions worked out a column at a
+time when read (`rag_otel.analysis.layout`; docs/performance.md). The predictions are
+kept per turn (`rag_otel.analysis.kept`); percentiles are taken at the end on the
+measured durations with the predictions put in.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
+from rag_otel.analysis.layout import EXACT_NS, Layout
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -52,6 +55,8 @@ MIN_ROWS = 3
 """... and at least this many stages (the largest shares)."""
 
 _NS_PER_MS = 1e6
+_LEARN_TRIES = 8
+"""Turns a shape may learn its layout from (`Layout.learn`) before it stops trying."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,17 +217,11 @@ class Predictions:
     ) -> bool:
         """`_add_default` for the common shape without a `Plan`: a turn (no stage itself)
         whose two or more children are leaves in levels, each stage once, at most one of
-        them streamed (and not the turn itself). The same answers from the same level
-        functions (`levels_of`, `together_in_levels`; `level_shrink` copied inline): with
-        a factor of 0.5 on integer nanoseconds every sum is exact, so they equal the
-        re-lay's to the nanosecond. What depends only on the shape (the stages' texts, the pairs that
-        could run at once) is worked out once per shape, and the shape keeps its turns'
-        predictions in columns (`Shape`). Times are taken from the turn's start, in half
-        nanoseconds: every answer is a difference of times, which fits a machine word
-        where times since the epoch do not, and with the factor of 0.5
-        (`DEFAULT_FACTOR`) every value is then a whole number: integer arithmetic, exact
-        and several times cheaper in Python than rounding floats per turn (the
-        columns are rounded to nanoseconds when read, `Shape.kept`). False: not that
+        them streamed (and not the turn itself). What depends only on the shape (the
+        stages' texts, the pairs that could run at once, its levels: `Shape`) is worked
+        out once per shape. A turn with the levels learned (`Layout.holds`) is kept as its
+        row of times (`Shape.defer`), its predictions worked out a column at a time when
+        read (`Table`); another is worked out by itself (`_add_levels`). False: not that
         shape (nothing was done)."""
         root = turn.root
         kids = root.children
@@ -234,20 +233,21 @@ class Predictions:
                 return False
             streamed_node = turn.first_chunks[0]  # the turn itself: not found below
         t0 = root.start
-        starts = [0]  # in half nanoseconds from the turn's start (below)
-        ends = [2 * (root.end - t0)]
+        # the turn's row (`Layout`): times in ns from the turn's start (below)
+        row = [at, root.end - t0]
         signature: list[object] = []
         streamed = -1
+        if not turn.flat:  # (flat: leaves, none FOLLOWS_FROM, `Turn.flat`)
+            for kid in kids:
+                if kid.children or kid.span.follows_from:
+                    return False
         for kid in kids:
-            span = kid.span
-            if kid.children or span.follows_from:
-                return False
             if kid is streamed_node:
-                streamed = len(starts)
-            starts.append(2 * (kid.start - t0))
-            ends.append(2 * (kid.end - t0))
+                streamed = len(row) >> 1  # its child number
+            row.append(kid.start - t0)
+            row.append(kid.end - t0)
             signature.append(kid.key)
-            signature.append(span.stage_kind)
+            signature.append(kid.span.stage_kind)
         if streamed_node is not None and streamed < 0:
             return False  # the turn itself streamed
         shape_key = tuple(signature)
@@ -258,10 +258,52 @@ class Predictions:
             shape = self._shapes[shape_key] = self._shape(kids)
             if shape is None:
                 return False
+        layout = shape.layout
+        if layout is not None and layout.holds(row):  # worked out a column at a time
+            if streamed < 0:
+                shape.defer(row, streamed)
+                return True
+            assert streamed_node is not None
+            assert first is not None
+            assert first_token_at is not None
+            chunk_ns = streamed_node.span.first_chunk_ns
+            assert chunk_ns is not None
+            if first <= EXACT_NS:  # the chunk clamped into its child (`Plan._chunk_offset`)
+                t, start, end = chunk_ns - t0, row[2 * streamed], row[2 * streamed + 1]
+                row += (first_token_at, start if t < start else end if t > end else t, first)
+                shape.defer(row, streamed)
+                return True
+        return self._add_levels(shape, row, t0, first_token_at, first, (streamed, streamed_node))
+
+    def _add_levels(
+        self,
+        shape: Shape,
+        row: list[int],
+        t0: int,
+        first_token_at: int | None,
+        first: int | None,
+        streamed_child: tuple[int, Node | None],
+    ) -> bool:
+        """`_add_leaves` for a turn worked out by itself, from its levels (`levels_of`);
+        the first such turn of a shape teaches it its layout. The same answers from the
+        same level functions (`levels_of`, `together_in_levels`; `level_shrink` copied
+        inline) as the re-lay's, to the nanosecond: times from the turn's start in half
+        nanoseconds, so that with the factor of 0.5 (`DEFAULT_FACTOR`) every value is a
+        whole number (integer arithmetic, exact; the columns are halved when read,
+        `Shape.unrounded`). `t0`: the turn's start; `streamed_child`: (the streamed
+        child's number or -1, its node). False: not in levels (nothing was done)."""
+        streamed, streamed_node = streamed_child
+        at = row[0]
+        # by child number, in half nanoseconds; the turn's own start: 0
+        starts = [0, *(2 * ns for ns in row[2::2])]
+        ends = [2 * ns for ns in row[1::2]]
         levels = levels_of(sorted(range(1, len(starts)), key=starts.__getitem__), starts, ends, 0)
         by_kid, rows, _ = levels
         if not rows:
             return False
+        if shape.layout is None and shape.tries < _LEARN_TRIES:
+            shape.layout = Layout.learn(levels, row)
+            shape.tries += shape.layout is None
         whole = ends[0]
         # each child made twice as fast on its own, as `level_shrink`, inline (this runs
         # per level per turn): only a level's longest child moves the turn (made faster,
@@ -371,25 +413,35 @@ class Predictions:
         """Per change text, the predictions kept in columns, in nanoseconds: the shapes'
         (`Shape.kept`) and those merged in from others; each holds its turns in
         ascending order, once."""
+        self._count()
         out = {text: list(kept) for text, kept in self._dense.items()}
         for shape in self._shapes.values():
-            if shape is not None and shape.turn:
+            if shape:
                 for column, text in shape.columns():
                     out.setdefault(text, []).append(shape.kept(column))
         return out
 
-    def _unrounded(self, text: str) -> tuple[list[Values], list[Values]]:
+    def _unrounded(self, text: str, first_token: bool = True) -> tuple[list[Values], list[Values]]:
         """The shapes' columns of change `text`, (turn numbers, predictions), for the
-        turns and for the times to first token: in nanoseconds, not rounded yet."""
+        turns and for the times to first token (when `first_token`): in nanoseconds, not
+        rounded yet."""
         turns: list[Values] = []
         firsts: list[Values] = []
         for shape in self._shapes.values():
-            if shape is not None and shape.turn:
+            if shape:
                 for column, shown in shape.columns():
                     if shown == text:
-                        turns.append(shape.unrounded(shape.turn, column))
-                        firsts.append(shape.unrounded(shape.first, column))
+                        turn, first = shape.unrounded(column, first_token)
+                        turns.append(turn)
+                        firsts.append(first)
         return turns, firsts
+
+    def _count(self) -> None:
+        """The shapes' pairs of the turns they keep as times counted (`Shape.count`):
+        before anything reads the counts."""
+        for shape in self._shapes.values():
+            if shape is not None:
+                shape.count()
 
     @staticmethod
     def _kept_for(kept: dict[str, Kept], key: str) -> Kept:
@@ -401,6 +453,7 @@ class Predictions:
     def merge(self, other: Predictions, turns: int, first_tokens: int) -> None:
         """Add another's predictions, its turns numbered after this one's `turns` turns
         (and `first_tokens` times to first token)."""
+        other._count()
         for mine, theirs_by_text in ((self._kept, other._kept), (self._asked, other._asked)):
             for text, theirs in theirs_by_text.items():
                 self._kept_for(mine, text).extend(theirs, turns, first_tokens)
@@ -446,6 +499,7 @@ class Predictions:
         percentiles are not taken twice)."""
         if not durations:
             return [], []
+        self._count()
         base = _Base(durations, first_tokens, measured)
         rows: list[WhatIf] = []
         if self.default:
@@ -494,7 +548,7 @@ class Predictions:
         """The row of change `text`; without its time to first token when not
         `first_token` (for a row only looked at)."""
         # the shapes' columns (unrounded), then those merged in, then the others
-        turns, firsts = self._unrounded(text)
+        turns, firsts = self._unrounded(text, first_token and bool(base.first_tokens))
         dense = len(turns)
         kept = [*self._dense.get(text, ()), self._kept.get(text), self._asked.get(text)]
         for k in kept:  # the asked-for ones last
