@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 
@@ -617,7 +618,8 @@ def test_turns_of_one_shape_answer_as_the_plan_does(spans: list[Span]) -> None:
 @given(same_shape_turns(3), st.data())
 def test_the_compiled_checks_are_the_checks(spans: list[Span], data: st.DataObject) -> None:
     """`Layout.holds` (compiled) answers as `Layout.holds_slowly` (the checks as data), on
-    rows near the turns' own."""
+    rows near the turns' own; so does a pickled layout's (compiled again: a worker's
+    analyzer is pickled back to the parent)."""
     predictions = Predictions()
     turns = build_trace(spans, diagnostics=Diagnostics()).turns
     for i, turn in enumerate(turns):
@@ -626,10 +628,12 @@ def test_the_compiled_checks_are_the_checks(spans: list[Span], data: st.DataObje
         if shape is None or shape.layout is None:
             continue
         width = 2 + 2 * (shape.width - len(shape.pairs) - 1)
+        copied = pickle.loads(pickle.dumps(shape.layout))
         for _ in range(10):
             row = data.draw(st.lists(st.integers(-1, 12), min_size=width, max_size=width))
             row = [0, *sorted(row[1:])] if data.draw(st.booleans()) else row
             assert shape.layout.holds(row) == shape.layout.holds_slowly(row)
+            assert copied.holds(row) == shape.layout.holds_slowly(row)
 
 
 @settings(max_examples=300, deadline=None)

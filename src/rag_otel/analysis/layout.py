@@ -93,6 +93,13 @@ class Layout:
         """Whether turn `row` has these levels (`levels_of` would find them): the first
         level starts with the turn or after, the turn fits `EXACT_NS`, and the checks."""
 
+    def __reduce__(self) -> tuple[type[Layout], tuple[Any, ...]]:
+        """Pickled as what it was made from (a worker's analyzer goes back to the parent,
+        `rag_otel.analysis.parallel`): the compiled `holds` cannot be pickled, it is
+        compiled again."""
+        checks = {"le": self._le, "lt": self._lt}
+        return Layout, (self.levels, checks, self._start, self.together)
+
     @classmethod
     def learn(cls, levels: Levels, row: list[int]) -> Layout | None:
         """The layout of `levels` (`levels_of` on the turn `row`), None when the turn does
