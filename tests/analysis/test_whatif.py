@@ -519,19 +519,9 @@ def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
             stage, kind = draw(st.sampled_from(LEAVES))
             a = draw(st.integers(0, 8))
             b = a + draw(st.integers(0, 4))
-            kids.append(
-                Span(
-                    "t",
-                    f"{turn}.{k}",
-                    turn,
-                    "x",
-                    (1000 * t + a) * MS,
-                    (1000 * t + b) * MS,
-                    stage=stage,
-                    stage_kind=kind,
-                    follows_from=draw(st.integers(0, 9)) == 0,
-                )
-            )
+            kid = _child(t, k, a, b, stage, kind)
+            kid.follows_from = draw(st.integers(0, 9)) == 0
+            kids.append(kid)
         end = max(k.end_ns or 0 for k in kids) + draw(st.integers(0, 2)) * MS
         spans.append(Span("t", turn, None, "rag.turn", 1000 * t * MS, end, is_turn=True))
         spans += kids
@@ -546,6 +536,13 @@ def leaf_turns(draw: st.DrawFn, n: int) -> list[Span]:
                 assert kid.start_ns is not None
                 kid.first_chunk_ns = kid.start_ns + draw(st.integers(-1, 5)) * MS
     return spans
+
+
+def _child(t: int, k: int, a: int, b: int, stage: str | None, kind: str | None) -> Span:
+    """Child `k` of turn `t` (span ``t{t}``), from ms `a` to `b` of its turn's second."""
+    turn = f"t{t}"
+    start, end = (1000 * t + a) * MS, (1000 * t + b) * MS
+    return Span("t", f"{turn}.{k}", turn, "x", start, end, stage=stage, stage_kind=kind)
 
 
 @st.composite
@@ -566,16 +563,7 @@ def same_shape_turns(draw: st.DrawFn, n: int) -> list[Span]:
             a = max(a, 0)
             b = a + draw(st.integers(0, 4))
             at = b if draw(st.integers(0, 3)) else at  # mostly after the one before
-            kid = Span(
-                "t",
-                f"{turn}.{k}",
-                turn,
-                "x",
-                (1000 * t + a) * MS,
-                (1000 * t + b) * MS,
-                stage=stage,
-                stage_kind=kind,
-            )
+            kid = _child(t, k, a, b, stage, kind)
             if k == streamed and draw(st.integers(0, 4)):
                 kid.first_chunk_ns = (1000 * t + a + draw(st.integers(-1, 5))) * MS
             kids.append(kid)
