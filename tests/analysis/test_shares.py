@@ -60,7 +60,7 @@ def test_no_attributions() -> None:
 def logged(attributions: list[Attribution]) -> AttributionLog:
     log = AttributionLog()
     for a in attributions:
-        log.add(a.duration_ns, a.charges, a.remainder_ns)
+        log.add(a)
     return log
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rag_otel.analysis.layout import WIDEST_LEVEL
 from rag_otel.analysis.model import Diagnostics, InputError, Span
 from rag_otel.analysis.predictions import Predictions
 from rag_otel.analysis.report import analyze
@@ -378,6 +379,35 @@ def sequential_retrieval(mk: Mk, n: int) -> list[Span]:
     return spans
 
 
+def test_merged_predictions_keep_a_pair_seen_in_another_order(mk: Mk) -> None:
+    """A pair first seen as (embed, bm25) in one chunk and (bm25, embed) in the other is one
+    ``parallel:`` change after the merge: its suggestion is the whole input's."""
+    from rag_otel.analysis.critical_path import attribute, shares
+
+    spans = []
+    for t in range(6):
+        o = 1000 * t
+        first, second = ("embed", "bm25") if t < 3 else ("bm25", "embed")
+        spans += [
+            mk(f"t{t}", None, o, o + 100, turn=True),
+            mk(f"a{t}", f"t{t}", o, o + 30 + t, stage=first),
+            mk(f"b{t}", f"t{t}", o + 30 + t, o + 60, stage=second),
+            mk(f"g{t}", f"t{t}", o + 60, o + 100, stage="generate"),
+        ]
+    for span in spans:
+        span.stage_kind = {"embed": "embedding", "bm25": "retrieval"}.get(span.stage or "")
+    turns = build_trace(spans, diagnostics=Diagnostics()).turns
+    durations = [turn.duration_ns for turn in turns]
+    shared = shares(attribute(turn) for turn in turns)
+    whole, one, other = Predictions(), Predictions(), Predictions()
+    for i, turn in enumerate(turns):
+        whole.add(turn, i)
+        (one if i < 3 else other).add(turn, i if i < 3 else i - 3)
+    one.merge(other, 3, 0)
+    assert one.results(durations, [], shared) == whole.results(durations, [], shared)
+    assert len(whole.results(durations, [], shared)[1]) == 1
+
+
 def test_the_multi_process_route_merges_predictions(
     otlp_file: Callable[[str, list[Span]], Path], mk: Mk
 ) -> None:
@@ -594,6 +624,25 @@ def test_turns_of_one_shape_are_worked_out_by_column(mk: Mk) -> None:
     assert shape.layout is not None
     assert [len(kids) for kids in shape.layout.levels] == [1, 2, 1]
     assert sum(len(rows) for rows in shape.rows.values()) == 2 * (2 + 2 * 4 + 3)
+
+
+def test_a_level_too_wide_for_a_layout_is_worked_out_turn_by_turn(mk: Mk) -> None:
+    """A level of more children than `WIDEST_LEVEL` learns no layout (its checks would grow
+    with the square of its width): its turns are worked out one by one, as the plan does."""
+    width = WIDEST_LEVEL + 4
+    spans = []
+    for t in range(3):
+        o = 1000 * t
+        kids = [  # one level: each starts after the first, before any has ended
+            mk(f"k{t}.{k}", f"turn{t}", o + k, o + 100 + k, stage=f"s{k}") for k in range(width)
+        ]
+        spans += [mk(f"turn{t}", None, o, o + 200, turn=True), *kids]
+    predictions = Predictions()
+    compare_with_the_plan(spans, predictions)
+    [shape] = [s for s in predictions._shapes.values() if s is not None]
+    assert shape.layout is None
+    assert not shape.rows
+    assert len(shape.turn) == 3 * shape.width
 
 
 @settings(max_examples=300, deadline=None)

@@ -440,8 +440,9 @@ class AttributionLog:
         self._rows: array[int] = array("Q")
         """Per turn, where its row starts in its shape's values."""
 
-    def add(self, duration_ns: int, charges: dict[str, int], remainder_ns: int) -> None:
-        """Log one turn's attribution (the fields of `Attribution`, in its order)."""
+    def add(self, attribution: Attribution) -> None:
+        """Log one turn's attribution."""
+        charges = attribution.charges
         stages = tuple(charges)
         number = self._shapes.get(stages)
         if number is None:
@@ -449,7 +450,7 @@ class AttributionLog:
         values = self._values[number][1]
         self._shape_of.append(number)
         self._rows.append(len(values))
-        row = [duration_ns, remainder_ns, *charges.values()]
+        row = [attribution.duration_ns, attribution.remainder_ns, *charges.values()]
         try:
             values.fromlist(row)  # (all or nothing)
         except OverflowError:

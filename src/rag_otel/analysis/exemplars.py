@@ -102,45 +102,38 @@ class Exemplar:
 class ExemplarPool:
     """The fastest and slowest turn met per duration bucket (see the module docstring)."""
 
-    __slots__ = ("_durations", "_fastest", "_slowest")
+    __slots__ = ("_buckets",)
 
     def __init__(self) -> None:
-        self._fastest: dict[int, Turn] = {}
-        self._slowest: dict[int, Turn] = {}
-        self._durations: dict[int, tuple[int, int]] = {}
-        """Per bucket, the durations of its fastest and slowest turn: most turns offered
-        are neither, told by this one look-up."""
+        self._buckets: dict[int, tuple[int, Turn, int, Turn]] = {}
+        """Per bucket, its fastest turn's duration and the turn, then its slowest's: most
+        turns offered are neither, told by this one look-up."""
 
     def offer(self, turn: Turn) -> None:
         # once per turn: durations from the roots (`Turn.duration_ns` without its call)
         root = turn.root
         duration = root.end - root.start
         b = bucket(duration)
-        kept = self._durations.get(b)
+        kept = self._buckets.get(b)
         if kept is None:
-            self._fastest[b] = self._slowest[b] = turn
-            self._durations[b] = duration, duration
+            self._buckets[b] = duration, turn, duration, turn
             return
-        fastest, slowest = kept
+        fastest, low, slowest, high = kept
         if fastest < duration < slowest:
             return
         # by `_key`; its first item, the duration, mostly decides alone
-        if duration < fastest or (duration == fastest and _key(turn) < _key(self._fastest[b])):
-            self._fastest[b] = turn
-            self._durations[b] = duration, slowest
-            return
-        if duration > slowest or (duration == slowest and _key(turn) > _key(self._slowest[b])):
-            self._slowest[b] = turn
-            self._durations[b] = fastest, duration
+        if duration < fastest or (duration == fastest and _key(turn) < _key(low)):
+            self._buckets[b] = duration, turn, slowest, high
+        elif duration > slowest or (duration == slowest and _key(turn) > _key(high)):
+            self._buckets[b] = fastest, low, duration, turn
 
     def merge(self, other: ExemplarPool) -> None:
         for turn in other:
             self.offer(turn)
 
     def __iter__(self) -> Iterator[Turn]:
-        for b, low in self._fastest.items():
+        for _, low, _, high in self._buckets.values():
             yield low
-            high = self._slowest[b]
             if high is not low:
                 yield high
 
@@ -157,17 +150,17 @@ class ExemplarPool:
             turns.append(turn)
         return {
             "turns": [_flatten(t) for t in turns],
-            "fastest": {b: index[id(t)] for b, t in self._fastest.items()},
-            "slowest": {b: index[id(t)] for b, t in self._slowest.items()},
+            "buckets": {
+                b: (index[id(lo)], index[id(hi)]) for b, (_, lo, _, hi) in self._buckets.items()
+            },
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         turns = [_unflatten(t) for t in state["turns"]]
-        self._fastest = {b: turns[i] for b, i in state["fastest"].items()}
-        self._slowest = {b: turns[i] for b, i in state["slowest"].items()}
-        self._durations = {
-            b: (low.duration_ns, self._slowest[b].duration_ns) for b, low in self._fastest.items()
-        }
+        self._buckets = {}
+        for b, (i, j) in state["buckets"].items():
+            low, high = turns[i], turns[j]
+            self._buckets[b] = low.duration_ns, low, high.duration_ns, high
 
     def pick(
         self, *, p50_ns: float | None, p95_ns: float | None, p99_ns: float | None

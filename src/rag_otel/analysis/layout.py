@@ -30,7 +30,8 @@ not pass their own checks.
 
 On turns with those levels, `levels_of`, `level_shrink` and `together_in_levels` come to
 sums and maxima of times, the same for every turn, so they are worked out a column (one
-time over the shape's turns) at a time, in C loops (`map` over `operator` functions):
+time over the shape's turns) at a time, mostly in C loops (`map` over `operator`
+functions; a pair beside a streamed child is worked out row by row, `Table._beside`):
 
 * child ``k`` twice as fast: ``end - level end + max(k's new end, the level's other ends)``;
 * a pair started together (the later one, ``m``, moved to the earlier one's start ``a``):
@@ -60,6 +61,11 @@ EXACT_NS = 2**50
 """Times (ns) up to this are worked out in floats, exactly (integers and halves well
 within a double's 53 bits: a sum of two stays exact)."""
 Column = Sequence[float]
+WIDEST_LEVEL = 16
+"""Children of one level a layout is learned for at most: a child that starts after its
+level's first is checked against every other child's end, so a level of m children takes
+about m * m comparisons (a thousand unnamed children would compile a million); turns of
+wider levels are worked out one by one (`levels_of`), in time linear in their children."""
 
 
 class Layout:
@@ -103,11 +109,14 @@ class Layout:
     @classmethod
     def learn(cls, levels: Levels, row: list[int]) -> Layout | None:
         """The layout of `levels` (`levels_of` on the turn `row`), None when the turn does
-        not pass its own checks (a layout these cannot describe)."""
+        not pass its own checks (a layout these cannot describe) or has a level wider than
+        `WIDEST_LEVEL` (its checks grow with the square of its width)."""
         by_kid = levels[0]
         grouped: list[list[int]] = [[] for _ in levels[1]]
         for kid in sorted(by_kid):
             grouped[by_kid[kid][0]].append(kid)
+        if max(map(len, grouped)) > WIDEST_LEVEL:
+            return None
         # each level's first child: the first in order of start (ties: by child number)
         firsts = [min(kids, key=lambda k: (row[_start(k)], k)) for kids in grouped]
         checks: dict[str, list[tuple[int, int]]] = {"le": [], "lt": []}

@@ -285,7 +285,7 @@ class Predictions:
         streamed_child: tuple[int, Node | None],
     ) -> bool:
         """`_add_leaves` for a turn worked out by itself, from its levels (`levels_of`);
-        the first such turn of a shape teaches it its layout. The same answers from the
+        the first such turns of a shape (up to `_LEARN_TRIES`) teach it its layout. The same answers from the
         same level functions (`levels_of`, `together_in_levels`; `level_shrink` copied
         inline) as the re-lay's, to the nanosecond: times from the turn's start in half
         nanoseconds, so that with the factor of 0.5 (`DEFAULT_FACTOR`) every value is a
@@ -454,19 +454,9 @@ class Predictions:
         """Add another's predictions, its turns numbered after this one's `turns` turns
         (and `first_tokens` times to first token)."""
         other._count()
-        for mine, theirs_by_text in ((self._kept, other._kept), (self._asked, other._asked)):
-            for text, theirs in theirs_by_text.items():
-                self._kept_for(mine, text).extend(theirs, turns, first_tokens)
-        for text, columns in other._columns().items():
-            dense = self._dense.setdefault(text, [])
-            for theirs in columns:
-                kept = Kept()
-                kept.extend(theirs, turns, first_tokens)
-                dense.append(kept)
-        self._siblings |= other._siblings
-        self._wrappers |= other._wrappers
-        for stage, text in other._faster_texts.items():
-            self._faster_texts.setdefault(stage, text)
+        # a pair's ``parallel:`` text names it in the order first seen, which may differ
+        # between chunks: theirs are kept under ours (started together, the same prediction)
+        rename: dict[str, str] = {}
         for key, (both, sequential) in other._pairs.items():
             counts = self._pairs.get(key)
             if counts is None:
@@ -475,6 +465,21 @@ class Predictions:
             else:
                 counts[0] += both
                 counts[1] += sequential
+            rename[other._pair_change[key].text] = self._pair_change[key].text
+        for text, theirs in other._kept.items():
+            self._kept_for(self._kept, rename.get(text, text)).extend(theirs, turns, first_tokens)
+        for text, theirs in other._asked.items():
+            self._kept_for(self._asked, text).extend(theirs, turns, first_tokens)
+        for text, columns in other._columns().items():
+            dense = self._dense.setdefault(rename.get(text, text), [])
+            for theirs in columns:
+                kept = Kept()
+                kept.extend(theirs, turns, first_tokens)
+                dense.append(kept)
+        self._siblings |= other._siblings
+        self._wrappers |= other._wrappers
+        for stage, text in other._faster_texts.items():
+            self._faster_texts.setdefault(stage, text)
 
     def check(self, known: Sequence[str]) -> None:
         """Raise `InputError` for an asked-for change naming an unknown stage, or parallel

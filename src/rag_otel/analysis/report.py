@@ -29,7 +29,6 @@ from rag_otel.analysis.critical_path import (
     BAND_HALF_WIDTH,
     AttributionLog,
     Shares,
-    ShareSum,
     attribute_turn,
     rank_order,
     shares,
@@ -204,7 +203,9 @@ class _StageAcc:
     )
 
     def __init__(self) -> None:
-        self.durations: array[int] = array("Q")  # unsigned: see `AttributionLog`
+        # unsigned (see `AttributionLog`): never negative, `build_trace` samples a duration
+        # only when end >= start (`traces._duration`)
+        self.durations: array[int] = array("Q")
         self.errors = self.offset_sum = 0
         self.no_turn = 0
         """Samples that are not their turn's first of the stage, or in no turn (`turns`)."""
@@ -257,7 +258,7 @@ class Analyzer:
         self._first_token_attributions = AttributionLog()
         self._exemplars = ExemplarPool()
         self._kinds_known: set[str] = set()
-        """Stages whose kind and source are set (from `Trace.first_spans`)."""
+        """Stages whose kind and source are set (from `Trace.stage_first_spans`)."""
         self._first_ns: int | None = None
         self._last_ns: int | None = None
         self._predictions = Predictions(what_if, default=default_what_if)
@@ -323,16 +324,14 @@ class Analyzer:
             if not once:
                 self._count_turn(turn)
             plain, first_token = attribute_turn(turn)
-            attributions.add(plain.duration_ns, plain.charges, plain.remainder_ns)
+            attributions.add(plain)
             self._exemplars.offer(turn)
             self._span_time(start, end)
             first = None
             if first_token is not None:  # its index among the times to first token, the time
                 first = len(self._first_tokens), first_token.duration_ns
                 self._first_tokens.append(first_token.duration_ns)
-                self._first_token_attributions.add(
-                    first_token.duration_ns, first_token.charges, first_token.remainder_ns
-                )
+                self._first_token_attributions.add(first_token)
                 if turn.span.error:
                     self._first_token_errors += 1
             predictions.add(turn, at, first)
@@ -411,16 +410,6 @@ class Analyzer:
                 acc.source = info.source
             self._kinds_known.add(name)
 
-    @property
-    def _turn_shares(self) -> ShareSum:
-        """The critical-path sums over every turn (from the log's columns)."""
-        return self._attributions.share_sum()
-
-    @property
-    def _first_token_shares(self) -> ShareSum:
-        """The same over every time to first token."""
-        return self._first_token_attributions.share_sum()
-
     def _span_time(self, start: int, end: int) -> None:
         if self._first_ns is None or start < self._first_ns:
             self._first_ns = start
@@ -461,7 +450,8 @@ class Analyzer:
     def report(self, sources: Sequence[str] = ()) -> Report:
         """The report; raises `InputError` when a ``what_if`` change names an unknown stage
         or parallel stages that are never siblings. The garbage collector is paused meanwhile,
-        as in `feed`: it would walk every turn's attribution held here."""
+        as in `feed`: the report makes many short-lived containers (band attributions,
+        what-if columns and rows) and none of them holds a cycle."""
         with gc_paused():
             return self._report(sources)
 
@@ -492,7 +482,7 @@ class Analyzer:
         atts = self._attributions
         ranked = rank_order(durations)
         attribution = Attributions(
-            self._turn_shares.shares(),
+            self._attributions.share_sum().shares(),
             shares(atts[i] for i in turns_near(durations, 0.50, order=ranked)),
             shares(atts[i] for i in turns_near(durations, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,
@@ -508,7 +498,7 @@ class Analyzer:
         fatts = self._first_token_attributions
         ranked = rank_order(first_tokens)
         first_token_attribution = Attributions(
-            self._first_token_shares.shares(),
+            self._first_token_attributions.share_sum().shares(),
             shares(fatts[i] for i in turns_near(first_tokens, 0.50, order=ranked)),
             shares(fatts[i] for i in turns_near(first_tokens, 0.95, order=ranked)),
             band_half_width=BAND_HALF_WIDTH,

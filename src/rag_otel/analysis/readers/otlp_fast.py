@@ -111,8 +111,8 @@ cost 1,600 instructions). What else this mode lets through, and the tolerant rea
 otherwise, is typed to stand out and is declined: a time or kind written as a float, or
 (``"1e3"``, ``"1.0"``) as a string of one, comes as a float; a kind as a string stays one."""
 _MEMO_SIZE = 4096
-"""What `ReadState.recognised` keeps at most (`_first_met`): the distinct stages of a few
-pipelines, twice over."""
+"""What `ReadState.recognised` keeps at most (`_first_met`): the attributes met and the
+shapes that read them, for the distinct stages of a few pipelines, twice over."""
 
 
 class _NotCanonical(Exception):
@@ -170,8 +170,9 @@ bytes first met and what they are, or the shape that read such a span (`_first_m
 
 
 def _convert(spans: list[_Span], service: str | None, state: ReadState, out: list[Span]) -> None:
-    """Append the canonical spans of one scope to `out` (raise `_NotCanonical` at the first
-    that is not): `otlp._decode_spans` for canonical spans.
+    """Append the canonical spans of one scope to `out`, or raise `_NotCanonical` when one
+    is not (ids are checked after the loop: `decode_line` then drops `out`):
+    `otlp._decode_spans` for canonical spans.
 
     A span whose name, kind and attribute bytes were met before takes what was recognised
     then (`Recognised`, from `ReadState.recognised`): its attributes are not decoded again.
