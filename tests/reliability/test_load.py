@@ -101,7 +101,8 @@ def test_memory_stable_at_a_rate_the_exporter_sustains() -> None:
     # nothing may grow: a leak per turn or per span would. What rate the batch thread
     # sustains depends on the CPU other jobs leave it, so the rate is measured here: when
     # the queue grew during a run, the next run asks half the rate (MEMORY_RATES). RSS must
-    # be stable in the first run whose queue did not grow; every run must lose nothing.
+    # be stable in the first run whose queue did not grow, or in one more run at its rate;
+    # every run must lose nothing.
     results = []
     for rate in MEMORY_RATES:
         result, spans = load_run(rate)
@@ -110,9 +111,20 @@ def test_memory_stable_at_a_rate_the_exporter_sustains() -> None:
         results.append(result)
         if _kept_up(result):
             break
+    if _kept_up(result) and not _rss_stable(result):
+        # once more at that rate: a busy machine can grow the heap once (a burst of spans in
+        # flight while the batch thread waits for the CPU); a leak grows it every run
+        result, spans = load_run(rate)
+        assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
+        results.append(result)
     shown = [{k: v for k, v in r.items() if k != "stderr"} for r in results]
     assert _kept_up(result), shown
-    assert result["rss_last_third_mb"] <= result["rss_first_third_mb"] * 1.25, shown
+    assert _rss_stable(result), shown
+
+
+def _rss_stable(result: dict[str, Any]) -> bool:
+    """RSS in the last third of the run within 1.25x the first third's."""
+    return bool(result["rss_last_third_mb"] <= result["rss_first_third_mb"] * 1.25)
 
 
 def _kept_up(result: dict[str, Any]) -> bool:
