@@ -82,11 +82,17 @@ def load_run(rate: float) -> tuple[dict[str, Any], list[tuple[str, str, str, str
     return result, spans
 
 
-def test_1000_turns_per_second_asked_every_span_parented_none_lost() -> None:
-    result, spans = load_run(1000)
-    assert result["turns"] > 0
+def none_lost_run(rate: float) -> dict[str, Any]:
+    """`load_run`, checked: every span received, each in its turn's trace."""
+    result, spans = load_run(rate)
     assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
     check_traces(spans, result["turns"])
+    return result
+
+
+def test_1000_turns_per_second_asked_every_span_parented_none_lost() -> None:
+    result = none_lost_run(1000)
+    assert result["turns"] > 0
     assert "Queue full" not in result["stderr"]
 
 
@@ -105,17 +111,14 @@ def test_memory_stable_at_a_rate_the_exporter_sustains() -> None:
     # every run must lose nothing.
     results = []
     for rate in MEMORY_RATES:
-        result, spans = load_run(rate)
-        assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
-        check_traces(spans, result["turns"])
+        result = none_lost_run(rate)
         results.append(result)
         if _kept_up(result):
             break
     if _kept_up(result) and not _rss_stable(result):
         # once more at that rate: a busy machine can grow the heap once (a burst of spans in
         # flight while the batch thread waits for the CPU); a leak grows it every run
-        result, spans = load_run(rate)
-        assert len(spans) == result["turns"] * (len(STAGES) + 1), "spans lost"
+        result = none_lost_run(rate)
         results.append(result)
     shown = [{k: v for k, v in r.items() if k != "stderr"} for r in results]
     assert _kept_up(result), shown

@@ -334,10 +334,9 @@ class _EndsTied(Exception):
 
 
 def _ordered(node: Node, orders: Orders | None) -> list[Node]:
-    """`node`'s children latest end first (`_by_end`), kept in ``orders`` when given."""
+    """`node`'s children (two or more) latest end first (`_by_end`), kept in ``orders``
+    when given."""
     kids = node.children
-    if len(kids) < 2:
-        return kids
     if orders is None:
         return _by_end(kids)
     ordered = orders.get(id(node))

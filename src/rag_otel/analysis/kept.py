@@ -113,7 +113,7 @@ class Shape:
         if found is None or len(found[0]) * len(found[0].col) != len(rows):
             assert self.layout is not None  # (rows are kept once it is learned)
             kids = self.width - len(self.pairs) - 1
-            table = self.layout.table(rows, kids, streamed)
+            table = Table(self.layout, rows, kids, streamed)
             found = self._tables[streamed] = table, found[1] if found is not None else 0
         return found
 
@@ -132,9 +132,10 @@ class Shape:
         for the times to first token (none when not `first_token`), each in ascending
         order of turn."""
         width = self.width
-        half_ns = self.turn[column::width], self.first[column::width]
-        turns: list[Values] = [(self.turn[::width], list(map(truediv, half_ns[0], _TWO)))]
-        firsts: list[Values] = [(self.first[::width], list(map(truediv, half_ns[1], _TWO)))]
+        turns: list[Values] = [(self.turn[::width], _halved(self.turn[column::width]))]
+        firsts: list[Values] = []
+        if first_token:
+            firsts.append((self.first[::width], _halved(self.first[column::width])))
         for streamed in self.rows:
             table = self._table(streamed)[0]
             turn, first = table.predict(column, self.pairs, first_token)
@@ -153,6 +154,11 @@ class Shape:
             array("q", map(round, first_ns)),
         )
         return kept
+
+
+def _halved(half_ns: array[int]) -> list[float]:
+    """Values in half nanoseconds, in nanoseconds."""
+    return list(map(truediv, half_ns, _TWO))
 
 
 def _joined(blocks: list[Values]) -> Values:

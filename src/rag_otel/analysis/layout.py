@@ -2,7 +2,7 @@
 
     layout = Layout.learn(levels, row)     # from one turn of the shape, in levels
     layout.holds(row)                      # per turn: the same levels? (C-speed compares)
-    table = layout.table(rows, kids, streamed)           # at the end, the kept rows...
+    table = Table(layout, rows, kids, streamed)          # at the end, the kept rows...
     turn_ns, first_ns = table.predict(column, pairs)     # ... one prediction's column
 
 The common turn (`Predictions._add_leaves`: leaf children in levels, each stage once) has
@@ -17,8 +17,8 @@ the same levels turn after turn::
 
 A row is one turn's times in ns from its start (`Predictions._add_leaves`): ``[turn
 number, turn end, start 1, end 1, start 2, end 2, ...]`` by child number (plus, for a
-streamed turn, its number among the times to first token, its first chunk clamped into
-its child, and its time to first token). `levels_of` finds the levels per turn by a pass over the children in
+streamed turn, its number among the times to first token and its first chunk clamped into
+its child: its time to first token, as the critical path measures it). `levels_of` finds the levels per turn by a pass over the children in
 order of start; here a fixed list of comparisons between the row's times says whether a
 turn has the levels learned from another: the first level starts with the turn or
 after; a child of a level but the last takes some time and ends by the next level's
@@ -148,11 +148,6 @@ class Layout:
             row[i] < row[j] for i, j in self._lt
         )
 
-    def table(self, rows: array[float], kids: int, streamed: int) -> Table:
-        """The columns of rows `rows` (of turns that hold this layout; `streamed`: their
-        streamed child or -1), ready for `predict`."""
-        return Table(self, rows, kids, streamed)
-
 
 class Table:
     """A layout's rows of times in columns, and what several predictions share (each
@@ -162,13 +157,13 @@ class Table:
         self.layout = layout
         self.kids = kids
         self.streamed = streamed
-        width = 2 + 2 * kids + (3 if streamed >= 0 else 0)
+        width = 2 + 2 * kids + (2 if streamed >= 0 else 0)
         self.col = _Columns(rows, width)
         """Per place in a row, its column: turn numbers, turn ends, then per child its
         starts and ends (`_start`, `_end`), then (streamed) numbers among the times to
-        first token, first chunks, times to first token."""
+        first token, first chunks (the measured times to first token)."""
         self.numbers = array("q", map(int, self.col[0]))
-        self.first_numbers = array("q", map(int, self.col[-3]) if streamed >= 0 else ())
+        self.first_numbers = array("q", map(int, self.col[-2]) if streamed >= 0 else ())
         self._ended: dict[int, Column] = {}
         self._lead: dict[int, list[float]] = {}
         self._chunk_lead: list[float] | None = None
@@ -192,8 +187,9 @@ class Table:
         return found
 
     def chunk(self) -> Column:
-        """The first chunk (clamped into its child: `Predictions._add_leaves`)."""
-        return self.col[-2]
+        """The first chunk (clamped into its child: `Predictions._add_leaves`), which is
+        the measured time to first token."""
+        return self.col[-1]
 
     def chunk_lead(self) -> list[float]:
         """The first chunk less the turn's end (a child's time to first token, from its
@@ -282,26 +278,23 @@ class Table:
         (per turn: either may be the later); started at once already, nothing changes."""
         col = self.col
         if x in self.layout.together and y in self.layout.together:  # started at once
-            return col[1], (col[-1] if streamed >= 0 else ())  # already: nothing changes
+            return col[1], (self.chunk() if streamed >= 0 else ())  # already: nothing changes
         level = self.layout.level_of[x]
         rest_x, rest_y = self.others(x), self.others(y)
         assert rest_x is not None  # (y is in the level)
         assert rest_y is not None
         sx, ex, sy, ey = col[_start(x)], col[_end(x)], col[_start(y)], col[_end(y)]
         lead, end = self.lead(level), self.ended(level)
-        chunk: Iterable[float] = repeat(0.0)
-        measured: Iterable[float] = repeat(0.0)
-        if streamed >= 0:
-            chunk, measured = self.chunk(), col[-1]
+        chunk: Iterable[float] = self.chunk() if streamed >= 0 else repeat(0.0)
         later_level = self.layout.level_of[streamed] > level if streamed >= 0 else False
         turn: list[float] = []
         first: list[float] = []
         rows = zip(sx, ex, sy, ey, rest_x, rest_y, col[1], lead, end, strict=True)
-        streams = zip(rows, chunk, measured, strict=False)  # (not streamed: zeros, unread)
-        for (s_x, e_x, s_y, e_y, r_x, r_y, whole, lead_, end_), t, kept in streams:
+        streams = zip(rows, chunk, strict=False)  # (not streamed: zeros, unread)
+        for (s_x, e_x, s_y, e_y, r_x, r_y, whole, lead_, end_), t in streams:
             if s_x == s_y:  # started at once already: nothing changes
                 turn.append(whole)
-                first.append(kept)
+                first.append(t)
                 continue
             if s_x < s_y:  # y moves to x's start
                 moved, after, later = s_x - s_y, s_x + e_y - s_y, y

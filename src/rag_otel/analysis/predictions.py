@@ -26,7 +26,7 @@ from typing import Any, overload
 
 from rag_otel.analysis.critical_path import Shares
 from rag_otel.analysis.kept import Kept, Pair, Shape, Values, keep_in
-from rag_otel.analysis.layout import EXACT_NS, Layout
+from rag_otel.analysis.layout import Layout
 from rag_otel.analysis.missed_parallel import (
     MIN_SAVING,
     SEQUENTIAL_SHARE,
@@ -151,12 +151,12 @@ class Predictions:
             return
         first_token_at, first = first_token if first_token is not None else (None, None)
         plan = None
+        duration = turn.duration_ns
         if self.default and not self._add_leaves(turn, at, first_token_at, first):
             plan = Plan(turn)
-            self._add_default(plan, at, first_token_at, turn.duration_ns, first)
+            self._add_default(plan, at, first_token_at, duration, first)
         if not self.changes:
             return
-        duration = turn.duration_ns
         for change, named in self._named:
             if not any(s in turn.stages for s in named):
                 continue
@@ -194,11 +194,6 @@ class Predictions:
     def _new_stage(self, stage: str) -> str:
         text = self._faster_texts[stage] = faster(stage).text
         return text
-
-    @property
-    def _pair_order(self) -> dict[tuple[str, str], tuple[str, ...]]:
-        """Sibling pair (sorted) -> the pair in the order first seen (by start)."""
-        return {key: change.parallel[0] for key, change in self._pair_change.items()}
 
     def _count_pair(self, a: str, b: str, sequential: bool) -> Change:
         """Count a turn where sibling stages `a` and `b` (`a` started first) met; their
@@ -263,26 +258,22 @@ class Predictions:
             if streamed < 0:
                 shape.defer(row, streamed)
                 return True
-            assert streamed_node is not None
+            # the measured time to first token: the chunk clamped into its child (the only
+            # streamed node: `critical_path._first_chunk`), in [0, the turn's end] (`holds`)
+            assert first_token_at is not None  # (streamed >= 0: `first_chunks`, checked above)
             assert first is not None
-            assert first_token_at is not None
-            chunk_ns = streamed_node.span.first_chunk_ns
-            assert chunk_ns is not None
-            if first <= EXACT_NS:  # the chunk clamped into its child (`Plan._chunk_offset`)
-                t, start, end = chunk_ns - t0, row[2 * streamed], row[2 * streamed + 1]
-                row += (first_token_at, start if t < start else end if t > end else t, first)
-                shape.defer(row, streamed)
-                return True
-        return self._add_levels(shape, row, t0, first_token_at, first, (streamed, streamed_node))
+            row += (first_token_at, first)
+            shape.defer(row, streamed)
+            return True
+        return self._add_levels(shape, row, first_token_at, first, streamed)
 
     def _add_levels(
         self,
         shape: Shape,
         row: list[int],
-        t0: int,
         first_token_at: int | None,
         first: int | None,
-        streamed_child: tuple[int, Node | None],
+        streamed: int,
     ) -> bool:
         """`_add_leaves` for a turn worked out by itself, from its levels (`levels_of`);
         the first such turns of a shape (up to `_LEARN_TRIES`) teach it its layout. The same answers from the
@@ -290,9 +281,8 @@ class Predictions:
         inline) as the re-lay's, to the nanosecond: times from the turn's start in half
         nanoseconds, so that with the factor of 0.5 (`DEFAULT_FACTOR`) every value is a
         whole number (integer arithmetic, exact; the columns are halved when read,
-        `Shape.unrounded`). `t0`: the turn's start; `streamed_child`: (the streamed
-        child's number or -1, its node). False: not in levels (nothing was done)."""
-        streamed, streamed_node = streamed_child
+        `Shape.unrounded`). `streamed`: the streamed child's number or -1. False: not in
+        levels (nothing was done)."""
         at = row[0]
         # by child number, in half nanoseconds; the turn's own start: 0
         starts = [0, *(2 * ns for ns in row[2::2])]
@@ -319,19 +309,11 @@ class Predictions:
             shape.turn.fromlist(turn_ns)
             return True
         # and the first chunk, as `Plan._chunk_offset`: it moves with its child's start
-        assert streamed_node is not None  # (streamed >= 0)
-        chunk_ns = streamed_node.span.first_chunk_ns
-        assert chunk_ns is not None
-        assert first_token_at is not None
+        assert first_token_at is not None  # (streamed >= 0)
         assert first is not None
-        t = 2 * (chunk_ns - t0)  # clamped into its child (conditions: min and max cost more)
-        t = (
-            starts[streamed]
-            if t < starts[streamed]
-            else ends[streamed]
-            if t > ends[streamed]
-            else t
-        )
+        # the chunk clamped into its child is the measured time to first token (the only
+        # streamed node: `critical_path._first_chunk`)
+        t = 2 * first
         first_ns: list[Any] = [t] * shape.width
         first_ns[0] = first_token_at
         chunk_level = by_kid[streamed][0]

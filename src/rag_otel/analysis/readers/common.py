@@ -38,10 +38,10 @@ from rag_otel.analysis.model import (
 )
 
 SERVICE_NAME: Final = "service.name"
+"""The resource attribute naming the service (OTLP, Langfuse metadata)."""
 CAUGHT: Final = (AttributeError, TypeError, ValueError, KeyError, OverflowError)
 """What a malformed span or resource raises while a reader decodes it: counted, the span
 skipped (and what makes the fast OTLP reader decline a line)."""
-"""The resource attribute naming the service (OTLP, Langfuse metadata)."""
 
 Location = str | int | None
 """Where in a source: a line number, a description (``line 3 (byte 512)``), or None (the whole input)."""

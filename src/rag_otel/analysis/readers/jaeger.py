@@ -32,6 +32,7 @@ from rag_otel.analysis import first_token
 from rag_otel.analysis.conventions import RECOGNITION_KEYS
 from rag_otel.analysis.model import MAX_TIME_NS, InputError, Span
 from rag_otel.analysis.readers.common import (
+    CAUGHT,
     EVENT_NAMES,
     SPAN_KINDS,
     Location,
@@ -259,7 +260,7 @@ def decode_spans(
                 attributes=kept,
             )
             finish_span(span, state, found, chunk_attrs, log_events(s.get("logs")))
-        except (AttributeError, TypeError, ValueError, KeyError, OverflowError) as exc:
+        except CAUGHT as exc:
             sid_text = s.get("spanID") if s.__class__ is dict else None
             warn("malformed-span", f"{where}: span {sid_text!r}: {exc!r}")
             continue

@@ -162,7 +162,7 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
             )
             continue
         try:
-            service = resource_service(rs)
+            service = resource_service(rs.get("resource"))
             scopes = rs.get("scopeSpans")
             if scopes is None:
                 scopes = _scope_spans(rs)
@@ -186,9 +186,8 @@ def decode_resource_spans(resource_spans: Any, state: ReadState, location: Locat
     return out
 
 
-def resource_service(rs: dict[str, Any]) -> str | None:
-    """The ``service.name`` of one ``resourceSpans`` item's resource (None without one)."""
-    resource = rs.get("resource")
+def resource_service(resource: Any) -> str | None:
+    """The ``service.name`` of a ``resourceSpans`` item's ``resource`` (None without one)."""
     if not resource:
         return None
     attributes = resource.get("attributes")

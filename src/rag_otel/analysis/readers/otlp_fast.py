@@ -144,7 +144,7 @@ def decode_line(line: bytes, state: ReadState) -> list[Span] | None:
         for rs in _DECODE(line).resourceSpans:
             service = None
             if rs.resource:
-                service = resource_service({"resource": orjson.loads(memoryview(rs.resource))})
+                service = resource_service(orjson.loads(memoryview(rs.resource)))
                 if service is not None:
                     service = state.strings.setdefault(service, service)
             for scope in rs.scopeSpans:
@@ -212,13 +212,12 @@ def _convert(spans: list[_Span], service: str | None, state: ReadState, out: lis
         raw = s.attributes
         seen: Seen | None = known_get((s.name, kind, len(raw)))
         if seen is not None and seen[0] == raw:
-            known: Recognised | None = seen[1]
-        elif seen is not None and seen[0] is None:  # a turn, a streamed stage: by their shape
-            known = seen[1].read(bytes(raw))
+            known: Recognised = seen[1]
         else:
-            known = None
-        if known is None:
-            known = _first_met(s.name, kind, bytes(raw), state)
+            data = bytes(raw)
+            # a turn, a streamed stage: by their shape
+            shaped = seen[1].read(data) if seen is not None and seen[0] is None else None
+            known = shaped if shaped is not None else _first_met(s.name, kind, data, state)
         name, stage, stage_kind, is_turn, source, candidate, open_, turn_id, chunk = known
         status = s.status
         span = Span(
@@ -283,10 +282,10 @@ def _first_met(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised
                 if len(memo) < _MEMO_SIZE:  # found in one look-up next time (`_convert`)
                     memo.setdefault((name, kind, len(raw)), (None, shape))
                 return found
-    return _recognise((name, kind, raw), state)
+    return _recognise(name, kind, raw, state)
 
 
-def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
+def _recognise(name: str, kind: int, raw: bytes, state: ReadState) -> Recognised:
     """What a span of this name, kind and attribute bytes is, as `otlp._decode_spans` and
     `finish_span`'s step 1 recognise it (with their functions, on the attributes decoded by
     orjson as there); for an open span (see `Recognised`), what `conventions.classify_events`
@@ -297,7 +296,6 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
     differ span after span), and as a `_Shape` of the attributes when some of their values
     may differ in the next span of this name and kind.
     """
-    name, kind, raw = key
     name = state.strings.setdefault(name, name)
     attributes = orjson.loads(raw) if raw else None
     span = Span("", "", None, name, None, None, kind=kind)
@@ -305,10 +303,9 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
     classify_attributes(span, recognised)
     open_ = span.stage is None and not span.is_turn and not span.turn_candidate
     finish_events(span, state, None, [])  # what the name alone makes of an open span
-    stage = span.stage
     found: Recognised = (
         name,
-        stage,
+        span.stage,
         span.stage_kind,
         span.is_turn,
         span.stage_source,
@@ -322,14 +319,14 @@ def _recognise(key: tuple[str, int, bytes], state: ReadState) -> Recognised:
         seen = (name, kind, len(raw))
         if chunk is None and span.turn_id is None and seen not in memo:
             memo[seen] = (Raw(raw), found)
-        shapes = memo.get(key[:2], ())
+        shapes = memo.get((name, kind), ())
         if len(shapes) < _SHAPES and attributes.__class__ is list:
             before = memo.get((name, kind, None))  # the last attributes recognised here
             memo[name, kind, None] = attributes
             if before is not None:
                 holes = {hole for shape in shapes if shape is not None for hole in shape.holes}
                 shape = _Shape.of(attributes, raw, found, before, holes)
-                memo[key[:2]] = [*shapes, shape]  # None: of no shape (tried `_SHAPES` times)
+                memo[name, kind] = [*shapes, shape]  # None: of no shape (tried `_SHAPES` times)
     return found
 
 
@@ -397,11 +394,14 @@ class _Shape:
         tail = b""  # the text since the last hole
         read: list[tuple[str, str]] = []  # (key, wrapper) of the holes read per span, in order
         made: set[tuple[int, str]] = set()
+        per_span: list[str] = []  # the keys read per span (a turn id, first-chunk values)
         for i, kv in enumerate(attributes):
             text = b"," if i else b""
             wrapper = _hole(kv, turn_named)
             key = kv["key"]
             kept = key in _CHUNK_KEYS or key == _RAG_TURN_ID
+            if kept:
+                per_span.append(key)
             unchanged = alike and before[i] == kv and (i, key) not in holes
             if unchanged and not kept:  # the same value twice: part of the text
                 wrapper = None
@@ -423,27 +423,23 @@ class _Shape:
             made.add((i, key))
             if kept:
                 read.append((key, wrapper))
-        per_span = [
-            kv["key"] for kv in attributes if kv["key"] in _CHUNK_KEYS or kv["key"] == _RAG_TURN_ID
-        ]
         if not made or len(set(per_span)) != len(per_span):  # none, or a key read twice
             return None
         pattern.append(re.escape(tail + b"]"))
         shape = _Shape(head, b"".join(pattern), found[:7], frozenset(made))
-        group = {
-            key: i for i, (key, _) in enumerate(read, 1)
-        }  # one per key (repeated ones refused above)
-        wrappers = dict(read)
+        # per key read (one each: repeated ones refused above), its group and wrapper
+        group = {key: (i, wrapper) for i, (key, wrapper) in enumerate(read, 1)}
         for kv in attributes:
             key = kv["key"]
             if key in _CHUNK_KEYS:
                 if key in group:  # `otlp.any_value` of a one-key wrapper: its conversion
-                    entry = (group[key], WRAPPERS[wrappers[key]])
+                    i, wrapper = group[key]
+                    entry = (i, WRAPPERS[wrapper])
                 else:
                     entry = (0, any_value(kv["value"]))
                 shape.chunk.append((key, *entry))
             elif turn_named and key == _RAG_TURN_ID:
-                shape.turn = (group[key], wrappers[key]) if key in group else (0, kv["value"])
+                shape.turn = group[key] if key in group else (0, kv["value"])
         if shape.read(raw) != found:  # read as it was recognised, or not kept
             return None
         return shape
